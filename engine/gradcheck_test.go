@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/diff/fd"
+)
+
+// This file holds the checks every layer, loss and model test uses:
+// central finite differences (gonum's diff/fd) against Backward, and the
+// tap's sum-of-uses property.
+
+const gradTol = 1e-6 // relative error allowed between analytic and numeric gradients
+
+// relErr is the norm-wise relative error ||a-b|| / max(||a||+||b||, tiny).
+func relErr(a, b []float64) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += (a[i] - b[i]) * (a[i] - b[i])
+		na += a[i] * a[i]
+		nb += b[i] * b[i]
+	}
+	den := math.Sqrt(na) + math.Sqrt(nb)
+	if den < 1e-300 {
+		return math.Sqrt(d)
+	}
+	return math.Sqrt(d) / den
+}
+
+// numericGrad returns d f / d v by central differences, perturbing v in place
+// (it is restored).
+func numericGrad(v []float64, f func() float64) []float64 {
+	orig := append([]float64(nil), v...)
+	grad := make([]float64, len(v))
+	fd.Gradient(grad, func(x []float64) float64 {
+		copy(v, x)
+		return f()
+	}, orig, &fd.Settings{Formula: fd.Central, Step: 1e-6})
+	copy(v, orig)
+	return grad
+}
+
+// randTensor fills a new tensor with U(-1,1) samples.
+func randTensor(seed uint64, shape ...int) *Tensor {
+	t := NewTensor(shape...)
+	InitUniform(t, 1, NewRand(seed))
+	return t
+}
+
+// gradCheckOpts tunes checkLayerGrads.
+type gradCheckOpts struct {
+	skipInput bool // integer inputs (indices) have no gradient
+}
+
+// checkLayerGrads checks a layer's Backward against finite differences of
+// L = sum(y * r) for a fixed random r, for the input and every Param.
+func checkLayerGrads(t *testing.T, l Layer, x *Tensor, opt gradCheckOpts) {
+	t.Helper()
+	y := l.Forward(x, nil)
+	r := randTensor(99, y.Shape...)
+	loss := func() float64 {
+		out := l.Forward(x, nil)
+		var s float64
+		for i, v := range out.Data {
+			s += v * r.Data[i]
+		}
+		return s
+	}
+	params := l.Params()
+	zeroParams(params)
+	l.Forward(x, nil)
+	dx := l.Backward(r, nil).Clone()
+	if !opt.skipInput {
+		num := numericGrad(x.Data, loss)
+		if e := relErr(dx.Data, num); e > gradTol || math.IsNaN(e) {
+			t.Errorf("%s: input gradient relative error %.3g", l.Spec().Name, e)
+		}
+	}
+	for _, p := range params {
+		num := numericGrad(p.Value.Data, loss)
+		if e := relErr(p.Grad.Data, num); e > gradTol || math.IsNaN(e) {
+			t.Errorf("%s: gradient of %s relative error %.3g", l.Spec().Name, p.Local, e)
+		}
+	}
+}
+
+// checkModelGrads checks every Param of a model against finite differences
+// of its loss.
+func checkModelGrads(t *testing.T, m *Model, x, target *Tensor) {
+	t.Helper()
+	if _, err := m.ComputeGrad(x, target, nil); err != nil {
+		t.Fatal(err)
+	}
+	analytic := make([][]float64, len(m.Params()))
+	for i, p := range m.Params() {
+		analytic[i] = append([]float64(nil), p.Grad.Data...)
+	}
+	loss := func() float64 { return m.Loss.Forward(m.Forward(x, nil), target) }
+	for i, p := range m.Params() {
+		num := numericGrad(p.Value.Data, loss)
+		if e := relErr(analytic[i], num); e > gradTol || math.IsNaN(e) {
+			t.Errorf("model %s: gradient of %s relative error %.3g", m.Name, p.Name, e)
+		}
+	}
+}
+
+func zeroParams(ps []NamedParam) {
+	for _, p := range ps {
+		p.Grad.Zero()
+	}
+}
+
+// recordingTap keeps every contribution it is shown, summed per Param and
+// kind, and counts them.
+type recordingTap struct {
+	sums    map[*Param]map[UseKind][]float64
+	counts  map[UseKind]int
+	outputs int
+}
+
+func newRecordingTap() *recordingTap {
+	return &recordingTap{sums: map[*Param]map[UseKind][]float64{}, counts: map[UseKind]int{}}
+}
+
+func (r *recordingTap) Output(Layer, *Tensor, *Tensor) { r.outputs++ }
+
+func (r *recordingTap) Contribute(c Contribution) {
+	if !c.Grad.SameShape(c.Param.Grad) {
+		panic("contribution shape differs from its param")
+	}
+	if r.sums[c.Param] == nil {
+		r.sums[c.Param] = map[UseKind][]float64{}
+	}
+	s := r.sums[c.Param][c.Kind]
+	if s == nil {
+		s = make([]float64, c.Grad.Size())
+	}
+	for i, v := range c.Grad.Data {
+		s[i] += v
+	}
+	r.sums[c.Param][c.Kind] = s
+	r.counts[c.Kind]++
+}
+
+// checkTapSums runs one Forward/Backward of l with a recording tap and checks
+// that, for every Param and kind of use reported, the contributions sum to
+// the Param's gradient within 1e-12 (relative). It returns the tap so a test
+// can check how many uses of each kind were reported.
+func checkTapSums(t *testing.T, l Layer, x *Tensor) *recordingTap {
+	t.Helper()
+	tap := newRecordingTap()
+	zeroParams(l.Params())
+	y := l.Forward(x, tap)
+	l.Backward(randTensor(7, y.Shape...), tap)
+	for _, np := range l.Params() {
+		for kind, s := range tap.sums[np.Param] {
+			if e := relErr(s, np.Grad.Data); e > 1e-12 {
+				t.Errorf("%s: %s contributions (%s) sum off by relative %.3g", l.Spec().Name, np.Local, kind, e)
+			}
+		}
+	}
+	return tap
+}
