@@ -43,7 +43,9 @@ func ShapeSize(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
+			// Formatting a copy keeps shape from escaping, so the
+			// variadic shapes of NewTensor and reuse cost no allocation.
+			panic(fmt.Sprintf("engine: negative dimension in shape %v", slices.Clone(shape)))
 		}
 		n *= d
 	}
