@@ -1,0 +1,66 @@
+package engine
+
+import "testing"
+
+// One training step of a small character-level sequence model: one-hot
+// input (32 symbols), a recurrent layer of 64 units over 32 steps, a linear
+// read-out 64→32 at every step and the sequence cross-entropy, batch 16;
+// forward, backward and an SGD update. Run with -cpu 1: the step is meant
+// to stay on one goroutine. PyTorch (float64, one thread) takes about 5–6 ms
+// for the RNN and 12 ms for the LSTM on the same model.
+
+func BenchmarkStepRNN(b *testing.B)  { benchSeqStep(b, "rnn") }
+func BenchmarkStepLSTM(b *testing.B) { benchSeqStep(b, "lstm") }
+func BenchmarkStepGRU(b *testing.B)  { benchSeqStep(b, "gru") }
+
+// seqBenchSink keeps the last loss so the step cannot be optimised away.
+var seqBenchSink float64
+
+func benchSeqStep(b *testing.B, cell string) {
+	const vocab, hidden, steps, batch = 32, 64, 32, 16
+	rng := NewRand(1)
+	oneHot, err := NewOneHot("one_hot", vocab)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rec Layer
+	switch cell {
+	case "rnn":
+		rec, err = NewRNN(cell, vocab, hidden, rng)
+	case "lstm":
+		rec, err = NewLSTM(cell, vocab, hidden, rng)
+	case "gru":
+		rec, err = NewGRU(cell, vocab, hidden, rng)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	readout, err := NewLinear("readout", hidden, vocab, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := NewModel(cell, []int{steps}, NewCrossEntropy(), oneHot, rec, readout)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, target := NewTensor(batch, steps), NewTensor(batch, steps)
+	for i := range x.Data {
+		x.Data[i] = float64(rng.IntN(vocab))
+		target.Data[i] = float64(rng.IntN(vocab))
+	}
+	opt := NewSGD(0.1, 0)
+	// One step outside the timer makes every layer's buffers, so the
+	// figures show the steady state a training run lives in.
+	if _, err := m.ComputeGrad(x, target, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		loss, err := m.ComputeGrad(x, target, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opt.Step(m.Params())
+		seqBenchSink = loss
+	}
+}
