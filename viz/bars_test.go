@@ -1,0 +1,90 @@
+package viz
+
+import (
+	"bytes"
+	"image"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestWriteBarsPNG(t *testing.T) {
+	// A lone group with one bar four times the other: in linear scale the
+	// bars' areas in its colour are in the same ratio.
+	var buf bytes.Buffer
+	if err := WriteBars(&buf, "png", "Ratio", "count", []string{"small", "large"}, false, BarGroup{Label: "g", Values: []float64{1, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	img := decodePNG(t, buf.Bytes())
+	if got := img.Bounds().Size(); got != image.Pt(chartWidth, chartHeight) {
+		t.Fatalf("size %v", got)
+	}
+	c, _ := seriesStyle(0)
+	w := img.Bounds().Dx()
+	sub := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	left := countNear(sub.SubImage(image.Rect(0, 0, w/2, img.Bounds().Dy())), c, 0)
+	right := countNear(sub.SubImage(image.Rect(w/2, 0, w, img.Bounds().Dy())), c, 0)
+	if left == 0 || math.Abs(float64(right)/float64(left)-4) > 0.15 {
+		t.Errorf("bar areas %d and %d px, want a ratio of 4", left, right)
+	}
+}
+
+func TestWriteBarsLog(t *testing.T) {
+	// Parameter counts of a 3×3 layer from 28×28 to 26×26 inputs.
+	var buf bytes.Buffer
+	err := WriteBars(&buf, "png", "Parameters per layer", "parameters",
+		[]string{"28×28 → 26×26", "64×64 → 62×62", "128×128 → 126×126"}, true,
+		BarGroup{Label: "dense", Values: []float64{784 * 676, 4096 * 3844, 16384 * 15876}},
+		BarGroup{Label: "locally connected", Values: []float64{676 * 9, 3844 * 9, 15876 * 9}},
+		BarGroup{Label: "conv", Values: []float64{9, 9, 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := decodePNG(t, buf.Bytes())
+	for i := range 3 {
+		c, _ := seriesStyle(i)
+		if n := countNear(img, c, 0); n < 200 {
+			t.Errorf("group %d: %d px of its colour", i, n)
+		}
+	}
+	checkGolden(t, "bars_log", buf.Bytes())
+
+	buf.Reset()
+	if err := WriteBars(&buf, "svg", "Params: dense & conv", "n", []string{"a"}, true, BarGroup{Label: "dense", Values: []float64{1e6}}); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, buf.Bytes(), "Params: dense & conv", "dense", "1M")
+}
+
+func TestWriteBarsBadInput(t *testing.T) {
+	cats := []string{"a", "b"}
+	for name, tc := range map[string]struct {
+		format string
+		cats   []string
+		logY   bool
+		groups []BarGroup
+		want   string
+	}{
+		"no categories": {"png", nil, false, []BarGroup{{Values: nil}}, "no bar categories"},
+		"no groups":     {"png", cats, false, nil, "no bar groups"},
+		"mismatch":      {"png", cats, false, []BarGroup{{Label: "g", Values: []float64{1}}}, `"g" has 1 values for 2 categories`},
+		"NaN":           {"png", cats, false, []BarGroup{{Label: "g", Values: []float64{1, math.NaN()}}}, "not finite"},
+		"log zero":      {"png", cats, true, []BarGroup{{Label: "g", Values: []float64{1, 0}}}, "want > 0"},
+		"format":        {"tiff", cats, false, []BarGroup{{Label: "g", Values: []float64{1, 2}}}, "unknown format"},
+	} {
+		var buf bytes.Buffer
+		err := WriteBars(&buf, tc.format, "t", "y", tc.cats, tc.logY, tc.groups...)
+		if err == nil || !strings.HasPrefix(err.Error(), "viz: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
+		}
+	}
+	// Negative and all-zero values are fine on a linear axis.
+	for _, v := range [][]float64{{-3, 2}, {0, 0}} {
+		var buf bytes.Buffer
+		if err := WriteBars(&buf, "png", "", "", cats, false, BarGroup{Values: v}); err != nil {
+			t.Errorf("%v: %v", v, err)
+		}
+	}
+}
