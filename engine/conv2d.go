@@ -241,6 +241,8 @@ type Conv2d struct {
 	cols  []float64 // im2col of every example of the last batch, [B][K][P]
 	dcols []float64 // one example's gradient w.r.t. cols, [K][P]
 	y, dx *Tensor
+	// noInputGrad: Backward leaves dx out (see InputGradSkipper).
+	noInputGrad bool
 
 	// Only with a tap: one position's contribution and the Index slices
 	// [oy, ox], made once per geometry and never modified.
@@ -249,9 +251,13 @@ type Conv2d struct {
 }
 
 var (
-	_ Layer   = (*Conv2d)(nil)
-	_ Counter = (*Conv2d)(nil)
+	_ Layer            = (*Conv2d)(nil)
+	_ Counter          = (*Conv2d)(nil)
+	_ InputGradSkipper = (*Conv2d)(nil)
 )
+
+// SkipInputGrad makes Backward return nil instead of dx when skip is true.
+func (l *Conv2d) SkipInputGrad(skip bool) { l.noInputGrad = skip }
 
 // NewConv2d returns a convolution with PyTorch's default initialisation,
 // U(−1/√fanIn, 1/√fanIn) with fanIn = (C/groups)·k·k, drawn from rng. It
@@ -388,9 +394,11 @@ func (l *Conv2d) Backward(dy *Tensor, tap Tap) *Tensor {
 	w := l.Weight.Value.Data
 	dw := l.Weight.Grad.Data
 	db := l.Bias.Grad.Data
-	l.dx = reuse(l.dx, l.x.Shape...)
-	clear(l.dx.Data) // col2im adds into it
-	l.dcols = growFloats(l.dcols, K*P)
+	if !l.noInputGrad {
+		l.dx = reuse(l.dx, l.x.Shape...)
+		clear(l.dx.Data) // col2im adds into it
+		l.dcols = growFloats(l.dcols, K*P)
+	}
 	for b := range batch {
 		cols := l.cols[b*K*P : (b+1)*K*P]
 		dyb := dy.Data[b*oc*P : (b+1)*oc*P]
@@ -403,13 +411,20 @@ func (l *Conv2d) Backward(dy *Tensor, tap Tap) *Tensor {
 			// positions p of dy[:, p] ⊗ patch p, added (beta 1) to what
 			// the gradient already holds.
 			gemm(false, true, ocg, kg, P, 1, dyb[gr*ocg*P:], P, cols[gr*kg*P:], P, 1, dw[gr*ocg*kg:], kg)
-			// dcols[kg, P] = W[ocg, kg]ᵀ · dy[ocg, P]
-			gemm(true, false, kg, P, ocg, 1, w[gr*ocg*kg:], kg, dyb[gr*ocg*P:], P, 0, l.dcols[gr*kg*P:], P)
+			if !l.noInputGrad {
+				// dcols[kg, P] = W[ocg, kg]ᵀ · dy[ocg, P]
+				gemm(true, false, kg, P, ocg, 1, w[gr*ocg*kg:], kg, dyb[gr*ocg*P:], P, 0, l.dcols[gr*kg*P:], P)
+			}
 		}
-		g.col2im(l.dcols, l.dx.Data[b*g.c*g.h*g.w:(b+1)*g.c*g.h*g.w])
+		if !l.noInputGrad {
+			g.col2im(l.dcols, l.dx.Data[b*g.c*g.h*g.w:(b+1)*g.c*g.h*g.w])
+		}
 	}
 	if tap != nil {
 		l.reportPositions(dy, tap)
+	}
+	if l.noInputGrad {
+		return nil
 	}
 	return l.dx
 }

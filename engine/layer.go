@@ -18,6 +18,15 @@ type Layer interface {
 	Backward(dy *Tensor, tap Tap) *Tensor
 }
 
+// InputGradSkipper is implemented by layers that can leave out the gradient
+// with respect to their input. A Model asks this of its first layer with
+// parameters: nothing before it has parameters, so that gradient would be
+// computed only to be thrown away (about 6 % of a CNN step, 15 % of an
+// LSTM step on one-hot input). A skipping layer's Backward returns nil.
+type InputGradSkipper interface {
+	SkipInputGrad(skip bool)
+}
+
 // Spec is what a step trace says of a layer: its unique name, its type from
 // the trace table, and exactly the attrs the table lists for that type.
 type Spec struct {

@@ -14,17 +14,22 @@ type Linear struct {
 	Weight  *Param // [out, in]; may be another layer's Param (NewLinearShared)
 	Bias    *Param // [out]
 
-	x      *Tensor // last Forward input (borrowed)
-	y, dx  *Tensor
-	tokW   *Tensor // one token's contribution to dW, only with a tap
-	tokB   *Tensor
-	tokIdx [][]int // Index slices [t], made once and never modified
+	x     *Tensor // last Forward input (borrowed)
+	y, dx *Tensor
+	// noInputGrad: Backward leaves dx out (see InputGradSkipper).
+	noInputGrad bool
+	tokW        *Tensor // one token's contribution to dW, only with a tap
+	tokB        *Tensor
+	tokIdx      [][]int // Index slices [t], made once and never modified
 }
 
 var (
 	_ Layer   = (*Linear)(nil)
 	_ Counter = (*Linear)(nil)
 )
+
+// SkipInputGrad makes Backward return nil instead of dx when skip is true.
+func (l *Linear) SkipInputGrad(skip bool) { l.noInputGrad = skip }
 
 // NewLinear returns a Linear layer from in to out features with PyTorch's
 // default initialisation, U(-1/√in, 1/√in) for weight and bias, drawn from
@@ -147,6 +152,9 @@ func (l *Linear) Backward(dy *Tensor, tap Tap) *Tensor {
 	}
 	if tap != nil && len(x.Shape) == 3 {
 		l.reportTokens(dy, tap)
+	}
+	if l.noInputGrad {
+		return nil
 	}
 	l.dx = reuse(l.dx, x.Shape...)
 	// dx[n,in] = dy[n,out] · W[out,in]

@@ -38,6 +38,7 @@ type Model struct {
 	Loss   Loss
 
 	params []*Param         // unique, in order of first use
+	first  int              // the first layer with parameters: Backward stops there
 	owners map[*Param][]int // layer indices holding each Param
 	shared []*Param         // Params held by more than one layer
 	before map[*Param][]float64
@@ -77,6 +78,16 @@ func NewModel(name string, in []int, loss Loss, layers ...Layer) (*Model, error)
 				m.owners[np.Param] = append(o, i)
 			}
 		}
+	}
+	m.first = len(layers) - 1
+	for i, l := range layers {
+		if len(l.Params()) > 0 {
+			m.first = i
+			break
+		}
+	}
+	if s, ok := layers[m.first].(InputGradSkipper); ok {
+		s.SkipInputGrad(true)
 	}
 	for _, p := range m.params {
 		if len(m.owners[p]) > 1 {
@@ -141,11 +152,13 @@ func (m *Model) Forward(x *Tensor, tap Tap) *Tensor {
 }
 
 // Backward runs the layers' Backward in reverse order from dy, the gradient
-// of the loss with respect to the model's output. With a tap, each layer's
+// of the loss with respect to the model's output, down to the first layer
+// with parameters (the gradient with respect to the model's input is not
+// computed: nothing uses it). With a tap, each layer's
 // part of the gradient of a Param held by several layers is reported as a
 // UseLayer contribution.
 func (m *Model) Backward(dy *Tensor, tap Tap) {
-	for i := len(m.Layers) - 1; i >= 0; i-- {
+	for i := len(m.Layers) - 1; i >= m.first; i-- {
 		l := m.Layers[i]
 		if tap == nil || len(m.shared) == 0 {
 			dy = l.Backward(dy, nil)

@@ -30,8 +30,10 @@ type recurrent struct {
 	BiasIH   *Param // [G·H]
 	BiasHH   *Param // [G·H]
 
-	x  *Tensor // last Forward input (borrowed)
-	dx *Tensor
+	x *Tensor // last Forward input (borrowed)
+	// noInputGrad: Backward leaves dx out (see InputGradSkipper).
+	noInputGrad bool
+	dx          *Tensor
 
 	// Transposed copies of the weights, W_ihᵀ [I, G·H] and W_hhᵀ [H, G·H],
 	// refreshed by every Forward (an optimizer may have changed the
@@ -190,6 +192,9 @@ func (r *recurrent) resetNorms(steps int) {
 	clear(r.hiddenNorms)
 }
 
+// SkipInputGrad makes Backward return nil instead of dx when skip is true.
+func (r *recurrent) SkipInputGrad(skip bool) { r.noInputGrad = skip }
+
 // accumulate finishes BPTT once the gradients with respect to the gate
 // pre-activations are known for every step: dIH on the input side
 // (x_t·W_ihᵀ + b_ih) and dHH on the hidden side (h_{t-1}·W_hhᵀ + b_hh), both
@@ -224,6 +229,9 @@ func (r *recurrent) accumulate(dIH, dHH, hs []float64, tap Tap) *Tensor {
 		// db_ih += Σ_{b,t} dIH[b,t];  db_hh += Σ_{b,t} dHH[b,t]
 		addRows(r.BiasIH.Grad.Data, dIH, rows)
 		addRows(r.BiasHH.Grad.Data, dHH, rows)
+	}
+	if r.noInputGrad {
+		return nil
 	}
 	r.dx = reuse(r.dx, x.Shape...)
 	// dx[B·T, I] = dIH[B·T, G·H] · W_ih[G·H, I]
