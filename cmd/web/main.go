@@ -1,0 +1,157 @@
+// Command web serves the ParamShare course: the lesson pages, their live
+// widgets and exports.
+//
+//	go run ./cmd/web                       # http://localhost:8080
+//	go run ./cmd/web -addr :8080           # reachable by the whole class
+//	go run ./cmd/web -lessons ./my-course  # a teacher's own en/ and zh/ lessons
+//	go run ./cmd/web -allow-origin https://class.example.org
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paramshare/paramshare/lessons"
+	"github.com/paramshare/paramshare/web"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Server timeouts. ReadHeaderTimeout stops slow-header clients from holding
+// connections. WriteTimeout bounds ordinary page responses; it does not
+// cut websockets, because gorilla/websocket clears the deadlines net/http
+// set when it hijacks the connection and then manages its own
+// (TestRunWebsocketOutlivesWriteTimeout checks this).
+type timeouts struct {
+	readHeader, read, write, idle, shutdown time.Duration
+}
+
+var serverTimeouts = timeouts{
+	readHeader: 5 * time.Second,
+	read:       15 * time.Second,
+	write:      30 * time.Second,
+	idle:       2 * time.Minute,
+	shutdown:   10 * time.Second,
+}
+
+// originList is a repeatable flag whose values may also be comma-separated.
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+
+func (o *originList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		if s == "" {
+			continue
+		}
+		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+			return fmt.Errorf("origin %q must look like https://host[:port]", s)
+		}
+		*o = append(*o, s)
+	}
+	return nil
+}
+
+// run is the whole program: it parses args (args[0] is the program name),
+// loads the lessons, serves until ctx is cancelled or SIGINT/SIGTERM
+// arrives, then shuts down gracefully: open websockets get a close frame,
+// in-flight requests finish. It prints the listening address to stdout as
+// "listening on http://HOST:PORT" (tests read it when -addr ends in :0).
+// getenv supplies PARAMSHARE_ADDR, the default for -addr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	defaultAddr := "localhost:8080"
+	if a := getenv("PARAMSHARE_ADDR"); a != "" {
+		defaultAddr = a
+	}
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stdout)
+	addr := flags.String("addr", defaultAddr, "address to listen on (host:port; use :8080 to serve a classroom)")
+	lessonsDir := flags.String("lessons", "", "serve the lessons in `DIR` (with en/ and zh/ subfolders) instead of the built-in course")
+	var origins originList
+	flags.Var(&origins, "allow-origin", "extra `ORIGIN` (https://host[:port]) allowed to open the live websocket; repeatable or comma-separated")
+	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("web: unexpected arguments %q", flags.Args())
+	}
+
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	var lessonFS fs.FS = lessons.Embedded
+	source := "built-in"
+	if *lessonsDir != "" {
+		lessonFS, source = os.DirFS(*lessonsDir), *lessonsDir
+	}
+	set, err := lessons.Load(lessonFS)
+	if err != nil {
+		return fmt.Errorf("web: loading lessons from %s:\n%w", source, err)
+	}
+	if err := web.CheckWidgets(set); err != nil {
+		return err
+	}
+	log.Info("lessons loaded", "source", source, "en", len(set.Lessons("en")), "zh", len(set.Lessons("zh")))
+
+	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins}, log)
+	srv := &http.Server{
+		Handler:           web.NewServer(log, set, live),
+		ReadHeaderTimeout: serverTimeouts.readHeader,
+		ReadTimeout:       serverTimeouts.read,
+		WriteTimeout:      serverTimeouts.write,
+		IdleTimeout:       serverTimeouts.idle,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("web: serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+
+	// Shutdown's deadline must not derive from ctx, which is already done.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), serverTimeouts.shutdown)
+	defer cancel()
+	// http.Server.Shutdown does not touch hijacked connections, so the
+	// websockets are closed by live, at the same time.
+	liveErr := make(chan error, 1)
+	go func() { liveErr <- live.Shutdown(shutdownCtx) }()
+	httpErr := srv.Shutdown(shutdownCtx)
+	if err := errors.Join(httpErr, <-liveErr); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: serving: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,9 @@
+package lessons
+
+import "embed"
+
+// Embedded is the course that ships with ParamShare, in the layout Load
+// expects (en/ and zh/ directories).
+//
+//go:embed en zh
+var Embedded embed.FS

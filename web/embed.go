@@ -1,0 +1,137 @@
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/paramshare/paramshare/lessons"
+)
+
+// staticFiles are the stylesheets, scripts, widget modules and images
+// served under /static/. Embedding them makes the binary work from any
+// directory.
+//
+//go:embed static
+var staticFiles embed.FS
+
+// Static is the static file tree, rooted at what /static/ serves.
+func Static() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err) // "static" is a valid path; fs.Sub cannot fail on it
+	}
+	return sub
+}
+
+// staticTypes fixes the content types of the files we ship instead of
+// asking the mime package, whose table the host's /etc/mime.types can
+// change (some systems still map .js to application/javascript).
+var staticTypes = map[string]string{
+	".css":   "text/css; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
+	".mjs":   "text/javascript; charset=utf-8",
+	".json":  "application/json",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".woff2": "font/woff2",
+	".txt":   "text/plain; charset=utf-8",
+}
+
+func staticType(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	if t, ok := staticTypes[ext]; ok {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// handleStatic serves the files of fsys. Widget modules are imported by a
+// fixed path (/static/widgets/NAME.js), so the addresses cannot carry a
+// content hash; instead every file has a strong ETag and "no-cache", which
+// makes browsers revalidate each time and get a cheap 304 when nothing
+// changed — never a stale widget after an upgrade. Directories are not
+// listed; unknown files get the friendly 404 page.
+func handleStatic(fsys fs.FS, notFound http.Handler) (http.Handler, error) {
+	etags := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		etags[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: hashing static files: %w", err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		etag, ok := etags[name]
+		if !ok {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		f, err := fsys.Open(name)
+		if err != nil {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		defer f.Close()
+		content, ok := f.(io.ReadSeeker)
+		if !ok {
+			http.Error(w, "web: static file cannot seek", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", staticType(name))
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", etag)
+		// Embedded files have no modification time; the ETag does the work.
+		http.ServeContent(w, r, name, time.Time{}, content)
+	}), nil
+}
+
+// CheckWidgets returns an error naming every widget used by a lesson in set
+// that has no module at static/widgets/NAME.js, so a typo in a lesson is
+// found when the server starts, not by a student.
+func CheckWidgets(set *lessons.Set) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, lang := range lessons.Languages {
+		for _, l := range set.Lessons(lang) {
+			for _, w := range l.Widgets {
+				key := l.File + "\x00" + w.Name
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				if _, err := fs.Stat(Static(), "widgets/"+w.Name+".js"); err != nil {
+					errs = append(errs, fmt.Errorf("web: %s uses widget %q, but static/widgets/%s.js does not exist", l.File, w.Name, w.Name))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// discardLogger is used when a caller passes no logger.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
