@@ -1,0 +1,406 @@
+// Package run owns the experiments that lesson widgets drive and the step
+// control they all share: play, pause, step, reset, set-params and speed.
+//
+// A Run wraps one Experiment. It is owned by whoever started it (a web
+// session) but is not tied to that owner's goroutines: while playing it
+// advances on its own ticker, and every change is published to subscribers
+// through a latest-value mailbox (see Subscription), so a slow subscriber
+// gets fewer updates, never a growing queue, and several viewers could watch
+// one run.
+//
+// Every command is validated before anything changes: a command that returns
+// an error leaves the run exactly as it was.
+//
+// Package run knows nothing of HTTP; the web package maps its errors to
+// protocol messages.
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/paramshare/paramshare/engine"
+)
+
+// State is where a run is in its life.
+type State string
+
+// The states of a run.
+const (
+	Paused   State = "paused"   // waiting for play or step
+	Running  State = "running"  // advancing on its own ticker
+	Done     State = "done"     // every step taken
+	Diverged State = "diverged" // the experiment reported engine.ErrDiverged
+	Failed   State = "error"    // a step failed; reset or set-params to recover
+)
+
+// Speed limits, in steps per second. The upper bound keeps one run from
+// flooding its viewers; the lower bound keeps the ticker period finite.
+const (
+	MinSpeed     = 0.25
+	MaxSpeed     = 120
+	DefaultSpeed = 8
+	// MaxStepN caps how many steps one step command may take at once.
+	MaxStepN = 10000
+)
+
+// Error is a command's refusal: Code is a stable machine-readable word (the
+// protocol's error codes) and Message a readable sentence.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return "run: " + e.Message }
+
+// Error codes returned by Run commands and experiments.
+const (
+	CodeBadParams         = "bad-params"         // a parameter is missing, of the wrong type or out of range
+	CodeDone              = "run-done"           // step on a finished run
+	CodeClosed            = "run-closed"         // the run was closed
+	CodeUnknownExperiment = "unknown-experiment" // no experiment of that name
+	CodeStepFailed        = "step-failed"        // the experiment could not take a step
+)
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Experiment is one lesson's model and data, advanced one step at a time.
+// Its methods are called by Run with Run's lock held, never concurrently.
+type Experiment interface {
+	// Total is the number of steps of a full run (positive).
+	Total() int
+	// Pos is the number of steps taken, 0 ≤ Pos ≤ Total.
+	Pos() int
+	// Advance takes the next step. It is called only when Pos < Total.
+	Advance() error
+	// Seek puts the experiment in the state it has after k steps from the
+	// start, 0 ≤ k ≤ Total.
+	Seek(k int) error
+	// SetParams validates raw (a JSON object) and, only if it is valid,
+	// takes the new parameters, keeping as many steps as the new setting
+	// allows (min(Pos, new Total)). On error nothing changes; errors are
+	// *Error with CodeBadParams.
+	SetParams(raw json.RawMessage) error
+	// Frame returns what a viewer draws now: Static is the large part that
+	// changes only with the parameters (StaticRev changes with it), Data
+	// the part that changes with each step. Both must be safe to read
+	// after the call returns (not reused by later steps).
+	Frame() Frame
+}
+
+// Frame is an experiment's picture of itself.
+type Frame struct {
+	StaticRev int
+	Static    any
+	Data      any
+}
+
+// Update is what subscribers receive: the run's state and its latest frame.
+type Update struct {
+	Seq   uint64 // increases with every update of the run
+	State State
+	Speed float64
+	Step  int
+	Total int
+	Err   string // the failure's message when State is Failed or Diverged
+	Frame Frame
+}
+
+// Run is the shared step control around one Experiment. It is safe for
+// concurrent use.
+type Run struct {
+	mu      sync.Mutex
+	exp     Experiment
+	state   State
+	speed   float64
+	failure string
+	seq     uint64
+	gen     int           // incremented whenever a play loop must stop
+	speedCh chan struct{} // tells the play loop its period changed
+	subs    map[*Subscription]struct{}
+	closed  bool
+	loops   sync.WaitGroup
+}
+
+// New returns a paused run of exp at its current position.
+func New(exp Experiment) *Run {
+	r := &Run{exp: exp, state: Paused, speed: DefaultSpeed, subs: map[*Subscription]struct{}{}}
+	r.settleLocked()
+	return r
+}
+
+// Snapshot returns the run's current update.
+func (r *Run) Snapshot() Update {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.updateLocked()
+}
+
+func (r *Run) updateLocked() Update {
+	return Update{
+		Seq: r.seq, State: r.state, Speed: r.speed,
+		Step: r.exp.Pos(), Total: r.exp.Total(), Err: r.failure, Frame: r.exp.Frame(),
+	}
+}
+
+// Play starts advancing at the run's speed. Playing a finished run starts
+// it again from step 0; playing a running run does nothing.
+func (r *Run) Play() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	switch r.state {
+	case Running:
+		return nil
+	case Done, Diverged, Failed:
+		if err := r.exp.Seek(0); err != nil {
+			return r.failLocked(err)
+		}
+		r.failure = ""
+	}
+	r.state = Running
+	r.gen++
+	r.speedCh = make(chan struct{}, 1)
+	r.loops.Add(1)
+	go r.loop(r.gen, r.speedCh)
+	r.publishLocked()
+	return nil
+}
+
+// Pause stops a running run where it is. Pausing a run that is not running
+// does nothing.
+func (r *Run) Pause() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if r.state != Running {
+		return nil
+	}
+	r.stopLoopLocked()
+	r.state = Paused
+	r.publishLocked()
+	return nil
+}
+
+// Step pauses the run and takes n steps (fewer if the run ends first). It
+// returns an error, changing nothing, unless 1 ≤ n ≤ MaxStepN and the run
+// has steps left.
+func (r *Run) Step(n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if n < 1 || n > MaxStepN {
+		return errorf(CodeBadParams, "step count must be between 1 and %d, got %d", MaxStepN, n)
+	}
+	switch r.state {
+	case Done:
+		return errorf(CodeDone, "the run is finished; reset it to start again")
+	case Diverged, Failed:
+		return errorf(CodeDone, "the run has stopped (%s); reset it to start again", r.state)
+	}
+	r.stopLoopLocked()
+	r.state = Paused
+	for i := 0; i < n && r.exp.Pos() < r.exp.Total(); i++ {
+		if err := r.exp.Advance(); err != nil {
+			r.failLocked(err)
+			break
+		}
+	}
+	r.settleLocked()
+	r.publishLocked()
+	return nil
+}
+
+// Reset pauses the run and takes it back to step 0.
+func (r *Run) Reset() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if err := r.exp.Seek(0); err != nil {
+		return errorf(CodeStepFailed, "reset failed: %v", err)
+	}
+	r.stopLoopLocked()
+	r.state = Paused
+	r.failure = ""
+	r.publishLocked()
+	return nil
+}
+
+// SetParams hands raw to the experiment. If it is accepted, the run keeps
+// its state (a running run goes on with the new parameters) at the same
+// step or the new last one; if not, the run is left exactly as it was and
+// the experiment's error is returned.
+func (r *Run) SetParams(raw json.RawMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if err := r.exp.SetParams(raw); err != nil {
+		var re *Error
+		if errors.As(err, &re) {
+			return re
+		}
+		return errorf(CodeBadParams, "%v", err)
+	}
+	if r.state == Failed || r.state == Diverged {
+		r.state = Paused
+		r.failure = ""
+	}
+	if r.state == Done && r.exp.Pos() < r.exp.Total() {
+		r.state = Paused
+	}
+	r.settleLocked()
+	r.publishLocked()
+	return nil
+}
+
+// SetSpeed sets the steps per second used while playing. It returns an
+// error, changing nothing, unless MinSpeed ≤ sps ≤ MaxSpeed.
+func (r *Run) SetSpeed(sps float64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if math.IsNaN(sps) || sps < MinSpeed || sps > MaxSpeed {
+		return errorf(CodeBadParams, "speed must be between %g and %g steps per second, got %g", float64(MinSpeed), float64(MaxSpeed), sps)
+	}
+	if sps == r.speed {
+		return nil
+	}
+	r.speed = sps
+	if r.state == Running {
+		select {
+		case r.speedCh <- struct{}{}:
+		default: // the loop has a change pending already; it reads the new speed
+		}
+	}
+	r.publishLocked()
+	return nil
+}
+
+// Close stops the run, waits for its ticker goroutine to end and closes
+// every subscription. Commands on a closed run return CodeClosed.
+func (r *Run) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.stopLoopLocked()
+	for s := range r.subs {
+		s.close()
+	}
+	clear(r.subs)
+	r.mu.Unlock()
+	r.loops.Wait()
+}
+
+// loop advances the run while it plays. It belongs to play generation gen
+// and ends as soon as the run's generation moves on (pause, step, reset,
+// close) or the run stops running.
+func (r *Run) loop(gen int, speedCh <-chan struct{}) {
+	defer r.loops.Done()
+	r.mu.Lock()
+	period := periodOf(r.speed)
+	r.mu.Unlock()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-speedCh:
+			r.mu.Lock()
+			stopped := r.gen != gen || r.state != Running
+			period = periodOf(r.speed)
+			r.mu.Unlock()
+			if stopped {
+				return
+			}
+			t.Reset(period)
+			continue
+		case <-t.C:
+		}
+		r.mu.Lock()
+		if r.gen != gen || r.state != Running {
+			r.mu.Unlock()
+			return
+		}
+		if r.exp.Pos() < r.exp.Total() {
+			if err := r.exp.Advance(); err != nil {
+				r.failLocked(err)
+			}
+		}
+		r.settleLocked()
+		r.publishLocked()
+		running := r.state == Running
+		r.mu.Unlock()
+		if !running {
+			return
+		}
+	}
+}
+
+func periodOf(sps float64) time.Duration {
+	return time.Duration(float64(time.Second) / sps)
+}
+
+// stopLoopLocked makes a play loop, if any, stop at its next wake-up.
+func (r *Run) stopLoopLocked() {
+	r.gen++
+	if r.speedCh != nil {
+		// Wake the loop so it notices at once rather than a period later.
+		select {
+		case r.speedCh <- struct{}{}:
+		default:
+		}
+		r.speedCh = nil
+	}
+}
+
+// settleLocked marks a run with no steps left as done.
+func (r *Run) settleLocked() {
+	if (r.state == Paused || r.state == Running) && r.exp.Pos() >= r.exp.Total() {
+		r.stopLoopLocked()
+		r.state = Done
+	}
+}
+
+// failLocked records a failed step: the run stops in Failed, or Diverged
+// when the experiment's error wraps engine.ErrDiverged.
+func (r *Run) failLocked(err error) error {
+	r.stopLoopLocked()
+	r.state = Failed
+	if errors.Is(err, engine.ErrDiverged) {
+		r.state = Diverged
+	}
+	r.failure = err.Error()
+	return errorf(CodeStepFailed, "%v", err)
+}
+
+// publishLocked sends the run's update to every subscriber's mailbox.
+func (r *Run) publishLocked() {
+	r.seq++
+	if len(r.subs) == 0 {
+		return
+	}
+	u := r.updateLocked()
+	for s := range r.subs {
+		s.put(u)
+	}
+}

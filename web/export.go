@@ -1,0 +1,137 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
+)
+
+// exportQueryKeys are the query parameters GET /export/conv-slide.* accepts.
+var exportQueryKeys = []string{"digit", "preset", "stride", "padding", "dilation", "step"}
+
+// ServeExport handles GET /export/{file}: conv-slide.png, conv-slide.svg and
+// conv-slide.json, with the widget's parameters in the query (digit, preset,
+// stride, padding, dilation, step; missing ones take the widget defaults,
+// step defaults to the whole map). The result depends only on the query, so
+// the URL is a stable name for the state a widget showed. A bad query is
+// 400 with a plain-text reason; an unknown file is 404.
+func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	if file == "" {
+		file = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	}
+	name, format, ok := strings.Cut(file, ".")
+	if !ok || name != run.ConvSlideName || !slices.Contains([]string{"png", "svg", "json"}, format) {
+		http.Error(w, fmt.Sprintf("export: no export named %q (have conv-slide.png, conv-slide.svg, conv-slide.json)", file), http.StatusNotFound)
+		return
+	}
+	s, err := convSlideFromQuery(r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var buf bytes.Buffer
+	switch format {
+	case "json":
+		err = json.NewEncoder(&buf).Encode(struct {
+			Experiment string              `json:"experiment"`
+			Static     run.ConvSlideStatic `json:"static"`
+			Data       run.ConvSlideData   `json:"data"`
+		}{run.ConvSlideName, s.StaticFrame(), s.DataFrame(-1)})
+	default:
+		err = writeConvSlideFigure(&buf, format, s)
+	}
+	if err != nil {
+		l.log.Error("export: render", "file", file, "query", r.URL.RawQuery, "err", err)
+		http.Error(w, "export: could not draw the figure", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", map[string]string{
+		"png": "image/png", "svg": "image/svg+xml", "json": "application/json",
+	}[format])
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
+}
+
+// convSlideFromQuery builds the conv-slide experiment the query names, at
+// its step. Errors are readable sentences for the 400 answer.
+func convSlideFromQuery(q url.Values) (*run.ConvSlide, error) {
+	for k, v := range q {
+		if !slices.Contains(exportQueryKeys, k) {
+			return nil, fmt.Errorf("export: unknown query parameter %q (allowed: %s)", k, strings.Join(exportQueryKeys, ", "))
+		}
+		if len(v) != 1 {
+			return nil, fmt.Errorf("export: query parameter %q given %d times", k, len(v))
+		}
+	}
+	p := run.DefaultConvSlideParams()
+	ints := map[string]*int{"digit": &p.Digit, "stride": &p.Stride, "padding": &p.Padding, "dilation": &p.Dilation}
+	for _, k := range exportQueryKeys {
+		dst, isInt := ints[k]
+		if !isInt || !q.Has(k) {
+			continue
+		}
+		n, err := strconv.Atoi(q.Get(k))
+		if err != nil {
+			return nil, fmt.Errorf("export: %s must be a whole number, got %q", k, q.Get(k))
+		}
+		*dst = n
+	}
+	if q.Has("preset") {
+		p.Preset = q.Get("preset")
+	}
+	s, err := run.NewConvSlide(p)
+	if err != nil {
+		return nil, fmt.Errorf("export: %s", strings.TrimPrefix(err.Error(), "run: "))
+	}
+	step := s.Total()
+	if q.Has("step") {
+		n, err := strconv.Atoi(q.Get("step"))
+		if err != nil || n < 0 || n > s.Total() {
+			return nil, fmt.Errorf("export: step must be a whole number between 0 and %d for these settings, got %q", s.Total(), q.Get("step"))
+		}
+		step = n
+	}
+	if err := s.Seek(step); err != nil {
+		return nil, fmt.Errorf("export: %v", err)
+	}
+	return s, nil
+}
+
+// writeConvSlideFigure draws the input digit, the kernel and the output map
+// so far (cells not reached yet are grey) as three heat maps, on the same
+// colour scales as the widget.
+func writeConvSlideFigure(w *bytes.Buffer, format string, s *run.ConvSlide) error {
+	st, d := s.StaticFrame(), s.DataFrame(-1)
+	input := viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: make([]float64, len(st.Pixels))}
+	for i, px := range st.Pixels {
+		input.Values[i] = float64(px) / 255
+	}
+	out := viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: make([]float64, st.OutH*st.OutW)}
+	for i := range out.Values {
+		out.Values[i] = math.NaN()
+	}
+	copy(out.Values, d.Map)
+	lim := st.OutAbsMax
+	if lim == 0 {
+		lim = 1
+	}
+	p := st.Params
+	title := fmt.Sprintf("One kernel, many places — digit #%d (a %d), %s kernel, stride %d, padding %d, dilation %d — %d of %d cells",
+		p.Digit, st.Label, p.Preset, p.Stride, p.Padding, p.Dilation, d.Step, d.Total)
+	return viz.WriteHeatmaps(w, format, title,
+		viz.Panel{Title: "input (pixel / 255)", Grid: input, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
+		viz.Panel{Title: fmt.Sprintf("kernel (bias %g)", st.Bias), Grid: viz.Grid{Rows: 3, Cols: 3, Values: st.Kernel[:]}, Diverging: true, Annotate: true, XLabel: "kx", YLabel: "ky"},
+		viz.Panel{Title: "output feature map", Grid: out, Diverging: true, Min: -lim, Max: lim, XLabel: "ox", YLabel: "oy"},
+	)
+}

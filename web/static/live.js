@@ -1,0 +1,247 @@
+// live.js is the page's one websocket, shared by every widget, and the step
+// controls all widgets use. Protocol: docs/protocol.md.
+//
+//   const ch = channel(widgetId, {onOpen, onMessage, onStatus});
+//   ch.send({type: "play"});   // v and widget are filled in
+//
+// onOpen runs on every (re)connection: the server forgets a page's runs when
+// its socket closes, so a widget sends start again (and restores its step).
+
+const PROTOCOL = 1;
+const channels = new Map(); // widget id -> {onOpen, onMessage, onStatus}
+let ws = null;
+let status = "connecting"; // connecting | open | reconnecting | closed
+let retry = 0;
+let retryTimer = 0;
+let hello = null;
+
+function wsURL() {
+  const u = new URL("/ws", location.href);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return u.href;
+}
+
+function setStatus(s, detail) {
+  status = s;
+  for (const ch of channels.values()) ch.onStatus?.(s, detail);
+}
+
+function connect() {
+  clearTimeout(retryTimer);
+  let sock;
+  try {
+    sock = new WebSocket(wsURL());
+  } catch (err) {
+    scheduleReconnect();
+    return;
+  }
+  ws = sock;
+  sock.addEventListener("open", () => {
+    retry = 0;
+    setStatus("open");
+    for (const ch of channels.values()) ch.onOpen?.();
+  });
+  sock.addEventListener("message", (ev) => {
+    let m;
+    try {
+      m = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (m.v !== PROTOCOL) return;
+    if (m.type === "hello") {
+      hello = m;
+      return;
+    }
+    if (m.widget && channels.has(m.widget)) {
+      channels.get(m.widget).onMessage?.(m);
+    } else if (m.type === "error") {
+      // An error that names no widget (e.g. rate-limited) concerns them all.
+      for (const ch of channels.values()) ch.onMessage?.(m);
+    }
+  });
+  sock.addEventListener("close", (ev) => {
+    if (ws !== sock) return;
+    ws = null;
+    scheduleReconnect(ev.code);
+  });
+}
+
+// scheduleReconnect retries with exponential backoff (0.5 s doubling to
+// 15 s, with jitter so that a restarted server is not hit by every page at
+// the same instant).
+function scheduleReconnect(code) {
+  const base = Math.min(15000, 500 * 2 ** retry);
+  retry++;
+  const delay = base / 2 + Math.random() * (base / 2);
+  setStatus("reconnecting", { code, delay });
+  retryTimer = setTimeout(connect, delay);
+}
+
+// Reconnect at once when the page comes back online or into view.
+addEventListener("online", () => {
+  if (!ws) connect();
+});
+
+/**
+ * channel registers widget id on the page's socket and returns its sender.
+ * Messages sent while disconnected are dropped: onOpen resynchronises.
+ */
+export function channel(id, handlers) {
+  channels.set(id, handlers);
+  if (!ws && status === "connecting") connect();
+  else if (ws && ws.readyState === WebSocket.OPEN) queueMicrotask(() => handlers.onOpen?.());
+  queueMicrotask(() => handlers.onStatus?.(status));
+  return {
+    send(msg) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify({ v: PROTOCOL, widget: id, ...msg }));
+      return true;
+    },
+    get status() {
+      return status;
+    },
+    get limits() {
+      return hello?.limits;
+    },
+  };
+}
+
+// ---- Shared step controls -------------------------------------------------
+
+const controlStrings = {
+  en: {
+    play: "Play", pause: "Pause", step: "Step", reset: "Reset", replay: "Play again",
+    speed: "Speed", perSecond: "{n} steps/s", controls: "Run controls",
+    keys: "Keys: Space play/pause, → step, R reset",
+  },
+  zh: {
+    play: "播放", pause: "暂停", step: "单步", reset: "重置", replay: "重新播放",
+    speed: "速度", perSecond: "每秒 {n} 步", controls: "运行控制",
+    keys: "快捷键：空格 播放/暂停，→ 单步，R 重置",
+  },
+};
+
+export const MIN_SPEED = 0.25;
+export const MAX_SPEED = 120;
+
+// The speed slider is logarithmic: position 0..100 spans MIN..MAX_SPEED.
+const toSpeed = (pos) => {
+  const v = MIN_SPEED * (MAX_SPEED / MIN_SPEED) ** (pos / 100);
+  return v >= 10 ? Math.round(v) : Math.round(v * 4) / 4 || MIN_SPEED;
+};
+const toPos = (sps) => Math.round((100 * Math.log(sps / MIN_SPEED)) / Math.log(MAX_SPEED / MIN_SPEED));
+
+function button(text, testid, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  if (testid) b.dataset.testid = testid;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/**
+ * controls builds the play/pause, step, reset and speed controls.
+ * h: {onPlay, onPause, onStep, onReset, onSpeed(sps)}. It returns
+ * {el, setState(state), setSpeed(sps)}; state is the run's state.
+ */
+export function controls(lang, h, speed) {
+  const s = controlStrings[lang] ?? controlStrings.en;
+  const el = document.createElement("div");
+  el.className = "live-controls";
+  el.setAttribute("role", "group");
+  el.setAttribute("aria-label", s.controls);
+  let state = "paused";
+  const play = button(s.play, "play", () => (state === "running" ? h.onPause() : h.onPlay()));
+  play.className = "live-play";
+  const step = button(s.step + " →", "step", () => h.onStep());
+  const reset = button(s.reset, "reset", () => h.onReset());
+
+  const label = document.createElement("label");
+  label.className = "live-speed";
+  const name = document.createElement("span");
+  name.textContent = s.speed;
+  const slider = document.createElement("input");
+  slider.type = "range";
+  slider.min = "0";
+  slider.max = "100";
+  slider.value = String(toPos(speed));
+  const shown = document.createElement("output");
+  const fmt = new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en", { maximumFractionDigits: 2 });
+  const showSpeed = (sps) => {
+    shown.textContent = s.perSecond.replace("{n}", fmt.format(sps));
+    slider.setAttribute("aria-valuetext", shown.textContent);
+  };
+  showSpeed(speed);
+  // Dragging fires many input events; send at most every 150 ms and always
+  // the final value, to stay well inside the server's command rate.
+  let last = 0;
+  let pending = 0;
+  const send = () => {
+    last = performance.now();
+    h.onSpeed(toSpeed(Number(slider.value)));
+  };
+  slider.addEventListener("input", () => {
+    showSpeed(toSpeed(Number(slider.value)));
+    clearTimeout(pending);
+    const wait = 150 - (performance.now() - last);
+    if (wait <= 0) send();
+    else pending = setTimeout(send, wait);
+  });
+  label.append(name, slider, shown);
+
+  const keys = document.createElement("p");
+  keys.className = "live-keys";
+  keys.textContent = s.keys;
+  el.append(play, step, reset, label, keys);
+
+  return {
+    el,
+    setState(st) {
+      state = st;
+      const running = st === "running";
+      // Only glyphs every system font has: ⏸ is missing from many.
+      play.textContent = running ? s.pause : st === "done" ? s.replay : "▶ " + s.play;
+      play.setAttribute("aria-pressed", String(running));
+      step.disabled = st === "done";
+    },
+    setSpeed(sps) {
+      if (document.activeElement !== slider) slider.value = String(toPos(sps));
+      showSpeed(sps);
+    },
+  };
+}
+
+// ---- Keyboard ---------------------------------------------------------------
+
+// One keyboard target per page: the widget last interacted with, or the first
+// one mounted. Space plays/pauses, → steps, R resets, unless focus is in a
+// form field or on a button (where Space already means "press").
+const keyTargets = [];
+let activeKeys = null;
+
+/** keyboard makes el's handlers {toggle, step, reset} reachable by key. */
+export function keyboard(el, handlers) {
+  const entry = { el, handlers };
+  keyTargets.push(entry);
+  if (!activeKeys) activeKeys = entry;
+  el.addEventListener("pointerdown", () => (activeKeys = entry));
+  el.addEventListener("focusin", () => (activeKeys = entry));
+}
+
+document.addEventListener("keydown", (ev) => {
+  if (!activeKeys || ev.altKey || ev.ctrlKey || ev.metaKey || ev.defaultPrevented) return;
+  const t = ev.target;
+  if (t instanceof Element && t.closest("input, textarea, select, button, a, [contenteditable]")) return;
+  const h = activeKeys.handlers;
+  if (ev.key === " " || ev.code === "Space") {
+    ev.preventDefault(); // do not scroll the page
+    h.toggle();
+  } else if (ev.key === "ArrowRight") {
+    ev.preventDefault();
+    h.step();
+  } else if (ev.key === "r" || ev.key === "R") {
+    h.reset();
+  }
+});

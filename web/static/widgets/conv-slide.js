@@ -1,0 +1,507 @@
+// conv-slide: a real 3×3 kernel slides over a real MNIST digit; the output
+// map fills cell by cell, each cell showing the nine products that make it.
+// Every number comes from the server's engine over /ws (docs/protocol.md,
+// "conv-slide"); this module only draws.
+
+import { channel, controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
+import { viridisAt, divergingAt, css, textOn, missing } from "/static/widgets/palette.js";
+
+const PRESETS = ["identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
+const DIGITS = 1000; // the embedded MNIST test set
+
+const strings = {
+  en: {
+    title: "One kernel, many places",
+    input: "Input digit",
+    kernel: "Kernel (the 10 shared parameters)",
+    products: "The nine products",
+    output: "Output feature map",
+    preset: "Kernel",
+    presets: {
+      identity: "identity", "vertical-edge": "vertical edge", "horizontal-edge": "horizontal edge",
+      blur: "blur", sharpen: "sharpen",
+    },
+    stride: "Stride", padding: "Padding", dilation: "Dilation",
+    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
+    digitLabel: "MNIST test digit #{i}, a {label}",
+    sharing: "{params} parameters, used at {positions} positions: {madds} multiply-adds",
+    unshared: "Without sharing (a separate kernel at each position): {n} parameters",
+    bias: "bias", sum: "sum",
+    cellLine: "cell ({oy}, {ox}) = Σ products {sum} + bias {bias} = ",
+    noCell: "Press Step or Play to compute the first cell.",
+    progress: "{step} of {total} cells",
+    downloadPNG: "Download PNG",
+    json: "Frame data (JSON)",
+    connecting: "Connecting to the server…",
+    reconnecting: "Connection lost — reconnecting…",
+    closed: "Not connected to the server.",
+    error: "Server: {msg}",
+    say: "Cell row {oy}, column {ox}: the nine products add up to {sum}; plus bias {bias} gives {out}.",
+    sayPadding: " {n} of the nine inputs are padding zeros.",
+    sayState: { running: "Playing.", paused: "Paused.", done: "Done: every output cell is computed.", error: "The run stopped with an error.", diverged: "The run diverged." },
+    inputAlt: "The input digit with the kernel's window",
+    outputAlt: "The output feature map, filled up to the current cell",
+  },
+  zh: {
+    title: "同一个卷积核，用在许多位置",
+    input: "输入数字",
+    kernel: "卷积核（10 个共享参数）",
+    products: "九个乘积",
+    output: "输出特征图",
+    preset: "卷积核",
+    presets: {
+      identity: "恒等", "vertical-edge": "竖直边缘", "horizontal-edge": "水平边缘",
+      blur: "模糊", sharpen: "锐化",
+    },
+    stride: "步幅", padding: "填充", dilation: "膨胀",
+    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
+    digitLabel: "MNIST 测试集第 {i} 号数字，是 {label}",
+    sharing: "{params} 个参数，在 {positions} 个位置上重复使用：共 {madds} 次乘加",
+    unshared: "若不共享（每个位置各有一个卷积核）：需要 {n} 个参数",
+    bias: "偏置", sum: "和",
+    cellLine: "单元 ({oy}, {ox}) = 乘积之和 {sum} + 偏置 {bias} = ",
+    noCell: "按“单步”或“播放”计算第一个单元。",
+    progress: "已算 {step} / {total} 个单元",
+    downloadPNG: "下载 PNG",
+    json: "帧数据（JSON）",
+    connecting: "正在连接服务器……",
+    reconnecting: "连接已断开——正在重新连接……",
+    closed: "未连接到服务器。",
+    error: "服务器：{msg}",
+    say: "第 {oy} 行第 {ox} 列的单元：九个乘积之和为 {sum}，加上偏置 {bias} 得 {out}。",
+    sayPadding: "九个输入中有 {n} 个是填充的零。",
+    sayState: { running: "正在播放。", paused: "已暂停。", done: "完成：所有输出单元都已算出。", error: "运行因错误而停止。", diverged: "运行发散了。" },
+    inputAlt: "输入数字及卷积核的窗口",
+    outputAlt: "输出特征图，已填到当前单元",
+  },
+};
+
+function fill(tpl, vars) {
+  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function select(labelText, values, names, current, onChange) {
+  const label = el("label", "cs-field");
+  label.append(el("span", "", labelText));
+  const s = document.createElement("select");
+  for (const v of values) {
+    const o = document.createElement("option");
+    o.value = String(v);
+    o.textContent = names ? names[v] : String(v);
+    s.append(o);
+  }
+  s.value = String(current);
+  s.addEventListener("change", () => onChange(s.value));
+  label.append(s);
+  return { label, input: s };
+}
+
+const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+
+export default function mount(root, initial, { lang }) {
+  const L = lang === "zh" ? "zh" : "en";
+  const S = strings[L];
+  const locale = L === "zh" ? "zh-CN" : "en";
+  const nf = new Intl.NumberFormat(locale);
+  // signDisplay "negative": a value that rounds to zero shows as 0, not −0.
+  const formats = new Map();
+  const num = (v, d = 3) => {
+    if (!formats.has(d)) formats.set(d, new Intl.NumberFormat(locale, { maximumFractionDigits: d, signDisplay: "negative" }));
+    return formats.get(d).format(v);
+  };
+  const fixed4 = new Intl.NumberFormat(locale, { minimumFractionDigits: 4, maximumFractionDigits: 4, signDisplay: "negative" });
+  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
+
+  // Widget state: the parameters asked for, and what the server last sent.
+  let params = { digit: 0, preset: "vertical-edge", stride: 1, padding: 1, dilation: 1, ...initial };
+  let statics = null; // frame.static
+  let frame = null; // frame.data
+  let state = "paused";
+  let speed = reducedMotion.matches ? 2 : 8;
+  let wantPlaying = false; // to restore after a reconnect
+  let lastSpoken = 0;
+
+  root.classList.add("cs");
+  root.replaceChildren();
+
+  // ---- Layout ----
+  const status = el("p", "cs-status");
+  status.setAttribute("role", "status");
+  status.dataset.testid = "connection-status";
+  const errorBox = el("p", "cs-error");
+  errorBox.setAttribute("role", "alert");
+  errorBox.dataset.testid = "widget-error";
+  errorBox.hidden = true;
+
+  const sharing = el("p", "cs-sharing");
+  sharing.dataset.testid = "sharing-line";
+  const unshared = el("p", "cs-unshared");
+
+  const panels = el("div", "cs-panels");
+  const inputFig = el("figure", "cs-panel");
+  const inputCanvas = document.createElement("canvas");
+  inputCanvas.setAttribute("role", "img");
+  inputCanvas.setAttribute("aria-label", S.inputAlt);
+  inputCanvas.dataset.testid = "input-canvas";
+  const inputCap = el("figcaption", "", S.input);
+  const digitLabel = el("p", "cs-digit-label");
+  inputFig.append(inputCap, inputCanvas, digitLabel);
+
+  const mathFig = el("figure", "cs-panel cs-math");
+  const kernelCap = el("figcaption", "", S.kernel);
+  const kernelGrid = el("div", "cs-grid cs-kernel");
+  kernelGrid.setAttribute("role", "table");
+  const biasLine = el("p", "cs-bias");
+  const productsCap = el("figcaption", "", S.products);
+  const productsGrid = el("div", "cs-grid cs-products");
+  productsGrid.dataset.testid = "products";
+  const sumLine = el("p", "cs-sum");
+  const sumText = el("span");
+  const cellValue = el("output", "cs-cell-value");
+  cellValue.dataset.testid = "cell-value";
+  sumLine.append(sumText, cellValue);
+  mathFig.append(kernelCap, kernelGrid, biasLine, productsCap, productsGrid, sumLine);
+
+  const outFig = el("figure", "cs-panel");
+  const outCanvas = document.createElement("canvas");
+  outCanvas.setAttribute("role", "img");
+  outCanvas.setAttribute("aria-label", S.outputAlt);
+  outCanvas.dataset.testid = "output-canvas";
+  const outCap = el("figcaption", "", S.output);
+  const progress = el("p", "cs-progress");
+  progress.dataset.testid = "progress";
+  outFig.append(outCap, outCanvas, progress);
+  panels.append(inputFig, mathFig, outFig);
+
+  const settings = el("div", "cs-settings");
+  const preset = select(S.preset, PRESETS, S.presets, params.preset, (v) => setParams({ preset: v }));
+  const stride = select(S.stride, [1, 2, 3], null, params.stride, (v) => setParams({ stride: Number(v) }));
+  const padding = select(S.padding, [0, 1, 2], null, params.padding, (v) => setParams({ padding: Number(v) }));
+  const dilation = select(S.dilation, [1, 2], null, params.dilation, (v) => setParams({ dilation: Number(v) }));
+  const digitField = el("div", "cs-field cs-digit");
+  const digitName = el("label", "", S.digit);
+  const digitInput = document.createElement("input");
+  digitInput.type = "number";
+  digitInput.min = "0";
+  digitInput.max = String(DIGITS - 1);
+  digitInput.value = String(params.digit);
+  digitInput.id = id + "-digit";
+  digitName.htmlFor = digitInput.id;
+  digitInput.addEventListener("change", () => {
+    const d = Math.trunc(Number(digitInput.value));
+    if (Number.isFinite(d) && d >= 0 && d < DIGITS) setParams({ digit: d });
+    else digitInput.value = String(params.digit);
+  });
+  const prev = el("button", "cs-prev", "◀");
+  prev.type = "button";
+  prev.setAttribute("aria-label", S.prevDigit);
+  prev.addEventListener("click", () => setParams({ digit: (params.digit + DIGITS - 1) % DIGITS }));
+  const next = el("button", "cs-next", "▶");
+  next.type = "button";
+  next.setAttribute("aria-label", S.nextDigit);
+  next.addEventListener("click", () => setParams({ digit: (params.digit + 1) % DIGITS }));
+  digitField.append(digitName, prev, digitInput, next);
+  settings.append(preset.label, stride.label, padding.label, dilation.label, digitField);
+
+  const exports = el("p", "cs-exports");
+  const pngLink = el("a", "cs-download", S.downloadPNG);
+  pngLink.dataset.testid = "download-png";
+  const jsonLink = el("a", "", S.json);
+  jsonLink.dataset.testid = "export-json";
+  exports.append(pngLink, " · ", jsonLink);
+
+  const narrator = el("p", "cs-sr");
+  narrator.setAttribute("aria-live", "polite");
+  narrator.dataset.testid = "narration";
+
+  const ctl = controls(L, {
+    onPlay: () => {
+      wantPlaying = true;
+      ch.send({ type: "play" });
+    },
+    onPause: () => {
+      wantPlaying = false;
+      ch.send({ type: "pause" });
+    },
+    onStep: () => {
+      wantPlaying = false;
+      ch.send({ type: "step", n: 1 });
+    },
+    onReset: () => {
+      wantPlaying = false;
+      ch.send({ type: "reset" });
+    },
+    onSpeed: (sps) => {
+      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
+      ch.send({ type: "speed", speed });
+    },
+  }, speed);
+
+  root.append(status, sharing, unshared, panels, ctl.el, settings, exports, errorBox, narrator);
+  keyboard(root, {
+    // The play button knows whether it means play or pause right now.
+    toggle: () => ctl.el.querySelector(".live-play").click(),
+    step: () => {
+      wantPlaying = false;
+      ch.send({ type: "step", n: 1 });
+    },
+    reset: () => {
+      wantPlaying = false;
+      ch.send({ type: "reset" });
+    },
+  });
+
+  function setParams(change) {
+    ch.send({ type: "set-params", params: change });
+  }
+
+  function syncSettings(p) {
+    params = { ...p };
+    preset.input.value = p.preset;
+    stride.input.value = String(p.stride);
+    padding.input.value = String(p.padding);
+    dilation.input.value = String(p.dilation);
+    if (document.activeElement !== digitInput) digitInput.value = String(p.digit);
+  }
+
+  function showError(msg) {
+    errorBox.textContent = fill(S.error, { msg });
+    errorBox.hidden = false;
+    clearTimeout(showError.timer);
+    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
+  }
+
+  function showStatus(s) {
+    root.dataset.connection = s;
+    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
+    status.hidden = s === "open";
+  }
+
+  // ---- Drawing ----
+  const CELL = 16; // canvas pixels per cell; CSS scales the canvas to fit
+
+  function sizeCanvas(c, rows, cols) {
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    const w = cols * CELL * dpr, h = rows * CELL * dpr;
+    if (c.width !== w || c.height !== h) {
+      c.width = w;
+      c.height = h;
+    }
+    const g = c.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return g;
+  }
+
+  function drawInput() {
+    if (!statics) return;
+    const p = statics.params, H = statics.inputH, W = statics.inputW, pad = p.padding;
+    const g = sizeCanvas(inputCanvas, H + 2 * pad, W + 2 * pad);
+    g.clearRect(0, 0, inputCanvas.width, inputCanvas.height);
+    // Padding ring: zeros the kernel may read, drawn as light hatched cells.
+    for (let y = -pad; y < H + pad; y++) {
+      for (let x = -pad; x < W + pad; x++) {
+        const inside = y >= 0 && y < H && x >= 0 && x < W;
+        const v = inside ? statics.pixels[y * W + x] / 255 : 0;
+        g.fillStyle = inside ? css(viridisAt(v, 0, 1)) : "#e8e8e8";
+        g.fillRect((x + pad) * CELL, (y + pad) * CELL, CELL, CELL);
+        if (!inside) {
+          g.strokeStyle = "#bbb";
+          g.lineWidth = 1;
+          g.beginPath();
+          g.moveTo((x + pad) * CELL, (y + pad + 1) * CELL);
+          g.lineTo((x + pad + 1) * CELL, (y + pad) * CELL);
+          g.stroke();
+        }
+      }
+    }
+    const cell = frame?.cell;
+    if (!cell) return;
+    // The window: its bounding box, then each of the nine pixels it reads.
+    const w = cell.window;
+    g.lineWidth = 4;
+    g.strokeStyle = "#fff";
+    g.strokeRect((w.left + pad) * CELL, (w.top + pad) * CELL, (w.right - w.left + 1) * CELL, (w.bottom - w.top + 1) * CELL);
+    g.lineWidth = 2;
+    g.strokeStyle = "#000";
+    g.strokeRect((w.left + pad) * CELL, (w.top + pad) * CELL, (w.right - w.left + 1) * CELL, (w.bottom - w.top + 1) * CELL);
+    for (const t of cell.terms) {
+      g.lineWidth = 2;
+      g.strokeStyle = "#e69f00"; // Okabe–Ito orange: visible on viridis and grey
+      g.strokeRect((t.x + pad) * CELL + 2, (t.y + pad) * CELL + 2, CELL - 4, CELL - 4);
+    }
+  }
+
+  function drawOutput() {
+    if (!statics) return;
+    const H = statics.outH, W = statics.outW;
+    const g = sizeCanvas(outCanvas, H, W);
+    const lim = statics.outAbsMax || 1;
+    const map = frame?.map ?? [];
+    for (let i = 0; i < H * W; i++) {
+      g.fillStyle = css(i < map.length ? divergingAt(map[i], lim) : missing);
+      g.fillRect((i % W) * CELL, Math.floor(i / W) * CELL, CELL, CELL);
+    }
+    const cell = frame?.cell;
+    if (cell) {
+      g.lineWidth = 3;
+      g.strokeStyle = "#fff";
+      g.strokeRect(cell.ox * CELL + 1.5, cell.oy * CELL + 1.5, CELL - 3, CELL - 3);
+      g.lineWidth = 1.5;
+      g.strokeStyle = "#000";
+      g.strokeRect(cell.ox * CELL + 1.5, cell.oy * CELL + 1.5, CELL - 3, CELL - 3);
+    }
+  }
+
+  function gridCells(container, items) {
+    // Reuse the 9 cells across frames: only their text and colour change.
+    if (container.children.length !== items.length) {
+      container.replaceChildren(...items.map(() => {
+        const c = el("div", "cs-cell");
+        c.setAttribute("role", "cell");
+        return c;
+      }));
+    }
+    items.forEach((it, i) => {
+      const c = container.children[i];
+      c.textContent = it.text;
+      c.title = it.title ?? "";
+      c.classList.toggle("cs-padding", !!it.padding);
+      c.style.backgroundColor = css(it.rgb);
+      c.style.color = textOn(it.rgb);
+    });
+  }
+
+  function drawKernel() {
+    if (!statics) return;
+    const lim = Math.max(...statics.kernel.map(Math.abs)) || 1;
+    gridCells(kernelGrid, statics.kernel.map((w) => ({ text: num(w), rgb: divergingAt(w, lim) })));
+    biasLine.textContent = `${S.bias} = ${num(statics.bias)}`;
+  }
+
+  function drawProducts() {
+    const cell = frame?.cell;
+    if (!cell) {
+      gridCells(productsGrid, Array.from({ length: 9 }, () => ({ text: "·", rgb: [0xf7, 0xf7, 0xf7] })));
+      sumText.textContent = S.noCell;
+      cellValue.textContent = "";
+      delete cellValue.dataset.oy;
+      delete cellValue.dataset.ox;
+      delete cellValue.dataset.value;
+      return;
+    }
+    const lim = Math.max(...cell.terms.map((t) => Math.abs(t.product))) || 1;
+    gridCells(productsGrid, cell.terms.map((t) => ({
+      text: `${num(t.input)} × ${num(t.weight)}\n= ${num(t.product)}`,
+      title: `x[${t.y}, ${t.x}]${t.padding ? " (padding)" : ""}`,
+      padding: t.padding,
+      rgb: divergingAt(t.product, lim),
+    })));
+    sumText.textContent = fill(S.cellLine, { oy: cell.oy, ox: cell.ox, sum: num(cell.sum, 4), bias: num(cell.bias, 4) });
+    cellValue.textContent = fixed4.format(cell.out);
+    cellValue.dataset.oy = String(cell.oy);
+    cellValue.dataset.ox = String(cell.ox);
+    cellValue.dataset.value = String(cell.out);
+  }
+
+  function drawText() {
+    if (!statics || !frame) return;
+    const c = statics.counts;
+    sharing.textContent = fill(S.sharing, { params: nf.format(c.params), positions: nf.format(c.positions), madds: nf.format(c.multiplyAdds) });
+    unshared.textContent = fill(S.unshared, { n: nf.format(c.unshared) });
+    digitLabel.textContent = fill(S.digitLabel, { i: statics.params.digit, label: statics.label });
+    progress.textContent = fill(S.progress, { step: nf.format(frame.step), total: nf.format(frame.total) });
+    const p = statics.params;
+    const q = new URLSearchParams({ digit: p.digit, preset: p.preset, stride: p.stride, padding: p.padding, dilation: p.dilation, step: frame.step });
+    pngLink.href = "/export/conv-slide.png?" + q;
+    pngLink.download = `conv-slide-${p.digit}-${p.preset}-s${p.stride}p${p.padding}d${p.dilation}-${frame.step}.png`;
+    jsonLink.href = "/export/conv-slide.json?" + q;
+  }
+
+  // narrate speaks the current cell: every step when paused or stepping,
+  // at most once a second while playing.
+  function narrate(force) {
+    const cell = frame?.cell;
+    if (!cell) return;
+    const now = performance.now();
+    if (!force && state === "running" && now - lastSpoken < 1000) return;
+    lastSpoken = now;
+    const pads = cell.terms.filter((t) => t.padding).length;
+    narrator.textContent = fill(S.say, { oy: cell.oy, ox: cell.ox, sum: num(cell.sum, 4), bias: num(cell.bias, 4), out: num(cell.out, 4) }) +
+      (pads ? fill(S.sayPadding, { n: pads }) : "");
+  }
+
+  let drawQueued = false;
+  function draw() {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => {
+      drawQueued = false;
+      drawInput();
+      drawKernel();
+      drawProducts();
+      drawOutput();
+      drawText();
+    });
+  }
+
+  // ---- Messages ----
+  const ch = channel(id, {
+    onOpen() {
+      // A new socket has no runs: start ours again where it was.
+      const step = frame?.step ?? 0;
+      ch.send({ type: "start", experiment: "conv-slide", params });
+      ch.send({ type: "speed", speed });
+      if (step > 0) ch.send({ type: "step", n: step });
+      if (wantPlaying) ch.send({ type: "play" });
+    },
+    onStatus(s) {
+      showStatus(s);
+    },
+    onMessage(m) {
+      switch (m.type) {
+        case "frame": {
+          if (m.static) {
+            statics = m.static;
+            syncSettings(statics.params);
+          }
+          if (!statics) return;
+          const prevStep = frame?.step;
+          frame = m.data;
+          root.dataset.step = String(frame.step);
+          draw();
+          if (frame.step !== prevStep) narrate(false);
+          break;
+        }
+        case "state": {
+          const changed = m.state !== state;
+          state = m.state;
+          root.dataset.state = state;
+          if (state !== "running") wantPlaying = false;
+          ctl.setState(state);
+          ctl.setSpeed(m.speed);
+          if (changed) {
+            narrator.textContent = S.sayState[state] ?? "";
+            if (state === "paused") setTimeout(() => narrate(true), 600);
+          }
+          if (m.error) showError(m.error);
+          break;
+        }
+        case "error":
+          showError(m.message);
+          if (statics) syncSettings(statics.params); // undo a refused change in the form
+          break;
+      }
+    },
+  });
+
+  ctl.setState(state);
+  showStatus(ch.status);
+  drawProducts();
+}
