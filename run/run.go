@@ -223,6 +223,31 @@ func (r *Run) Step(n int) error {
 	return nil
 }
 
+// Seek pauses the run and puts it at step k (0 ≤ k ≤ Total), backwards or
+// forwards: a lesson can step back through what it showed. A run that had
+// diverged or failed may be sought back to an earlier step. An out-of-range
+// k changes nothing.
+func (r *Run) Seek(k int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(CodeClosed, "the run is closed")
+	}
+	if total := r.exp.Total(); k < 0 || k > total {
+		return errorf(CodeBadParams, "seek position must be between 0 and %d, got %d", total, k)
+	}
+	r.stopLoopLocked()
+	if err := r.exp.Seek(k); err != nil {
+		r.failLocked(err)
+	} else {
+		r.state = Paused
+		r.failure = ""
+	}
+	r.settleLocked()
+	r.publishLocked()
+	return nil
+}
+
 // Reset pauses the run and takes it back to step 0.
 func (r *Run) Reset() error {
 	r.mu.Lock()

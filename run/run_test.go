@@ -272,3 +272,36 @@ func TestUnknownExperiment(t *testing.T) {
 	_, err = Start(ConvSlideName, json.RawMessage(`{"stride":9}`))
 	wantCode(t, err, CodeBadParams)
 }
+
+func TestSeekBackAndForth(t *testing.T) {
+	r := startConv(t, `{"digit":1,"preset":"sharpen","stride":2,"padding":1,"dilation":1}`)
+	total := r.Snapshot().Total
+	if err := r.Step(20); err != nil {
+		t.Fatal(err)
+	}
+	at20 := r.Snapshot().Frame.Data
+	if err := r.Seek(7); err != nil {
+		t.Fatal(err)
+	}
+	if u := r.Snapshot(); u.Step != 7 || u.State != Paused {
+		t.Fatalf("after seek 7: %s at %d", u.State, u.Step)
+	}
+	if err := r.Seek(20); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Snapshot().Frame.Data; !reflect.DeepEqual(got, at20) {
+		t.Fatal("seeking back to step 20 gave a different frame than stepping there")
+	}
+	if err := r.Seek(total); err != nil {
+		t.Fatal(err)
+	}
+	if u := r.Snapshot(); u.State != Done || u.Step != total {
+		t.Fatalf("seek to the end: %s at %d, want done", u.State, u.Step)
+	}
+	before := r.Snapshot()
+	wantCode(t, r.Seek(-1), CodeBadParams)
+	wantCode(t, r.Seek(total+1), CodeBadParams)
+	if after := r.Snapshot(); after.Step != before.Step || after.State != before.State {
+		t.Fatal("an out-of-range seek changed the run")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,14 @@ func TestSessionDrivesConvSlide(t *testing.T) {
 	}
 	checkCell(t, f, p2, y2)
 	c.send(`{"v":1,"type":"step","widget":"w1","n":3}`)
-	checkCell(t, c.frameAt("w1", min(paused, 196)+3), p2, y2)
+	at := min(paused, 196) + 3
+	checkCell(t, c.frameAt("w1", at), p2, y2)
+
+	// seek goes back through the positions and forward again.
+	c.send(`{"v":1,"type":"seek","widget":"w1","to":2}`)
+	checkCell(t, c.frameAt("w1", 2), p2, y2)
+	c.send(`{"v":1,"type":"seek","widget":"w1","to":` + strconv.Itoa(at) + `}`)
+	checkCell(t, c.frameAt("w1", at), p2, y2)
 }
 
 // TestBadInput sends each kind of bad message and checks that it gets a
@@ -260,6 +268,11 @@ func TestBadInput(t *testing.T) {
 		{`{"v":1,"type":"speed","widget":"w1"}`, "missing-field"},
 		{`{"v":1,"type":"speed","widget":"w1","speed":1000}`, "bad-params"},
 		{`{"v":1,"type":"step","widget":"w1","n":0}`, "bad-params"},
+		{`{"v":1,"type":"seek","widget":"w1"}`, "missing-field"},
+		{`{"v":1,"type":"seek","widget":"w1","to":-1}`, "bad-params"},
+		{`{"v":1,"type":"seek","widget":"w1","to":785}`, "bad-params"},
+		{`{"v":1,"type":"seek","widget":"w1","to":"end"}`, "bad-field-type"},
+		{`{"v":1,"type":"seek","widget":"w1","n":3}`, "unknown-field"},
 		{`{"v":1,"type":"step","widget":"<script>"}`, "bad-widget"},
 		{`{"v":1,"type":"step","widget":"w9"}`, "unknown-widget"},
 		{`{"v":1,"type":"set-params","widget":"w1","params":{"stride":4}}`, "bad-params"},

@@ -78,6 +78,7 @@ type clientMsg struct {
 	Experiment string          `json:"experiment"`
 	Params     json.RawMessage `json:"params"`
 	N          *int            `json:"n"`
+	To         *int            `json:"to"`
 	Speed      *float64        `json:"speed"`
 }
 
@@ -88,6 +89,7 @@ var allowedFields = map[string][]string{
 	"play":       nil,
 	"pause":      nil,
 	"step":       {"n"},
+	"seek":       {"to"},
 	"reset":      nil,
 	"set-params": {"params"},
 	"speed":      {"speed"},
@@ -286,6 +288,8 @@ func (s *session) run(m *clientMsg) (err error) {
 			n = *m.N
 		}
 		return w.run.Step(n)
+	case "seek":
+		return w.run.Seek(*m.To)
 	case "reset":
 		return w.run.Reset()
 	case "set-params":
@@ -512,13 +516,13 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 	}
 	allowed, ok := allowedFields[m.Type]
 	if !ok {
-		return nil, &protoError{widget: m.Widget, code: codeUnknownType, message: fmt.Sprintf("unknown message type %q (want start, play, pause, step, reset, set-params or speed)", m.Type)}
+		return nil, &protoError{widget: m.Widget, code: codeUnknownType, message: fmt.Sprintf("unknown message type %q (want start, play, pause, step, seek, reset, set-params or speed)", m.Type)}
 	}
 	if !widgetID.MatchString(m.Widget) {
 		return nil, &protoError{code: codeBadWidget, message: "field \"widget\" must be 1 to 32 letters, digits, '-' or '_'"}
 	}
-	present := map[string]bool{"experiment": m.Experiment != "", "params": m.Params != nil, "n": m.N != nil, "speed": m.Speed != nil}
-	for _, f := range []string{"experiment", "params", "n", "speed"} {
+	present := map[string]bool{"experiment": m.Experiment != "", "params": m.Params != nil, "n": m.N != nil, "to": m.To != nil, "speed": m.Speed != nil}
+	for _, f := range []string{"experiment", "params", "n", "to", "speed"} {
 		if present[f] && !slices.Contains(allowed, f) {
 			return nil, &protoError{widget: m.Widget, code: codeUnknownField, message: fmt.Sprintf("field %q does not belong in a %s message", f, m.Type)}
 		}
@@ -528,6 +532,8 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a start message needs \"experiment\""}
 	case m.Type == "set-params" && m.Params == nil:
 		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a set-params message needs \"params\""}
+	case m.Type == "seek" && m.To == nil:
+		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a seek message needs \"to\""}
 	case m.Type == "speed" && m.Speed == nil:
 		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a speed message needs \"speed\" (steps per second)"}
 	}
