@@ -130,18 +130,18 @@ func (blk *TransformerBlock) OutShape(in []int) ([]int, error) {
 
 // Count reports, for an example [T, d], Uses = T·(4d² + 2·d·d_ff + 2d)
 // multiply-adds of attention projections, feed-forward and layer norms, and
-// Unshared = the block's own parameter count. The block counts only the
-// sharing between blocks (a Model adds one Unshared per block, so a stack of
-// n shared blocks shows n× its Params); the reuse of its weights across
-// tokens, which SelfAttention and Linear count on their own, is left out
-// here so that the ALBERT comparison reads directly.
+// Unshared = T × the block's own parameter count: every token position with
+// weights of its own, as SelfAttention, LayerNorm and Linear count theirs.
+// The sharing between blocks adds on top (a Model adds one Unshared per
+// block, so n shared blocks show n·T× their Params); the ALBERT comparison
+// of separate against shared blocks reads from the two models' Params.
 func (blk *TransformerBlock) Count(in []int) LayerCount {
 	steps, d := in[0], blk.dModel
 	params := 0
 	for _, p := range blk.Params() {
 		params += p.Size()
 	}
-	return LayerCount{Uses: steps * (4*d*d + 2*d*blk.dFF + 2*d), Unshared: params}
+	return LayerCount{Uses: steps * (4*d*d + 2*d*blk.dFF + 2*d), Unshared: steps * params}
 }
 
 // Forward runs the block on x. It panics with a ShapeError unless x is

@@ -98,7 +98,7 @@ func TestTransformerBlockParams(t *testing.T) {
 		t.Errorf("spec %+v", s)
 	}
 	params := 4*64 + 4*8 + 4*8 + 2*16*8 + 16 + 8
-	if c := blk.Count([]int{4, 8}); c.Unshared != params || c.Uses != 4*(4*64+2*8*16+2*8) {
+	if c := blk.Count([]int{4, 8}); c.Unshared != 4*params || c.Uses != 4*(4*64+2*8*16+2*8) {
 		t.Errorf("count %+v, want unshared %d", c, params)
 	}
 }
@@ -106,7 +106,7 @@ func TestTransformerBlockParams(t *testing.T) {
 // TestTransformerBlocksSharedInModel is ALBERT in small: two blocks holding
 // the same Params in one model. Each block's part of every gradient is
 // reported per layer, and those parts, as the per-token parts, sum to the
-// gradient; the model counts the Params once and Unshared twice.
+// gradient; the model counts the Params once and Unshared twice (per token).
 func TestTransformerBlocksSharedInModel(t *testing.T) {
 	first := newTestBlock(t, "block1", false)
 	second := NewTransformerBlockShared("block2", first)
@@ -155,8 +155,8 @@ func TestTransformerBlocksSharedInModel(t *testing.T) {
 	for _, np := range first.Params() {
 		params += np.Size()
 	}
-	if c.Params != params || c.Unshared != 2*params {
-		t.Errorf("count params %d unshared %d, want %d and %d", c.Params, c.Unshared, params, 2*params)
+	if c.Params != params || c.Unshared != 2*4*params {
+		t.Errorf("count params %d unshared %d, want %d and %d", c.Params, c.Unshared, params, 2*4*params)
 	}
 	if len(c.Layers[1].SharedWith) != 16 || c.Layers[1].Params != 0 {
 		t.Errorf("second block's row %+v", c.Layers[1])
