@@ -20,12 +20,18 @@ type LocallyConnected2d struct {
 	cols  []float64 // im2col of every example, [B][K][P], as Conv2d's
 	dcols []float64
 	y, dx *Tensor
+	// noInputGrad: Backward leaves dx out (see InputGradSkipper).
+	noInputGrad bool
 }
 
 var (
-	_ Layer   = (*LocallyConnected2d)(nil)
-	_ Counter = (*LocallyConnected2d)(nil)
+	_ Layer            = (*LocallyConnected2d)(nil)
+	_ Counter          = (*LocallyConnected2d)(nil)
+	_ InputGradSkipper = (*LocallyConnected2d)(nil)
 )
+
+// SkipInputGrad makes Backward return nil instead of dx when skip is true.
+func (l *LocallyConnected2d) SkipInputGrad(skip bool) { l.noInputGrad = skip }
 
 // NewLocallyConnected2d returns a locally connected layer for inputs of
 // inH×inW pixels, initialised as the Conv2d of the same configuration
@@ -127,25 +133,42 @@ func (l *LocallyConnected2d) Backward(dy *Tensor, _ Tap) *Tensor {
 	batch := dy.Shape[0]
 	K, P, oc := g.rows(), g.positions(), l.cfg.OutChannels
 	w, dw, db := l.Weight.Value.Data, l.Weight.Grad.Data, l.Bias.Grad.Data
-	l.dx = reuse(l.dx, l.x.Shape...)
-	clear(l.dx.Data)
-	l.dcols = growFloats(l.dcols, K*P)
+	if !l.noInputGrad {
+		l.dx = reuse(l.dx, l.x.Shape...)
+		clear(l.dx.Data)
+		l.dcols = growFloats(l.dcols, K*P)
+	}
 	for b := range batch {
 		cols := l.cols[b*K*P : (b+1)*K*P]
-		clear(l.dcols)
 		for o := range oc {
 			for p := range P {
 				up := dy.Data[(b*oc+o)*P+p]
 				db[o*P+p] += up // accumulated over the batch only
 				at := (p*oc + o) * K
-				kernel, dkernel := w[at:at+K], dw[at:at+K]
+				dkernel := dw[at : at+K]
 				for r := range K {
 					dkernel[r] += up * cols[r*P+p]
+				}
+			}
+		}
+		if l.noInputGrad {
+			continue
+		}
+		clear(l.dcols)
+		for o := range oc {
+			for p := range P {
+				up := dy.Data[(b*oc+o)*P+p]
+				at := (p*oc + o) * K
+				kernel := w[at : at+K]
+				for r := range K {
 					l.dcols[r*P+p] += up * kernel[r]
 				}
 			}
 		}
 		g.col2im(l.dcols, l.dx.Data[b*g.c*g.h*g.w:(b+1)*g.c*g.h*g.w])
+	}
+	if l.noInputGrad {
+		return nil
 	}
 	return l.dx
 }
