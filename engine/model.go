@@ -154,14 +154,15 @@ func (m *Model) Forward(x *Tensor, tap Tap) *Tensor {
 // Backward runs the layers' Backward in reverse order from dy, the gradient
 // of the loss with respect to the model's output, down to the first layer
 // with parameters (the gradient with respect to the model's input is not
-// computed: nothing uses it). With a tap, each layer's
-// part of the gradient of a Param held by several layers is reported as a
-// UseLayer contribution.
+// computed: nothing uses it). With a tap, every layer's Backward gets it (so
+// its per-position, per-step and per-token uses are reported), and each
+// layer's part of the gradient of a Param held by several layers is reported
+// as a UseLayer contribution.
 func (m *Model) Backward(dy *Tensor, tap Tap) {
 	for i := len(m.Layers) - 1; i >= m.first; i-- {
 		l := m.Layers[i]
 		if tap == nil || len(m.shared) == 0 {
-			dy = l.Backward(dy, nil)
+			dy = l.Backward(dy, tap)
 			continue
 		}
 		m.snapshotShared(i)

@@ -76,3 +76,28 @@ func TestComputeGradDiverged(t *testing.T) {
 		t.Error("weights changed on a diverged step")
 	}
 }
+
+// A tap given to ComputeGrad reaches every layer's Backward, also when no
+// Param is shared between layers (the conv's per-position uses).
+func TestModelPassesTapToLayers(t *testing.T) {
+	rng := NewRand(5)
+	conv, _ := NewConv2d("conv", Conv2dConfig{InChannels: 1, OutChannels: 1, KernelSize: 3, Padding: 1}, rng)
+	lin, _ := NewLinear("fc", 16, 2, rng)
+	m, err := NewModel("tiny", []int{1, 4, 4}, NewCrossEntropy(), conv, NewFlatten("flat"), lin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := newRecordingTap()
+	if _, err := m.ComputeGrad(randTensor(3, 2, 1, 4, 4), TensorFrom([]float64{0, 1}, 2), tap); err != nil {
+		t.Fatal(err)
+	}
+	if got := tap.counts[UsePosition]; got != 2*16 {
+		t.Fatalf("%d per-position contributions, want 32 (16 positions × weight and bias)", got)
+	}
+	if tap.outputs != 3 {
+		t.Errorf("%d layer outputs shown, want 3", tap.outputs)
+	}
+	if e := relErr(tap.sums[conv.Weight][UsePosition], conv.Weight.Grad.Data); e > 1e-12 {
+		t.Errorf("per-position contributions sum off by %.3g", e)
+	}
+}
