@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"syscall"
 	"testing"
-	"time"
 )
 
 // The CNN step benchmark: one training step (forward, backward, SGD update)
@@ -94,16 +92,6 @@ func benchmarkStepCNN(b *testing.B, tap Tap) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
-}
-
-// processCPU returns the user+system CPU time the test process has used, or
-// 0 where getrusage is not available.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkStepCNN(b *testing.B)    { benchmarkStepCNN(b, nil) }

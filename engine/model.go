@@ -200,8 +200,9 @@ func (m *Model) reportShared(i int, l Layer, tap Tap) {
 
 // ComputeGrad clears the gradients, runs the batch x forward, computes the
 // loss against target and runs backward, leaving the gradient of that loss
-// in every Param.Grad. It returns ErrDiverged, with the gradients left as
-// they are, when the loss is not finite.
+// in every Param.Grad. It returns ErrDiverged when the loss, or any
+// gradient, is not finite (the gradients are then left as they are; an
+// optimizer must not be stepped with them).
 func (m *Model) ComputeGrad(x, target *Tensor, tap Tap) (float64, error) {
 	if m.Loss == nil {
 		return 0, fmt.Errorf("engine: model %q has no loss", m.Name)
@@ -213,6 +214,13 @@ func (m *Model) ComputeGrad(x, target *Tensor, tap Tap) (float64, error) {
 		return loss, ErrDiverged
 	}
 	m.Backward(m.Loss.Backward(), tap)
+	for _, p := range m.params {
+		for _, g := range p.Grad.Data {
+			if math.IsNaN(g) || math.IsInf(g, 0) {
+				return loss, ErrDiverged
+			}
+		}
+	}
 	return loss, nil
 }
 

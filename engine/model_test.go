@@ -101,3 +101,93 @@ func TestModelPassesTapToLayers(t *testing.T) {
 		t.Errorf("per-position contributions sum off by %.3g", e)
 	}
 }
+
+// nanGradLayer is the identity whose parameter gets a NaN gradient: a loss
+// that stays finite while a gradient does not.
+type nanGradLayer struct{ p *Param }
+
+func (l *nanGradLayer) Spec() Spec                       { return Spec{Name: "nan", Type: "test"} }
+func (l *nanGradLayer) Params() []NamedParam             { return []NamedParam{{Local: "w", Param: l.p}} }
+func (l *nanGradLayer) OutShape(in []int) ([]int, error) { return in, nil }
+func (l *nanGradLayer) Forward(x *Tensor, _ Tap) *Tensor { return x }
+func (l *nanGradLayer) Backward(dy *Tensor, _ Tap) *Tensor {
+	l.p.Grad.Data[0] += math.NaN()
+	return dy
+}
+
+func TestComputeGradDivergedGradient(t *testing.T) {
+	m, err := NewModel("nan-grad", []int{2}, NewMSE(), &nanGradLayer{p: NewParam("nan.w", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := m.ComputeGrad(TensorFrom([]float64{1, 2}, 1, 2), NewTensor(1, 2), nil)
+	if err != ErrDiverged || math.IsNaN(loss) {
+		t.Fatalf("loss %v, err %v: want a finite loss and ErrDiverged", loss, err)
+	}
+}
+
+// The attention model's output layer holds the embedding's weight (tying):
+// each holder's part of the gradient is reported per layer (UseLayer), and
+// the per-token parts of both holders (UseToken) sum to the same gradient.
+func TestTiedWeightTaps(t *testing.T) {
+	m, err := BuildModel("attention", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embed := m.Params()[0]
+	if holders := m.Holders(embed); len(holders) != 2 {
+		t.Fatalf("%s is held by layers %v, want the embedding and the output layer", embed.Name, holders)
+	}
+	steps := m.In[0]
+	x, y := NewTensor(2, steps), NewTensor(2, steps)
+	rng := NewRand(4)
+	for i := range x.Data {
+		x.Data[i] = float64(rng.IntN(8))
+		y.Data[i] = float64(rng.IntN(8))
+	}
+	tap := newRecordingTap()
+	if _, err := m.ComputeGrad(x, y, tap); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []UseKind{UseLayer, UseToken} {
+		s := tap.sums[embed][kind]
+		if e := relErr(s, embed.Grad.Data); s == nil || e > 1e-12 {
+			t.Errorf("%s: %s contributions sum off by relative %.3g", embed.Name, kind, e)
+		}
+	}
+	if got := tap.counts[UseLayer]; got < 2 {
+		t.Errorf("%d per-layer contributions, want one per holder at least", got)
+	}
+}
+
+func TestInitBounds(t *testing.T) {
+	rng := NewRand(9)
+	for _, tc := range []struct {
+		name  string
+		init  func(*Tensor)
+		bound float64
+	}{
+		{"xavier", func(w *Tensor) { InitXavier(w, 30, 20, rng) }, math.Sqrt(6.0 / 50)},
+		{"he", func(w *Tensor) { InitHe(w, 30, rng) }, math.Sqrt(6.0 / 30)},
+		{"torch", func(w *Tensor) { InitTorchDefault(w, 30, rng) }, 1 / math.Sqrt(30)},
+	} {
+		w := NewTensor(200, 100)
+		tc.init(w)
+		var sum, sq, most float64
+		for _, v := range w.Data {
+			sum += v
+			sq += v * v
+			most = max(most, math.Abs(v))
+		}
+		n := float64(w.Size())
+		mean, variance := sum/n, sq/n
+		// U(-a, a) has mean 0 and variance a²/3; 20,000 samples pin both
+		// to about 1 %.
+		if most > tc.bound || most < 0.99*tc.bound {
+			t.Errorf("%s: largest |w| %.4f, bound %.4f", tc.name, most, tc.bound)
+		}
+		if want := tc.bound * tc.bound / 3; math.Abs(variance-want) > 0.03*want || math.Abs(mean) > 0.02*tc.bound {
+			t.Errorf("%s: mean %.4f variance %.5f, want 0 and %.5f", tc.name, mean, variance, want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Optimizer updates Params in place from their accumulated gradients.
 type Optimizer interface {
@@ -114,9 +117,17 @@ func GradNorm(params []*Param) float64 {
 // ClipGradNorm scales the gradients of params so that their total L2 norm is
 // at most maxNorm, as torch.nn.utils.clip_grad_norm_: when the norm exceeds
 // maxNorm every gradient is multiplied by maxNorm/(norm+1e-6). It returns the
-// norm before clipping.
+// norm before clipping; a non-finite norm (a diverged step) is returned with
+// the gradients left untouched, so the caller sees it. It panics unless
+// maxNorm is positive.
 func ClipGradNorm(params []*Param, maxNorm float64) float64 {
+	if !(maxNorm > 0) {
+		panic(fmt.Sprintf("engine: ClipGradNorm: maxNorm must be positive, got %v", maxNorm))
+	}
 	norm := GradNorm(params)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return norm
+	}
 	if norm <= maxNorm {
 		return norm
 	}

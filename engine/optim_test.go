@@ -77,3 +77,21 @@ func TestClipGradNorm(t *testing.T) {
 		t.Errorf("norm after clipping %v > 1", after)
 	}
 }
+
+func TestClipGradNormEdges(t *testing.T) {
+	p := NewParam("p", 2)
+	p.Grad.Data[0], p.Grad.Data[1] = math.NaN(), 1
+	if n := ClipGradNorm([]*Param{p}, 1); !math.IsNaN(n) || p.Grad.Data[1] != 1 {
+		t.Errorf("NaN norm: returned %v, gradient %v (want NaN returned, gradients untouched)", n, p.Grad.Data)
+	}
+	for _, bad := range []float64{0, -1, math.NaN()} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("maxNorm %v accepted", bad)
+				}
+			}()
+			ClipGradNorm([]*Param{p}, bad)
+		}()
+	}
+}
