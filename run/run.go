@@ -128,11 +128,41 @@ type Run struct {
 	loops   sync.WaitGroup
 }
 
+// Notifier is implemented by an experiment that also changes between
+// commands, from work of its own in the background (cnn-train's shift test
+// reporting its progress). New hands it a function to call after each such
+// change; the function publishes a fresh update to the run's subscribers.
+// The experiment must not call it while a Run method is calling the
+// experiment (Run's lock is held then), and must stop calling it once its
+// Close has returned.
+type Notifier interface {
+	SetNotify(changed func())
+}
+
+// Closer is implemented by an experiment that holds background work; Run.Close
+// calls Close once, after the run's own goroutine has ended and with no lock
+// held, so Close may wait for that work to finish.
+type Closer interface {
+	Close()
+}
+
 // New returns a paused run of exp at its current position.
 func New(exp Experiment) *Run {
 	r := &Run{exp: exp, state: Paused, speed: DefaultSpeed, subs: map[*Subscription]struct{}{}}
 	r.settleLocked()
+	if n, ok := exp.(Notifier); ok {
+		n.SetNotify(r.experimentChanged)
+	}
 	return r
+}
+
+// experimentChanged publishes the experiment's new picture (see Notifier).
+func (r *Run) experimentChanged() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.publishLocked()
+	}
 }
 
 // Snapshot returns the run's current update.
@@ -335,6 +365,9 @@ func (r *Run) Close() {
 	clear(r.subs)
 	r.mu.Unlock()
 	r.loops.Wait()
+	if c, ok := r.exp.(Closer); ok {
+		c.Close()
+	}
 }
 
 // loop advances the run while it plays. It belongs to play generation gen

@@ -123,10 +123,10 @@ func handleLesson(log *slog.Logger, set *lessons.Set, lang string) http.Handler 
 		}
 		prev, next := set.Neighbours(lang, slug)
 		if prev != nil {
-			v.Prev = templates.NavLink{Href: lessonPath(lang, prev.Slug), Kicker: t.Previous, Title: prev.Title}
+			v.Prev = templates.NavLink{Href: lessonPath(lang, prev.Slug), Kicker: t.Previous, Title: prev.Title, Rel: "prev"}
 		}
 		if next != nil {
-			v.Next = templates.NavLink{Href: lessonPath(lang, next.Slug), Kicker: t.Next, Title: next.Title}
+			v.Next = templates.NavLink{Href: lessonPath(lang, next.Slug), Kicker: t.Next, Title: next.Title, Rel: "next"}
 		} else if planned, ok := nextPlanned(set.Outline(lang), slug); ok {
 			// The next lesson is only planned: say so, and link to the
 			// overview, where it is listed as coming soon.

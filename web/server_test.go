@@ -197,18 +197,19 @@ func TestIndexPage(t *testing.T) {
 		if !strings.Contains(r.body, `href="/`+tt.lang+`/lessons/one-kernel-many-places"`) || !strings.Contains(r.body, tt.title) {
 			t.Errorf("%s: lesson 2 is not linked with its title", tt.lang)
 		}
-		tag, _ = byTestID(t, r.body, "lesson-row-why-share")
+		tag, _ = byTestID(t, r.body, "lesson-row-one-cell-many-time-steps")
 		if !strings.Contains(tag, "planned") {
-			t.Errorf("%s: lesson 1 row should be planned: %s", tt.lang, tag)
+			t.Errorf("%s: lesson 6 row should be planned: %s", tt.lang, tag)
 		}
-		if strings.Contains(r.body, `href="/`+tt.lang+`/lessons/why-share"`) {
+		if strings.Contains(r.body, `href="/`+tt.lang+`/lessons/one-cell-many-time-steps"`) {
 			t.Errorf("%s: a lesson that does not exist is linked", tt.lang)
 		}
-		if n := strings.Count(r.body, `<span class="badge badge-soon">`+tt.soon+`</span>`); n != 7 {
-			t.Errorf("%s: %d coming-soon rows, want 7", tt.lang, n)
+		// Lessons 1–5 are written, 6–9 planned.
+		if n := strings.Count(r.body, `<span class="badge badge-soon">`+tt.soon+`</span>`); n != 4 {
+			t.Errorf("%s: %d coming-soon rows, want 4", tt.lang, n)
 		}
-		if n := strings.Count(r.body, `class="outline-row`); n != 8 {
-			t.Errorf("%s: %d outline rows, want 8", tt.lang, n)
+		if n := strings.Count(r.body, `class="outline-row`); n != 9 {
+			t.Errorf("%s: %d outline rows, want 9", tt.lang, n)
 		}
 	}
 }
@@ -216,8 +217,8 @@ func TestIndexPage(t *testing.T) {
 func TestLessonPage(t *testing.T) {
 	h := newTestServer(t)
 	for _, tt := range []struct{ lang, htmlLang, title, next, soon string }{
-		{"en", "en", "One kernel, many places", "Lesson 3 · How a shared kernel learns", "coming soon"},
-		{"zh", "zh-CN", "一个卷积核，用在许多位置", "第 3 课 · 共享的卷积核如何学习", "即将推出"},
+		{"en", "en", "One kernel, many places", "Lesson 6 · One cell, many time steps", "coming soon"},
+		{"zh", "zh-CN", "一个卷积核，用在许多位置", "第 6 课 · ", "即将推出"},
 	} {
 		r := get(t, h, "/"+tt.lang+"/lessons/one-kernel-many-places")
 		if !strings.Contains(r.body, `<html lang="`+tt.htmlLang+`">`) {
@@ -238,15 +239,24 @@ func TestLessonPage(t *testing.T) {
 		if got := attr(tag, "data-params"); got != `{&#34;digit&#34;:0,&#34;dilation&#34;:1,&#34;padding&#34;:1,&#34;preset&#34;:&#34;vertical-edge&#34;,&#34;stride&#34;:1}` {
 			t.Errorf("%s: data-params = %s", tt.lang, got)
 		}
-		// Only one lesson exists, so both neighbours lead to the overview;
-		// the next one names the planned lesson 3.
-		for _, id := range []string{"prev-link", "next-link"} {
-			tag, _ := byTestID(t, r.body, id)
-			if got := attr(tag, "href"); got != "/"+tt.lang+"/" {
-				t.Errorf("%s: %s href %q, want the overview", tt.lang, id, got)
+		// The neighbours are lessons 1 and 3, linked as prev and next.
+		for _, n := range []struct{ id, href, rel string }{
+			{"prev-link", "/" + tt.lang + "/lessons/why-share", "prev"},
+			{"next-link", "/" + tt.lang + "/lessons/how-a-shared-kernel-learns", "next"},
+		} {
+			tag, _ := byTestID(t, r.body, n.id)
+			if attr(tag, "href") != n.href || attr(tag, "rel") != n.rel {
+				t.Errorf("%s: %s href %q rel %q, want %q and %q", tt.lang, n.id, attr(tag, "href"), attr(tag, "rel"), n.href, n.rel)
 			}
 		}
-		next := r.body[strings.Index(r.body, `data-testid="next-link"`):]
+		// After the last written lesson the next one is only planned: the
+		// link leads to the overview, says so, and is not rel="next".
+		last := get(t, h, "/"+tt.lang+"/lessons/draw-a-digit")
+		tag, _ = byTestID(t, last.body, "next-link")
+		if attr(tag, "href") != "/"+tt.lang+"/" || strings.Contains(tag, "rel=") {
+			t.Errorf("%s: next-link after the last lesson: %s", tt.lang, tag)
+		}
+		next := last.body[strings.Index(last.body, `data-testid="next-link"`):]
 		next = next[:strings.Index(next, "</a>")]
 		if !strings.Contains(next, tt.next) || !strings.Contains(next, tt.soon) {
 			t.Errorf("%s: next-link %q does not say %s is coming soon", tt.lang, next, tt.next)

@@ -114,11 +114,15 @@ const controlStrings = {
     play: "Play", pause: "Pause", step: "Step", reset: "Reset", replay: "Play again",
     speed: "Speed", perSecond: "{n} steps/s", controls: "Run controls",
     keys: "Keys: Space play/pause, → step, R reset",
+    back: "Back", position: "Position", positionOf: "{k} of {n}",
+    keysSeek: "Keys: Space play/pause, → step, ← step back, R reset",
   },
   zh: {
     play: "播放", pause: "暂停", step: "单步", reset: "重置", replay: "重新播放",
     speed: "速度", perSecond: "每秒 {n} 步", controls: "运行控制",
     keys: "快捷键：空格 播放/暂停，→ 单步，R 重置",
+    back: "后退", position: "位置", positionOf: "第 {k} / {n} 步",
+    keysSeek: "快捷键：空格 播放/暂停，→ 单步，← 后退一步，R 重置",
   },
 };
 
@@ -141,12 +145,36 @@ function button(text, testid, onClick) {
   return b;
 }
 
+// throttled calls send(value) at most every 150 ms while a slider moves,
+// and always with the final value, to stay well inside the server's
+// command rate.
+function throttled(send) {
+  let last = 0;
+  let pending = 0;
+  return (value) => {
+    clearTimeout(pending);
+    const fire = () => {
+      last = performance.now();
+      send(value);
+    };
+    const wait = 150 - (performance.now() - last);
+    if (wait <= 0) fire();
+    else pending = setTimeout(fire, wait);
+  };
+}
+
 /**
  * controls builds the play/pause, step, reset and speed controls.
- * h: {onPlay, onPause, onStep, onReset, onSpeed(sps)}. It returns
- * {el, setState(state), setSpeed(sps)}; state is the run's state.
+ * h: {onPlay, onPause, onStep, onReset, onSpeed(sps), onSeek(k)}. It returns
+ * {el, setState(state), setSpeed(sps), setPosition(step, total)}; state is
+ * the run's state.
+ *
+ * opts.seek adds a position slider (test id "seek") and a back button
+ * (test id "back") that call h.onSeek(k): the run goes to step k, backwards
+ * or forwards (protocol command "seek"). The widget reports each frame's
+ * step and total through setPosition so that the slider follows the run.
  */
-export function controls(lang, h, speed) {
+export function controls(lang, h, speed, opts = {}) {
   const s = controlStrings[lang] ?? controlStrings.en;
   const el = document.createElement("div");
   el.className = "live-controls";
@@ -174,27 +202,64 @@ export function controls(lang, h, speed) {
     slider.setAttribute("aria-valuetext", shown.textContent);
   };
   showSpeed(speed);
-  // Dragging fires many input events; send at most every 150 ms and always
-  // the final value, to stay well inside the server's command rate.
-  let last = 0;
-  let pending = 0;
-  const send = () => {
-    last = performance.now();
-    h.onSpeed(toSpeed(Number(slider.value)));
-  };
+  // Dragging fires many input events: send throttled.
+  const sendSpeed = throttled((sps) => h.onSpeed(sps));
   slider.addEventListener("input", () => {
-    showSpeed(toSpeed(Number(slider.value)));
-    clearTimeout(pending);
-    const wait = 150 - (performance.now() - last);
-    if (wait <= 0) send();
-    else pending = setTimeout(send, wait);
+    const sps = toSpeed(Number(slider.value));
+    showSpeed(sps);
+    sendSpeed(sps);
   });
   label.append(name, slider, shown);
 
   const keys = document.createElement("p");
   keys.className = "live-keys";
-  keys.textContent = s.keys;
-  el.append(play, step, reset, label, keys);
+  keys.textContent = opts.seek ? s.keysSeek : s.keys;
+  el.append(play, step, reset, label);
+
+  // The optional position slider. While the user drags it, frames that
+  // arrive must not move it under the pointer: `held` is true from the
+  // first input until the pointer or key is released.
+  let seekSlider = null;
+  let seekShown = null;
+  let back = null;
+  let position = { step: 0, total: 0 };
+  let held = false;
+  const showPosition = (k, n) => {
+    seekShown.textContent = s.positionOf.replace("{k}", fmt.format(k)).replace("{n}", fmt.format(n));
+    seekSlider.setAttribute("aria-valuetext", seekShown.textContent);
+  };
+  if (opts.seek) {
+    back = button("← " + s.back, "back", () => {
+      if (position.step > 0) h.onSeek(position.step - 1);
+    });
+    step.before(back);
+    const seekLabel = document.createElement("label");
+    seekLabel.className = "live-seek";
+    const seekName = document.createElement("span");
+    seekName.textContent = s.position;
+    seekSlider = document.createElement("input");
+    seekSlider.type = "range";
+    seekSlider.min = "0";
+    seekSlider.max = "0";
+    seekSlider.value = "0";
+    seekSlider.dataset.testid = "seek";
+    seekShown = document.createElement("output");
+    const sendSeek = throttled((k) => h.onSeek(k));
+    seekSlider.addEventListener("input", () => {
+      held = true;
+      const k = Number(seekSlider.value);
+      showPosition(k, position.total);
+      sendSeek(k);
+    });
+    const release = () => (held = false);
+    seekSlider.addEventListener("change", release);
+    seekSlider.addEventListener("pointerup", release);
+    seekSlider.addEventListener("blur", release);
+    seekLabel.append(seekName, seekSlider, seekShown);
+    el.append(seekLabel);
+    showPosition(0, 0);
+  }
+  el.append(keys);
 
   return {
     el,
@@ -205,6 +270,15 @@ export function controls(lang, h, speed) {
       play.textContent = running ? s.pause : st === "done" ? s.replay : "▶ " + s.play;
       play.setAttribute("aria-pressed", String(running));
       step.disabled = st === "done";
+    },
+    setPosition(k, n) {
+      position = { step: k, total: n };
+      if (!seekSlider) return;
+      if (back) back.disabled = k <= 0;
+      if (held) return;
+      seekSlider.max = String(n);
+      seekSlider.value = String(k);
+      showPosition(k, n);
     },
     setSpeed(sps) {
       if (document.activeElement !== slider) slider.value = String(toPos(sps));
@@ -217,11 +291,15 @@ export function controls(lang, h, speed) {
 
 // One keyboard target per page: the widget last interacted with, or the first
 // one mounted. Space plays/pauses, → steps, R resets, unless focus is in a
-// form field or on a button (where Space already means "press").
+// form field or on a button (where Space already means "press"); ← steps
+// back where the widget can seek.
 const keyTargets = [];
 let activeKeys = null;
 
-/** keyboard makes el's handlers {toggle, step, reset} reachable by key. */
+/**
+ * keyboard makes el's handlers {toggle, step, reset, back} reachable by key
+ * (back, for ←, is optional: widgets with a position slider give it).
+ */
 export function keyboard(el, handlers) {
   const entry = { el, handlers };
   keyTargets.push(entry);
@@ -241,6 +319,9 @@ document.addEventListener("keydown", (ev) => {
   } else if (ev.key === "ArrowRight") {
     ev.preventDefault();
     h.step();
+  } else if (ev.key === "ArrowLeft" && h.back) {
+    ev.preventDefault();
+    h.back();
   } else if (ev.key === "r" || ev.key === "R") {
     h.reset();
   }

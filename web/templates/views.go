@@ -71,6 +71,7 @@ type NavLink struct {
 	Href   string
 	Kicker string
 	Title  string
+	Rel    string // "prev" or "next" when the link leads to a neighbouring lesson; empty for the overview
 }
 
 // ErrorPage is the friendly page for 404 and 500.
