@@ -30,8 +30,22 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 		file = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	}
 	name, format, ok := strings.Cut(file, ".")
+	switch {
+	case ok && name == run.ConvGradName && slices.Contains([]string{"png", "svg", "json", "trace.json"}, format):
+		l.serveConvGradExport(w, r, format)
+		return
+	case ok && name == run.ParamCalcName && slices.Contains([]string{"png", "svg", "json"}, format):
+		l.serveParamCalcExport(w, r, format)
+		return
+	case ok && name == run.DrawDigitName && slices.Contains([]string{"png", "json"}, format):
+		l.serveDrawDigitExport(w, r, format)
+		return
+	case ok && name == run.CNNTrainName:
+		l.serveCNNTrainExport(w, r, format) // export_cnntrain.go; it answers 404 for formats it lacks
+		return
+	}
 	if !ok || name != run.ConvSlideName || !slices.Contains([]string{"png", "svg", "json"}, format) {
-		http.Error(w, fmt.Sprintf("export: no export named %q (have conv-slide.png, conv-slide.svg, conv-slide.json)", file), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("export: no export named %q (have conv-slide.png/.svg/.json, conv-grad.png/.svg/.json/.trace.json, param-calc.png/.svg/.json)", file), http.StatusNotFound)
 		return
 	}
 	s, err := convSlideFromQuery(r.URL.Query())
@@ -55,8 +69,15 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "export: could not draw the figure", http.StatusInternalServerError)
 		return
 	}
+	writeExport(w, format, &buf)
+}
+
+// writeExport answers with buf as format's content type ("json" and
+// "trace.json" are both JSON). The result depends only on the query, so it
+// may be cached.
+func writeExport(w http.ResponseWriter, format string, buf *bytes.Buffer) {
 	w.Header().Set("Content-Type", map[string]string{
-		"png": "image/png", "svg": "image/svg+xml", "json": "application/json",
+		"png": "image/png", "svg": "image/svg+xml", "json": "application/json", "trace.json": "application/json",
 	}[format])
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))

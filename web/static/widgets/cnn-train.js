@@ -1,0 +1,856 @@
+// cnn-train: a live race of three digit classifiers trained on the server
+// with the same data, optimizer and budget — the CNN (shared 3×3 kernels),
+// its locally connected twin (the same shapes, a kernel of its own at every
+// position) and an MLP of about the CNN's size. Every number comes from the
+// engine over /ws (docs/protocol.md, "cnn-train"); this module only draws.
+
+import { channel, controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
+import { viridisAt, divergingAt, css } from "/static/widgets/palette.js";
+import { dequantize } from "/static/widgets/quant.js";
+
+const MODELS = ["cnn", "lc", "mlp"];
+// Okabe–Ito, in viz's series order, with viz's dash patterns: the three
+// models stay apart for colour-blind readers and in grey print.
+const STYLE = {
+  cnn: { color: "#0072b2", dash: [], marker: "circle" },
+  lc: { color: "#d55e00", dash: [8, 4], marker: "square" },
+  mlp: { color: "#009e73", dash: [2, 3], marker: "triangle" },
+};
+const LRS = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
+const BATCHES = [8, 16, 32, 64, 128];
+const OPTIMIZERS = ["sgd", "momentum", "adam"];
+const SIZES = [100, 300, 1000, 3000, 5000];
+const DIGITS = 1000;
+
+const strings = {
+  en: {
+    race: "The race",
+    model: "Model", params: "Parameters", loss: "Loss", batchAcc: "Train (batch, smoothed)",
+    trainAcc: "Train accuracy", testAcc: "Test accuracy", gap: "Gap (train − test)",
+    kinds: { cnn: "(shared kernels)", lc: "(locally connected, no sharing)", mlp: "(dense)" },
+    short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
+    progress: "Step {k} of {n} · epoch {e}",
+    budget: "Budget: {n} steps = {epochs} × {per} steps per epoch; one step is one minibatch of {batch} digits for each model.",
+    budgetCapped: "Budget: {n} steps (capped; {epochs} epochs would be {want}); one step is one minibatch of {batch} digits for each model.",
+    evalNote: "Accuracies are measured every {every} steps on {test} test digits and {train} training digits.",
+    notYet: "—",
+    lossChart: "Training loss (each step's batch)",
+    accChart: "Accuracy: thin = training batches (smoothed), thick with marks = test",
+    shiftChart: "Shift test: test digits moved right",
+    shiftAt: "weights of step {k}",
+    shiftNone: "Runs after steps {steps}.",
+    shiftRunning: "Shift test of step {k}: {d} of {t} evaluations…",
+    shiftAxis: "shift (pixels)", stepAxis: "step", accAxis: "accuracy", lossAxis: "loss",
+    cnnPanel: "Inside the CNN",
+    filters: "First-layer filters (8 kernels of 3×3; purple < 0 < orange)",
+    maps: "Feature maps of digit #{i} (a {label}) after conv1 + ReLU",
+    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
+    norms: "Gradient norm per layer (last step)",
+    settings: "Training settings (changing one restarts the race)",
+    lr: "Learning rate", batch: "Batch size", optimizer: "Optimizer", trainSize: "Training digits",
+    epochs: "Epochs", seed: "Seed",
+    optimizers: { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Adam" },
+    diverged: "Diverged — lower the learning rate.",
+    divergedDetail: "{models} blew up at step {k}: a batch loss over ten times that of guessing. Reset, or pick a smaller learning rate.",
+    resetRace: "Reset the race",
+    downloadPNG: "Download charts (PNG)",
+    json: "CNN step trace (JSON)",
+    exportNote: "The server re-trains to this step to draw it (a few seconds).",
+    connecting: "Connecting to the server…",
+    reconnecting: "Connection lost — reconnecting…",
+    closed: "Not connected to the server.",
+    restarted: "Reconnected: training cannot be resumed, so the race starts again from step 0.",
+    error: "Server: {msg}",
+    empty: "Press Play (or Space) to start the race. Each step trains all three models on one minibatch.",
+    say: "Step {k} of {n}. Test accuracy: {tests}.",
+    sayShift: "Shift test done at step {k}: at 4 pixels, {accs}.",
+    sayState: { running: "Training.", paused: "Paused.", done: "Budget spent: the race is over.", error: "The run stopped with an error.", diverged: "Diverged. Lower the learning rate and reset." },
+    chartAlt: "{title}. Latest values: {values}.",
+  },
+  zh: {
+    race: "比赛",
+    model: "模型", params: "参数量", loss: "损失", batchAcc: "训练（批次，平滑）",
+    trainAcc: "训练准确率", testAcc: "测试准确率", gap: "差距（训练 − 测试）",
+    kinds: { cnn: "（共享卷积核）", lc: "（局部连接，不共享）", mlp: "（全连接）" },
+    short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
+    progress: "第 {k} / {n} 步 · 第 {e} 轮",
+    budget: "预算：{n} 步 = {epochs} 轮 × 每轮 {per} 步；每一步让每个模型各训练一个含 {batch} 个数字的小批量。",
+    budgetCapped: "预算：{n} 步（已封顶；{epochs} 轮本需 {want} 步）；每一步让每个模型各训练一个含 {batch} 个数字的小批量。",
+    evalNote: "每隔 {every} 步在 {test} 个测试数字和 {train} 个训练数字上测量准确率。",
+    notYet: "—",
+    lossChart: "训练损失（每一步的批次）",
+    accChart: "准确率：细线 = 训练批次（平滑），带标记的粗线 = 测试",
+    shiftChart: "平移测试：测试数字向右移动",
+    shiftAt: "第 {k} 步的权重",
+    shiftNone: "在第 {steps} 步之后运行。",
+    shiftRunning: "正在对第 {k} 步做平移测试：{d} / {t} 次评估……",
+    shiftAxis: "平移（像素）", stepAxis: "步", accAxis: "准确率", lossAxis: "损失",
+    cnnPanel: "CNN 内部",
+    filters: "第一层滤波器（8 个 3×3 卷积核；紫 < 0 < 橙）",
+    maps: "第 {i} 号数字（{label}）经 conv1 + ReLU 后的特征图",
+    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
+    norms: "各层梯度范数（最近一步）",
+    settings: "训练设置（修改任何一项都会重新开始比赛）",
+    lr: "学习率", batch: "批大小", optimizer: "优化器", trainSize: "训练数字个数",
+    epochs: "轮数", seed: "随机种子",
+    optimizers: { sgd: "SGD", momentum: "SGD + 动量 0.9", adam: "Adam" },
+    diverged: "发散了——请降低学习率。",
+    divergedDetail: "{models} 在第 {k} 步爆掉了：批次损失超过随机猜测的十倍。请重置，或选择更小的学习率。",
+    resetRace: "重置比赛",
+    downloadPNG: "下载图表（PNG）",
+    json: "CNN 单步追踪（JSON）",
+    exportNote: "服务器会重新训练到这一步再绘图（需要几秒钟）。",
+    connecting: "正在连接服务器……",
+    reconnecting: "连接已断开——正在重新连接……",
+    closed: "未连接到服务器。",
+    restarted: "已重新连接：训练无法接着进行，比赛从第 0 步重新开始。",
+    error: "服务器：{msg}",
+    empty: "按“播放”（或空格键）开始比赛。每一步让三个模型各训练一个小批量。",
+    say: "第 {k} / {n} 步。测试准确率：{tests}。",
+    sayShift: "第 {k} 步的平移测试完成：平移 4 像素时，{accs}。",
+    sayState: { running: "正在训练。", paused: "已暂停。", done: "预算用完：比赛结束。", error: "运行因错误而停止。", diverged: "发散了。请降低学习率并重置。" },
+    chartAlt: "{title}。最新数值：{values}。",
+  },
+};
+
+function fill(tpl, vars) {
+  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+
+export default function mount(root, initial, { lang }) {
+  const L = lang === "zh" ? "zh" : "en";
+  const S = strings[L];
+  const locale = L === "zh" ? "zh-CN" : "en";
+  const nf = new Intl.NumberFormat(locale);
+  const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const gapFmt = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
+  const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
+  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
+
+  let params = { lr: 0.003, batch: 32, optimizer: "adam", trainSize: 1000, seed: 1, epochs: 3, digit: 0, ...initial };
+  let statics = null;
+  let frame = null;
+  let state = "paused";
+  let speed = reducedMotion.matches ? 2 : 8;
+  let wantPlaying = false;
+  let everOpened = false;
+  let lastSpoken = 0;
+  let lastShiftSpoken = -1;
+
+  root.classList.add("ct");
+  root.replaceChildren();
+
+  // ---- Layout ----
+  const status = el("p", "ct-status");
+  status.setAttribute("role", "status");
+  status.dataset.testid = "connection-status";
+  const errorBox = el("p", "ct-error");
+  errorBox.setAttribute("role", "alert");
+  errorBox.dataset.testid = "widget-error";
+  errorBox.hidden = true;
+  const notice = el("p", "ct-notice");
+  notice.hidden = true;
+
+  const head = el("div", "ct-head");
+  const stepLine = el("p", "ct-step");
+  stepLine.dataset.testid = "step-line";
+  const bar = document.createElement("progress");
+  bar.className = "ct-bar";
+  bar.dataset.testid = "progress";
+  bar.max = 1;
+  bar.value = 0;
+  const budget = el("p", "ct-note");
+  head.append(stepLine, bar, budget);
+
+  const divergedBox = el("div", "ct-diverged");
+  divergedBox.setAttribute("role", "alert");
+  divergedBox.dataset.testid = "diverged";
+  divergedBox.hidden = true;
+  const divergedTitle = el("strong", "", S.diverged);
+  const divergedDetail = el("p", "");
+  const divergedReset = el("button", "ct-reset", S.resetRace);
+  divergedReset.type = "button";
+  divergedReset.dataset.testid = "diverged-reset";
+  divergedReset.addEventListener("click", () => reset());
+  divergedBox.append(divergedTitle, divergedDetail, divergedReset);
+
+  const empty = el("p", "ct-empty", S.empty);
+  empty.dataset.testid = "empty";
+
+  // Race table.
+  const tableWrap = el("div", "ct-table-wrap");
+  const table = el("table", "ct-table");
+  table.dataset.testid = "race-table";
+  const caption = el("caption", "", S.race);
+  const thead = el("thead");
+  const hr = el("tr");
+  const columns = [S.params, S.loss, S.batchAcc, S.trainAcc, S.testAcc, S.gap];
+  for (const h of [S.model, ...columns]) {
+    const th = el("th", "", h);
+    th.scope = "col";
+    hr.append(th);
+  }
+  thead.append(hr);
+  const tbody = el("tbody");
+  const cells = {};
+  for (const m of MODELS) {
+    const tr = el("tr");
+    tr.dataset.model = m;
+    const th = el("th", "ct-model");
+    th.scope = "row";
+    const sw = document.createElement("canvas");
+    sw.className = "ct-swatch";
+    sw.width = 36;
+    sw.height = 12;
+    sw.setAttribute("aria-hidden", "true");
+    drawSwatch(sw, m);
+    th.append(sw, el("span", "", S.short[m]), el("span", "ct-long", " " + S.kinds[m]));
+    tr.append(th);
+    cells[m] = {};
+    ["params", "loss", "acc", "train", "test", "gap"].forEach((k, j) => {
+      const td = el("td", "ct-num", S.notYet);
+      td.dataset.testid = `${k}-${m}`;
+      // On a phone the header row is hidden and each cell names itself.
+      td.dataset.label = columns[j];
+      cells[m][k] = td;
+      tr.append(td);
+    });
+    tbody.append(tr);
+  }
+  table.append(caption, thead, tbody);
+  tableWrap.append(table);
+  const evalNote = el("p", "ct-note");
+
+  // Charts.
+  const charts = el("div", "ct-charts");
+  function chartFig(title, testid) {
+    const fig = el("figure", "ct-chart");
+    const cap = el("figcaption", "", title);
+    const c = document.createElement("canvas");
+    c.setAttribute("role", "img");
+    c.dataset.testid = testid;
+    fig.append(cap, c);
+    return { fig, canvas: c, cap };
+  }
+  const lossFig = chartFig(S.lossChart, "loss-chart");
+  const accFig = chartFig(S.accChart, "acc-chart");
+  const shiftFig = chartFig(S.shiftChart, "shift-chart");
+  const shiftInfo = el("p", "ct-shift-info");
+  shiftInfo.dataset.testid = "shift-progress";
+  const shiftBar = document.createElement("progress");
+  shiftBar.className = "ct-bar ct-shift-bar";
+  shiftBar.hidden = true;
+  shiftFig.fig.append(shiftInfo, shiftBar);
+  const legend = el("ul", "ct-legend");
+  for (const m of MODELS) {
+    const li = el("li");
+    const sw = document.createElement("canvas");
+    sw.className = "ct-swatch";
+    sw.width = 36;
+    sw.height = 12;
+    sw.setAttribute("aria-hidden", "true");
+    drawSwatch(sw, m);
+    li.append(sw, el("span", "", S.short[m]));
+    legend.append(li);
+  }
+  charts.append(lossFig.fig, accFig.fig, shiftFig.fig);
+
+  // The CNN's insides.
+  const cnnPanel = el("section", "ct-cnn");
+  const cnnTitle = el("h3", "ct-h", S.cnnPanel);
+  const filtersCap = el("p", "ct-cap", S.filters);
+  const filters = el("div", "ct-filters");
+  filters.dataset.testid = "filters";
+  const filterCanvases = [];
+  for (let i = 0; i < 8; i++) {
+    const c = document.createElement("canvas");
+    c.width = 48;
+    c.height = 48;
+    c.className = "ct-filter";
+    c.setAttribute("role", "img");
+    filters.append(c);
+    filterCanvases.push(c);
+  }
+  const mapsHead = el("div", "ct-maps-head");
+  const mapsCap = el("p", "ct-cap");
+  const digitCanvas = document.createElement("canvas");
+  digitCanvas.width = 28;
+  digitCanvas.height = 28;
+  digitCanvas.className = "ct-digit";
+  digitCanvas.setAttribute("role", "img");
+  const digitField = el("div", "ct-digit-field");
+  const digitName = el("label", "", S.digit);
+  const digitInput = document.createElement("input");
+  digitInput.type = "number";
+  digitInput.min = "0";
+  digitInput.max = String(DIGITS - 1);
+  digitInput.value = String(params.digit);
+  digitInput.id = id + "-digit";
+  digitInput.dataset.testid = "digit";
+  digitName.htmlFor = digitInput.id;
+  digitInput.addEventListener("change", () => {
+    const d = Math.trunc(Number(digitInput.value));
+    if (Number.isFinite(d) && d >= 0 && d < DIGITS) setParams({ digit: d });
+    else digitInput.value = String(params.digit);
+  });
+  const prev = el("button", "", "◀");
+  prev.type = "button";
+  prev.setAttribute("aria-label", S.prevDigit);
+  prev.addEventListener("click", () => setParams({ digit: (params.digit + DIGITS - 1) % DIGITS }));
+  const next = el("button", "", "▶");
+  next.type = "button";
+  next.setAttribute("aria-label", S.nextDigit);
+  next.addEventListener("click", () => setParams({ digit: (params.digit + 1) % DIGITS }));
+  digitField.append(digitName, prev, digitInput, next);
+  mapsHead.append(digitCanvas, digitField);
+  const maps = el("div", "ct-maps");
+  maps.dataset.testid = "feature-maps";
+  const mapCanvases = [];
+  for (let i = 0; i < 8; i++) {
+    const c = document.createElement("canvas");
+    c.width = 28;
+    c.height = 28;
+    c.className = "ct-map";
+    c.setAttribute("role", "img");
+    maps.append(c);
+    mapCanvases.push(c);
+  }
+  const normsCap = el("p", "ct-cap", S.norms);
+  const norms = el("div", "ct-norms");
+  norms.dataset.testid = "grad-norms";
+  const filtersBox = el("div", "ct-box");
+  filtersBox.append(filtersCap, filters, normsCap, norms);
+  const mapsBox = el("div", "ct-box");
+  mapsBox.append(mapsCap, mapsHead, maps);
+  const cnnBody = el("div", "ct-cnn-body");
+  cnnBody.append(filtersBox, mapsBox);
+  cnnPanel.append(cnnTitle, cnnBody);
+
+  // Settings.
+  const settings = el("fieldset", "ct-settings");
+  const legendEl = el("legend", "", S.settings);
+  settings.append(legendEl);
+  function selectField(label, testid, values, names, current, parse) {
+    const lab = el("label", "ct-field");
+    lab.append(el("span", "", label));
+    const s = document.createElement("select");
+    s.dataset.testid = testid;
+    const opts = values.includes(current) ? values : [...values, current].sort((a, b) => (typeof a === "number" ? a - b : 0));
+    for (const v of opts) {
+      const o = document.createElement("option");
+      o.value = String(v);
+      o.textContent = names ? names[v] : typeof v === "number" ? nf.format(v) : String(v);
+      s.append(o);
+    }
+    s.value = String(current);
+    s.addEventListener("change", () => setParams({ [testid.slice(4)]: parse(s.value) }));
+    lab.append(s);
+    settings.append(lab);
+    return s;
+  }
+  function numberField(label, testid, min, max, current, key) {
+    const lab = el("label", "ct-field");
+    lab.append(el("span", "", label));
+    const i = document.createElement("input");
+    i.type = "number";
+    i.min = String(min);
+    i.max = String(max);
+    i.step = "1";
+    i.value = String(current);
+    i.dataset.testid = testid;
+    i.addEventListener("change", () => {
+      const v = Math.trunc(Number(i.value));
+      if (Number.isFinite(v) && v >= min && v <= max) setParams({ [key]: v });
+      else i.value = String(params[key]);
+    });
+    lab.append(i);
+    settings.append(lab);
+    return i;
+  }
+  const lrInput = selectField(S.lr, "set-lr", LRS, null, params.lr, Number);
+  const batchInput = selectField(S.batch, "set-batch", BATCHES, null, params.batch, Number);
+  const optInput = selectField(S.optimizer, "set-optimizer", OPTIMIZERS, S.optimizers, params.optimizer, String);
+  const sizeInput = selectField(S.trainSize, "set-trainSize", SIZES, null, params.trainSize, Number);
+  const epochsInput = numberField(S.epochs, "set-epochs", 1, 50, params.epochs, "epochs");
+  const seedInput = numberField(S.seed, "set-seed", 0, 1000000, params.seed, "seed");
+
+  const exports = el("p", "ct-exports");
+  const pngLink = el("a", "", S.downloadPNG);
+  pngLink.dataset.testid = "download-png";
+  const jsonLink = el("a", "", S.json);
+  jsonLink.dataset.testid = "export-json";
+  exports.append(pngLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
+
+  const narrator = el("p", "ct-sr");
+  narrator.setAttribute("aria-live", "polite");
+  narrator.dataset.testid = "narration";
+
+  const ctl = controls(L, {
+    onPlay: () => {
+      wantPlaying = true;
+      ch.send({ type: "play" });
+    },
+    onPause: () => {
+      wantPlaying = false;
+      ch.send({ type: "pause" });
+    },
+    onStep: () => step(),
+    onReset: () => reset(),
+    onSpeed: (sps) => {
+      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
+      ch.send({ type: "speed", speed });
+    },
+  }, speed);
+
+  root.append(status, notice, head, ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, errorBox, narrator);
+  keyboard(root, {
+    toggle: () => ctl.el.querySelector(".live-play").click(),
+    step: () => step(),
+    reset: () => reset(),
+  });
+
+  function step() {
+    wantPlaying = false;
+    ch.send({ type: "step", n: 1 });
+  }
+  function reset() {
+    wantPlaying = false;
+    ch.send({ type: "reset" });
+  }
+  function setParams(change) {
+    ch.send({ type: "set-params", params: change });
+  }
+
+  function syncSettings(p) {
+    params = { ...p };
+    for (const [input, key] of [[lrInput, "lr"], [batchInput, "batch"], [optInput, "optimizer"], [sizeInput, "trainSize"]]) {
+      if (![...input.options].some((o) => o.value === String(p[key]))) {
+        const o = document.createElement("option");
+        o.value = String(p[key]);
+        o.textContent = typeof p[key] === "number" ? nf.format(p[key]) : String(p[key]);
+        input.append(o);
+      }
+      input.value = String(p[key]);
+    }
+    if (document.activeElement !== epochsInput) epochsInput.value = String(p.epochs);
+    if (document.activeElement !== seedInput) seedInput.value = String(p.seed);
+    if (document.activeElement !== digitInput) digitInput.value = String(p.digit);
+  }
+
+  function showError(msg) {
+    errorBox.textContent = fill(S.error, { msg });
+    errorBox.hidden = false;
+    clearTimeout(showError.timer);
+    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
+  }
+
+  function showStatus(s) {
+    root.dataset.connection = s;
+    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
+    status.hidden = s === "open";
+  }
+
+  // ---- Drawing ----
+  function drawSwatch(c, m) {
+    const g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    g.strokeStyle = STYLE[m].color;
+    g.lineWidth = 3;
+    g.setLineDash(STYLE[m].dash);
+    g.beginPath();
+    g.moveTo(2, 6);
+    g.lineTo(34, 6);
+    g.stroke();
+    marker(g, STYLE[m].marker, 18, 6, 4, STYLE[m].color);
+  }
+
+  function marker(g, kind, x, y, r, color) {
+    g.setLineDash([]);
+    g.fillStyle = color;
+    g.strokeStyle = "#fff";
+    g.lineWidth = 1;
+    g.beginPath();
+    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
+    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
+    else {
+      g.moveTo(x, y - r * 1.2);
+      g.lineTo(x + r * 1.1, y + r * 0.8);
+      g.lineTo(x - r * 1.1, y + r * 0.8);
+      g.closePath();
+    }
+    g.fill();
+    g.stroke();
+  }
+
+  // sizeChart fits a canvas to its CSS width (and the device's pixel ratio)
+  // and returns a context in CSS pixels.
+  function sizeChart(c) {
+    const w = Math.max(240, Math.round(c.clientWidth || 420));
+    const h = Math.round(w * 0.62);
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    const g = c.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    return { g, w, h };
+  }
+
+  function niceTicks(lo, hi, n) {
+    const span = hi - lo || 1;
+    const raw = span / n;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
+    const ticks = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+    return ticks;
+  }
+
+  // lineChart draws series [{model, xs, ys, width, alpha, markers}] on
+  // axes x 0..xMax, y yMin..yMax.
+  function lineChart(canvas, { xMax, xMin = 0, yMin, yMax, xLabel, yLabel, series, yPercent, xInt }) {
+    const { g, w, h } = sizeChart(canvas);
+    const fs = Math.max(11, Math.min(14, w / 34));
+    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const pw = w - pad.l - pad.r, ph = h - pad.t - pad.b;
+    const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
+    const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;
+    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+    const ink = dark ? "#ddd" : "#333";
+    g.font = `${fs}px system-ui, sans-serif`;
+    g.fillStyle = ink;
+    g.strokeStyle = dark ? "#555" : "#ddd";
+    g.lineWidth = 1;
+    g.setLineDash([]);
+    g.textAlign = "right";
+    g.textBaseline = "middle";
+    for (const t of niceTicks(yMin, yMax, 4)) {
+      g.beginPath();
+      g.moveTo(pad.l, Y(t));
+      g.lineTo(pad.l + pw, Y(t));
+      g.stroke();
+      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
+    }
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    for (const t of niceTicks(xMin, xMax, 5)) {
+      if (xInt && t !== Math.round(t)) continue;
+      g.fillText(nf.format(t), X(t), pad.t + ph + 4);
+    }
+    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
+    g.save();
+    g.translate(fs * 0.8, pad.t + ph / 2);
+    g.rotate(-Math.PI / 2);
+    g.textBaseline = "middle";
+    g.fillText(yLabel, 0, 0);
+    g.restore();
+    g.strokeStyle = ink;
+    g.strokeRect(pad.l, pad.t, pw, ph);
+    g.save();
+    g.beginPath();
+    g.rect(pad.l, pad.t - 6, pw + 6, ph + 12);
+    g.clip();
+    for (const s of series) {
+      const st = STYLE[s.model];
+      g.globalAlpha = s.alpha ?? 1;
+      g.strokeStyle = st.color;
+      g.lineWidth = s.width ?? 2;
+      g.setLineDash(st.dash.map((d) => d * (s.width ?? 2) / 2));
+      g.beginPath();
+      let pen = false;
+      for (let i = 0; i < s.xs.length; i++) {
+        const y = s.ys[i];
+        if (!Number.isFinite(y)) {
+          pen = false;
+          continue;
+        }
+        if (pen) g.lineTo(X(s.xs[i]), Y(Math.min(yMax, Math.max(yMin, y))));
+        else g.moveTo(X(s.xs[i]), Y(Math.min(yMax, Math.max(yMin, y))));
+        pen = true;
+      }
+      g.stroke();
+      if (s.markers) {
+        for (let i = 0; i < s.xs.length; i++) {
+          if (Number.isFinite(s.ys[i])) marker(g, st.marker, X(s.xs[i]), Y(s.ys[i]), fs * 0.32, st.color);
+        }
+      }
+      g.globalAlpha = 1;
+    }
+    g.restore();
+  }
+
+  // curve decodes a quantized curve and returns its points' steps.
+  function curve(q, every, step) {
+    const ys = q && q.shape[0] > 0 ? dequantize(q) : new Float64Array(0);
+    const xs = Array.from(ys, (_, i) => Math.min((i + 1) * every, step));
+    return { xs, ys: Array.from(ys) };
+  }
+
+  function drawCharts() {
+    if (!statics || !frame) return;
+    const total = statics.total;
+    const c = frame.curves;
+    const loss = MODELS.map((m, i) => ({ model: m, ...curve(c.loss[i], c.every, frame.step) }));
+    const acc = MODELS.map((m, i) => ({ model: m, ...curve(c.acc[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
+    const tests = MODELS.map((m, i) => ({
+      model: m, xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.test[i]), width: 2.5, markers: true,
+    }));
+    let lossMax = 0;
+    for (const s of loss) for (const y of s.ys) if (Number.isFinite(y)) lossMax = Math.max(lossMax, y);
+    lineChart(lossFig.canvas, {
+      xMax: total, yMin: 0, yMax: Math.min(Math.max(lossMax * 1.05, 0.5), 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss, xInt: true,
+    });
+    lineChart(accFig.canvas, {
+      xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, series: [...acc, ...tests], yPercent: true, xInt: true,
+    });
+    const sh = frame.shift;
+    const shifts = statics.shifts;
+    const done = sh?.done;
+    lineChart(shiftFig.canvas, {
+      xMax: shifts[shifts.length - 1], yMin: 0, yMax: 1, xLabel: S.shiftAxis, yLabel: S.accAxis, yPercent: true, xInt: true,
+      series: done ? MODELS.map((m, i) => ({ model: m, xs: shifts, ys: done.acc[i], width: 2.5, markers: true })) : [],
+    });
+    shiftFig.cap.textContent = S.shiftChart + (done ? ` — ${fill(S.shiftAt, { k: nf.format(done.step) })}` : "");
+    if (sh?.running) {
+      shiftInfo.textContent = fill(S.shiftRunning, { k: nf.format(sh.running.step), d: sh.running.done, t: sh.running.total });
+      shiftBar.hidden = false;
+      shiftBar.max = sh.running.total;
+      shiftBar.value = sh.running.done;
+      shiftFig.fig.setAttribute("aria-busy", "true");
+    } else {
+      shiftInfo.textContent = done ? "" : fill(S.shiftNone, { steps: statics.shiftSteps.map((k) => nf.format(k)).join(", ") });
+      shiftBar.hidden = true;
+      shiftFig.fig.removeAttribute("aria-busy");
+    }
+    const latest = (arr) => MODELS.map((m, i) => `${S.short[m]} ${Number.isFinite(arr[i]) ? arr[i] : "—"}`).join(", ");
+    lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, {
+      title: S.lossChart, values: latest(frame.models.map((mm) => (mm.loss == null ? NaN : num3.format(mm.loss)))),
+    }));
+    accFig.canvas.setAttribute("aria-label", fill(S.chartAlt, {
+      title: S.accChart, values: latest(frame.models.map((mm) => (mm.test == null ? NaN : pct.format(mm.test)))),
+    }));
+    shiftFig.canvas.setAttribute("aria-label", fill(S.chartAlt, {
+      title: S.shiftChart, values: done ? latest(done.acc.map((a) => a.map((v) => pct.format(v)).join(" / "))) : S.notYet,
+    }));
+  }
+
+  function drawTable() {
+    if (!statics || !frame) return;
+    MODELS.forEach((m, i) => {
+      const st = statics.models[i], d = frame.models[i], c = cells[m];
+      c.params.textContent = nf.format(st.params);
+      c.params.dataset.value = String(st.params);
+      c.params.title = fill(L === "zh" ? "每个数字 {u} 次乘加" : "{u} multiply-adds per digit", { u: nf.format(st.uses) });
+      const set = (cell, v, f) => {
+        cell.textContent = v == null ? S.notYet : f(v);
+        if (v == null) delete cell.dataset.value;
+        else cell.dataset.value = String(v);
+      };
+      set(c.loss, d.loss, (v) => num3.format(v));
+      set(c.acc, d.acc, (v) => pct.format(v));
+      set(c.train, d.train, (v) => pct.format(v));
+      set(c.test, d.test, (v) => pct.format(v));
+      set(c.gap, d.gap, (v) => gapFmt.format(v));
+      c.gap.classList.toggle("ct-gap-big", d.gap != null && d.gap > 0.05);
+      c.loss.closest("tr").classList.toggle("ct-row-diverged", !!d.diverged);
+    });
+  }
+
+  function drawCNN() {
+    if (!statics || !frame) return;
+    const f = dequantize(frame.filters);
+    const lim = Math.max(Math.abs(frame.filters.min), Math.abs(frame.filters.max)) || 1;
+    filterCanvases.forEach((c, k) => {
+      const g = c.getContext("2d");
+      for (let i = 0; i < 9; i++) {
+        g.fillStyle = css(divergingAt(f[k * 9 + i], lim));
+        g.fillRect((i % 3) * 16, Math.floor(i / 3) * 16, 16, 16);
+      }
+      const vals = Array.from(f.slice(k * 9, k * 9 + 9), (v) => num3.format(v));
+      c.setAttribute("aria-label", `conv1 #${k + 1}: ${vals.join(", ")}`);
+    });
+    const maps = dequantize(frame.maps);
+    const hi = frame.maps.max || 1;
+    mapCanvases.forEach((c, k) => {
+      const g = c.getContext("2d");
+      const img = g.createImageData(28, 28);
+      for (let i = 0; i < 784; i++) {
+        const rgb = viridisAt(maps[k * 784 + i], 0, hi);
+        img.data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
+      }
+      g.putImageData(img, 0, 0);
+      c.setAttribute("aria-label", `conv1 #${k + 1} → ReLU`);
+    });
+    // Gradient norms, one bar per layer with parameters, for each model.
+    const rows = [];
+    MODELS.forEach((m, i) => {
+      statics.models[i].layers.forEach((layer, j) => rows.push({ m, layer, v: frame.models[i].gradNorms[j] }));
+    });
+    const vmax = Math.max(...rows.map((r) => r.v ?? 0), 1e-12);
+    if (norms.children.length !== rows.length) {
+      norms.replaceChildren(...rows.map(() => {
+        const row = el("div", "ct-norm");
+        row.append(el("span", "ct-norm-name"), el("span", "ct-norm-track"), el("span", "ct-norm-val"));
+        row.children[1].append(el("span", "ct-norm-fill"));
+        return row;
+      }));
+    }
+    rows.forEach((r, k) => {
+      const row = norms.children[k];
+      row.children[0].textContent = `${S.short[r.m]} ${r.layer}`;
+      const fillEl = row.children[1].firstChild;
+      fillEl.style.width = r.v == null ? "0" : `${Math.max(0.5, (100 * r.v) / vmax)}%`;
+      fillEl.style.backgroundColor = STYLE[r.m].color;
+      row.children[2].textContent = r.v == null ? S.notYet : num3.format(r.v);
+    });
+  }
+
+  function drawDigit() {
+    if (!statics) return;
+    const px = dequantize(statics.digit.image);
+    const g = digitCanvas.getContext("2d");
+    const img = g.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = Math.round(255 * (1 - px[i]));
+      img.data.set([v, v, v, 255], i * 4);
+    }
+    g.putImageData(img, 0, 0);
+    digitCanvas.setAttribute("aria-label", fill(S.maps, { i: statics.digit.index, label: statics.digit.label }));
+    mapsCap.textContent = fill(S.maps, { i: statics.digit.index, label: statics.digit.label });
+  }
+
+  function drawText() {
+    if (!statics || !frame) return;
+    const total = statics.total;
+    stepLine.textContent = fill(S.progress, { k: nf.format(frame.step), n: nf.format(total), e: nf.format(frame.epoch) });
+    root.dataset.step = String(frame.step);
+    bar.max = total;
+    bar.value = frame.step;
+    const p = statics.params;
+    const want = p.epochs * statics.stepsPerEpoch;
+    budget.textContent = fill(want > total ? S.budgetCapped : S.budget, {
+      n: nf.format(total), epochs: nf.format(p.epochs), per: nf.format(statics.stepsPerEpoch), want: nf.format(want), batch: nf.format(p.batch),
+    });
+    evalNote.textContent = fill(S.evalNote, { every: nf.format(statics.evalEvery), test: nf.format(statics.evalTest), train: nf.format(statics.evalTrain) });
+    empty.hidden = frame.step > 0 || state === "running";
+    const div = frame.models.filter((m) => m.diverged);
+    divergedBox.hidden = div.length === 0 && state !== "diverged";
+    root.dataset.diverged = String(!divergedBox.hidden);
+    if (!divergedBox.hidden) {
+      divergedDetail.textContent = fill(S.divergedDetail, {
+        models: (div.length ? div : frame.models).map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1),
+      });
+      divergedDetail.title = div.map((m) => m.diverged).join("\n");
+    }
+    const q = new URLSearchParams({
+      lr: p.lr, batch: p.batch, optimizer: p.optimizer, trainSize: p.trainSize, seed: p.seed, epochs: p.epochs, digit: p.digit, step: frame.step,
+    });
+    pngLink.href = "/export/cnn-train.png?" + q;
+    pngLink.download = `cnn-train-${p.optimizer}-lr${p.lr}-b${p.batch}-n${p.trainSize}-s${p.seed}-step${frame.step}.png`;
+    if (frame.step === 0) pngLink.setAttribute("aria-disabled", "true");
+    else pngLink.removeAttribute("aria-disabled");
+    pngLink.classList.toggle("ct-disabled", frame.step === 0);
+    jsonLink.href = "/export/cnn-train.json?" + q;
+  }
+
+  function narrate(force) {
+    if (!frame) return;
+    const now = performance.now();
+    if (!force && state === "running" && now - lastSpoken < 4000) return;
+    lastSpoken = now;
+    const tests = frame.models.map((m) => `${S.short[m.name]} ${m.test == null ? S.notYet : pct.format(m.test)}`).join(", ");
+    let text = fill(S.say, { k: nf.format(frame.step), n: nf.format(frame.total), tests });
+    const done = frame.shift?.done;
+    if (done && done.step !== lastShiftSpoken) {
+      lastShiftSpoken = done.step;
+      text += " " + fill(S.sayShift, { k: nf.format(done.step), accs: MODELS.map((m, i) => `${S.short[m]} ${pct.format(done.acc[i][4])}`).join(", ") });
+    }
+    narrator.textContent = text;
+  }
+
+  let drawQueued = false;
+  function draw() {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => {
+      drawQueued = false;
+      drawTable();
+      drawCharts();
+      drawCNN();
+      drawText();
+    });
+  }
+  // Charts follow the width of the page (phone, projector).
+  if ("ResizeObserver" in window) new ResizeObserver(() => draw()).observe(charts);
+
+  // ---- Messages ----
+  const ch = channel(id, {
+    onOpen() {
+      // A new socket has no runs, and training cannot be resumed cheaply:
+      // start the race again from step 0 and say so.
+      if (everOpened && frame && frame.step > 0) {
+        notice.textContent = S.restarted;
+        notice.hidden = false;
+        setTimeout(() => (notice.hidden = true), 10000);
+      }
+      everOpened = true;
+      ch.send({ type: "start", experiment: "cnn-train", params });
+      ch.send({ type: "speed", speed });
+      if (wantPlaying) ch.send({ type: "play" });
+    },
+    onStatus(s) {
+      showStatus(s);
+    },
+    onMessage(m) {
+      switch (m.type) {
+        case "frame": {
+          if (m.static) {
+            statics = m.static;
+            syncSettings(statics.params);
+            drawDigit();
+          }
+          if (!statics) return;
+          const prevStep = frame?.step;
+          frame = m.data;
+          draw();
+          if (frame.step !== prevStep) narrate(false);
+          break;
+        }
+        case "state": {
+          const changed = m.state !== state;
+          state = m.state;
+          root.dataset.state = state;
+          if (state !== "running") wantPlaying = false;
+          ctl.setState(state);
+          ctl.setSpeed(m.speed);
+          if (changed) {
+            narrator.textContent = S.sayState[state] ?? "";
+            if (state === "paused" || state === "done") setTimeout(() => narrate(true), 800);
+          }
+          if (m.error && state !== "diverged") showError(m.error);
+          draw();
+          break;
+        }
+        case "error":
+          showError(m.message);
+          if (statics) syncSettings(statics.params); // undo a refused change in the form
+          break;
+      }
+    },
+  });
+
+  ctl.setState(state);
+  showStatus(ch.status);
+  stepLine.textContent = S.connecting;
+}

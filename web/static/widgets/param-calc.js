@@ -1,0 +1,335 @@
+// param-calc: how many parameters a dense layer, a locally connected layer
+// and a convolution need for the same input and output, and how many times
+// each is used. Every number comes from the server (docs/protocol.md,
+// "param-calc"): the engine's Model.Count on layers it builds, or — for a
+// layer too big to build — the same formula, marked "computed".
+
+import { channel } from "/static/live.js";
+
+const LAYERS = ["dense", "locally-connected", "conv"];
+// Okabe–Ito colours (viz.SeriesColors): vermillion, blue, bluish green.
+const COLOURS = { dense: "#d55e00", "locally-connected": "#0072b2", conv: "#009e73" };
+const KERNELS = [1, 3, 5, 7, 9, 11];
+// The bars share one logarithmic axis from 1 to 10^13 (the largest dense
+// layer the sliders allow has 4.4·10^12 parameters), so a bar's length
+// can be compared between settings.
+const LOG_MAX = 13;
+
+const strings = {
+  en: {
+    size: "Image size (H = W)", inChannels: "Input channels", kernel: "Kernel size", outChannels: "Output channels",
+    shape: "Input {h}×{w}×{c} → output {h}×{w}×{oc}, kernel {k}×{k} (padding {p}, stride 1)",
+    params: "Unique parameters", uses: "Uses: multiply-adds per example",
+    layers: { dense: "Dense", "locally-connected": "Locally connected", conv: "Convolution" },
+    engine: "engine", computed: "computed",
+    engineTitle: "Counted by the engine's Model.Count on the layer, built on the server",
+    computedTitle: "Too big to build (over {n} parameters): the same formula as the engine's Count",
+    perWeight: "each weight used {n} times", once: "each weight used once",
+    ratio: "The dense layer needs {dense}× the parameters of the convolution; the locally connected layer {local}×.",
+    sweep: "Parameters as the image grows (other settings fixed)",
+    sweepAlt: "Line chart: parameters of the three layers for image sizes 8 to 128, logarithmic scale",
+    sizeAxis: "image size",
+    download: "Download PNG",
+    connecting: "Connecting to the server…", reconnecting: "Connection lost — reconnecting…", closed: "Not connected to the server.",
+    waiting: "Waiting for the server's numbers…",
+    error: "Server: {msg}",
+    say: "Size {size}: dense {dense}, locally connected {local}, convolution {conv} parameters.",
+  },
+  zh: {
+    size: "图像尺寸（H = W）", inChannels: "输入通道数", kernel: "卷积核大小", outChannels: "输出通道数",
+    shape: "输入 {h}×{w}×{c} → 输出 {h}×{w}×{oc}，卷积核 {k}×{k}（填充 {p}，步幅 1）",
+    params: "独立参数个数", uses: "使用次数：每个样本的乘加次数",
+    layers: { dense: "全连接", "locally-connected": "局部连接", conv: "卷积" },
+    engine: "引擎", computed: "公式",
+    engineTitle: "在服务器上构建该层，由引擎的 Model.Count 计数",
+    computedTitle: "该层太大无法构建（超过 {n} 个参数）：使用与引擎 Count 相同的公式",
+    perWeight: "每个权重使用 {n} 次", once: "每个权重只使用一次",
+    ratio: "全连接层的参数是卷积层的 {dense} 倍；局部连接层是 {local} 倍。",
+    sweep: "图像变大时的参数个数（其他设置不变）",
+    sweepAlt: "折线图：图像尺寸从 8 到 128 时三种层的参数个数，对数刻度",
+    sizeAxis: "图像尺寸",
+    download: "下载 PNG",
+    connecting: "正在连接服务器……", reconnecting: "连接已断开——正在重新连接……", closed: "未连接到服务器。",
+    waiting: "正在等待服务器的计算结果……",
+    error: "服务器：{msg}",
+    say: "尺寸 {size}：全连接 {dense}，局部连接 {local}，卷积 {conv} 个参数。",
+  },
+};
+
+function fill(tpl, vars) {
+  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) e.setAttribute(k, String(v));
+  return e;
+}
+
+export default function mount(root, initial, { lang }) {
+  const L = lang === "zh" ? "zh" : "en";
+  const S = strings[L];
+  const locale = L === "zh" ? "zh-CN" : "en";
+  const nf = new Intl.NumberFormat(locale);
+  const ratioFmt = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
+  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
+
+  let params = { size: 28, inChannels: 1, kernel: 3, outChannels: 1, ...initial };
+  let frame = null; // the server's static part
+  let lastSpoken = 0;
+  let speakTimer = 0;
+
+  root.classList.add("pc");
+  root.replaceChildren();
+
+  const status = el("p", "pc-status");
+  status.setAttribute("role", "status");
+  status.dataset.testid = "connection-status";
+  const errorBox = el("p", "pc-error");
+  errorBox.setAttribute("role", "alert");
+  errorBox.dataset.testid = "widget-error";
+  errorBox.hidden = true;
+
+  // ---- Sliders ----
+  const sliders = el("div", "pc-sliders");
+  const fields = {};
+  function slider(key, min, max, toValue, toPos) {
+    const label = el("label", "pc-field");
+    const name = el("span", "pc-name", S[key]);
+    const input = document.createElement("input");
+    input.type = "range";
+    input.min = String(min);
+    input.max = String(max);
+    input.value = String(toPos(params[key]));
+    input.dataset.testid = "slider-" + key;
+    const shown = el("output", "pc-value");
+    shown.dataset.testid = "value-" + key;
+    const show = (v) => {
+      shown.textContent = key === "kernel" ? `${v}×${v}` : nf.format(v);
+      input.setAttribute("aria-valuetext", shown.textContent);
+    };
+    show(params[key]);
+    // Throttle to the server's command rate: at most every 120 ms, always
+    // the final value.
+    let last = 0;
+    let pending = 0;
+    input.addEventListener("input", () => {
+      const v = toValue(Number(input.value));
+      show(v);
+      clearTimeout(pending);
+      const send = () => {
+        last = performance.now();
+        setParams({ [key]: v });
+      };
+      const wait = 120 - (performance.now() - last);
+      if (wait <= 0) send();
+      else pending = setTimeout(send, wait);
+    });
+    label.append(name, shown, input);
+    sliders.append(label);
+    fields[key] = { input, show, toPos };
+  }
+  const ident = (v) => v;
+  slider("size", 8, 128, ident, ident);
+  slider("inChannels", 1, 64, ident, ident);
+  slider("kernel", 0, KERNELS.length - 1, (i) => KERNELS[i], (k) => Math.max(0, KERNELS.indexOf(k)));
+  slider("outChannels", 1, 256, ident, ident);
+
+  const shape = el("p", "pc-shape");
+  shape.dataset.testid = "shape";
+
+  // ---- Bars ----
+  function barGroup(kind) {
+    const fig = el("figure", "pc-bars");
+    const cap = el("figcaption", "", S[kind]);
+    fig.append(cap);
+    const rows = {};
+    for (const layer of LAYERS) {
+      const row = el("div", "pc-row");
+      const name = el("span", "pc-layer", S.layers[layer]);
+      const track = el("div", "pc-track");
+      const bar = el("div", "pc-bar");
+      bar.style.backgroundColor = COLOURS[layer];
+      track.append(bar);
+      const value = el("span", "pc-number");
+      value.dataset.testid = `${kind}-${layer}`;
+      const badge = el("span", "pc-badge");
+      badge.dataset.testid = `source-${kind}-${layer}`;
+      const note = el("span", "pc-note");
+      row.append(name, track, value, badge, note);
+      fig.append(row);
+      rows[layer] = { bar, value, badge, note };
+    }
+    // Decade ticks under the bars: 1, 10³, 10⁶, 10⁹, 10¹².
+    const axis = el("div", "pc-axis");
+    axis.setAttribute("aria-hidden", "true");
+    for (const e of [0, 3, 6, 9, 12]) {
+      const t = el("span", "pc-tick", e === 0 ? "1" : "10" + supers(e));
+      t.style.left = `${(100 * e) / LOG_MAX}%`;
+      axis.append(t);
+    }
+    fig.append(axis);
+    return { fig, rows };
+  }
+  function supers(n) {
+    const map = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+    return String(n).split("").map((d) => map[Number(d)]).join("");
+  }
+  const paramsBars = barGroup("params");
+  const usesBars = barGroup("uses");
+  const bars = el("div", "pc-bargroups");
+  bars.append(paramsBars.fig, usesBars.fig);
+
+  const ratio = el("p", "pc-ratio");
+  ratio.dataset.testid = "ratio";
+
+  // ---- Sweep chart ----
+  const sweepFig = el("figure", "pc-sweep");
+  const sweepCap = el("figcaption", "", S.sweep);
+  const chart = svg("svg", { viewBox: "0 0 420 200", role: "img", "aria-label": S.sweepAlt });
+  chart.dataset.testid = "sweep";
+  sweepFig.append(sweepCap, chart);
+
+  const exports = el("p", "pc-exports");
+  const png = el("a", "", S.download);
+  png.dataset.testid = "download-png";
+  exports.append(png);
+
+  const narrator = el("p", "pc-sr");
+  narrator.setAttribute("aria-live", "polite");
+  narrator.dataset.testid = "narration";
+
+  const waiting = el("p", "pc-waiting", S.waiting);
+  root.append(status, sliders, shape, waiting, bars, ratio, sweepFig, exports, errorBox, narrator);
+
+  function setParams(change) {
+    params = { ...params, ...change };
+    ch.send({ type: "set-params", params: change });
+  }
+
+  function showError(msg) {
+    errorBox.textContent = fill(S.error, { msg });
+    errorBox.hidden = false;
+    clearTimeout(showError.timer);
+    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
+  }
+
+  function showStatus(s) {
+    root.dataset.connection = s;
+    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
+    status.hidden = s === "open";
+  }
+
+  const width = (v) => `${Math.max(0.5, (100 * Math.log10(Math.max(v, 1))) / LOG_MAX)}%`;
+
+  function drawBars(group, kind) {
+    for (const c of frame.counts) {
+      const r = group.rows[c.layer];
+      const v = kind === "params" ? c.params : c.uses;
+      r.bar.style.width = width(v);
+      r.value.textContent = nf.format(v);
+      r.value.dataset.value = String(v);
+      r.value.dataset.source = c.computed ? "computed" : "engine";
+      r.badge.textContent = c.computed ? S.computed : S.engine;
+      r.badge.classList.toggle("pc-computed", c.computed);
+      r.badge.title = c.computed ? fill(S.computedTitle, { n: nf.format(frame.buildLimit) }) : S.engineTitle;
+      // Biases are not multiplied by anything: uses per weight is uses
+      // over (parameters − biases), one bias per output value (dense,
+      // locally connected) or per output channel (conv).
+      const p = frame.params;
+      const biases = c.layer === "conv" ? p.outChannels : p.outChannels * p.size * p.size;
+      const per = c.uses / (c.params - biases);
+      r.note.textContent = kind === "uses" ? (per === 1 ? S.once : fill(S.perWeight, { n: nf.format(per) })) : "";
+    }
+  }
+
+  function drawSweep() {
+    chart.replaceChildren();
+    const W = 420, H = 200, left = 44, right = 10, top = 10, bottom = 30;
+    const pts = frame.sweep;
+    const maxE = Math.ceil(Math.log10(Math.max(...pts.map((p) => p.params[0]))));
+    const x = (size) => left + ((size - 8) / 120) * (W - left - right);
+    const y = (v) => top + (1 - Math.log10(Math.max(v, 1)) / maxE) * (H - top - bottom);
+    for (let e = 0; e <= maxE; e += maxE > 8 ? 3 : 2) {
+      chart.append(svg("line", { x1: left, x2: W - right, y1: y(10 ** e), y2: y(10 ** e), class: "pc-grid" }));
+      const t = svg("text", { x: left - 4, y: y(10 ** e) + 4, "text-anchor": "end", class: "pc-axis-text" });
+      t.textContent = e === 0 ? "1" : "10" + supers(e);
+      chart.append(t);
+    }
+    for (const size of [8, 32, 64, 96, 128]) {
+      const t = svg("text", { x: x(size), y: H - bottom + 16, "text-anchor": "middle", class: "pc-axis-text" });
+      t.textContent = String(size);
+      chart.append(t);
+    }
+    const xl = svg("text", { x: W - right, y: H - 2, "text-anchor": "end", class: "pc-axis-text" });
+    xl.textContent = S.sizeAxis;
+    chart.append(xl);
+    const cur = svg("line", { x1: x(frame.params.size), x2: x(frame.params.size), y1: top, y2: H - bottom, class: "pc-now" });
+    chart.append(cur);
+    LAYERS.forEach((layer, i) => {
+      const d = pts.map((p, j) => `${j ? "L" : "M"}${x(p.size).toFixed(1)},${y(p.params[i]).toFixed(1)}`).join(" ");
+      chart.append(svg("path", { d, fill: "none", stroke: COLOURS[layer], "stroke-width": 2.5, "stroke-dasharray": ["", "6 3", "2 3"][i] }));
+      const last = pts[pts.length - 1];
+      const label = svg("text", { x: x(last.size) - 2, y: y(last.params[i]) - 5, "text-anchor": "end", fill: COLOURS[layer], class: "pc-line-label" });
+      label.textContent = S.layers[layer];
+      chart.append(label);
+    });
+  }
+
+  function draw() {
+    if (!frame) return;
+    waiting.hidden = true;
+    const p = frame.params;
+    shape.textContent = fill(S.shape, { h: p.size, w: p.size, c: p.inChannels, oc: p.outChannels, k: p.kernel, p: (p.kernel - 1) / 2 });
+    drawBars(paramsBars, "params");
+    drawBars(usesBars, "uses");
+    const [dense, local, conv] = LAYERS.map((l) => frame.counts.find((c) => c.layer === l));
+    ratio.textContent = fill(S.ratio, { dense: ratioFmt.format(dense.params / conv.params), local: ratioFmt.format(local.params / conv.params) });
+    drawSweep();
+    png.href = "/export/param-calc.png?" + new URLSearchParams({ size: p.size, inChannels: p.inChannels, kernel: p.kernel, outChannels: p.outChannels });
+    png.download = `param-calc-${p.size}-${p.inChannels}-${p.kernel}-${p.outChannels}.png`;
+    root.dataset.size = String(p.size);
+    // Speak the new counts once the sliders rest (at most every 1.5 s).
+    clearTimeout(speakTimer);
+    speakTimer = setTimeout(() => {
+      if (performance.now() - lastSpoken < 1500) return;
+      lastSpoken = performance.now();
+      narrator.textContent = fill(S.say, { size: p.size, dense: nf.format(dense.params), local: nf.format(local.params), conv: nf.format(conv.params) });
+    }, 700);
+  }
+
+  function syncSliders(p) {
+    params = { ...p };
+    for (const [key, f] of Object.entries(fields)) {
+      if (document.activeElement !== f.input) f.input.value = String(f.toPos(p[key]));
+      f.show(p[key]);
+    }
+  }
+
+  const ch = channel(id, {
+    onOpen() {
+      ch.send({ type: "start", experiment: "param-calc", params });
+    },
+    onStatus: showStatus,
+    onMessage(m) {
+      if (m.type === "frame") {
+        if (!m.static) return;
+        frame = m.static;
+        if (!document.activeElement || !Object.values(fields).some((f) => f.input === document.activeElement)) syncSliders(frame.params);
+        requestAnimationFrame(draw);
+      } else if (m.type === "error") {
+        showError(m.message);
+        if (frame) syncSliders(frame.params);
+      }
+    },
+  });
+  showStatus(ch.status);
+}
