@@ -7,7 +7,8 @@ import "testing"
 // d_ff 64, not causal), a linear read-out 32→16 at every step and the
 // sequence cross-entropy; batch 16, T = 16; forward, backward and an SGD
 // update. Run with -cpu 1: the step is meant to stay on one goroutine.
-// PyTorch (float64, one thread) takes about 2.5–3 ms for the same step.
+// scripts/torch_step_bench.py times PyTorch on the same step; docs/perf.md
+// has both side by side.
 
 // attnBenchSink keeps the last loss so the step cannot be optimised away.
 var attnBenchSink float64

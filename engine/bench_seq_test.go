@@ -6,8 +6,8 @@ import "testing"
 // input (32 symbols), a recurrent layer of 64 units over 32 steps, a linear
 // read-out 64→32 at every step and the sequence cross-entropy, batch 16;
 // forward, backward and an SGD update. Run with -cpu 1: the step is meant
-// to stay on one goroutine. PyTorch (float64, one thread) takes about 5–6 ms
-// for the RNN and 12 ms for the LSTM on the same model.
+// to stay on one goroutine. scripts/torch_step_bench.py times PyTorch on
+// the same model; docs/perf.md has both side by side.
 
 func BenchmarkStepRNN(b *testing.B)  { benchSeqStep(b, "rnn") }
 func BenchmarkStepLSTM(b *testing.B) { benchSeqStep(b, "lstm") }
