@@ -115,9 +115,20 @@ func ParamsTable(cfg ParamsConfig) ([]ParamsRow, error) {
 }
 
 func paramsRow(cfg ParamsConfig, size int, kind string) (ParamsRow, error) {
+	return CountLayer(cfg, size, kind, MaxBuiltParams)
+}
+
+// CountLayer is one row of the table: the layer of the given kind (LayerDense,
+// LayerLocal or LayerConv) on size×size inputs, built and counted by
+// engine.Model.Count when it holds at most buildLimit parameters, counted by
+// the engine's formula otherwise (Source says which; a buildLimit of 0
+// never builds). The live calculator uses a smaller limit than the table,
+// since it builds on every slider move. cfg must be valid (see Validate)
+// and size must fit it.
+func CountLayer(cfg ParamsConfig, size int, kind string, buildLimit int) (ParamsRow, error) {
 	params, uses, out := paramsFormula(cfg, size, kind)
 	row := ParamsRow{Size: size, Layer: kind, OutShape: out, Params: params, Uses: uses, Source: "computed"}
-	if params > MaxBuiltParams {
+	if params > buildLimit {
 		return row, nil
 	}
 	m, err := buildParamsLayer(cfg, size, kind)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/lab"
 )
 
 // ParamCalcName is the registry name of the parameter calculator.
@@ -91,33 +91,32 @@ type CalcCount struct {
 	Computed bool   `json:"computed"`
 }
 
-// calcConfig is the convolution both the conv and the locally connected
-// layer use: stride 1, "same" padding.
-func calcConfig(p ParamCalcParams) engine.Conv2dConfig {
-	return engine.Conv2dConfig{InChannels: p.InChannels, OutChannels: p.OutChannels, KernelSize: p.Kernel, Stride: 1, Padding: (p.Kernel - 1) / 2}
+// countLayer asks lab's parameter table for one layer on p — "same"
+// padding, (k−1)/2 on each side, so that the three layers map the same
+// input to the same output — building it when it holds at most buildLimit
+// parameters. An unknown layer panics: the names are this package's own.
+func countLayer(layer string, p ParamCalcParams, buildLimit int) (CalcCount, bool, error) {
+	kind, ok := map[string]string{CalcDense: lab.LayerDense, CalcLocal: lab.LayerLocal, CalcConv: lab.LayerConv}[layer]
+	if !ok {
+		panic(fmt.Sprintf("run: param-calc: unknown layer %q", layer))
+	}
+	cfg := lab.ParamsConfig{Sizes: []int{p.Size}, InChannels: p.InChannels, OutChannels: p.OutChannels, Kernel: p.Kernel, Padding: (p.Kernel - 1) / 2}
+	row, err := lab.CountLayer(cfg, p.Size, kind, buildLimit)
+	if err != nil {
+		return CalcCount{}, false, err
+	}
+	built := row.Source == "built"
+	return CalcCount{Layer: layer, Params: row.Params, Uses: row.Uses, Computed: !built}, built, nil
 }
 
 // CalcFormula counts layer (one of CalcLayers) on p by arithmetic, with the
-// same rules as the engine's Count: a dense layer from every input value to
-// every output value with a bias per output; a convolution with one
-// k×k×C kernel and a bias per output channel, used at each of the H·W
-// positions; the locally connected twin with a kernel and a bias of its own
-// at every position. p must be valid; an unknown layer panics.
+// same rules as the engine's Count (lab's formula): a dense layer from every
+// input value to every output value with a bias per output; a convolution
+// with one k×k×C kernel and a bias per output channel, used at each of the
+// H·W positions; the locally connected twin with a kernel and a bias of its
+// own at every position. p must be valid; an unknown layer panics.
 func CalcFormula(layer string, p ParamCalcParams) CalcCount {
-	in := p.InChannels * p.Size * p.Size
-	out := p.OutChannels * p.Size * p.Size // "same" padding keeps H×W
-	kernel := p.InChannels * p.Kernel * p.Kernel
-	c := CalcCount{Layer: layer, Computed: true}
-	switch layer {
-	case CalcDense:
-		c.Params, c.Uses = in*out+out, in*out
-	case CalcLocal:
-		c.Params, c.Uses = out*kernel+out, out*kernel
-	case CalcConv:
-		c.Params, c.Uses = p.OutChannels*kernel+p.OutChannels, out*kernel
-	default:
-		panic(fmt.Sprintf("run: param-calc: unknown layer %q", layer))
-	}
+	c, _, _ := countLayer(layer, p, 0) // a limit of 0 builds nothing, so no error
 	return c
 }
 
@@ -125,33 +124,11 @@ func CalcFormula(layer string, p ParamCalcParams) CalcCount {
 // parameters and uses, or ok false (building nothing) when the layer would
 // hold more than CalcBuildLimit parameters. p must be valid.
 func CalcEngine(layer string, p ParamCalcParams) (c CalcCount, ok bool, err error) {
-	if CalcFormula(layer, p).Params > CalcBuildLimit {
-		return CalcCount{}, false, nil
-	}
-	rng := engine.NewRand(1) // the values do not matter, only the shapes
-	shape := []int{p.InChannels, p.Size, p.Size}
-	var l engine.Layer
-	switch layer {
-	case CalcDense:
-		// A dense layer takes the image as one vector.
-		shape = []int{p.InChannels * p.Size * p.Size}
-		l, err = engine.NewLinear(layer, shape[0], p.OutChannels*p.Size*p.Size, rng)
-	case CalcLocal:
-		l, err = engine.NewLocallyConnected2d(layer, calcConfig(p), p.Size, p.Size, rng)
-	case CalcConv:
-		l, err = engine.NewConv2d(layer, calcConfig(p), rng)
-	default:
-		return CalcCount{}, false, fmt.Errorf("run: param-calc: unknown layer %q", layer)
-	}
-	if err != nil {
+	c, built, err := countLayer(layer, p, CalcBuildLimit)
+	if err != nil || !built {
 		return CalcCount{}, false, err
 	}
-	m, err := engine.NewModel(ParamCalcName+"-"+layer, shape, nil, l)
-	if err != nil {
-		return CalcCount{}, false, err
-	}
-	n := m.Count()
-	return CalcCount{Layer: layer, Params: n.Params, Uses: n.Uses}, true, nil
+	return c, true, nil
 }
 
 // ParamCalc is the "why share?" calculator: for its parameters it counts
