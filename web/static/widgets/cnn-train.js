@@ -4,9 +4,13 @@
 // position) and an MLP of about the CNN's size. Every number comes from the
 // engine over /ws (docs/protocol.md, "cnn-train"); this module only draws.
 
-import { channel, controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
-import { viridisAt, divergingAt, css } from "/static/widgets/palette.js";
+import { channel } from "/static/live.js";
+import { divergingAt } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
+import {
+  el, fill, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
+  fillCells, viridisImage, perFrame, link,
+} from "/static/widgets/ui.js";
 
 const MODELS = ["cnn", "lc", "mlp"];
 // Okabe–Ito, in viz's series order, with viz's dash patterns: the three
@@ -44,7 +48,6 @@ const strings = {
     cnnPanel: "Inside the CNN",
     filters: "First-layer filters (8 kernels of 3×3; purple < 0 < orange)",
     maps: "Feature maps of digit #{i} (a {label}) after conv1 + ReLU",
-    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
     norms: "Gradient norm per layer (last step)",
     settings: "Training settings (changing one restarts the race)",
     lr: "Learning rate", batch: "Batch size", optimizer: "Optimizer", trainSize: "Training digits",
@@ -56,11 +59,7 @@ const strings = {
     downloadPNG: "Download charts (PNG)",
     json: "CNN step trace (JSON)",
     exportNote: "The server re-trains to this step to draw it (a few seconds).",
-    connecting: "Connecting to the server…",
-    reconnecting: "Connection lost — reconnecting…",
-    closed: "Not connected to the server.",
     restarted: "Reconnected: training cannot be resumed, so the race starts again from step 0.",
-    error: "Server: {msg}",
     empty: "Press Play (or Space) to start the race. Each step trains all three models on one minibatch.",
     say: "Step {k} of {n}. Test accuracy: {tests}.",
     sayShift: "Shift test done at step {k}: at 4 pixels, {accs}.",
@@ -88,7 +87,6 @@ const strings = {
     cnnPanel: "CNN 内部",
     filters: "第一层滤波器（8 个 3×3 卷积核；紫 < 0 < 橙）",
     maps: "第 {i} 号数字（{label}）经 conv1 + ReLU 后的特征图",
-    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
     norms: "各层梯度范数（最近一步）",
     settings: "训练设置（修改任何一项都会重新开始比赛）",
     lr: "学习率", batch: "批大小", optimizer: "优化器", trainSize: "训练数字个数",
@@ -100,11 +98,7 @@ const strings = {
     downloadPNG: "下载图表（PNG）",
     json: "CNN 单步追踪（JSON）",
     exportNote: "服务器会重新训练到这一步再绘图（需要几秒钟）。",
-    connecting: "正在连接服务器……",
-    reconnecting: "连接已断开——正在重新连接……",
-    closed: "未连接到服务器。",
     restarted: "已重新连接：训练无法接着进行，比赛从第 0 步重新开始。",
-    error: "服务器：{msg}",
     empty: "按“播放”（或空格键）开始比赛。每一步让三个模型各训练一个小批量。",
     say: "第 {k} / {n} 步。测试准确率：{tests}。",
     sayShift: "第 {k} 步的平移测试完成：平移 4 像素时，{accs}。",
@@ -113,50 +107,20 @@ const strings = {
   },
 };
 
-function fill(tpl, vars) {
-  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
-
 export default function mount(root, initial, { lang }) {
-  const L = lang === "zh" ? "zh" : "en";
-  const S = strings[L];
-  const locale = L === "zh" ? "zh-CN" : "en";
-  const nf = new Intl.NumberFormat(locale);
+  const { L, S, locale, nf, id } = begin(root, lang, strings, "ct");
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const gapFmt = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
-  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
 
   let params = { lr: 0.003, batch: 32, optimizer: "adam", trainSize: 1000, seed: 1, epochs: 3, digit: 0, ...initial };
   let statics = null;
   let frame = null;
-  let state = "paused";
-  let speed = reducedMotion.matches ? 2 : 8;
-  let wantPlaying = false;
   let everOpened = false;
-  let lastSpoken = 0;
   let lastShiftSpoken = -1;
 
-  root.classList.add("ct");
-  root.replaceChildren();
-
   // ---- Layout ----
-  const status = el("p", "ct-status");
-  status.setAttribute("role", "status");
-  status.dataset.testid = "connection-status";
-  const errorBox = el("p", "ct-error");
-  errorBox.setAttribute("role", "alert");
-  errorBox.dataset.testid = "widget-error";
-  errorBox.hidden = true;
+  const { status, errorBox, showStatus, showError } = statusLines(root, "ct", S);
   const notice = el("p", "ct-notice");
   notice.hidden = true;
 
@@ -180,7 +144,7 @@ export default function mount(root, initial, { lang }) {
   const divergedReset = el("button", "ct-reset", S.resetRace);
   divergedReset.type = "button";
   divergedReset.dataset.testid = "diverged-reset";
-  divergedReset.addEventListener("click", () => reset());
+  divergedReset.addEventListener("click", () => run.reset());
   divergedBox.append(divergedTitle, divergedDetail, divergedReset);
 
   const empty = el("p", "ct-empty", S.empty);
@@ -287,31 +251,11 @@ export default function mount(root, initial, { lang }) {
   digitCanvas.height = 28;
   digitCanvas.className = "ct-digit";
   digitCanvas.setAttribute("role", "img");
-  const digitField = el("div", "ct-digit-field");
-  const digitName = el("label", "", S.digit);
-  const digitInput = document.createElement("input");
-  digitInput.type = "number";
-  digitInput.min = "0";
-  digitInput.max = String(DIGITS - 1);
-  digitInput.value = String(params.digit);
-  digitInput.id = id + "-digit";
-  digitInput.dataset.testid = "digit";
-  digitName.htmlFor = digitInput.id;
-  digitInput.addEventListener("change", () => {
-    const d = Math.trunc(Number(digitInput.value));
-    if (Number.isFinite(d) && d >= 0 && d < DIGITS) setParams({ digit: d });
-    else digitInput.value = String(params.digit);
+  const digit = digitPicker(S, {
+    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
+    cls: "ct-digit-field", testid: "digit",
   });
-  const prev = el("button", "", "◀");
-  prev.type = "button";
-  prev.setAttribute("aria-label", S.prevDigit);
-  prev.addEventListener("click", () => setParams({ digit: (params.digit + DIGITS - 1) % DIGITS }));
-  const next = el("button", "", "▶");
-  next.type = "button";
-  next.setAttribute("aria-label", S.nextDigit);
-  next.addEventListener("click", () => setParams({ digit: (params.digit + 1) % DIGITS }));
-  digitField.append(digitName, prev, digitInput, next);
-  mapsHead.append(digitCanvas, digitField);
+  mapsHead.append(digitCanvas, digit.field);
   const maps = el("div", "ct-maps");
   maps.dataset.testid = "feature-maps";
   const mapCanvases = [];
@@ -339,93 +283,44 @@ export default function mount(root, initial, { lang }) {
   const settings = el("fieldset", "ct-settings");
   const legendEl = el("legend", "", S.settings);
   settings.append(legendEl);
-  function selectField(label, testid, values, names, current, parse) {
-    const lab = el("label", "ct-field");
-    lab.append(el("span", "", label));
-    const s = document.createElement("select");
-    s.dataset.testid = testid;
+  // A value the server chose outside the usual list gets an option too.
+  const optionName = (v) => (typeof v === "number" ? nf.format(v) : String(v));
+  function choice(text, key, values, name, parse) {
+    const current = params[key];
     const opts = values.includes(current) ? values : [...values, current].sort((a, b) => (typeof a === "number" ? a - b : 0));
-    for (const v of opts) {
-      const o = document.createElement("option");
-      o.value = String(v);
-      o.textContent = names ? names[v] : typeof v === "number" ? nf.format(v) : String(v);
-      s.append(o);
-    }
-    s.value = String(current);
-    s.addEventListener("change", () => setParams({ [testid.slice(4)]: parse(s.value) }));
-    lab.append(s);
-    settings.append(lab);
-    return s;
-  }
-  function numberField(label, testid, min, max, current, key) {
-    const lab = el("label", "ct-field");
-    lab.append(el("span", "", label));
-    const i = document.createElement("input");
-    i.type = "number";
-    i.min = String(min);
-    i.max = String(max);
-    i.step = "1";
-    i.value = String(current);
-    i.dataset.testid = testid;
-    i.addEventListener("change", () => {
-      const v = Math.trunc(Number(i.value));
-      if (Number.isFinite(v) && v >= min && v <= max) setParams({ [key]: v });
-      else i.value = String(params[key]);
+    const f = selectField({
+      cls: "ct-field", text, values: opts, name, current, testid: "set-" + key, onChange: (v) => setParams({ [key]: parse(v) }),
     });
+    settings.append(f.label);
+    return f.input;
+  }
+  function numberField(text, key, min, max) {
+    const lab = el("label", "ct-field");
+    lab.append(el("span", "", text));
+    const i = intInput(min, max, () => params[key], (v) => setParams({ [key]: v }));
+    i.step = "1";
+    i.dataset.testid = "set-" + key;
     lab.append(i);
     settings.append(lab);
     return i;
   }
-  const lrInput = selectField(S.lr, "set-lr", LRS, null, params.lr, Number);
-  const batchInput = selectField(S.batch, "set-batch", BATCHES, null, params.batch, Number);
-  const optInput = selectField(S.optimizer, "set-optimizer", OPTIMIZERS, S.optimizers, params.optimizer, String);
-  const sizeInput = selectField(S.trainSize, "set-trainSize", SIZES, null, params.trainSize, Number);
-  const epochsInput = numberField(S.epochs, "set-epochs", 1, 50, params.epochs, "epochs");
-  const seedInput = numberField(S.seed, "set-seed", 0, 1000000, params.seed, "seed");
+  const lrInput = choice(S.lr, "lr", LRS, optionName, Number);
+  const batchInput = choice(S.batch, "batch", BATCHES, optionName, Number);
+  const optInput = choice(S.optimizer, "optimizer", OPTIMIZERS, (v) => S.optimizers[v], String);
+  const sizeInput = choice(S.trainSize, "trainSize", SIZES, optionName, Number);
+  const epochsInput = numberField(S.epochs, "epochs", 1, 50);
+  const seedInput = numberField(S.seed, "seed", 0, 1000000);
 
   const exports = el("p", "ct-exports");
-  const pngLink = el("a", "", S.downloadPNG);
-  pngLink.dataset.testid = "download-png";
-  const jsonLink = el("a", "", S.json);
-  jsonLink.dataset.testid = "export-json";
+  const pngLink = link(S.downloadPNG, "download-png");
+  const jsonLink = link(S.json, "export-json");
   exports.append(pngLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
 
-  const narrator = el("p", "ct-sr");
-  narrator.setAttribute("aria-live", "polite");
-  narrator.dataset.testid = "narration";
+  const voice = narrator("ct", 4000);
+  const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
 
-  const ctl = controls(L, {
-    onPlay: () => {
-      wantPlaying = true;
-      ch.send({ type: "play" });
-    },
-    onPause: () => {
-      wantPlaying = false;
-      ch.send({ type: "pause" });
-    },
-    onStep: () => step(),
-    onReset: () => reset(),
-    onSpeed: (sps) => {
-      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
-      ch.send({ type: "speed", speed });
-    },
-  }, speed);
+  root.append(status, notice, head, run.ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, errorBox, voice.el);
 
-  root.append(status, notice, head, ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, errorBox, narrator);
-  keyboard(root, {
-    toggle: () => ctl.el.querySelector(".live-play").click(),
-    step: () => step(),
-    reset: () => reset(),
-  });
-
-  function step() {
-    wantPlaying = false;
-    ch.send({ type: "step", n: 1 });
-  }
-  function reset() {
-    wantPlaying = false;
-    ch.send({ type: "reset" });
-  }
   function setParams(change) {
     ch.send({ type: "set-params", params: change });
   }
@@ -436,27 +331,14 @@ export default function mount(root, initial, { lang }) {
       if (![...input.options].some((o) => o.value === String(p[key]))) {
         const o = document.createElement("option");
         o.value = String(p[key]);
-        o.textContent = typeof p[key] === "number" ? nf.format(p[key]) : String(p[key]);
+        o.textContent = optionName(p[key]);
         input.append(o);
       }
       input.value = String(p[key]);
     }
     if (document.activeElement !== epochsInput) epochsInput.value = String(p.epochs);
     if (document.activeElement !== seedInput) seedInput.value = String(p.seed);
-    if (document.activeElement !== digitInput) digitInput.value = String(p.digit);
-  }
-
-  function showError(msg) {
-    errorBox.textContent = fill(S.error, { msg });
-    errorBox.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
-  }
-
-  function showStatus(s) {
-    root.dataset.connection = s;
-    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
-    status.hidden = s === "open";
+    if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
   }
 
   // ---- Drawing ----
@@ -672,24 +554,14 @@ export default function mount(root, initial, { lang }) {
     const f = dequantize(frame.filters);
     const lim = Math.max(Math.abs(frame.filters.min), Math.abs(frame.filters.max)) || 1;
     filterCanvases.forEach((c, k) => {
-      const g = c.getContext("2d");
-      for (let i = 0; i < 9; i++) {
-        g.fillStyle = css(divergingAt(f[k * 9 + i], lim));
-        g.fillRect((i % 3) * 16, Math.floor(i / 3) * 16, 16, 16);
-      }
+      fillCells(c.getContext("2d"), 3, 3, 16, (i) => divergingAt(f[k * 9 + i], lim));
       const vals = Array.from(f.slice(k * 9, k * 9 + 9), (v) => num3.format(v));
       c.setAttribute("aria-label", `conv1 #${k + 1}: ${vals.join(", ")}`);
     });
     const maps = dequantize(frame.maps);
     const hi = frame.maps.max || 1;
     mapCanvases.forEach((c, k) => {
-      const g = c.getContext("2d");
-      const img = g.createImageData(28, 28);
-      for (let i = 0; i < 784; i++) {
-        const rgb = viridisAt(maps[k * 784 + i], 0, hi);
-        img.data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
-      }
-      g.putImageData(img, 0, 0);
+      viridisImage(c.getContext("2d"), 28, 28, (i) => maps[k * 784 + i], hi);
       c.setAttribute("aria-label", `conv1 #${k + 1} → ReLU`);
     });
     // Gradient norms, one bar per layer with parameters, for each model.
@@ -743,9 +615,9 @@ export default function mount(root, initial, { lang }) {
       n: nf.format(total), epochs: nf.format(p.epochs), per: nf.format(statics.stepsPerEpoch), want: nf.format(want), batch: nf.format(p.batch),
     });
     evalNote.textContent = fill(S.evalNote, { every: nf.format(statics.evalEvery), test: nf.format(statics.evalTest), train: nf.format(statics.evalTrain) });
-    empty.hidden = frame.step > 0 || state === "running";
+    empty.hidden = frame.step > 0 || run.state === "running";
     const div = frame.models.filter((m) => m.diverged);
-    divergedBox.hidden = div.length === 0 && state !== "diverged";
+    divergedBox.hidden = div.length === 0 && run.state !== "diverged";
     root.dataset.diverged = String(!divergedBox.hidden);
     if (!divergedBox.hidden) {
       divergedDetail.textContent = fill(S.divergedDetail, {
@@ -765,10 +637,7 @@ export default function mount(root, initial, { lang }) {
   }
 
   function narrate(force) {
-    if (!frame) return;
-    const now = performance.now();
-    if (!force && state === "running" && now - lastSpoken < 4000) return;
-    lastSpoken = now;
+    if (!frame || !voice.due(force || run.state !== "running")) return;
     const tests = frame.models.map((m) => `${S.short[m.name]} ${m.test == null ? S.notYet : pct.format(m.test)}`).join(", ");
     let text = fill(S.say, { k: nf.format(frame.step), n: nf.format(frame.total), tests });
     const done = frame.shift?.done;
@@ -776,21 +645,15 @@ export default function mount(root, initial, { lang }) {
       lastShiftSpoken = done.step;
       text += " " + fill(S.sayShift, { k: nf.format(done.step), accs: MODELS.map((m, i) => `${S.short[m]} ${pct.format(done.acc[i][4])}`).join(", ") });
     }
-    narrator.textContent = text;
+    voice.say(text);
   }
 
-  let drawQueued = false;
-  function draw() {
-    if (drawQueued) return;
-    drawQueued = true;
-    requestAnimationFrame(() => {
-      drawQueued = false;
-      drawTable();
-      drawCharts();
-      drawCNN();
-      drawText();
-    });
-  }
+  const draw = perFrame(() => {
+    drawTable();
+    drawCharts();
+    drawCNN();
+    drawText();
+  });
   // Charts follow the width of the page (phone, projector).
   if ("ResizeObserver" in window) new ResizeObserver(() => draw()).observe(charts);
 
@@ -805,9 +668,7 @@ export default function mount(root, initial, { lang }) {
         setTimeout(() => (notice.hidden = true), 10000);
       }
       everOpened = true;
-      ch.send({ type: "start", experiment: "cnn-train", params });
-      ch.send({ type: "speed", speed });
-      if (wantPlaying) ch.send({ type: "play" });
+      run.resend({ type: "start", experiment: "cnn-train", params });
     },
     onStatus(s) {
       showStatus(s);
@@ -828,17 +689,11 @@ export default function mount(root, initial, { lang }) {
           break;
         }
         case "state": {
-          const changed = m.state !== state;
-          state = m.state;
-          root.dataset.state = state;
-          if (state !== "running") wantPlaying = false;
-          ctl.setState(state);
-          ctl.setSpeed(m.speed);
-          if (changed) {
-            narrator.textContent = S.sayState[state] ?? "";
-            if (state === "paused" || state === "done") setTimeout(() => narrate(true), 800);
+          if (run.update(m)) {
+            voice.say(S.sayState[m.state] ?? "");
+            if (m.state === "paused" || m.state === "done") setTimeout(() => narrate(true), 800);
           }
-          if (m.error && state !== "diverged") showError(m.error);
+          if (m.error && m.state !== "diverged") showError(m.error);
           draw();
           break;
         }
@@ -850,7 +705,6 @@ export default function mount(root, initial, { lang }) {
     },
   });
 
-  ctl.setState(state);
   showStatus(ch.status);
   stepLine.textContent = S.connecting;
 }

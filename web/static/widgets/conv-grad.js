@@ -6,9 +6,13 @@
 // it, the unshared twin keeps each contribution in its own kernel. Every
 // number comes from the server (docs/protocol.md, "conv-grad").
 
-import { channel, controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
-import { viridisAt, divergingAt, css, textOn, missing } from "/static/widgets/palette.js";
+import { channel } from "/static/live.js";
+import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
+import {
+  el, fill, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
+  paintCells, sharpCanvas, fillCells, ring, perFrame, link,
+} from "/static/widgets/ui.js";
 
 const KERNELS = ["random", "identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
 const DIGITS = 1000;
@@ -41,10 +45,8 @@ const strings = {
     own: "This position's own kernel gradient",
     all: "Every position's own kernel gradient (3×3 each)",
     unsharedNote: "Nothing is added up: each position's contribution stays in its own kernel, and most kernels get almost nothing.",
-    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit", kernel: "Kernel", seed: "Seed",
+    kernel: "Kernel", seed: "Seed",
     downloadPNG: "Download PNG", downloadSVG: "SVG", json: "Frame data (JSON)", trace: "Step trace (JSON)",
-    connecting: "Connecting to the server…", reconnecting: "Connection lost — reconnecting…", closed: "Not connected to the server.",
-    error: "Server: {msg}",
     say: "Position row {oy}, column {ox}: upstream gradient {g}; contribution added. {step} of {total}.",
     sayDone: "All {n} contributions added: the sum equals the engine's kernel gradient.",
     sayState: { running: "Playing.", paused: "Paused.", done: "Done.", error: "The run stopped with an error.", diverged: "The run diverged." },
@@ -79,10 +81,8 @@ const strings = {
     own: "本位置自己的卷积核梯度",
     all: "每个位置各自的卷积核梯度（每个 3×3）",
     unsharedNote: "这里没有求和：每个位置的贡献只留在它自己的卷积核里，大多数卷积核几乎什么也没得到。",
-    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字", kernel: "卷积核", seed: "种子",
+    kernel: "卷积核", seed: "种子",
     downloadPNG: "下载 PNG", downloadSVG: "SVG", json: "帧数据（JSON）", trace: "单步追踪（JSON）",
-    connecting: "正在连接服务器……", reconnecting: "连接已断开——正在重新连接……", closed: "未连接到服务器。",
-    error: "服务器：{msg}",
     say: "第 {oy} 行第 {ox} 列：上游梯度 {g}；贡献已加入。{step} / {total}。",
     sayDone: "全部 {n} 个贡献已加入：总和等于引擎算出的卷积核梯度。",
     sayState: { running: "正在播放。", paused: "已暂停。", done: "完成。", error: "运行因错误而停止。", diverged: "运行发散了。" },
@@ -93,24 +93,8 @@ const strings = {
   },
 };
 
-function fill(tpl, vars) {
-  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
-
 export default function mount(root, initial, { lang }) {
-  const L = lang === "zh" ? "zh" : "en";
-  const S = strings[L];
-  const locale = L === "zh" ? "zh-CN" : "en";
-  const nf = new Intl.NumberFormat(locale);
+  const { L, S, locale, nf, id } = begin(root, lang, strings, "cg");
   const sig = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3, signDisplay: "negative" });
   // sci writes v as "1.22×10⁻¹⁵" (Intl's scientific notation writes "1.22E-15").
   const sci = (v) => {
@@ -122,27 +106,13 @@ export default function mount(root, initial, { lang }) {
   // Gradients here are small (10⁻⁴…10⁻¹): three significant digits, in
   // scientific notation below 10⁻³.
   const g3 = (v) => (v !== 0 && Math.abs(v) < 1e-3 ? sci(v) : sig.format(v));
-  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
 
   let params = { digit: 0, kernel: "vertical-edge", seed: 1, ...initial };
   let statics = null;
   let frame = null;
   let decoded = null; // dequantized arrays of statics
-  let state = "paused";
-  let speed = reducedMotion.matches ? 4 : 30;
-  let wantPlaying = false;
-  let lastSpoken = 0;
 
-  root.classList.add("cg");
-  root.replaceChildren();
-
-  const status = el("p", "cg-status");
-  status.setAttribute("role", "status");
-  status.dataset.testid = "connection-status";
-  const errorBox = el("p", "cg-error");
-  errorBox.setAttribute("role", "alert");
-  errorBox.dataset.testid = "widget-error";
-  errorBox.hidden = true;
+  const { status, errorBox, showStatus, showError } = statusLines(root, "cg", S);
 
   const model = el("p", "cg-model", S.model);
   const header = el("p", "cg-header");
@@ -203,111 +173,36 @@ export default function mount(root, initial, { lang }) {
 
   // ---- Settings ----
   const settings = el("div", "cg-settings");
-  const kernelLabel = el("label", "cg-field");
-  const kernelSel = document.createElement("select");
-  kernelSel.dataset.testid = "kernel-select";
-  for (const k of KERNELS) {
-    const o = document.createElement("option");
-    o.value = k;
-    o.textContent = S.kernels[k];
-    kernelSel.append(o);
-  }
-  kernelSel.value = params.kernel;
-  kernelSel.addEventListener("change", () => setParams({ kernel: kernelSel.value }));
-  kernelLabel.append(el("span", "", S.kernel), kernelSel);
-
-  function numberField(labelText, key, max, testid) {
-    const wrap = el("div", "cg-field cg-number");
-    const lab = el("label", "", labelText);
-    const input = document.createElement("input");
-    input.type = "number";
-    input.min = "0";
-    input.max = String(max);
-    input.value = String(params[key]);
-    input.id = `${id}-${key}`;
-    input.dataset.testid = testid;
-    lab.htmlFor = input.id;
-    input.addEventListener("change", () => {
-      const v = Math.trunc(Number(input.value));
-      if (Number.isFinite(v) && v >= 0 && v <= max) setParams({ [key]: v });
-      else input.value = String(params[key]);
-    });
-    wrap.append(lab, input);
-    return { wrap, input };
-  }
-  const digit = numberField(S.digit, "digit", DIGITS - 1, "digit-input");
-  const prev = el("button", "", "◀");
-  prev.type = "button";
-  prev.setAttribute("aria-label", S.prevDigit);
-  prev.addEventListener("click", () => setParams({ digit: (params.digit + DIGITS - 1) % DIGITS }));
-  const next = el("button", "", "▶");
-  next.type = "button";
-  next.setAttribute("aria-label", S.nextDigit);
-  next.addEventListener("click", () => setParams({ digit: (params.digit + 1) % DIGITS }));
-  digit.input.before(prev);
-  digit.wrap.append(next);
-  const seed = numberField(S.seed, "seed", MAX_SEED, "seed-input");
-  settings.append(digit.wrap, kernelLabel, seed.wrap);
+  const kernel = selectField({
+    cls: "cg-field", text: S.kernel, values: KERNELS, name: (k) => S.kernels[k], current: params.kernel,
+    testid: "kernel-select", onChange: (v) => setParams({ kernel: v }),
+  });
+  const digit = digitPicker(S, {
+    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
+    cls: "cg-field cg-number", testid: "digit-input",
+  });
+  const seedField = el("div", "cg-field cg-number");
+  const seedName = el("label", "", S.seed);
+  const seedInput = intInput(0, MAX_SEED, () => params.seed, (v) => setParams({ seed: v }));
+  seedInput.id = `${id}-seed`;
+  seedInput.dataset.testid = "seed-input";
+  seedName.htmlFor = seedInput.id;
+  seedField.append(seedName, seedInput);
+  settings.append(digit.field, kernel.label, seedField);
 
   const exports = el("p", "cg-exports");
-  const png = el("a", "", S.downloadPNG);
-  png.dataset.testid = "download-png";
-  const svgLink = el("a", "", S.downloadSVG);
-  svgLink.dataset.testid = "download-svg";
-  const json = el("a", "", S.json);
-  json.dataset.testid = "export-json";
-  const trace = el("a", "", S.trace);
-  trace.dataset.testid = "export-trace";
+  const png = link(S.downloadPNG, "download-png");
+  const svgLink = link(S.downloadSVG, "download-svg");
+  const json = link(S.json, "export-json");
+  const trace = link(S.trace, "export-trace");
   exports.append(png, " · ", svgLink, " · ", json, " · ", trace);
 
-  const narrator = el("p", "cg-sr");
-  narrator.setAttribute("aria-live", "polite");
-  narrator.dataset.testid = "narration";
-
-  const back = () => {
-    wantPlaying = false;
-    if ((frame?.step ?? 0) > 0) ch.send({ type: "seek", to: frame.step - 1 });
-  };
-  const ctl = controls(L, {
-    onPlay: () => {
-      wantPlaying = true;
-      ch.send({ type: "play" });
-    },
-    onPause: () => {
-      wantPlaying = false;
-      ch.send({ type: "pause" });
-    },
-    onStep: () => {
-      wantPlaying = false;
-      ch.send({ type: "step", n: 1 });
-    },
-    onReset: () => {
-      wantPlaying = false;
-      ch.send({ type: "reset" });
-    },
-    onSpeed: (sps) => {
-      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
-      ch.send({ type: "speed", speed });
-    },
-    onSeek: (k) => {
-      wantPlaying = false;
-      ch.send({ type: "seek", to: k });
-    },
-  }, speed, { seek: true });
-
-  root.append(status, model, header, maps, atLine, flow, biasLine, progress, verdict, ctl.el, twin, settings, exports, errorBox, narrator);
-  keyboard(root, {
-    toggle: () => ctl.el.querySelector(".live-play").click(),
-    step: () => {
-      wantPlaying = false;
-      ch.send({ type: "step", n: 1 });
-    },
-    back,
-    reset: () => {
-      wantPlaying = false;
-      ch.send({ type: "reset" });
-    },
+  const voice = narrator("cg", 1500);
+  const run = player(root, L, (m) => ch.send(m), {
+    speed: reducedMotion.matches ? 4 : 30, seek: true, position: () => frame?.step ?? 0,
   });
+
+  root.append(status, model, header, maps, atLine, flow, biasLine, progress, verdict, run.ctl.el, twin, settings, exports, errorBox, voice.el);
 
   function setParams(change) {
     ch.send({ type: "set-params", params: change });
@@ -315,49 +210,18 @@ export default function mount(root, initial, { lang }) {
 
   function syncSettings(p) {
     params = { ...p };
-    kernelSel.value = p.kernel;
+    kernel.input.value = p.kernel;
     if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
-    if (document.activeElement !== seed.input) seed.input.value = String(p.seed);
-  }
-
-  function showError(msg) {
-    errorBox.textContent = fill(S.error, { msg });
-    errorBox.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
-  }
-
-  function showStatus(s) {
-    root.dataset.connection = s;
-    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
-    status.hidden = s === "open";
+    if (document.activeElement !== seedInput) seedInput.value = String(p.seed);
   }
 
   // ---- Drawing ----
   const CELL = 10;
-  function sizeCanvas(c, w, h) {
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (c.width !== w * dpr || c.height !== h * dpr) {
-      c.width = w * dpr;
-      c.height = h * dpr;
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    return g;
-  }
-
-  function mark(g, oy, ox, size, pad = 0) {
-    g.lineWidth = 3;
-    g.strokeStyle = "#fff";
-    g.strokeRect((ox + pad) * CELL + 1.5, (oy + pad) * CELL + 1.5, size * CELL - 3, size * CELL - 3);
-    g.lineWidth = 1.5;
-    g.strokeStyle = "#000";
-    g.strokeRect((ox + pad) * CELL + 1.5, (oy + pad) * CELL + 1.5, size * CELL - 3, size * CELL - 3);
-  }
+  const mark = (g, oy, ox, size, pad = 0) => ring(g, (ox + pad) * CELL, (oy + pad) * CELL, size * CELL);
 
   function drawInput() {
     const H = statics.inputH, W = statics.inputW;
-    const g = sizeCanvas(inputFig.c, (W + 2) * CELL, (H + 2) * CELL);
+    const g = sharpCanvas(inputFig.c, (W + 2) * CELL, (H + 2) * CELL);
     for (let y = -1; y <= H; y++) {
       for (let x = -1; x <= W; x++) {
         const inside = y >= 0 && y < H && x >= 0 && x < W;
@@ -371,11 +235,8 @@ export default function mount(root, initial, { lang }) {
 
   function drawMap(c, values, colour, upto) {
     const H = statics.outH, W = statics.outW;
-    const g = sizeCanvas(c, W * CELL, H * CELL);
-    for (let i = 0; i < H * W; i++) {
-      g.fillStyle = css(i < upto ? colour(values[i]) : missing);
-      g.fillRect((i % W) * CELL, Math.floor(i / W) * CELL, CELL, CELL);
-    }
+    const g = sharpCanvas(c, W * CELL, H * CELL);
+    fillCells(g, W, H, CELL, (i) => (i < upto ? colour(values[i]) : missing));
     const at = frame?.at;
     if (at) mark(g, at.oy, at.ox, 1);
   }
@@ -383,7 +244,7 @@ export default function mount(root, initial, { lang }) {
   function drawAll() {
     // 28×28 kernels of 3×3 cells, 3 px per cell and 1 px between kernels.
     const H = statics.outH, W = statics.outW, C = 3, K = 3 * C + 1;
-    const g = sizeCanvas(allFig.c, W * K, H * K);
+    const g = sharpCanvas(allFig.c, W * K, H * K);
     g.fillStyle = "#fff";
     g.fillRect(0, 0, W * K, H * K);
     const lim = statics.unsharedAbsMax;
@@ -403,25 +264,7 @@ export default function mount(root, initial, { lang }) {
     }
   }
 
-  function gridCells(container, items) {
-    if (container.children.length !== items.length) {
-      container.replaceChildren(...items.map(() => {
-        const c = el("div", "cg-cell");
-        c.setAttribute("role", "cell");
-        return c;
-      }));
-    }
-    items.forEach((it, i) => {
-      const c = container.children[i];
-      c.textContent = it.text;
-      if (it.value !== undefined) c.dataset.value = String(it.value);
-      else delete c.dataset.value;
-      c.classList.toggle("cg-padding", !!it.padding);
-      c.classList.toggle("cg-fresh", !!it.fresh);
-      c.style.backgroundColor = css(it.rgb);
-      c.style.color = textOn(it.rgb);
-    });
-  }
+  const gridCells = (container, items) => paintCells(container, items, "cg");
 
   const blank = () => Array.from({ length: 9 }, () => ({ text: "·", rgb: [0xf7, 0xf7, 0xf7] }));
 
@@ -480,41 +323,32 @@ export default function mount(root, initial, { lang }) {
     trace.href = "/export/conv-grad.trace.json?" + tq;
   }
 
-  let drawQueued = false;
+  const paint = perFrame(() => {
+    const upLim = statics.upstreamAbsMax;
+    const nMax = statics.norms.max || 1;
+    drawInput();
+    drawMap(upFig.c, decoded.upstream, (v) => divergingAt(v, upLim), statics.outH * statics.outW);
+    drawMap(normFig.c, decoded.norms, (v) => viridisAt(v, 0, nMax), frame.step);
+    drawAll();
+    drawNumbers();
+    drawText();
+  });
   function draw() {
-    if (drawQueued || !statics || !frame) return;
-    drawQueued = true;
-    requestAnimationFrame(() => {
-      drawQueued = false;
-      const upLim = statics.upstreamAbsMax;
-      const nMax = statics.norms.max || 1;
-      drawInput();
-      drawMap(upFig.c, decoded.upstream, (v) => divergingAt(v, upLim), statics.outH * statics.outW);
-      drawMap(normFig.c, decoded.norms, (v) => viridisAt(v, 0, nMax), frame.step);
-      drawAll();
-      drawNumbers();
-      drawText();
-    });
+    if (statics && frame) paint();
   }
 
   function narrate(force) {
     const at = frame?.at;
-    if (!at) return;
-    const now = performance.now();
-    if (!force && state === "running" && now - lastSpoken < 1500) return;
-    lastSpoken = now;
-    narrator.textContent = frame.step === frame.total
+    if (!at || !voice.due(force || run.state !== "running")) return;
+    voice.say(frame.step === frame.total
       ? fill(S.sayDone, { n: nf.format(frame.total) })
-      : fill(S.say, { oy: at.oy, ox: at.ox, g: g3(at.upstream), step: frame.step, total: frame.total });
+      : fill(S.say, { oy: at.oy, ox: at.ox, g: g3(at.upstream), step: frame.step, total: frame.total }));
   }
 
   const ch = channel(id, {
     onOpen() {
       const step = frame?.step ?? 0;
-      ch.send({ type: "start", experiment: "conv-grad", params });
-      ch.send({ type: "speed", speed });
-      if (step > 0) ch.send({ type: "seek", to: step });
-      if (wantPlaying) ch.send({ type: "play" });
+      run.resend({ type: "start", experiment: "conv-grad", params }, step > 0 && { type: "seek", to: step });
     },
     onStatus: showStatus,
     onMessage(m) {
@@ -538,21 +372,15 @@ export default function mount(root, initial, { lang }) {
           const prevStep = frame?.step;
           frame = m.data;
           root.dataset.step = String(frame.step);
-          ctl.setPosition(frame.step, frame.total);
+          run.ctl.setPosition(frame.step, frame.total);
           draw();
           if (frame.step !== prevStep) narrate(false);
           break;
         }
         case "state": {
-          const changed = m.state !== state;
-          state = m.state;
-          root.dataset.state = state;
-          if (state !== "running") wantPlaying = false;
-          ctl.setState(state);
-          ctl.setSpeed(m.speed);
-          if (changed) {
-            narrator.textContent = S.sayState[state] ?? "";
-            if (state !== "running") setTimeout(() => narrate(true), 600);
+          if (run.update(m)) {
+            voice.say(S.sayState[m.state] ?? "");
+            if (m.state !== "running") setTimeout(() => narrate(true), 600);
           }
           if (m.error) showError(m.error);
           break;
@@ -565,7 +393,6 @@ export default function mount(root, initial, { lang }) {
     },
   });
 
-  ctl.setState(state);
   showStatus(ch.status);
   for (const gr of [patch.grid, contrib.grid, sum.grid, engine.grid, own.grid]) gridCells(gr, blank());
   atLine.textContent = S.noPos;

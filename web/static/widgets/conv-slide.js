@@ -3,8 +3,12 @@
 // Every number comes from the server's engine over /ws (docs/protocol.md,
 // "conv-slide"); this module only draws.
 
-import { channel, controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
-import { viridisAt, divergingAt, css, textOn, missing } from "/static/widgets/palette.js";
+import { channel } from "/static/live.js";
+import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
+import {
+  el, fill, reducedMotion, begin, statusLines, narrator, player, digitPicker, selectField,
+  paintCells, sharpCanvas, fillCells, ring, perFrame, link,
+} from "/static/widgets/ui.js";
 
 const PRESETS = ["identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
 const DIGITS = 1000; // the embedded MNIST test set
@@ -22,7 +26,6 @@ const strings = {
       blur: "blur", sharpen: "sharpen",
     },
     stride: "Stride", padding: "Padding", dilation: "Dilation",
-    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
     digitLabel: "MNIST test digit #{i}, a {label}",
     sharing: "{params} parameters, used at {positions} positions: {madds} multiply-adds",
     unshared: "Without sharing (a separate kernel at each position): {n} parameters",
@@ -32,10 +35,6 @@ const strings = {
     progress: "{step} of {total} cells",
     downloadPNG: "Download PNG",
     json: "Frame data (JSON)",
-    connecting: "Connecting to the server…",
-    reconnecting: "Connection lost — reconnecting…",
-    closed: "Not connected to the server.",
-    error: "Server: {msg}",
     say: "Cell row {oy}, column {ox}: the nine products add up to {sum}; plus bias {bias} gives {out}.",
     sayPadding: " {n} of the nine inputs are padding zeros.",
     sayState: { running: "Playing.", paused: "Paused.", done: "Done: every output cell is computed.", error: "The run stopped with an error.", diverged: "The run diverged." },
@@ -54,7 +53,6 @@ const strings = {
       blur: "模糊", sharpen: "锐化",
     },
     stride: "步幅", padding: "填充", dilation: "膨胀",
-    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
     digitLabel: "MNIST 测试集第 {i} 号数字，是 {label}",
     sharing: "{params} 个参数，在 {positions} 个位置上重复使用：共 {madds} 次乘加",
     unshared: "若不共享（每个位置各有一个卷积核）：需要 {n} 个参数",
@@ -64,10 +62,6 @@ const strings = {
     progress: "已算 {step} / {total} 个单元",
     downloadPNG: "下载 PNG",
     json: "帧数据（JSON）",
-    connecting: "正在连接服务器……",
-    reconnecting: "连接已断开——正在重新连接……",
-    closed: "未连接到服务器。",
-    error: "服务器：{msg}",
     say: "第 {oy} 行第 {ox} 列的单元：九个乘积之和为 {sum}，加上偏置 {bias} 得 {out}。",
     sayPadding: "九个输入中有 {n} 个是填充的零。",
     sayState: { running: "正在播放。", paused: "已暂停。", done: "完成：所有输出单元都已算出。", error: "运行因错误而停止。", diverged: "运行发散了。" },
@@ -76,40 +70,12 @@ const strings = {
   },
 };
 
-function fill(tpl, vars) {
-  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+function select(text, values, name, current, onChange) {
+  return selectField({ cls: "cs-field", text, values, name, current, onChange });
 }
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function select(labelText, values, names, current, onChange) {
-  const label = el("label", "cs-field");
-  label.append(el("span", "", labelText));
-  const s = document.createElement("select");
-  for (const v of values) {
-    const o = document.createElement("option");
-    o.value = String(v);
-    o.textContent = names ? names[v] : String(v);
-    s.append(o);
-  }
-  s.value = String(current);
-  s.addEventListener("change", () => onChange(s.value));
-  label.append(s);
-  return { label, input: s };
-}
-
-const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
 export default function mount(root, initial, { lang }) {
-  const L = lang === "zh" ? "zh" : "en";
-  const S = strings[L];
-  const locale = L === "zh" ? "zh-CN" : "en";
-  const nf = new Intl.NumberFormat(locale);
+  const { L, S, locale, nf, id } = begin(root, lang, strings, "cs");
   // signDisplay "negative": a value that rounds to zero shows as 0, not −0.
   const formats = new Map();
   const num = (v, d = 3) => {
@@ -117,28 +83,14 @@ export default function mount(root, initial, { lang }) {
     return formats.get(d).format(v);
   };
   const fixed4 = new Intl.NumberFormat(locale, { minimumFractionDigits: 4, maximumFractionDigits: 4, signDisplay: "negative" });
-  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
 
   // Widget state: the parameters asked for, and what the server last sent.
   let params = { digit: 0, preset: "vertical-edge", stride: 1, padding: 1, dilation: 1, ...initial };
   let statics = null; // frame.static
   let frame = null; // frame.data
-  let state = "paused";
-  let speed = reducedMotion.matches ? 2 : 8;
-  let wantPlaying = false; // to restore after a reconnect
-  let lastSpoken = 0;
-
-  root.classList.add("cs");
-  root.replaceChildren();
 
   // ---- Layout ----
-  const status = el("p", "cs-status");
-  status.setAttribute("role", "status");
-  status.dataset.testid = "connection-status";
-  const errorBox = el("p", "cs-error");
-  errorBox.setAttribute("role", "alert");
-  errorBox.dataset.testid = "widget-error";
-  errorBox.hidden = true;
+  const { status, errorBox, showStatus, showError } = statusLines(root, "cs", S);
 
   const sharing = el("p", "cs-sharing");
   sharing.dataset.testid = "sharing-line";
@@ -181,82 +133,25 @@ export default function mount(root, initial, { lang }) {
   panels.append(inputFig, mathFig, outFig);
 
   const settings = el("div", "cs-settings");
-  const preset = select(S.preset, PRESETS, S.presets, params.preset, (v) => setParams({ preset: v }));
-  const stride = select(S.stride, [1, 2, 3], null, params.stride, (v) => setParams({ stride: Number(v) }));
-  const padding = select(S.padding, [0, 1, 2], null, params.padding, (v) => setParams({ padding: Number(v) }));
-  const dilation = select(S.dilation, [1, 2], null, params.dilation, (v) => setParams({ dilation: Number(v) }));
-  const digitField = el("div", "cs-field cs-digit");
-  const digitName = el("label", "", S.digit);
-  const digitInput = document.createElement("input");
-  digitInput.type = "number";
-  digitInput.min = "0";
-  digitInput.max = String(DIGITS - 1);
-  digitInput.value = String(params.digit);
-  digitInput.id = id + "-digit";
-  digitName.htmlFor = digitInput.id;
-  digitInput.addEventListener("change", () => {
-    const d = Math.trunc(Number(digitInput.value));
-    if (Number.isFinite(d) && d >= 0 && d < DIGITS) setParams({ digit: d });
-    else digitInput.value = String(params.digit);
+  const preset = select(S.preset, PRESETS, (v) => S.presets[v], params.preset, (v) => setParams({ preset: v }));
+  const stride = select(S.stride, [1, 2, 3], String, params.stride, (v) => setParams({ stride: Number(v) }));
+  const padding = select(S.padding, [0, 1, 2], String, params.padding, (v) => setParams({ padding: Number(v) }));
+  const dilation = select(S.dilation, [1, 2], String, params.dilation, (v) => setParams({ dilation: Number(v) }));
+  const digit = digitPicker(S, {
+    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
+    cls: "cs-field cs-digit", prevClass: "cs-prev", nextClass: "cs-next",
   });
-  const prev = el("button", "cs-prev", "◀");
-  prev.type = "button";
-  prev.setAttribute("aria-label", S.prevDigit);
-  prev.addEventListener("click", () => setParams({ digit: (params.digit + DIGITS - 1) % DIGITS }));
-  const next = el("button", "cs-next", "▶");
-  next.type = "button";
-  next.setAttribute("aria-label", S.nextDigit);
-  next.addEventListener("click", () => setParams({ digit: (params.digit + 1) % DIGITS }));
-  digitField.append(digitName, prev, digitInput, next);
-  settings.append(preset.label, stride.label, padding.label, dilation.label, digitField);
+  settings.append(preset.label, stride.label, padding.label, dilation.label, digit.field);
 
   const exports = el("p", "cs-exports");
-  const pngLink = el("a", "cs-download", S.downloadPNG);
-  pngLink.dataset.testid = "download-png";
-  const jsonLink = el("a", "", S.json);
-  jsonLink.dataset.testid = "export-json";
+  const pngLink = link(S.downloadPNG, "download-png", "cs-download");
+  const jsonLink = link(S.json, "export-json");
   exports.append(pngLink, " · ", jsonLink);
 
-  const narrator = el("p", "cs-sr");
-  narrator.setAttribute("aria-live", "polite");
-  narrator.dataset.testid = "narration";
+  const voice = narrator("cs", 1000);
+  const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
 
-  const ctl = controls(L, {
-    onPlay: () => {
-      wantPlaying = true;
-      ch.send({ type: "play" });
-    },
-    onPause: () => {
-      wantPlaying = false;
-      ch.send({ type: "pause" });
-    },
-    onStep: () => {
-      wantPlaying = false;
-      ch.send({ type: "step", n: 1 });
-    },
-    onReset: () => {
-      wantPlaying = false;
-      ch.send({ type: "reset" });
-    },
-    onSpeed: (sps) => {
-      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
-      ch.send({ type: "speed", speed });
-    },
-  }, speed);
-
-  root.append(status, sharing, unshared, panels, ctl.el, settings, exports, errorBox, narrator);
-  keyboard(root, {
-    // The play button knows whether it means play or pause right now.
-    toggle: () => ctl.el.querySelector(".live-play").click(),
-    step: () => {
-      wantPlaying = false;
-      ch.send({ type: "step", n: 1 });
-    },
-    reset: () => {
-      wantPlaying = false;
-      ch.send({ type: "reset" });
-    },
-  });
+  root.append(status, sharing, unshared, panels, run.ctl.el, settings, exports, errorBox, voice.el);
 
   function setParams(change) {
     ch.send({ type: "set-params", params: change });
@@ -268,36 +163,13 @@ export default function mount(root, initial, { lang }) {
     stride.input.value = String(p.stride);
     padding.input.value = String(p.padding);
     dilation.input.value = String(p.dilation);
-    if (document.activeElement !== digitInput) digitInput.value = String(p.digit);
-  }
-
-  function showError(msg) {
-    errorBox.textContent = fill(S.error, { msg });
-    errorBox.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
-  }
-
-  function showStatus(s) {
-    root.dataset.connection = s;
-    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
-    status.hidden = s === "open";
+    if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
   }
 
   // ---- Drawing ----
   const CELL = 16; // canvas pixels per cell; CSS scales the canvas to fit
 
-  function sizeCanvas(c, rows, cols) {
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    const w = cols * CELL * dpr, h = rows * CELL * dpr;
-    if (c.width !== w || c.height !== h) {
-      c.width = w;
-      c.height = h;
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    return g;
-  }
+  const sizeCanvas = (c, rows, cols) => sharpCanvas(c, cols * CELL, rows * CELL);
 
   function drawInput() {
     if (!statics) return;
@@ -344,39 +216,13 @@ export default function mount(root, initial, { lang }) {
     const g = sizeCanvas(outCanvas, H, W);
     const lim = statics.outAbsMax || 1;
     const map = frame?.map ?? [];
-    for (let i = 0; i < H * W; i++) {
-      g.fillStyle = css(i < map.length ? divergingAt(map[i], lim) : missing);
-      g.fillRect((i % W) * CELL, Math.floor(i / W) * CELL, CELL, CELL);
-    }
+    fillCells(g, W, H, CELL, (i) => (i < map.length ? divergingAt(map[i], lim) : missing));
     const cell = frame?.cell;
-    if (cell) {
-      g.lineWidth = 3;
-      g.strokeStyle = "#fff";
-      g.strokeRect(cell.ox * CELL + 1.5, cell.oy * CELL + 1.5, CELL - 3, CELL - 3);
-      g.lineWidth = 1.5;
-      g.strokeStyle = "#000";
-      g.strokeRect(cell.ox * CELL + 1.5, cell.oy * CELL + 1.5, CELL - 3, CELL - 3);
-    }
+    if (cell) ring(g, cell.ox * CELL, cell.oy * CELL, CELL);
   }
 
-  function gridCells(container, items) {
-    // Reuse the 9 cells across frames: only their text and colour change.
-    if (container.children.length !== items.length) {
-      container.replaceChildren(...items.map(() => {
-        const c = el("div", "cs-cell");
-        c.setAttribute("role", "cell");
-        return c;
-      }));
-    }
-    items.forEach((it, i) => {
-      const c = container.children[i];
-      c.textContent = it.text;
-      c.title = it.title ?? "";
-      c.classList.toggle("cs-padding", !!it.padding);
-      c.style.backgroundColor = css(it.rgb);
-      c.style.color = textOn(it.rgb);
-    });
-  }
+  // Reuse the 9 cells across frames: only their text and colour change.
+  const gridCells = (container, items) => paintCells(container, items, "cs");
 
   function drawKernel() {
     if (!statics) return;
@@ -428,38 +274,26 @@ export default function mount(root, initial, { lang }) {
   // at most once a second while playing.
   function narrate(force) {
     const cell = frame?.cell;
-    if (!cell) return;
-    const now = performance.now();
-    if (!force && state === "running" && now - lastSpoken < 1000) return;
-    lastSpoken = now;
+    if (!cell || !voice.due(force || run.state !== "running")) return;
     const pads = cell.terms.filter((t) => t.padding).length;
-    narrator.textContent = fill(S.say, { oy: cell.oy, ox: cell.ox, sum: num(cell.sum, 4), bias: num(cell.bias, 4), out: num(cell.out, 4) }) +
-      (pads ? fill(S.sayPadding, { n: pads }) : "");
+    voice.say(fill(S.say, { oy: cell.oy, ox: cell.ox, sum: num(cell.sum, 4), bias: num(cell.bias, 4), out: num(cell.out, 4) }) +
+      (pads ? fill(S.sayPadding, { n: pads }) : ""));
   }
 
-  let drawQueued = false;
-  function draw() {
-    if (drawQueued) return;
-    drawQueued = true;
-    requestAnimationFrame(() => {
-      drawQueued = false;
-      drawInput();
-      drawKernel();
-      drawProducts();
-      drawOutput();
-      drawText();
-    });
-  }
+  const draw = perFrame(() => {
+    drawInput();
+    drawKernel();
+    drawProducts();
+    drawOutput();
+    drawText();
+  });
 
   // ---- Messages ----
   const ch = channel(id, {
     onOpen() {
       // A new socket has no runs: start ours again where it was.
       const step = frame?.step ?? 0;
-      ch.send({ type: "start", experiment: "conv-slide", params });
-      ch.send({ type: "speed", speed });
-      if (step > 0) ch.send({ type: "step", n: step });
-      if (wantPlaying) ch.send({ type: "play" });
+      run.resend({ type: "start", experiment: "conv-slide", params }, step > 0 && { type: "step", n: step });
     },
     onStatus(s) {
       showStatus(s);
@@ -480,15 +314,9 @@ export default function mount(root, initial, { lang }) {
           break;
         }
         case "state": {
-          const changed = m.state !== state;
-          state = m.state;
-          root.dataset.state = state;
-          if (state !== "running") wantPlaying = false;
-          ctl.setState(state);
-          ctl.setSpeed(m.speed);
-          if (changed) {
-            narrator.textContent = S.sayState[state] ?? "";
-            if (state === "paused") setTimeout(() => narrate(true), 600);
+          if (run.update(m)) {
+            voice.say(S.sayState[m.state] ?? "");
+            if (m.state === "paused") setTimeout(() => narrate(true), 600);
           }
           if (m.error) showError(m.error);
           break;
@@ -501,7 +329,6 @@ export default function mount(root, initial, { lang }) {
     },
   });
 
-  ctl.setState(state);
   showStatus(ch.status);
   drawProducts();
 }

@@ -6,8 +6,8 @@
 // draws, and turns the strokes into the 28×28 bytes it sends.
 
 import { channel } from "/static/live.js";
-import { viridisAt, css } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
+import { el, fill, begin, statusLines, narrator, viridisImage, perFrame, link } from "/static/widgets/ui.js";
 
 const SIDE = 28; // the models read 28×28 pixels
 const SCALE = 10; // drawing-canvas pixels per model pixel
@@ -57,10 +57,6 @@ const strings = {
     trainingFailed: "Training failed: {msg}",
     downloadPNG: "Download PNG",
     trace: "CNN step trace (JSON)",
-    connecting: "Connecting to the server…",
-    reconnecting: "Connection lost — reconnecting…",
-    closed: "Not connected to the server.",
-    error: "Server: {msg}",
     say: "CNN says {cnn} ({pcnn}). Locally connected says {lc} ({plc}). MLP says {mlp} ({pmlp}).",
     sayEmpty: "The drawing is empty.",
     sayReady: "The models are trained. Draw a digit.",
@@ -100,10 +96,6 @@ const strings = {
     trainingFailed: "训练失败：{msg}",
     downloadPNG: "下载 PNG",
     trace: "CNN 单步轨迹（JSON）",
-    connecting: "正在连接服务器……",
-    reconnecting: "连接已断开——正在重新连接……",
-    closed: "未连接到服务器。",
-    error: "服务器：{msg}",
     say: "CNN 判断为 {cnn}（{pcnn}）。局部连接网络判断为 {lc}（{plc}）。MLP 判断为 {mlp}（{pmlp}）。",
     sayEmpty: "画布是空的。",
     sayReady: "模型已训练好。请写一个数字。",
@@ -111,17 +103,6 @@ const strings = {
     mapAlt: "{layer} 第 {i} 张特征图",
   },
 };
-
-function fill(tpl, vars) {
-  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function b64ToBytes(s) {
   const bin = atob(s);
@@ -136,17 +117,11 @@ function bytesToB64(bytes) {
   return btoa(bin);
 }
 
-const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
-
 export default function mount(root, initial, { lang }) {
-  const L = lang === "zh" ? "zh" : "en";
-  const S = strings[L];
-  const locale = L === "zh" ? "zh-CN" : "en";
-  const nf = new Intl.NumberFormat(locale);
+  const { S, locale, nf, id } = begin(root, lang, strings, "dd");
   const pct = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 });
   const pct1 = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const num2 = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
-  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
 
   // What the page asks for, and what the server last said.
   const params = { center: true, shift: 0, ...initial };
@@ -159,20 +134,10 @@ export default function mount(root, initial, { lang }) {
   let pending = null; // parameters waiting for the next send slot
   let lastSend = 0;
   let sendTimer = 0;
-  let lastSpoken = 0;
   let spokenKey = "";
 
-  root.classList.add("dd");
-  root.replaceChildren();
-
   // ---- Layout ----
-  const status = el("p", "dd-status");
-  status.setAttribute("role", "status");
-  status.dataset.testid = "connection-status";
-  const errorBox = el("p", "dd-error");
-  errorBox.setAttribute("role", "alert");
-  errorBox.dataset.testid = "widget-error";
-  errorBox.hidden = true;
+  const { status, errorBox, showStatus, showError } = statusLines(root, "dd", S);
 
   const training = el("div", "dd-training");
   training.dataset.testid = "training";
@@ -346,18 +311,14 @@ export default function mount(root, initial, { lang }) {
   }
 
   const exportsLine = el("p", "dd-exports");
-  const pngLink = el("a", "", S.downloadPNG);
-  pngLink.dataset.testid = "download-png";
-  const traceLink = el("a", "", S.trace);
-  traceLink.dataset.testid = "export-json";
+  const pngLink = link(S.downloadPNG, "download-png");
+  const traceLink = link(S.trace, "export-json");
   exportsLine.append(pngLink, " · ", traceLink);
   exportsLine.hidden = true;
 
-  const narrator = el("p", "dd-sr");
-  narrator.setAttribute("aria-live", "polite");
-  narrator.dataset.testid = "narration";
+  const voice = narrator("dd", SAY_GAP);
 
-  root.append(status, training, top, sweepFig, accBox, mapsFig, exportsLine, errorBox, narrator);
+  root.append(status, training, top, sweepFig, accBox, mapsFig, exportsLine, errorBox, voice.el);
 
   // ---- Drawing ----
   const g = canvas.getContext("2d", { willReadFrequently: true });
@@ -527,13 +488,7 @@ export default function mount(root, initial, { lang }) {
   // ---- Drawing the server's frames ----
   function drawSeen() {
     const bytes = data ? b64ToBytes(data.input) : new Uint8Array(SIDE * SIDE);
-    const sg = seenCanvas.getContext("2d");
-    const img = sg.createImageData(SIDE, SIDE);
-    for (let i = 0; i < SIDE * SIDE; i++) {
-      const [r, gr, b] = viridisAt(bytes[i] / 255, 0, 1);
-      img.data.set([r, gr, b, 255], i * 4);
-    }
-    sg.putImageData(img, 0, 0);
+    viridisImage(seenCanvas.getContext("2d"), SIDE, SIDE, (i) => bytes[i] / 255, 1);
     if (data) {
       const shift = data.shift > 0 ? "+" + data.shift : String(data.shift);
       seenNote.textContent = fill(S.seenCaption, { centre: data.center ? S.centred : S.notCentred, shift });
@@ -554,13 +509,7 @@ export default function mount(root, initial, { lang }) {
       const [n, h, w] = m.maps.shape;
       const hi = m.maps.max;
       for (let k = 0; k < n; k++) {
-        const cg = box.tiles[k].getContext("2d");
-        const img = cg.createImageData(w, h);
-        for (let i = 0; i < h * w; i++) {
-          const [r, gr, b] = viridisAt(vals[k * h * w + i], 0, hi || 1);
-          img.data.set([r, gr, b, 255], i * 4);
-        }
-        cg.putImageData(img, 0, 0);
+        viridisImage(box.tiles[k].getContext("2d"), w, h, (i) => vals[k * h * w + i], hi || 1);
       }
       box.scale.textContent = fill(S.mapScale, { max: num2.format(hi) });
     }
@@ -696,52 +645,31 @@ export default function mount(root, initial, { lang }) {
       key = preds.map((p) => p.top).join(",");
       text = fill(S.say, v);
     }
-    const now = performance.now();
     // Speak when the answers change, and not more often than SAY_GAP.
-    if (key === spokenKey || now - lastSpoken < SAY_GAP) {
+    if (key === spokenKey || !voice.due(false)) {
       clearTimeout(narrate.timer);
       narrate.timer = setTimeout(narrate, SAY_GAP);
       return;
     }
     spokenKey = key;
-    lastSpoken = now;
-    if (text) narrator.textContent = text;
+    if (text) voice.say(text);
   }
 
-  let drawQueued = false;
-  function draw() {
-    if (drawQueued) return;
-    drawQueued = true;
-    requestAnimationFrame(() => {
-      drawQueued = false;
-      drawTraining();
-      drawSeen();
-      drawPredictions();
-      drawSweep();
-      drawMaps();
-      drawAccuracy();
-      drawExports();
-      const empty = !data || data.empty;
-      root.dataset.empty = String(empty);
-      hint.hidden = !isBlank();
-    });
-  }
+  const draw = perFrame(() => {
+    drawTraining();
+    drawSeen();
+    drawPredictions();
+    drawSweep();
+    drawMaps();
+    drawAccuracy();
+    drawExports();
+    const empty = !data || data.empty;
+    root.dataset.empty = String(empty);
+    hint.hidden = !isBlank();
+  });
 
   function isBlank() {
     return !pixels.some((v) => v) && digit < 0 && !drawing;
-  }
-
-  function showError(msg) {
-    errorBox.textContent = fill(S.error, { msg });
-    errorBox.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
-  }
-
-  function showStatus(s) {
-    root.dataset.connection = s;
-    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
-    status.hidden = s === "open";
   }
 
   // ---- Messages ----
@@ -772,7 +700,7 @@ export default function mount(root, initial, { lang }) {
             root.dataset.pixels = data.drawing;
             digitName.textContent = fill(S.testDigitName, { i: data.digit, label: data.label });
           }
-          if (m.static && statics.models.length && !spokenKey) narrator.textContent = S.sayReady;
+          if (m.static && statics.models.length && !spokenKey) voice.say(S.sayReady);
           draw();
           narrate();
           break;

@@ -5,6 +5,7 @@
 // layer too big to build — the same formula, marked "computed".
 
 import { channel } from "/static/live.js";
+import { el, fill, begin, statusLines, narrator, link } from "/static/widgets/ui.js";
 
 const LAYERS = ["dense", "locally-connected", "conv"];
 // Okabe–Ito colours (viz.SeriesColors): vermillion, blue, bluish green.
@@ -30,9 +31,7 @@ const strings = {
     sweepAlt: "Line chart: parameters of the three layers for image sizes 8 to 128, logarithmic scale",
     sizeAxis: "image size",
     download: "Download PNG",
-    connecting: "Connecting to the server…", reconnecting: "Connection lost — reconnecting…", closed: "Not connected to the server.",
     waiting: "Waiting for the server's numbers…",
-    error: "Server: {msg}",
     say: "Size {size}: dense {dense}, locally connected {local}, convolution {conv} parameters.",
   },
   zh: {
@@ -49,23 +48,10 @@ const strings = {
     sweepAlt: "折线图：图像尺寸从 8 到 128 时三种层的参数个数，对数刻度",
     sizeAxis: "图像尺寸",
     download: "下载 PNG",
-    connecting: "正在连接服务器……", reconnecting: "连接已断开——正在重新连接……", closed: "未连接到服务器。",
     waiting: "正在等待服务器的计算结果……",
-    error: "服务器：{msg}",
     say: "尺寸 {size}：全连接 {dense}，局部连接 {local}，卷积 {conv} 个参数。",
   },
 };
-
-function fill(tpl, vars) {
-  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 function svg(tag, attrs) {
@@ -75,28 +61,14 @@ function svg(tag, attrs) {
 }
 
 export default function mount(root, initial, { lang }) {
-  const L = lang === "zh" ? "zh" : "en";
-  const S = strings[L];
-  const locale = L === "zh" ? "zh-CN" : "en";
-  const nf = new Intl.NumberFormat(locale);
+  const { S, locale, nf, id } = begin(root, lang, strings, "pc");
   const ratioFmt = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
-  const id = root.id || "w" + Math.random().toString(36).slice(2, 8);
 
   let params = { size: 28, inChannels: 1, kernel: 3, outChannels: 1, ...initial };
   let frame = null; // the server's static part
-  let lastSpoken = 0;
   let speakTimer = 0;
 
-  root.classList.add("pc");
-  root.replaceChildren();
-
-  const status = el("p", "pc-status");
-  status.setAttribute("role", "status");
-  status.dataset.testid = "connection-status";
-  const errorBox = el("p", "pc-error");
-  errorBox.setAttribute("role", "alert");
-  errorBox.dataset.testid = "widget-error";
-  errorBox.hidden = true;
+  const { status, errorBox, showStatus, showError } = statusLines(root, "pc", S);
 
   // ---- Sliders ----
   const sliders = el("div", "pc-sliders");
@@ -199,33 +171,17 @@ export default function mount(root, initial, { lang }) {
   sweepFig.append(sweepCap, chart);
 
   const exports = el("p", "pc-exports");
-  const png = el("a", "", S.download);
-  png.dataset.testid = "download-png";
+  const png = link(S.download, "download-png");
   exports.append(png);
 
-  const narrator = el("p", "pc-sr");
-  narrator.setAttribute("aria-live", "polite");
-  narrator.dataset.testid = "narration";
+  const voice = narrator("pc", 1500);
 
   const waiting = el("p", "pc-waiting", S.waiting);
-  root.append(status, sliders, shape, waiting, bars, ratio, sweepFig, exports, errorBox, narrator);
+  root.append(status, sliders, shape, waiting, bars, ratio, sweepFig, exports, errorBox, voice.el);
 
   function setParams(change) {
     params = { ...params, ...change };
     ch.send({ type: "set-params", params: change });
-  }
-
-  function showError(msg) {
-    errorBox.textContent = fill(S.error, { msg });
-    errorBox.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorBox.hidden = true), 8000);
-  }
-
-  function showStatus(s) {
-    root.dataset.connection = s;
-    status.textContent = s === "open" ? "" : S[s] ?? S.closed;
-    status.hidden = s === "open";
   }
 
   const width = (v) => `${Math.max(0.5, (100 * Math.log10(Math.max(v, 1))) / LOG_MAX)}%`;
@@ -300,9 +256,8 @@ export default function mount(root, initial, { lang }) {
     // Speak the new counts once the sliders rest (at most every 1.5 s).
     clearTimeout(speakTimer);
     speakTimer = setTimeout(() => {
-      if (performance.now() - lastSpoken < 1500) return;
-      lastSpoken = performance.now();
-      narrator.textContent = fill(S.say, { size: p.size, dense: nf.format(dense.params), local: nf.format(local.params), conv: nf.format(conv.params) });
+      if (!voice.due(false)) return;
+      voice.say(fill(S.say, { size: p.size, dense: nf.format(dense.params), local: nf.format(local.params), conv: nf.format(conv.params) }));
     }, 700);
   }
 

@@ -1,0 +1,368 @@
+// ui.js is what the lesson widgets build the same way: elements and string
+// templates, the page's language and number format, the connection status
+// and error lines, the screen-reader narrator, the step controls of a
+// playable run, the digit picker and form fields, and the cell grids and
+// heat maps coloured by palette.js. Class names carry the widget's prefix
+// (cs, cg, pc, ct, dd), so each widget's own stylesheet keeps styling them.
+
+import { controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
+import { viridisAt, css, textOn } from "/static/widgets/palette.js";
+
+/** el makes a tag with class cls (when not empty) and text (when given). */
+export function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** fill replaces each {name} in tpl by vars[name], or "" where vars has none. */
+export function fill(tpl, vars) {
+  return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+}
+
+/** reducedMotion is the reader's "prefers-reduced-motion: reduce" query. */
+export const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+
+// The words of the parts built here (statusLines, digitPicker), the same in
+// every widget; begin puts them under each widget's own table.
+const shared = {
+  en: {
+    connecting: "Connecting to the server…",
+    reconnecting: "Connection lost — reconnecting…",
+    closed: "Not connected to the server.",
+    error: "Server: {msg}",
+    digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
+  },
+  zh: {
+    connecting: "正在连接服务器……",
+    reconnecting: "连接已断开——正在重新连接……",
+    closed: "未连接到服务器。",
+    error: "服务器：{msg}",
+    digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
+  },
+};
+
+/**
+ * begin empties root and gives it the widget's class prefix. strings needs
+ * an "en" and a "zh" table. It returns {L, S, locale, nf, id}: the language
+ * ("en" or "zh"; anything else is English), its strings (the shared words
+ * above, overridden by the widget's table), the Intl locale, a plain number
+ * format, and root's id (or a random one when root has none) for the
+ * widget's channel and element ids.
+ */
+export function begin(root, lang, strings, prefix) {
+  const L = lang === "zh" ? "zh" : "en";
+  const locale = L === "zh" ? "zh-CN" : "en";
+  root.classList.add(prefix);
+  root.replaceChildren();
+  return {
+    L,
+    S: { ...shared[L], ...strings[L] },
+    locale,
+    nf: new Intl.NumberFormat(locale),
+    id: root.id || "w" + Math.random().toString(36).slice(2, 8),
+  };
+}
+
+/**
+ * statusLines makes the connection status line (role status, test id
+ * "connection-status", class prefix-status) and the error line (role alert,
+ * test id "widget-error", class prefix-error, hidden). S is begin's (it
+ * needs connecting, reconnecting, closed and error). showStatus takes
+ * live.js's connection states and records them on root.dataset.connection;
+ * showError shows a server message for 8 s.
+ */
+export function statusLines(root, prefix, S) {
+  const status = el("p", prefix + "-status");
+  status.setAttribute("role", "status");
+  status.dataset.testid = "connection-status";
+  const errorBox = el("p", prefix + "-error");
+  errorBox.setAttribute("role", "alert");
+  errorBox.dataset.testid = "widget-error";
+  errorBox.hidden = true;
+  let errorTimer = 0;
+  return {
+    status,
+    errorBox,
+    showStatus(s) {
+      root.dataset.connection = s;
+      status.textContent = s === "open" ? "" : S[s] ?? S.closed;
+      status.hidden = s === "open";
+    },
+    showError(msg) {
+      errorBox.textContent = fill(S.error, { msg });
+      errorBox.hidden = false;
+      clearTimeout(errorTimer);
+      errorTimer = setTimeout(() => (errorBox.hidden = true), 8000);
+    },
+  };
+}
+
+/**
+ * narrator makes the polite live region (class prefix-sr, test id
+ * "narration") that speaks to screen readers. say sets what it speaks. due
+ * reports whether gap ms have passed since the last speech that was due,
+ * and if so counts now as spoken; with force it always is: widgets pass
+ * force when the run is not playing, so that every step is spoken then.
+ */
+export function narrator(prefix, gap) {
+  const node = el("p", prefix + "-sr");
+  node.setAttribute("aria-live", "polite");
+  node.dataset.testid = "narration";
+  let last = 0;
+  return {
+    el: node,
+    say(text) {
+      node.textContent = text;
+    },
+    due(force) {
+      const now = performance.now();
+      if (!force && now - last < gap) return false;
+      last = now;
+      return true;
+    },
+  };
+}
+
+/**
+ * player makes live.js's step controls for a run the reader plays, pauses,
+ * steps and resets, binds the page keys to them on root, and remembers what
+ * a new socket must be told again: the speed and whether the run was
+ * playing. send sends a command on the widget's channel (it may be called
+ * only after mount has made the channel). With seek the controls get a
+ * position slider, and ← steps back from position(), the current step.
+ *
+ * It returns {ctl, state, step(), reset(), update(m), resend(start, ...)}:
+ * update applies a "state" message and reports whether the state changed;
+ * resend sends start, the speed, each restoring message that is not
+ * false, and play if the run was playing.
+ */
+export function player(root, lang, send, { speed, seek = false, position }) {
+  let state = "paused";
+  let wantPlaying = false;
+  const step = () => {
+    wantPlaying = false;
+    send({ type: "step", n: 1 });
+  };
+  const reset = () => {
+    wantPlaying = false;
+    send({ type: "reset" });
+  };
+  const handlers = {
+    onPlay: () => {
+      wantPlaying = true;
+      send({ type: "play" });
+    },
+    onPause: () => {
+      wantPlaying = false;
+      send({ type: "pause" });
+    },
+    onStep: step,
+    onReset: reset,
+    onSpeed: (sps) => {
+      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
+      send({ type: "speed", speed });
+    },
+  };
+  // The play button knows whether it means play or pause right now.
+  const keys = { toggle: () => ctl.el.querySelector(".live-play").click(), step, reset };
+  if (seek) {
+    handlers.onSeek = (k) => {
+      wantPlaying = false;
+      send({ type: "seek", to: k });
+    };
+    keys.back = () => {
+      wantPlaying = false;
+      const k = position();
+      if (k > 0) send({ type: "seek", to: k - 1 });
+    };
+  }
+  const ctl = controls(lang, handlers, speed, { seek });
+  keyboard(root, keys);
+  ctl.setState(state);
+  return {
+    ctl,
+    get state() {
+      return state;
+    },
+    step,
+    reset,
+    update(m) {
+      const changed = m.state !== state;
+      state = m.state;
+      root.dataset.state = state;
+      if (state !== "running") wantPlaying = false;
+      ctl.setState(state);
+      ctl.setSpeed(m.speed);
+      return changed;
+    },
+    resend(start, ...restore) {
+      send(start);
+      send({ type: "speed", speed });
+      for (const m of restore) if (m) send(m);
+      if (wantPlaying) send({ type: "play" });
+    },
+  };
+}
+
+/**
+ * intInput makes a number input for the integers min..max, showing
+ * current(). A typed value in range goes to choose; anything else is
+ * replaced by current() again.
+ */
+export function intInput(min, max, current, choose) {
+  const input = document.createElement("input");
+  input.type = "number";
+  input.min = String(min);
+  input.max = String(max);
+  input.value = String(current());
+  input.addEventListener("change", () => {
+    const v = Math.trunc(Number(input.value));
+    if (Number.isFinite(v) && v >= min && v <= max) choose(v);
+    else input.value = String(current());
+  });
+  return input;
+}
+
+/**
+ * digitPicker makes "label ◀ [number] ▶" (a div of class cls) for choosing
+ * one of count test digits; the buttons wrap around. current() is the digit
+ * shown, choose(d) asks for digit d. S is begin's (it needs digit,
+ * prevDigit and nextDigit). The input gets the id `${id}-digit` and test id testid (if
+ * any); prevClass and nextClass style the buttons.
+ */
+export function digitPicker(S, { id, count, current, choose, cls, prevClass = "", nextClass = "", testid }) {
+  const field = el("div", cls);
+  const name = el("label", "", S.digit);
+  const input = intInput(0, count - 1, current, choose);
+  input.id = id + "-digit";
+  if (testid) input.dataset.testid = testid;
+  name.htmlFor = input.id;
+  const prev = el("button", prevClass, "◀");
+  prev.type = "button";
+  prev.setAttribute("aria-label", S.prevDigit);
+  prev.addEventListener("click", () => choose((current() + count - 1) % count));
+  const next = el("button", nextClass, "▶");
+  next.type = "button";
+  next.setAttribute("aria-label", S.nextDigit);
+  next.addEventListener("click", () => choose((current() + 1) % count));
+  field.append(name, prev, input, next);
+  return { field, input };
+}
+
+/**
+ * selectField makes <label class=cls><span>text</span><select></label>
+ * with one option per value, named name(v), showing current. onChange gets
+ * the chosen option's value (a string). It returns {label, input}.
+ */
+export function selectField({ cls, text, values, name, current, testid, onChange }) {
+  const label = el("label", cls);
+  label.append(el("span", "", text));
+  const s = document.createElement("select");
+  if (testid) s.dataset.testid = testid;
+  for (const v of values) {
+    const o = document.createElement("option");
+    o.value = String(v);
+    o.textContent = name(v);
+    s.append(o);
+  }
+  s.value = String(current);
+  s.addEventListener("change", () => onChange(s.value));
+  label.append(s);
+  return { label, input: s };
+}
+
+/**
+ * paintCells shows items [{text, rgb, title, value, padding, fresh}] as the
+ * table cells of container (class prefix-cell, role cell), reusing the
+ * cells while their number stays the same: only text, colour and the
+ * prefix-padding and prefix-fresh classes change between frames.
+ */
+export function paintCells(container, items, prefix) {
+  if (container.children.length !== items.length) {
+    container.replaceChildren(...items.map(() => {
+      const c = el("div", prefix + "-cell");
+      c.setAttribute("role", "cell");
+      return c;
+    }));
+  }
+  items.forEach((it, i) => {
+    const c = container.children[i];
+    c.textContent = it.text;
+    if (it.title !== undefined) c.title = it.title;
+    else c.removeAttribute("title");
+    if (it.value !== undefined) c.dataset.value = String(it.value);
+    else delete c.dataset.value;
+    c.classList.toggle(prefix + "-padding", !!it.padding);
+    c.classList.toggle(prefix + "-fresh", !!it.fresh);
+    c.style.backgroundColor = css(it.rgb);
+    c.style.color = textOn(it.rgb);
+  });
+}
+
+/**
+ * sharpCanvas sizes canvas c for w×h CSS pixels at the device's pixel
+ * ratio (at most 2), and returns its context drawing in CSS pixels.
+ */
+export function sharpCanvas(c, w, h) {
+  const dpr = Math.min(2, window.devicePixelRatio || 1);
+  if (c.width !== w * dpr || c.height !== h * dpr) {
+    c.width = w * dpr;
+    c.height = h * dpr;
+  }
+  const g = c.getContext("2d");
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return g;
+}
+
+/** fillCells paints a cols×rows grid of size-pixel squares; cell i (row-major) gets the colour rgbAt(i). */
+export function fillCells(g, cols, rows, size, rgbAt) {
+  for (let i = 0; i < cols * rows; i++) {
+    g.fillStyle = css(rgbAt(i));
+    g.fillRect((i % cols) * size, Math.floor(i / cols) * size, size, size);
+  }
+}
+
+/** ring outlines the side×side square at x, y in white and black, so that it shows on any colour. */
+export function ring(g, x, y, side) {
+  g.lineWidth = 3;
+  g.strokeStyle = "#fff";
+  g.strokeRect(x + 1.5, y + 1.5, side - 3, side - 3);
+  g.lineWidth = 1.5;
+  g.strokeStyle = "#000";
+  g.strokeRect(x + 1.5, y + 1.5, side - 3, side - 3);
+}
+
+/**
+ * viridisImage puts a w×h image on g, one pixel per value: pixel i
+ * (row-major) is valueAt(i) on viridis from 0 to hi.
+ */
+export function viridisImage(g, w, h, valueAt, hi) {
+  const img = g.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const [r, gr, b] = viridisAt(valueAt(i), 0, hi);
+    img.data.set([r, gr, b, 255], i * 4);
+  }
+  g.putImageData(img, 0, 0);
+}
+
+/** perFrame returns a function that runs fn once at the next animation frame, however often it is called before. */
+export function perFrame(fn) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      fn();
+    });
+  };
+}
+
+/** link makes a download or export link with test id testid. */
+export function link(text, testid, cls = "") {
+  const a = el("a", cls, text);
+  a.dataset.testid = testid;
+  return a;
+}
