@@ -197,6 +197,9 @@ func decodeCNNTrainParams(raw json.RawMessage, p *CNNTrainParams) error {
 			return errorf(CodeBadParams, "unknown parameter %q", k)
 		}
 		if err := json.Unmarshal(fields[k], t.dst); err != nil || bytes.Equal(fields[k], []byte("null")) {
+			if lo, hi, ok := q.intRange(k); ok && isJSONNumber(fields[k]) { // too big or not whole
+				return wholeNumberError(k, fields[k], lo, hi)
+			}
 			return errorf(CodeBadParams, "parameter %q must be a %s, got %s", k, t.kind, fields[k])
 		}
 	}
@@ -255,6 +258,9 @@ type CNNTrain struct {
 	skipShift bool
 	closed    bool
 	jobsDone  sync.WaitGroup
+	// bgErr is a panic recovered in the background shift test; the Run
+	// reads it through BackgroundErr and fails. clear forgets it.
+	bgErr error
 }
 
 // CNNEval is one evaluation: accuracies per model in RaceModels order.
@@ -334,7 +340,16 @@ func (c *CNNTrain) clear() {
 		c.job.cancelled = true
 	}
 	c.job, c.queued, c.shift = nil, nil, nil
+	c.bgErr = nil
 	c.mu.Unlock()
+}
+
+// BackgroundErr implements BackgroundFailer: the panic of a background
+// shift test since the race last started afresh, or nil.
+func (c *CNNTrain) BackgroundErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bgErr
 }
 
 // SetNotify implements Notifier: from now on shift tests run in the
@@ -479,6 +494,26 @@ func (c *CNNTrain) startShift() {
 // the queue to the new race's.
 func (c *CNNTrain) background(job *shiftJob, p CNNTrainParams) {
 	defer c.jobsDone.Done()
+	// This goroutine is the shift test's own: a panic here would end the
+	// process, so it is recovered, kept for BackgroundErr and reported
+	// through notify, which makes the Run fail with its message.
+	defer func() {
+		pv := recover()
+		if pv == nil {
+			return
+		}
+		err := recovered("cnn-train shift test", pv)
+		c.mu.Lock()
+		c.bgErr = err
+		if c.job == job {
+			c.job, c.queued = nil, nil
+		}
+		notify, closed := c.notify, c.closed
+		c.mu.Unlock()
+		if notify != nil && !closed {
+			notify()
+		}
+	}()
 	for job != nil {
 		c.runShift(job, p)
 		c.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -250,6 +251,16 @@ func decodeParams(raw json.RawMessage, p any) error {
 	if err := dec.Decode(p); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
+			// A number that does not fit a whole-number field (too big,
+			// fractional): name the field's bounds when it has them.
+			if num, isNum := strings.CutPrefix(te.Value, "number "); isNum && te.Type.Kind() == reflect.Int {
+				if r, ok := p.(intRanger); ok {
+					if lo, hi, ok := r.intRange(te.Field); ok {
+						return wholeNumberError(te.Field, json.RawMessage(num), lo, hi)
+					}
+				}
+				return errorf(CodeBadParams, "parameter %q must be a whole number, got %s", te.Field, num)
+			}
 			want := te.Type.Kind().String()
 			switch want {
 			case "int":
@@ -391,4 +402,36 @@ func (s *ConvSlide) DataFrame(digits int) ConvSlideData {
 		d.Cell = c
 	}
 	return d
+}
+
+// ConvSlidePicture is a conv-slide state as grids ready to draw on the
+// widget's colour scales, for figures made outside the browser (exports):
+// the drawing code then needs no arithmetic of its own.
+type ConvSlidePicture struct {
+	Static ConvSlideStatic
+	Data   ConvSlideData // full precision
+	// Input is the layer's input, row-major InputH×InputW: pixel/255, so
+	// on the scale 0..1.
+	Input []float64
+	// Output is the output map, row-major OutH×OutW, with NaN for the cells
+	// not computed yet (drawn grey).
+	Output []float64
+	// OutLimit > 0 sets the output's diverging scale −OutLimit..OutLimit:
+	// OutAbsMax, or 1 for an all-zero map (which has no scale of its own).
+	OutLimit float64
+}
+
+// Picture returns the experiment's current state as grids ready to draw.
+func (s *ConvSlide) Picture() ConvSlidePicture {
+	st, d := s.StaticFrame(), s.DataFrame(-1)
+	out := make([]float64, st.OutH*st.OutW)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	copy(out, d.Map)
+	lim := st.OutAbsMax
+	if lim == 0 {
+		lim = 1
+	}
+	return ConvSlidePicture{Static: st, Data: d, Input: slices.Clone(s.x.Data), Output: out, OutLimit: lim}
 }

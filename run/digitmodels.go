@@ -208,9 +208,11 @@ func trainDigitModels(b DigitTraining) {
 		digitCache.progress.Fraction = min((before+f*share[name])/whole, 1)
 		digitCache.mu.Unlock()
 	}
+	finished := false
 	finish := func(err error) {
 		digitCache.mu.Lock()
 		defer digitCache.mu.Unlock()
+		finished = true
 		if err != nil {
 			digitCache.err = err
 			digitCache.progress = DigitProgress{Started: true, Done: true, Error: err.Error()}
@@ -220,6 +222,17 @@ func trainDigitModels(b DigitTraining) {
 		}
 		close(digitCache.done)
 	}
+	// This is the training's own goroutine: a panic in a model must not end
+	// the process; it becomes the training's error, which the draw-digit
+	// runs and exports report.
+	defer func() {
+		if p := recover(); p != nil {
+			err := recovered("draw-digit model training", p)
+			if !finished {
+				finish(err)
+			}
+		}
+	}()
 	for _, name := range names {
 		cfg := lab.DefaultTrainConfig(name)
 		cfg.TrainSize = b.TrainSize

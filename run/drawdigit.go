@@ -217,6 +217,9 @@ func decodeDrawParams(raw json.RawMessage, cur DrawDigitParams) (DrawDigitParams
 	if v, ok := fields["digit"]; ok {
 		var n int
 		if json.Unmarshal(v, &n) != nil {
+			if isJSONNumber(v) { // too big or not whole
+				return p, wholeNumberError("digit", v, 0, ConvDigits()-1)
+			}
 			return p, errorf(CodeBadParams, "parameter \"digit\" must be a whole number, got %s", jsonKind(v))
 		}
 		if n < 0 || n >= ConvDigits() {
@@ -234,6 +237,9 @@ func decodeDrawParams(raw json.RawMessage, cur DrawDigitParams) (DrawDigitParams
 	if v, ok := fields["shift"]; ok {
 		var n int
 		if json.Unmarshal(v, &n) != nil {
+			if isJSONNumber(v) { // too big or not whole
+				return cur, wholeNumberError("shift", v, DrawMinShift, DrawMaxShift)
+			}
 			return cur, errorf(CodeBadParams, "parameter \"shift\" must be a whole number, got %s", jsonKind(v))
 		}
 		if n < DrawMinShift || n > DrawMaxShift {

@@ -213,7 +213,7 @@ func TestDrawDigitBadParams(t *testing.T) {
 		{`{"pixels": [0, 1, 2]}`, `parameter "pixels" must be a base64 string of 784 bytes (28×28, 0–255), got an array`},
 		{`{"center": "yes"}`, `parameter "center" must be true or false, got a string "yes"`},
 		{`{"shift": 9}`, `shift must be between -8 and 8, got 9`},
-		{`{"shift": 1.5}`, `parameter "shift" must be a whole number, got a number 1.5`},
+		{`{"shift": 1.5}`, `parameter "shift" must be a whole number between -8 and 8, got 1.5`},
 		{`{"shift": 1, "center": 0}`, `parameter "center" must be true or false, got a number 0`},
 		{`{"digit": 1000}`, `digit must be between 0 and 999, got 1000`},
 		{`{"digit": 1, "pixels": "` + b64(784) + `"}`, `give either pixels or digit, not both`},

@@ -19,7 +19,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -126,6 +128,9 @@ type Run struct {
 	subs    map[*Subscription]struct{}
 	closed  bool
 	loops   sync.WaitGroup
+	// last is the last update built without a panic: what viewers keep
+	// seeing once the experiment has crashed and cannot draw itself.
+	last Update
 }
 
 // Notifier is implemented by an experiment that also changes between
@@ -137,6 +142,36 @@ type Run struct {
 // Close has returned.
 type Notifier interface {
 	SetNotify(changed func())
+}
+
+// BackgroundFailer is implemented by a Notifier whose background work can
+// fail (cnn-train's shift test recovers a panic at its goroutine's
+// boundary). After each notification Run asks for the error; a non-nil one
+// stops the run in Failed, as a failed step does. The experiment forgets
+// the error when Seek(0) or SetParams starts it afresh.
+type BackgroundFailer interface {
+	BackgroundErr() error
+}
+
+// PanicError is a panic in an experiment, recovered where Run (or the
+// experiment's own background goroutine) calls into it, so that a bug in
+// one lesson's model stops that run, not the server.
+type PanicError struct {
+	Where string // what was running: "*run.ConvSlide", "cnn-train shift test"
+	Value any    // what was passed to panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("run: %s crashed (a bug; the server logged it): %v", e.Where, e.Value)
+}
+
+// recovered turns a recovered panic value p into a *PanicError and logs it
+// with its stack on slog's default logger (cmd/web points that at the
+// server's log). It must be called from the deferred function that
+// recovered p, so that the stack still shows where the panic happened.
+func recovered(where string, p any) *PanicError {
+	slog.Error("run: panic recovered", "where", where, "panic", p, "stack", string(debug.Stack()))
+	return &PanicError{Where: where, Value: p}
 }
 
 // Closer is implemented by an experiment that holds background work; Run.Close
@@ -156,12 +191,36 @@ func New(exp Experiment) *Run {
 	return r
 }
 
-// experimentChanged publishes the experiment's new picture (see Notifier).
+// experimentChanged publishes the experiment's new picture (see Notifier),
+// stopping the run first if its background work failed (BackgroundFailer).
 func (r *Run) experimentChanged() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.closed {
-		r.publishLocked()
+	defer r.recoverLocked(nil)
+	if r.closed {
+		return
+	}
+	if bf, ok := r.exp.(BackgroundFailer); ok {
+		if err := bf.BackgroundErr(); err != nil && r.state != Failed {
+			r.failLocked(err)
+		}
+	}
+	r.publishLocked()
+}
+
+// recoverLocked, deferred (after the lock's Unlock, so that it runs first)
+// by every method that calls into the experiment, turns a panic there into
+// the run's Failed state, publishes it and, when errp is not nil, returns
+// it as a CodeStepFailed error. The lock must be held.
+func (r *Run) recoverLocked(errp *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := r.failLocked(recovered(fmt.Sprintf("%T", r.exp), p))
+	r.publishLocked()
+	if errp != nil {
+		*errp = err
 	}
 }
 
@@ -172,18 +231,40 @@ func (r *Run) Snapshot() Update {
 	return r.updateLocked()
 }
 
+// updateLocked builds the run's update. If the experiment panics while
+// drawing itself, the run fails and the update carries the last picture
+// that was drawn.
 func (r *Run) updateLocked() Update {
+	step, total, frame, ok := r.pictureLocked()
+	if !ok {
+		step, total, frame = r.last.Step, r.last.Total, r.last.Frame
+	} else {
+		r.last.Step, r.last.Total, r.last.Frame = step, total, frame
+	}
 	return Update{
 		Seq: r.seq, State: r.state, Speed: r.speed,
-		Step: r.exp.Pos(), Total: r.exp.Total(), Err: r.failure, Frame: r.exp.Frame(),
+		Step: step, Total: total, Err: r.failure, Frame: frame,
 	}
+}
+
+// pictureLocked asks the experiment where it is and what it shows; ok is
+// false, and the run Failed, if that panicked.
+func (r *Run) pictureLocked() (step, total int, frame Frame, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.failLocked(recovered(fmt.Sprintf("%T", r.exp), p))
+			ok = false
+		}
+	}()
+	return r.exp.Pos(), r.exp.Total(), r.exp.Frame(), true
 }
 
 // Play starts advancing at the run's speed. Playing a finished run starts
 // it again from step 0; playing a running run does nothing.
-func (r *Run) Play() error {
+func (r *Run) Play() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -207,9 +288,10 @@ func (r *Run) Play() error {
 
 // Pause stops a running run where it is. Pausing a run that is not running
 // does nothing.
-func (r *Run) Pause() error {
+func (r *Run) Pause() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -225,9 +307,10 @@ func (r *Run) Pause() error {
 // Step pauses the run and takes n steps (fewer if the run ends first). It
 // returns an error, changing nothing, unless 1 ≤ n ≤ MaxStepN and the run
 // has steps left.
-func (r *Run) Step(n int) error {
+func (r *Run) Step(n int) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -257,9 +340,10 @@ func (r *Run) Step(n int) error {
 // forwards: a lesson can step back through what it showed. A run that had
 // diverged or failed may be sought back to an earlier step. An out-of-range
 // k changes nothing.
-func (r *Run) Seek(k int) error {
+func (r *Run) Seek(k int) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -279,9 +363,10 @@ func (r *Run) Seek(k int) error {
 }
 
 // Reset pauses the run and takes it back to step 0.
-func (r *Run) Reset() error {
+func (r *Run) Reset() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -299,9 +384,10 @@ func (r *Run) Reset() error {
 // its state (a running run goes on with the new parameters) at the same
 // step or the new last one; if not, the run is left exactly as it was and
 // the experiment's error is returned.
-func (r *Run) SetParams(raw json.RawMessage) error {
+func (r *Run) SetParams(raw json.RawMessage) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -326,9 +412,10 @@ func (r *Run) SetParams(raw json.RawMessage) error {
 
 // SetSpeed sets the steps per second used while playing. It returns an
 // error, changing nothing, unless MinSpeed ≤ sps ≤ MaxSpeed.
-func (r *Run) SetSpeed(sps float64) error {
+func (r *Run) SetSpeed(sps float64) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverLocked(&err)
 	if r.closed {
 		return errorf(CodeClosed, "the run is closed")
 	}
@@ -366,6 +453,11 @@ func (r *Run) Close() {
 	r.mu.Unlock()
 	r.loops.Wait()
 	if c, ok := r.exp.(Closer); ok {
+		defer func() {
+			if p := recover(); p != nil {
+				recovered(fmt.Sprintf("%T.Close", r.exp), p) // logged; the run is closed anyway
+			}
+		}()
 		c.Close()
 	}
 }
@@ -394,24 +486,31 @@ func (r *Run) loop(gen int, speedCh <-chan struct{}) {
 			continue
 		case <-t.C:
 		}
-		r.mu.Lock()
-		if r.gen != gen || r.state != Running {
-			r.mu.Unlock()
-			return
-		}
-		if r.exp.Pos() < r.exp.Total() {
-			if err := r.exp.Advance(); err != nil {
-				r.failLocked(err)
-			}
-		}
-		r.settleLocked()
-		r.publishLocked()
-		running := r.state == Running
-		r.mu.Unlock()
-		if !running {
+		if !r.tick(gen) {
 			return
 		}
 	}
+}
+
+// tick takes one step of play generation gen and reports whether the run
+// is still playing. It runs on the loop's own goroutine, where nothing else
+// would recover a panic in the experiment: recoverLocked turns one into the
+// run's Failed state instead of a crash of the whole process.
+func (r *Run) tick(gen int) (running bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer r.recoverLocked(nil)
+	if r.gen != gen || r.state != Running {
+		return false
+	}
+	if r.exp.Pos() < r.exp.Total() {
+		if err := r.exp.Advance(); err != nil {
+			r.failLocked(err)
+		}
+	}
+	r.settleLocked()
+	r.publishLocked()
+	return r.state == Running
 }
 
 func periodOf(sps float64) time.Duration {

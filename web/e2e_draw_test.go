@@ -222,10 +222,7 @@ func TestBrowserDrawDigit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
+	dir := screenshotDir(t)
 	for name, b := range map[string][]byte{
 		"paramshare-draw-digit-page.png":   desktop,
 		"paramshare-draw-digit-widget.png": widgetShot,

@@ -83,13 +83,10 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 }
 
 // screenshots saves full-page screenshots at desktop and phone width into
-// PARAMSHARE_SCREENSHOT_DIR (default: the temporary directory).
+// screenshotDir (PARAMSHARE_SCREENSHOT_DIR, or the test's temporary directory).
 func screenshots(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
+	dir := screenshotDir(t)
 	for _, vp := range []struct {
 		suffix string
 		w, h   int64

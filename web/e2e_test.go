@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http/httptest"
@@ -30,10 +31,36 @@ func findChromium() string {
 	return ""
 }
 
+// screenshotDir is where browser tests save screenshots: the directory
+// PARAMSHARE_SCREENSHOT_DIR names, or else the test's own temporary
+// directory (so that parallel or repeated runs never overwrite each other).
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
+}
+
+// saveScreenshots writes each named PNG into screenshotDir and logs its path.
+func saveScreenshots(t *testing.T, shots map[string][]byte) {
+	t.Helper()
+	dir := screenshotDir(t)
+	for name, b := range shots {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
+
 // TestBrowserConvSlide opens the lesson in a real headless Chromium, presses
-// Space to play the conv-slide widget, waits for cells to fill in, then
-// compares the cell value shown on the page with the engine's Forward at
-// that cell and saves a screenshot.
+// Space to play the conv-slide widget, waits for the whole output map to
+// fill, compares every cell drawn on the page's output canvas with the
+// engine's Forward (on the widget's colour scale) and the cell readout with
+// Forward at that cell, then checks the keys with focus on a button (→ and
+// R act, Space presses the button once) and saves screenshots.
 func TestBrowserConvSlide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -77,13 +104,19 @@ func TestBrowserConvSlide(t *testing.T) {
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 
-	const cellsWanted = 300
+	const total = 784 // 28×28 cells at stride 1, padding 1
 	widget := `[data-widget="conv-slide"]`
 	poll := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))(ctx, t)
 			return err
 		})
+	}
+	stepIs := func(n int) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`document.querySelector('%s').dataset.step === "%d"`, widget, n), 10*time.Second)
+	}
+	stateIs := func(s string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`document.querySelector('%s').dataset.state === %q`, widget, s), 10*time.Second)
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/en/lessons/one-kernel-many-places"),
@@ -101,8 +134,8 @@ func TestBrowserConvSlide(t *testing.T) {
 	if sharing != "10 parameters, used at 784 positions: 7,056 multiply-adds" {
 		t.Errorf("sharing line %q", sharing)
 	}
-	// Move the speed slider to its top (as a user drags it), so that a few
-	// hundred cells take seconds, not minutes.
+	// Move the speed slider to its top (as a user drags it), so that the
+	// whole map takes seconds, not minutes.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
 		const s = document.querySelector('`+widget+` .live-speed input');
 		s.value = s.max;
@@ -116,25 +149,80 @@ func TestBrowserConvSlide(t *testing.T) {
 		// Space with focus on the page (not in a field) plays the widget.
 		chromedp.Blur(chromedp.CSS(`.live-speed input`)),
 		chromedp.KeyEvent(" "),
-		poll(fmt.Sprintf(`document.querySelector('%s').dataset.state === "running"`, widget), 10*time.Second),
-		poll(fmt.Sprintf(`Number(document.querySelector('%s').dataset.step || 0) >= %d`, widget, cellsWanted), 40*time.Second),
+		stateIs("running"),
 	)
 	if err != nil {
 		t.Fatalf("browser: play with Space: %v", err)
+	}
+	// Wait for the output map to fill: the run ends at the last cell.
+	err = chromedp.Do(ctx,
+		poll(fmt.Sprintf(`document.querySelector('%s').dataset.step === "%d"`, widget, total), 60*time.Second),
+		stateIs("done"),
+	)
+	if err != nil {
+		t.Fatalf("browser: the map never filled: %v", err)
 	}
 	midRun, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.KeyEvent(" "), // pause, so that the readout stops moving
-		poll(fmt.Sprintf(`document.querySelector('%s').dataset.state === "paused"`, widget), 10*time.Second),
-	)
-	if err != nil {
-		t.Fatalf("browser: pause with Space: %v", err)
-	}
 
 	y := forward(t, run.ConvSlideParams{Digit: 0, Preset: "vertical-edge", Stride: 1, Padding: 1, Dilation: 1})
+	if len(y.Data) != total {
+		t.Fatalf("Forward gives %d cells, want %d", len(y.Data), total)
+	}
+	// Every cell of the output canvas must have the colour of the engine's
+	// value on the widget's scale (the page's own palette module colours
+	// Go's numbers; the page drew from the server's 4-decimal frames, so a
+	// channel may differ by rounding).
+	var lim float64
+	nonZero := 0
+	for _, v := range y.Data {
+		lim = math.Max(lim, math.Abs(v))
+		if v != 0 {
+			nonZero++
+		}
+	}
+	if nonZero == 0 {
+		t.Fatal("the engine's map is all zero: nothing to compare")
+	}
+	values, _ := json.Marshal(y.Data)
+	type canvasCheck struct {
+		Bad     int    `json:"bad"`
+		First   string `json:"first"`
+		Checked int    `json:"checked"`
+		// Inked counts the cells whose colour differs from that of 0: a
+		// page that drew nothing but zeros would fail on those.
+		Inked int `json:"inked"`
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[canvasCheck](fmt.Sprintf(`(async () => {
+		const { divergingAt } = await import("/static/widgets/palette.js");
+		const want = %s, lim = %v, H = %d, W = %d;
+		const c = document.querySelector('%s [data-testid="output-canvas"]');
+		const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		let bad = 0, first = "", checked = 0, inked = 0;
+		const zero = divergingAt(0, lim);
+		for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
+			const x = Math.floor((ox + 0.5) * c.width / W), y = Math.floor((oy + 0.5) * c.height / H);
+			const at = 4 * (y * c.width + x);
+			const got = [px[at], px[at + 1], px[at + 2]], exp = divergingAt(want[oy * W + ox], lim);
+			checked++;
+			if (exp.some((e, k) => Math.abs(e - zero[k]) > 2)) inked++;
+			if (got.some((g, k) => Math.abs(g - exp[k]) > 2)) {
+				if (!bad) first = "cell (" + oy + "," + ox + "): canvas " + got + ", engine " + want[oy * W + ox] + " → " + exp;
+				bad++;
+			}
+		}
+		return { bad, first, checked, inked };
+	})()`, values, lim, 28, 28, widget), chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Checked != total || res.Bad > 0 || res.Inked == 0 {
+		t.Fatalf("output canvas: %d of %d cells differ from the engine's Forward (%d visibly non-zero); first: %s", res.Bad, res.Checked, res.Inked, res.First)
+	}
+	t.Logf("output canvas: all %d cells match the engine's Forward (%d non-zero, %d of them visibly)", res.Checked, nonZero, res.Inked)
+
 	readout := chromedp.CSS(`[data-testid="cell-value"]`)
 	// check reads the cell the page shows and compares it with Forward.
 	check := func(wantStep int) float64 {
@@ -170,41 +258,33 @@ func TestBrowserConvSlide(t *testing.T) {
 		t.Logf("page cell (%d,%d) = %s; engine Forward = %.6f", oy, ox, shown, want)
 		return want
 	}
-	stepAttr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(widget), "data-step"))
-	if err != nil {
-		t.Fatal(err)
+	check(total)
+
+	// Keys with focus on a button. Clicking Reset leaves focus on it; →
+	// must still step and R reset. Space on a focused Step button presses
+	// it once (a step), and must not also toggle play.
+	resetButton := chromedp.CSS(widget + ` [data-testid="reset"]`)
+	stepButton := chromedp.CSS(widget + ` [data-testid="step"]`)
+	if err := chromedp.Do(ctx, chromedp.Click(resetButton), stepIs(0), stateIs("paused")); err != nil {
+		t.Fatalf("browser: click Reset: %v", err)
 	}
-	step, _ := strconv.Atoi(stepAttr.Value)
-	if step < cellsWanted {
-		t.Fatalf("paused at step %d, want ≥ %d", step, cellsWanted)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowRight), stepIs(1)); err != nil {
+		t.Fatalf("browser: → with focus on the Reset button: %v", err)
 	}
-	// Step with → until a cell with ink under the kernel (a non-zero value),
-	// checking every cell on the way.
-	v := check(step)
-	for i := 0; v == 0 && i < 60 && step < 784; i++ {
-		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowRight)); err != nil {
-			t.Fatal(err)
-		}
-		step++
-		v = check(step)
+	check(1)
+	if err := chromedp.Do(ctx, chromedp.Click(stepButton), stepIs(2), chromedp.KeyEvent(kb.ArrowRight), stepIs(3)); err != nil {
+		t.Fatalf("browser: → right after clicking Step: %v", err)
 	}
-	if v == 0 {
-		t.Fatalf("no non-zero cell by step %d", step)
+	check(3)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(" "), stepIs(4), chromedp.Sleep(500*time.Millisecond), stateIs("paused"), stepIs(4)); err != nil {
+		t.Fatalf("browser: Space on the focused Step button must step once and not play: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("r"), stepIs(0)); err != nil {
+		t.Fatalf("browser: R with focus on the Step button: %v", err)
 	}
 	screenshot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives a PNG
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	for name, b := range map[string][]byte{"paramshare-conv-slide-page.png": screenshot, "paramshare-conv-slide-widget.png": midRun} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-
+	saveScreenshots(t, map[string][]byte{"paramshare-conv-slide-page.png": screenshot, "paramshare-conv-slide-widget-done.png": midRun})
 }

@@ -155,10 +155,7 @@ func TestBrowserCNNTrain(t *testing.T) {
 	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(widget+` [data-testid="test-cnn"]`)))
 	t.Logf("paused at step %d: CNN test accuracy on the page %q = lab's %.3f at step %d", step, text, want, evalStep)
 
-	dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = os.TempDir()
-	}
+	dir := screenshotDir(t)
 	save := func(name string, b []byte) {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o644); err != nil {

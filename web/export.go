@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +14,30 @@ import (
 	"github.com/paramshare/paramshare/viz"
 )
 
+// Every export but cnn-train's (which has its own single slot and cache,
+// export_cnntrain.go) recomputes the widget's state and draws it: about
+// 0.1 s of one core each. At most exportSlots of them run at once in the
+// server; one more is answered 503 with Retry-After at once, not queued, so
+// a client fetching in a loop cannot take the CPU from the class.
+const (
+	exportSlots      = 2
+	exportRetryAfter = "2" // seconds
+)
+
+// acquireExport takes one of the server's export slots and returns its
+// release. When all are taken it answers 503 with Retry-After and a reason,
+// and returns ok false.
+func (l *Live) acquireExport(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case l.export <- struct{}{}:
+		return func() { <-l.export }, true
+	default:
+		w.Header().Set("Retry-After", exportRetryAfter)
+		http.Error(w, fmt.Sprintf("export: busy — %d exports are being computed right now (each redraws a widget); try again in a moment", exportSlots), http.StatusServiceUnavailable)
+		return nil, false
+	}
+}
+
 // exportQueryKeys are the query parameters GET /export/conv-slide.* accepts.
 var exportQueryKeys = []string{"digit", "preset", "stride", "padding", "dilation", "step"}
 
@@ -23,13 +46,23 @@ var exportQueryKeys = []string{"digit", "preset", "stride", "padding", "dilation
 // stride, padding, dilation, step; missing ones take the widget defaults,
 // step defaults to the whole map). The result depends only on the query, so
 // the URL is a stable name for the state a widget showed. A bad query is
-// 400 with a plain-text reason; an unknown file is 404.
+// 400 with a plain-text reason; an unknown file is 404. While exportSlots
+// exports are computing, another is 503 with Retry-After.
 func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	if file == "" {
 		file = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	}
 	name, format, ok := strings.Cut(file, ".")
+	if ok && name == run.CNNTrainName {
+		l.serveCNNTrainExport(w, r, format) // export_cnntrain.go; it answers 404 for formats it lacks
+		return
+	}
+	release, free := l.acquireExport(w)
+	if !free {
+		return
+	}
+	defer release()
 	switch {
 	case ok && name == run.ConvGradName && slices.Contains([]string{"png", "svg", "json", "trace.json"}, format):
 		l.serveConvGradExport(w, r, format)
@@ -39,9 +72,6 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 		return
 	case ok && name == run.DrawDigitName && slices.Contains([]string{"png", "json"}, format):
 		l.serveDrawDigitExport(w, r, format)
-		return
-	case ok && name == run.CNNTrainName:
-		l.serveCNNTrainExport(w, r, format) // export_cnntrain.go; it answers 404 for formats it lacks
 		return
 	}
 	if !ok || name != run.ConvSlideName || !slices.Contains([]string{"png", "svg", "json"}, format) {
@@ -133,26 +163,14 @@ func convSlideFromQuery(q url.Values) (*run.ConvSlide, error) {
 // so far (cells not reached yet are grey) as three heat maps, on the same
 // colour scales as the widget.
 func writeConvSlideFigure(w *bytes.Buffer, format string, s *run.ConvSlide) error {
-	st, d := s.StaticFrame(), s.DataFrame(-1)
-	input := viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: make([]float64, len(st.Pixels))}
-	for i, px := range st.Pixels {
-		input.Values[i] = float64(px) / 255
-	}
-	out := viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: make([]float64, st.OutH*st.OutW)}
-	for i := range out.Values {
-		out.Values[i] = math.NaN()
-	}
-	copy(out.Values, d.Map)
-	lim := st.OutAbsMax
-	if lim == 0 {
-		lim = 1
-	}
+	pic := s.Picture()
+	st, d := pic.Static, pic.Data
 	p := st.Params
 	title := fmt.Sprintf("One kernel, many places — digit #%d (a %d), %s kernel, stride %d, padding %d, dilation %d — %d of %d cells",
 		p.Digit, st.Label, p.Preset, p.Stride, p.Padding, p.Dilation, d.Step, d.Total)
 	return viz.WriteHeatmaps(w, format, title,
-		viz.Panel{Title: "input (pixel / 255)", Grid: input, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
+		viz.Panel{Title: "input (pixel / 255)", Grid: viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: pic.Input}, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
 		viz.Panel{Title: fmt.Sprintf("kernel (bias %g)", st.Bias), Grid: viz.Grid{Rows: 3, Cols: 3, Values: st.Kernel[:]}, Diverging: true, Annotate: true, XLabel: "kx", YLabel: "ky"},
-		viz.Panel{Title: "output feature map", Grid: out, Diverging: true, Min: -lim, Max: lim, XLabel: "ox", YLabel: "oy"},
+		viz.Panel{Title: "output feature map", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: pic.Output}, Diverging: true, Min: -pic.OutLimit, Max: pic.OutLimit, XLabel: "ox", YLabel: "oy"},
 	)
 }

@@ -486,9 +486,12 @@ func TestExport(t *testing.T) {
 	}
 }
 
-// TestFramePacing plays a run at the top speed and checks that frames
-// arrive no faster than maxFramesPerSecond; it logs the frame rate and the
-// bytes per frame measured on the wire.
+// TestFramePacing plays a run at the top speed and checks what cannot
+// depend on the machine's speed: frames never come faster than the pacing
+// cap allows (at most one per minFrameGap, plus the one at either end of
+// the window), and every frame's size is within what its cells account
+// for. The measured rate and sizes are logged, not asserted: a shared CI
+// machine may deliver far fewer.
 func TestFramePacing(t *testing.T) {
 	_, srv := liveServer(t, LiveOptions{})
 	c := dial(t, srv, "")
@@ -497,11 +500,15 @@ func TestFramePacing(t *testing.T) {
 	b0, _ := json.Marshal(first)
 	c.send(`{"v":1,"type":"speed","widget":"w1","speed":120}`)
 	c.send(`{"v":1,"type":"play","widget":"w1"}`)
+	// Each frame carries the map so far at 4 decimals (≤ 8 bytes a cell
+	// with its comma: "-12.3456,") and the current cell with its 9 terms at
+	// full precision; 2 kB covers the rest of the message.
+	maxBytes := func(cells int) int { return 2048 + 9*cells + 9*200 }
 	start := time.Now()
 	var frames, bytes, last int
 	var lastStep float64
 	for time.Since(start) < 2*time.Second {
-		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 		_, b, err := c.conn.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
@@ -517,20 +524,28 @@ func TestFramePacing(t *testing.T) {
 		bytes += len(b)
 		last = len(b)
 		lastStep = m["step"].(float64)
+		if m["static"] == nil && len(b) > maxBytes(int(lastStep)) {
+			t.Fatalf("frame at step %v is %d bytes, over %d", lastStep, len(b), maxBytes(int(lastStep)))
+		}
 	}
-	elapsed := time.Since(start).Seconds()
-	fps := float64(frames) / elapsed
+	elapsed := time.Since(start)
+	fps := float64(frames) / elapsed.Seconds()
 	t.Logf("first frame (with the 28×28 input): %d bytes", len(b0))
 	t.Logf("played %.0f steps in %.2f s: %d frames (%.1f per second), %d bytes per frame on average, last one (%v cells) %d bytes",
-		lastStep, elapsed, frames, fps, bytes/max(frames, 1), lastStep, last)
+		lastStep, elapsed.Seconds(), frames, fps, bytes/max(frames, 1), lastStep, last)
+	// Frames are at least minFrameGap apart on the server, and all of them
+	// were sent within the window (after play, before the last read).
+	if most := int(elapsed/minFrameGap) + 2; frames > most {
+		t.Fatalf("%d frames in %v, more than the pacing allows (%d at %d per second)", frames, elapsed, most, maxFramesPerSecond)
+	}
+	if frames == 0 {
+		t.Fatal("no frame while playing")
+	}
 	c.send(`{"v":1,"type":"step","widget":"w1","n":10000}`)
 	full := c.frameAt("w1", 900)
 	bf, _ := json.Marshal(full)
 	t.Logf("last frame of the run (all 900 cells): %d bytes", len(bf))
-	if fps > maxFramesPerSecond*1.2 {
-		t.Fatalf("%.1f frames per second, want at most %d", fps, maxFramesPerSecond)
-	}
-	if lastStep < 100 {
-		t.Fatalf("only %v steps in 2 s at 120 steps/s", lastStep)
+	if len(bf) > maxBytes(900) || len(bf) < 900*2 {
+		t.Fatalf("the full frame is %d bytes, want %d…%d for 900 cells", len(bf), 900*2, maxBytes(900))
 	}
 }

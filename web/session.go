@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,9 +79,13 @@ type clientMsg struct {
 	Widget     string          `json:"widget"`
 	Experiment string          `json:"experiment"`
 	Params     json.RawMessage `json:"params"`
-	N          *int            `json:"n"`
-	To         *int            `json:"to"`
-	Speed      *float64        `json:"speed"`
+	// N and To are whole numbers whose bounds only the run knows (to ≤ its
+	// total), so they are kept as the JSON number the client sent until
+	// then: one that does not fit is refused naming the real bounds.
+	// parseClientMsg has checked that they are numbers.
+	N     json.RawMessage `json:"n"`
+	To    json.RawMessage `json:"to"`
+	Speed *float64        `json:"speed"`
 }
 
 // allowedFields lists, per client message type, the fields besides v, type
@@ -285,11 +291,18 @@ func (s *session) run(m *clientMsg) (err error) {
 	case "step":
 		n := 1
 		if m.N != nil {
-			n = *m.N
+			var err error
+			if n, err = wholeField("n", m.N, 1, run.MaxStepN); err != nil {
+				return err
+			}
 		}
 		return w.run.Step(n)
 	case "seek":
-		return w.run.Seek(*m.To)
+		to, err := wholeField("to", m.To, 0, w.run.Snapshot().Total)
+		if err != nil {
+			return err
+		}
+		return w.run.Seek(to)
 	case "reset":
 		return w.run.Reset()
 	case "set-params":
@@ -492,6 +505,11 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 		switch {
 		case errors.As(err, &te) && te.Field == "":
 			return nil, &protoError{code: codeBadJSON, message: fmt.Sprintf("message must be a JSON object, got %s", te.Value)}
+		case errors.As(err, &te) && te.Field == "v" && strings.HasPrefix(te.Value, "number "):
+			return nil, &protoError{code: codeBadVersion, message: fmt.Sprintf("protocol version %s is not supported; this server speaks v%d", strings.TrimPrefix(te.Value, "number "), protocolVersion)}
+		case errors.As(err, &te) && te.Field == "speed" && strings.HasPrefix(te.Value, "number "):
+			// A number too large even for a float64 (1e400).
+			return nil, &protoError{code: run.CodeBadParams, message: fmt.Sprintf("field \"speed\" must be a number between %g and %g, got %s", float64(run.MinSpeed), float64(run.MaxSpeed), strings.TrimPrefix(te.Value, "number "))}
 		case errors.As(err, &te):
 			return nil, &protoError{code: codeBadFieldType, message: fmt.Sprintf("field %q must be a %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -521,6 +539,17 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 	if !widgetID.MatchString(m.Widget) {
 		return nil, &protoError{code: codeBadWidget, message: "field \"widget\" must be 1 to 32 letters, digits, '-' or '_'"}
 	}
+	// null means absent, as it did when n and to were pointers.
+	for _, f := range []*json.RawMessage{&m.N, &m.To} {
+		if bytes.Equal(bytes.TrimSpace(*f), []byte("null")) {
+			*f = nil
+		}
+	}
+	for name, f := range map[string]json.RawMessage{"n": m.N, "to": m.To} {
+		if f != nil && !isJSONNumber(f) {
+			return nil, &protoError{widget: m.Widget, code: codeBadFieldType, message: fmt.Sprintf("field %q must be a number, got %s", name, jsonValueKind(f))}
+		}
+	}
 	present := map[string]bool{"experiment": m.Experiment != "", "params": m.Params != nil, "n": m.N != nil, "to": m.To != nil, "speed": m.Speed != nil}
 	for _, f := range []string{"experiment", "params", "n", "to", "speed"} {
 		if present[f] && !slices.Contains(allowed, f) {
@@ -538,6 +567,46 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a speed message needs \"speed\" (steps per second)"}
 	}
 	return &m, nil
+}
+
+// isJSONNumber reports whether v is a JSON number literal (of any size).
+func isJSONNumber(v json.RawMessage) bool {
+	s := bytes.TrimSpace(v)
+	return len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9')
+}
+
+// jsonValueKind names the JSON type of a value that is not a number, as
+// encoding/json's type errors do ("string", "bool", "array", "object").
+func jsonValueKind(v json.RawMessage) string {
+	switch s := bytes.TrimSpace(v); {
+	case len(s) == 0:
+		return "nothing"
+	case s[0] == '"':
+		return "string"
+	case s[0] == 't' || s[0] == 'f':
+		return "bool"
+	case s[0] == '[':
+		return "array"
+	case s[0] == '{':
+		return "object"
+	}
+	return "number"
+}
+
+// wholeField reads the JSON number v of field name as a whole number in
+// [lo, hi]. A number that is not whole, or does not fit, is a bad-params
+// error naming the bounds; one that fits is returned even if out of range,
+// for the run to refuse with its own message.
+func wholeField(name string, v json.RawMessage, lo, hi int) (int, error) {
+	s := string(bytes.TrimSpace(v))
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, nil
+	}
+	// Whole numbers in exponent form (1e3) are whole numbers too.
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 {
+		return int(f), nil
+	}
+	return 0, &protoError{code: run.CodeBadParams, message: fmt.Sprintf("field %q must be a whole number between %d and %d, got %s", name, lo, hi, s)}
 }
 
 // jsonKind names a Go kind as a JSON type for error messages.

@@ -5,6 +5,7 @@
 //	go run ./cmd/web -addr :8080           # reachable by the whole class
 //	go run ./cmd/web -lessons ./my-course  # a teacher's own en/ and zh/ lessons
 //	go run ./cmd/web -allow-origin https://class.example.org
+//	go run ./cmd/web -max-sessions-per-ip 100  # a class behind one NAT address
 package main
 
 import (
@@ -17,8 +18,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,16 +61,46 @@ func (o *originList) String() string { return strings.Join(*o, ",") }
 
 func (o *originList) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
-		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
-		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-			return fmt.Errorf("origin %q must look like https://host[:port]", s)
+		origin, err := parseOrigin(s)
+		if err != nil {
+			return err
 		}
-		*o = append(*o, s)
+		*o = append(*o, origin)
 	}
 	return nil
+}
+
+// parseOrigin checks that s is an origin as browsers send it in the Origin
+// header, scheme://host[:port] with scheme http or https and nothing after
+// the host (a trailing "/" is forgiven), and returns it without the slash.
+// Anything more, a path above all, could never equal a browser's Origin.
+func parseOrigin(s string) (string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("web: -allow-origin %q: %s; an origin is scheme://host[:port], e.g. https://class.example.org or http://10.0.0.5:8080", s, why)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", bad("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", bad("the scheme must be http or https")
+	case u.Host == "" || u.Hostname() == "":
+		return "", bad("the host is missing")
+	case u.User != nil:
+		return "", bad("it must not carry a user name")
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.ForceQuery:
+		return "", bad("it must not have a path, query or fragment (browsers send none, so it could never match)")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", bad("the port must be 1 to 65535")
+		}
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // run is the whole program: it parses args (args[0] is the program name),
@@ -90,14 +123,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	lessonsDir := flags.String("lessons", "", "serve the lessons in `DIR` (with en/ and zh/ subfolders) instead of the built-in course")
 	var origins originList
 	flags.Var(&origins, "allow-origin", "extra `ORIGIN` (https://host[:port]) allowed to open the live websocket; repeatable or comma-separated")
+	maxSessions := flags.Int("max-sessions", web.DefaultMaxSessions, "most open lesson pages (websockets) at once, over all clients")
+	maxPerIP := flags.Int("max-sessions-per-ip", web.DefaultMaxSessionsPerIP, "most open lesson pages from one IP address; raise it when a class shares one address (NAT, a reverse proxy)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("web: unexpected arguments %q", flags.Args())
 	}
+	if *maxSessions < 1 {
+		return fmt.Errorf("web: -max-sessions must be at least 1, got %d", *maxSessions)
+	}
+	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
+		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
+	}
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+	// Package run logs the panics it recovers in experiments through slog's
+	// default logger: send them to the server's log.
+	slog.SetDefault(log)
 
 	var lessonFS fs.FS = lessons.Embedded
 	source := "built-in"
@@ -113,7 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("lessons loaded", "source", source, "en", len(set.Lessons("en")), "zh", len(set.Lessons("zh")))
 
-	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins}, log)
+	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP}, log)
 	srv := &http.Server{
 		Handler:           web.NewServer(log, set, live),
 		ReadHeaderTimeout: serverTimeouts.readHeader,

@@ -190,7 +190,17 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		want string
 	}{
 		{[]string{"-bogus"}, "flag provided but not defined"},
-		{[]string{"-allow-origin", "ftp://x"}, `origin "ftp://x" must look like https://host[:port]`},
+		{[]string{"-allow-origin", "ftp://x"}, `web: -allow-origin "ftp://x": the scheme must be http or https; an origin is scheme://host[:port]`},
+		{[]string{"-allow-origin", "https://class.example.org/course"}, `web: -allow-origin "https://class.example.org/course": it must not have a path, query or fragment`},
+		{[]string{"-allow-origin", "https://a.example,https://b.example/x"}, `web: -allow-origin "https://b.example/x": it must not have a path`},
+		{[]string{"-allow-origin", "https://x.example?a=1"}, `it must not have a path, query or fragment`},
+		{[]string{"-allow-origin", "class.example.org"}, `web: -allow-origin "class.example.org": the scheme must be http or https`},
+		{[]string{"-allow-origin", "https://"}, `the host is missing`},
+		{[]string{"-allow-origin", "https://user@x.example"}, `must not carry a user name`},
+		{[]string{"-allow-origin", "https://x.example:99999"}, `the port must be 1 to 65535`},
+		{[]string{"-max-sessions", "0"}, "web: -max-sessions must be at least 1, got 0"},
+		{[]string{"-max-sessions-per-ip", "0"}, "web: -max-sessions-per-ip must be between 1 and -max-sessions (256), got 0"},
+		{[]string{"-max-sessions", "10", "-max-sessions-per-ip", "11"}, "web: -max-sessions-per-ip must be between 1 and -max-sessions (10), got 11"},
 		{[]string{"-lessons", filepath.Join(badDir, "missing")}, "reading the en directory"},
 		{[]string{"-lessons", badDir}, `en/x.md: line 7: formula "\\nope": unknown command \nope`},
 		{[]string{"extra"}, "unexpected arguments"},
@@ -230,4 +240,28 @@ func TestRunAddrFromEnvironment(t *testing.T) {
 	}
 	cancel()
 	waitStopped(t, errc)
+}
+
+// TestRunSessionFlags: -max-sessions-per-ip and -allow-origin reach the live
+// server: a second page from the same address is refused with 503, and an
+// allowed origin given with a trailing slash matches the browser's Origin.
+func TestRunSessionFlags(t *testing.T) {
+	base, stop, done, _ := start(t, "-max-sessions", "5", "-max-sessions-per-ip", "1", "-allow-origin", "https://class.example.org/")
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Origin": {"https://class.example.org"}})
+	if err != nil {
+		t.Fatalf("dial from the allowed origin: %v", err)
+	}
+	defer conn.Close()
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second page from one address: %v %v, want 503", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "at most 1") {
+		t.Errorf("refusal %q does not give the cap", body)
+	}
+	conn.Close()
+	stop()
+	waitStopped(t, done)
 }

@@ -291,8 +291,10 @@ export function controls(lang, h, speed, opts = {}) {
 
 // One keyboard target per page: the widget last interacted with, or the first
 // one mounted. Space plays/pauses, → steps, R resets, unless focus is in a
-// form field or on a button (where Space already means "press"); ← steps
-// back where the widget can seek.
+// form field (where keys type or move a slider); ← steps back where the
+// widget can seek. On a focused button or link, Space (and Enter) keep their
+// native meaning — press it — so they are not handled here as well, but
+// →, ← and R still work: right after clicking Step, → steps again.
 const keyTargets = [];
 let activeKeys = null;
 
@@ -311,9 +313,11 @@ export function keyboard(el, handlers) {
 document.addEventListener("keydown", (ev) => {
   if (!activeKeys || ev.altKey || ev.ctrlKey || ev.metaKey || ev.defaultPrevented) return;
   const t = ev.target;
-  if (t instanceof Element && t.closest("input, textarea, select, button, a, [contenteditable]")) return;
+  if (t instanceof Element && t.closest("input, textarea, select, [contenteditable]")) return;
+  const onButton = t instanceof Element && t.closest("button, a, summary, [role=button]");
   const h = activeKeys.handlers;
   if (ev.key === " " || ev.code === "Space") {
+    if (onButton) return; // the browser presses the button: no double action
     ev.preventDefault(); // do not scroll the page
     h.toggle();
   } else if (ev.key === "ArrowRight") {
