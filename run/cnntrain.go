@@ -245,6 +245,9 @@ type CNNTrain struct {
 	norms    [][]float64 // [model][layer] of the last step
 	evals    []CNNEval
 	diverged []string // per model: the divergence message, "" if none
+	// divergedLoss is per model the batch loss of the step that diverged
+	// (meaningful only where diverged is set).
+	divergedLoss []float64
 
 	// The shift test; mu guards these fields, written by the background job.
 	mu     sync.Mutex
@@ -333,7 +336,7 @@ func (c *CNNTrain) clear() {
 	n := len(RaceModels)
 	c.pos = 0
 	c.loss, c.acc, c.smooth = make([][]float64, n), make([][]float64, n), make([][]float64, n)
-	c.ema, c.norms, c.diverged = make([]float64, n), make([][]float64, n), make([]string, n)
+	c.ema, c.norms, c.diverged, c.divergedLoss = make([]float64, n), make([][]float64, n), make([]string, n), make([]float64, n)
 	c.evals = nil
 	c.mu.Lock()
 	if c.job != nil {
@@ -385,46 +388,91 @@ func (c *CNNTrain) Total() int { return c.p.Total() }
 // Pos is the number of race steps taken.
 func (c *CNNTrain) Pos() int { return c.pos }
 
-// Advance trains each model on its next minibatch. If any model's loss or
-// gradients stop being finite, or its loss exceeds DivergeLoss, it returns an error wrapping
-// engine.ErrDiverged that names them; the step does not count and the race
-// stays diverged until Seek(0) or new parameters.
+// DivergedError is a run-level divergence with a message of its own: it
+// wraps engine.ErrDiverged, so errors.Is(err, engine.ErrDiverged) holds and
+// a Run turns Diverged, but its text is Msg alone — engine.ErrDiverged's
+// text says "loss is NaN or infinite", which is false for a race model
+// stopped at a finite loss over DivergeLoss.
+type DivergedError struct{ Msg string }
+
+func (e *DivergedError) Error() string { return e.Msg }
+
+// Unwrap returns engine.ErrDiverged.
+func (e *DivergedError) Unwrap() error { return engine.ErrDiverged }
+
+// divergence says why model i's step diverged (res and err are its
+// trainer's Step result), in words for the page, or "" if it did not.
+func divergence(i int, res lab.StepResult, err error) string {
+	m := RaceModels[i]
+	switch {
+	case err == nil && res.Loss > DivergeLoss:
+		return fmt.Sprintf("%s diverged at step %d: batch loss %.5g is over ten times the loss of guessing (%.1f) — lower the learning rate",
+			m, res.Step, res.Loss, DivergeLoss)
+	case err == nil:
+		return ""
+	case math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0):
+		return fmt.Sprintf("%s diverged at step %d: batch loss %v — lower the learning rate", m, res.Step, res.Loss)
+	case errors.Is(err, engine.ErrDiverged):
+		// lab found a gradient that is not finite; its text names the layer.
+		what, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "lab: "), " — ")
+		return fmt.Sprintf("%s diverged at step %d (batch loss %.5g): %s — lower the learning rate", m, res.Step, res.Loss, what)
+	}
+	return ""
+}
+
+// Advance trains each model on its next minibatch and records the step for
+// all of them. If a model's loss or gradients stop being finite, or its
+// loss exceeds DivergeLoss, that model is marked diverged (its frame entry
+// gets the reason and the loss) and Advance returns a *DivergedError
+// naming every diverged model: the step still counts — the other models
+// took it, and a diverged model's trainer consumed its batch too — so Pos
+// and every trainer's step count stay equal, but no evaluation or shift
+// test runs, and the race refuses further steps until Seek(0) or new
+// parameters. Any other trainer error is returned as it is, with the step
+// not counted.
 func (c *CNNTrain) Advance() error {
 	if c.pos >= c.Total() {
 		return errors.New("run: cnn-train: the budget is spent")
 	}
 	if slices.ContainsFunc(c.diverged, func(s string) bool { return s != "" }) {
-		return fmt.Errorf("run: cnn-train: diverged earlier; reset first: %w", engine.ErrDiverged)
+		return &DivergedError{Msg: "run: cnn-train: the race diverged earlier; reset or lower the learning rate to start again"}
 	}
 	results := make([]lab.StepResult, len(c.trainers))
-	var errs []error
+	var why []string
 	for i, tr := range c.trainers {
 		res, err := tr.Step()
-		if err == nil && res.Loss > DivergeLoss {
-			err = fmt.Errorf("%s: batch loss %.4g at step %d, over %.1f (ten times the loss of guessing) — lower the learning rate: %w",
-				RaceModels[i], res.Loss, res.Step, DivergeLoss, engine.ErrDiverged)
-		}
-		if err != nil {
-			c.diverged[i] = strings.TrimPrefix(err.Error(), "lab: ")
-			errs = append(errs, err)
-			continue
+		if msg := divergence(i, res, err); msg != "" {
+			c.diverged[i], c.divergedLoss[i] = msg, res.Loss
+			why = append(why, msg)
+		} else if err != nil {
+			return fmt.Errorf("run: cnn-train: %s: %w", RaceModels[i], err)
 		}
 		results[i] = res
 	}
-	if errs != nil {
-		return fmt.Errorf("run: cnn-train: %w", errors.Join(errs...))
-	}
 	c.pos++
 	for i, res := range results {
+		acc := res.Accuracy
+		if c.diverged[i] != "" && (math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0)) {
+			acc = math.NaN() // lab stops before measuring it
+		}
 		c.loss[i] = append(c.loss[i], res.Loss)
-		c.acc[i] = append(c.acc[i], res.Accuracy)
-		c.ema[i] = smoothing*c.ema[i] + (1-smoothing)*res.Accuracy
+		c.acc[i] = append(c.acc[i], acc)
+		if !math.IsNaN(acc) {
+			c.ema[i] = smoothing*c.ema[i] + (1-smoothing)*acc
+		}
 		c.smooth[i] = append(c.smooth[i], c.ema[i]/(1-math.Pow(smoothing, float64(c.pos))))
+		c.norms[i] = nil
+		if c.diverged[i] != "" {
+			continue // a diverged step's norms are missing or meaningless
+		}
 		names := c.trainers[i].LayerNames()
 		c.norms[i] = make([]float64, len(names))
 		for j, n := range names {
 			c.norms[i][j] = res.GradNorms[n]
 		}
+	}
+	if why != nil {
+		return &DivergedError{Msg: "run: cnn-train: " + strings.Join(why, "; ")}
 	}
 	if c.pos%c.p.EvalEvery() == 0 || c.pos == c.Total() {
 		c.evaluate()
@@ -685,8 +733,13 @@ type ModelNow struct {
 	Train     *float64  `json:"train"`
 	Gap       *float64  `json:"gap"`
 	EvalStep  int       `json:"evalStep"`
-	GradNorms []float64 `json:"gradNorms"` // per layer (static models[i].layers), the last step's
-	Diverged  string    `json:"diverged,omitempty"`
+	GradNorms []float64 `json:"gradNorms"` // per layer (static models[i].layers), the last step's; empty at step 0 and on a diverged step
+	// Diverged says why the model diverged (and at which step), for the
+	// page; "" (omitted) while it has not. DivergedLoss is the batch loss
+	// of that step, omitted when it is not finite (Diverged then says
+	// "NaN" or "+Inf").
+	Diverged     string   `json:"diverged,omitempty"`
+	DivergedLoss *float64 `json:"divergedLoss,omitempty"`
 }
 
 // CurveFrame is every model's loss and smoothed accuracy since step 1,
@@ -737,6 +790,15 @@ func (c *CNNTrain) StaticFrame() CNNTrainStatic {
 
 func ptr(v float64) *float64 { return &v }
 
+// finitePtr is ptr(v), or nil (JSON null) when v is NaN or infinite, which
+// JSON cannot carry.
+func finitePtr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
 // DataFrame returns the step's data.
 func (c *CNNTrain) DataFrame() CNNTrainData {
 	d := CNNTrainData{Step: c.pos, Total: c.Total(), Epoch: c.trainers[0].Epoch(), Evals: slices.Clone(c.evals)}
@@ -755,7 +817,10 @@ func (c *CNNTrain) DataFrame() CNNTrainData {
 			mn.GradNorms = []float64{}
 		}
 		if n := len(c.loss[i]); n > 0 {
-			mn.Loss, mn.BatchAcc, mn.Acc = ptr(c.loss[i][n-1]), ptr(c.acc[i][n-1]), ptr(c.smooth[i][n-1])
+			mn.Loss, mn.BatchAcc, mn.Acc = finitePtr(c.loss[i][n-1]), finitePtr(c.acc[i][n-1]), finitePtr(c.smooth[i][n-1])
+		}
+		if mn.Diverged != "" {
+			mn.DivergedLoss = finitePtr(c.divergedLoss[i])
 		}
 		if last != nil {
 			mn.Test, mn.Train, mn.Gap = ptr(last.Test[i]), ptr(last.Train[i]), ptr(last.Train[i]-last.Test[i])

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,16 @@ import (
 	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/lab"
 )
+
+// skipTrainingInShort skips a test that trains for several seconds (ten
+// times as long under -race) when -short asks for the quick suite: CI's
+// race pass runs with -short, after the full suite has run these.
+func skipTrainingInShort(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: skipped, this test %s (minutes under -race); the full suite runs it", what)
+	}
+}
 
 // fastRace is a small race for tests: 10 steps an epoch, two epochs.
 func fastRace() CNNTrainParams {
@@ -26,6 +39,7 @@ func fastRace() CNNTrainParams {
 // configuration; a second race with the same parameters gives the same
 // frame (determinism); and the CNN's loss went down.
 func TestCNNTrainMatchesLab(t *testing.T) {
+	skipTrainingInShort(t, "trains two races of 10 steps")
 	p := fastRace()
 	const steps = 10
 	race := func(k int) *CNNTrain {
@@ -139,10 +153,14 @@ func TestCNNTrainDivergesAndRecovers(t *testing.T) {
 		t.Fatalf("after 10 steps at lr 1: %s %q, want diverged", u.State, u.Err)
 	}
 	d := u.Frame.Data.(CNNTrainData)
-	if d.Models[0].Diverged == "" || d.Step >= 10 {
-		t.Fatalf("frame: step %d, cnn diverged %q", d.Step, d.Models[0].Diverged)
+	i := slices.IndexFunc(d.Models, func(m ModelNow) bool { return m.Diverged != "" })
+	if i < 0 || d.Step >= 10 || u.Step != d.Step {
+		t.Fatalf("frame: step %d (run at %d), models %+v", d.Step, u.Step, d.Models)
 	}
-	t.Logf("diverged at step %d: %s", d.Step+1, u.Err)
+	if !strings.Contains(u.Err, d.Models[i].Diverged) {
+		t.Errorf("run error %q does not carry the model's reason %q", u.Err, d.Models[i].Diverged)
+	}
+	t.Logf("diverged at step %d: %s", d.Step, u.Err)
 	wantCode(t, r.Step(1), CodeDone)
 	if err := r.Reset(); err != nil {
 		t.Fatal(err)
@@ -215,6 +233,7 @@ func TestCNNTrainInvalidParams(t *testing.T) {
 // tests run in the background: progress shows in frames, and the finished
 // result equals lab's ShiftAccuracy of a trainer stepped directly.
 func TestCNNTrainShiftTest(t *testing.T) {
+	skipTrainingInShort(t, "runs three shift tests of ~3 s each")
 	p := DefaultCNNTrainParams()
 	p.TrainSize, p.Epochs = 96, 1 // three steps; shift tests after 1, 2 and 3
 	raw, _ := json.Marshal(p)
@@ -339,5 +358,123 @@ func TestCNNTrainFullBudget(t *testing.T) {
 				t.Errorf("%s: test accuracy %.3f after the full budget", m.Name, *m.Test)
 			}
 		}
+	}
+}
+
+// TestCNNTrainDivergedStepIsRecorded races at lr 0.1 (Adam), where lc
+// alone diverges (at step 2), and checks the state it leaves: the step
+// counts for every model
+// (Pos equals every trainer's step count, every history has Pos entries),
+// the diverged model's entry says why with its loss, the error is a
+// *DivergedError that a Run recognises, its text does not claim a NaN for
+// a finite loss, and the frame still encodes as JSON.
+func TestCNNTrainDivergedStepIsRecorded(t *testing.T) {
+	p := fastRace()
+	p.LR = 0.1
+	c, err := NewCNNTrain(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil && c.Pos() < c.Total() {
+		err = c.Advance()
+	}
+	var de *DivergedError
+	if !errors.As(err, &de) || !errors.Is(err, engine.ErrDiverged) {
+		t.Fatalf("after %d steps at lr 1: %v, want a *DivergedError wrapping engine.ErrDiverged", c.Pos(), err)
+	}
+	for i, m := range RaceModels {
+		if got := c.Trainer(i).Steps(); got != c.Pos() {
+			t.Errorf("%s trainer at step %d, race at %d", m, got, c.Pos())
+		}
+		if loss, acc := c.History(i); len(loss) != c.Pos() || len(acc) != c.Pos() {
+			t.Errorf("%s: %d losses and %d accuracies after %d steps", m, len(loss), len(acc), c.Pos())
+		}
+	}
+	d := c.DataFrame()
+	if d.Step != c.Pos() {
+		t.Errorf("frame at step %d, race at %d", d.Step, c.Pos())
+	}
+	var diverged int
+	for i, mn := range d.Models {
+		if mn.Diverged == "" {
+			if mn.DivergedLoss != nil {
+				t.Errorf("%s: divergedLoss %v without a reason", mn.Name, *mn.DivergedLoss)
+			}
+			// A healthy model shows the step it took with the others.
+			loss, _ := c.History(i)
+			if mn.Loss == nil || *mn.Loss != loss[len(loss)-1] || len(mn.GradNorms) == 0 {
+				t.Errorf("%s (healthy): loss %v, history %v, gradNorms %v", mn.Name, mn.Loss, loss, mn.GradNorms)
+			}
+			continue
+		}
+		diverged++
+		loss, _ := c.History(i)
+		last := loss[len(loss)-1]
+		if !strings.Contains(err.Error(), mn.Diverged) || !strings.Contains(mn.Diverged, "lower the learning rate") {
+			t.Errorf("%s: reason %q, error %q", mn.Name, mn.Diverged, err)
+		}
+		if math.IsNaN(last) || math.IsInf(last, 0) {
+			if mn.DivergedLoss != nil {
+				t.Errorf("%s: non-finite loss %v sent as %v", mn.Name, last, *mn.DivergedLoss)
+			}
+			continue
+		}
+		if mn.DivergedLoss == nil || *mn.DivergedLoss != last || last <= DivergeLoss {
+			t.Errorf("%s: divergedLoss %v, the step's loss %v (limit %v)", mn.Name, mn.DivergedLoss, last, DivergeLoss)
+		}
+		if strings.Contains(err.Error(), "NaN") {
+			t.Errorf("error %q speaks of NaN for a finite loss %v", err, last)
+		}
+	}
+	if diverged == 0 || diverged == len(RaceModels) {
+		t.Fatalf("%d of %d models marked diverged; this setting should stop only some", diverged, len(RaceModels))
+	}
+	if _, err := json.Marshal(c.Frame().Data); err != nil {
+		t.Errorf("frame after divergence: %v", err)
+	}
+	t.Logf("at step %d: %v", c.Pos(), err)
+
+	// The race refuses to go on, still as a divergence, and stays put.
+	pos := c.Pos()
+	if err := c.Advance(); !errors.Is(err, engine.ErrDiverged) || c.Pos() != pos {
+		t.Errorf("step after divergence: %v, at %d (was %d)", err, c.Pos(), pos)
+	}
+}
+
+// TestDivergenceMessages checks the reason given for each way a step can
+// diverge: a finite loss over the limit, a loss that is not finite, and a
+// gradient that is not finite (lab's error names the layer).
+func TestDivergenceMessages(t *testing.T) {
+	labErr := fmt.Errorf("lab: lc (adam, lr 1) at step 4: layer conv1 gradient norm NaN — lower the learning rate: %w", engine.ErrDiverged)
+	for _, c := range []struct {
+		res  lab.StepResult
+		err  error
+		want []string
+		not  string
+	}{
+		{lab.StepResult{Step: 2, Loss: 13090.4}, nil, []string{"lc diverged at step 2", "13090", "ten times the loss of guessing", "lower the learning rate"}, "NaN"},
+		{lab.StepResult{Step: 3, Loss: math.NaN()}, labErr, []string{"lc diverged at step 3", "loss NaN", "lower the learning rate"}, "infinite"},
+		{lab.StepResult{Step: 4, Loss: 2.5}, labErr, []string{"lc diverged at step 4", "gradient norm NaN", "lower the learning rate"}, "engine:"},
+		{lab.StepResult{Step: 5, Loss: 2.2}, nil, nil, ""},
+	} {
+		got := divergence(1, c.res, c.err)
+		if c.want == nil {
+			if got != "" {
+				t.Errorf("loss %v: %q, want no divergence", c.res.Loss, got)
+			}
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("loss %v: %q lacks %q", c.res.Loss, got, w)
+			}
+		}
+		if strings.Contains(got, c.not) {
+			t.Errorf("loss %v: %q contains %q", c.res.Loss, got, c.not)
+		}
+	}
+	e := &DivergedError{Msg: "run: cnn-train: x"}
+	if e.Error() != "run: cnn-train: x" || !errors.Is(e, engine.ErrDiverged) {
+		t.Errorf("DivergedError: %q, Is ErrDiverged %v", e, errors.Is(e, engine.ErrDiverged))
 	}
 }

@@ -454,3 +454,45 @@ func (g *ConvGrad) DataFrame() ConvGradData {
 	d.At = at
 	return d
 }
+
+// ConvGradPicture is a conv-grad state as grids ready to draw on the
+// widget's colour scales, for figures made outside the browser (exports):
+// the drawing code then needs no arithmetic of its own.
+type ConvGradPicture struct {
+	Static ConvGradStatic
+	Data   ConvGradData // full precision
+	// Upstream is dL/dy at every output position, row-major OutH×OutW.
+	Upstream []float64
+	// Norms is ‖contribution‖₂ of every position, row-major OutH×OutW,
+	// with NaN for the positions not added yet (drawn grey). Positions
+	// whose patch has no ink contribute exactly 0.
+	Norms []float64
+	// NormMax > 0 is the top of the norms' scale 0..NormMax: the largest
+	// norm over all positions (added or not, so the scale stays fixed while
+	// the sum accumulates), or 1 when every norm is 0.
+	NormMax float64
+	// SumLimit > 0 sets the diverging scale −SumLimit..SumLimit shared by
+	// the running sum and the engine's dW: the largest |entry| the sum
+	// reaches, or 1 when it stays 0.
+	SumLimit float64
+}
+
+// Picture returns the experiment's current state as grids ready to draw.
+func (g *ConvGrad) Picture() ConvGradPicture {
+	norms := slices.Clone(g.norms)
+	for p := g.pos; p < len(norms); p++ {
+		norms[p] = math.NaN()
+	}
+	normMax := absMax(g.norms)
+	if normMax == 0 {
+		normMax = 1
+	}
+	lim := g.accAbsMax
+	if lim == 0 {
+		lim = 1
+	}
+	return ConvGradPicture{
+		Static: g.StaticFrame(), Data: g.DataFrame(),
+		Upstream: slices.Clone(g.contribB), Norms: norms, NormMax: normMax, SumLimit: lim,
+	}
+}

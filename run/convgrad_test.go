@@ -149,3 +149,72 @@ func TestConvGradFrameSize(t *testing.T) {
 		t.Fatalf("frames too heavy: static %d, data %d bytes", len(st), len(d))
 	}
 }
+
+// TestConvGradPicture checks the grids Picture hands to exports against the
+// experiment's own accessors: the upstream gradient, each position's
+// contribution norm (NaN where not added yet) and the scales.
+func TestConvGradPicture(t *testing.T) {
+	g := newConvGrad(t, DefaultConvGradParams())
+	if err := g.Seek(g.Total() / 2); err != nil {
+		t.Fatal(err)
+	}
+	pic := g.Picture()
+	var maxNorm float64
+	for p := range g.Total() {
+		c, b := g.Contribution(p)
+		var ss float64
+		for _, v := range c {
+			ss += v * v
+		}
+		norm := math.Sqrt(ss)
+		maxNorm = math.Max(maxNorm, norm)
+		if pic.Upstream[p] != b {
+			t.Errorf("position %d: upstream %v, contribution bias %v", p, pic.Upstream[p], b)
+		}
+		switch {
+		case p >= g.Pos() && !math.IsNaN(pic.Norms[p]):
+			t.Errorf("position %d not added yet has norm %v, want NaN (grey)", p, pic.Norms[p])
+		case p < g.Pos() && math.Abs(pic.Norms[p]-norm) > 1e-15*max(1, norm):
+			t.Errorf("position %d: norm %v, want %v", p, pic.Norms[p], norm)
+		}
+	}
+	if pic.NormMax != maxNorm {
+		t.Errorf("NormMax %v, want the largest norm over all positions %v", pic.NormMax, maxNorm)
+	}
+	if pic.SumLimit != pic.Static.SumAbsMax || pic.Data.Step != g.Pos() {
+		t.Errorf("SumLimit %v (SumAbsMax %v), step %d (pos %d)", pic.SumLimit, pic.Static.SumAbsMax, pic.Data.Step, g.Pos())
+	}
+}
+
+// TestConvGradNormsKeepExactZero checks the quantized norms the widget
+// draws: positions whose patch has no ink contribute exactly 0 and decode
+// to exactly 0; every position that contributed something decodes to a
+// non-zero value, however small its contribution.
+func TestConvGradNormsKeepExactZero(t *testing.T) {
+	g := newConvGrad(t, DefaultConvGradParams())
+	got, err := g.StaticFrame().Norms.Values()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zeros, small int
+	step := g.StaticFrame().Norms.Max / 254
+	for p := range g.Total() {
+		c, _ := g.Contribution(p)
+		var ss float64
+		for _, v := range c {
+			ss += v * v
+		}
+		if (ss == 0) != (got[p] == 0) {
+			t.Errorf("position %d: ‖contribution‖² %v decodes as %v", p, ss, got[p])
+		}
+		if ss == 0 {
+			zeros++
+		} else if math.Sqrt(ss) < step/2 {
+			small++
+		}
+	}
+	if zeros == 0 || small == 0 {
+		t.Errorf("%d exact zeros and %d contributions under half a step: the digit should have both", zeros, small)
+	}
+	t.Logf("%d positions contribute exactly 0, %d contribute under half a code step", zeros, small)
+}

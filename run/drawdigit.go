@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/viz"
 )
 
@@ -483,6 +485,23 @@ func (d *DrawDigit) DataFrame() DrawDigitData {
 	return out
 }
 
-// CNN returns this run's CNN (nil before step 1), for exports that trace
-// it. The caller must not use it concurrently with the run.
+// CNN returns this run's CNN (nil before step 1). The caller must not use
+// it concurrently with the run.
 func (d *DrawDigit) CNN() *engine.Model { return d.nets["cnn"] }
+
+// WriteTrace writes the step trace (engine.WriteTrace) of the CNN on the
+// input the models read, with the CNN's own predicted class as the target:
+// the gradients a training step on this drawing would use if the answer
+// were right. The seed is the CNN's training seed. It returns an error
+// before step 1 (the models are not loaded) and for a blank input (there
+// is no prediction to take as the target).
+func (d *DrawDigit) WriteTrace(w io.Writer) error {
+	switch {
+	case d.pos != 1:
+		return errors.New("run: draw-digit: no trace before the models are loaded (step 1)")
+	case d.result == nil:
+		return errors.New("run: draw-digit: the drawing is blank: nothing to trace")
+	}
+	target := engine.TensorFrom([]float64{float64(digitArgmax(d.result.probs["cnn"]))}, 1)
+	return engine.WriteTrace(w, d.CNN(), lab.DefaultTrainConfig("cnn").Seed, digitTensor(d.input), target)
+}

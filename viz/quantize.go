@@ -17,6 +17,13 @@ import (
 // Quantization is for drawing: the largest error is (Max−Min)/(2·(QuantLevels−1)),
 // under 0.2 % of the range. Numbers a lesson prints as text travel as plain
 // float64 beside it.
+//
+// Exact zero stays visible on a scale that starts at it (Min == 0, as for
+// sizes and norms): code 0 then decodes to exactly 0 and is given only to
+// values that are exactly 0 (or below the range, clamped); a positive value
+// too small to leave code 0 takes code 1, so its error is under one step
+// instead of half. A lesson can then tell "contributed nothing" from
+// "contributed a little".
 type Quantized struct {
 	Shape []int   `json:"shape"`
 	Min   float64 `json:"min"`
@@ -48,7 +55,8 @@ func Quantize(values []float64, shape ...int) Quantized {
 }
 
 // QuantizeRange encodes values on the fixed scale [lo, hi] (values outside
-// are clamped), so that frames of one run share a colour scale. It panics
+// are clamped), so that frames of one run share a colour scale. With lo ==
+// 0, only values ≤ 0 take code 0 (see Quantized). It panics
 // if len(values) does not match shape or hi < lo.
 func QuantizeRange(values []float64, lo, hi float64, shape ...int) Quantized {
 	n := 1
@@ -72,6 +80,9 @@ func QuantizeRange(values []float64, lo, hi float64, shape ...int) Quantized {
 		default:
 			t := (v - lo) / span * (QuantLevels - 1)
 			codes[i] = byte(math.Round(min(max(t, 0), QuantLevels-1)))
+			if codes[i] == 0 && lo == 0 && v > 0 {
+				codes[i] = 1 // code 0 of a scale from 0 means exactly 0
+			}
 		}
 	}
 	return Quantized{Shape: slices.Clone(shape), Min: lo, Max: hi, Data: base64.StdEncoding.EncodeToString(codes)}

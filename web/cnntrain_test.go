@@ -3,9 +3,13 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"image/png"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +25,9 @@ import (
 // recovers. It measures frames per second and bytes per frame while
 // playing.
 func TestCNNTrainOverWebsocket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipped, this test trains the race ~25 steps (~5 s, a minute under -race); the full suite runs it")
+	}
 	_, srv := liveServer(t, LiveOptions{})
 	c := dial(t, srv, "")
 	c.send(`{"v":1,"type":"start","widget":"w1","experiment":"cnn-train","params":{"trainSize":640,"epochs":1}}`)
@@ -139,13 +146,36 @@ func TestCNNTrainExport(t *testing.T) {
 		}
 		t.Logf("%-44s → %d %s", bad, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
-	if resp, _ := get("/export/cnn-train.svg"); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("cnn-train.svg: %d, want 404", resp.StatusCode)
+	if resp, b := get("/export/cnn-train.pdf"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "cnn-train.png/.svg/.json") {
+		t.Errorf("cnn-train.pdf: %d %q, want 404 listing cnn-train's formats", resp.StatusCode, b)
 	}
 
-	q := "?lr=0.003&batch=32&optimizer=adam&trainSize=96&seed=1&epochs=1&digit=4&step=3"
+	// A diverging race is 422 with the run's own reason: a finite loss is
+	// not called NaN.
+	resp, b := get("/export/cnn-train.svg?lr=0.1&trainSize=320&epochs=2&step=5")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "lc diverged at step 2: batch loss") ||
+		strings.Contains(string(b), "NaN") {
+		t.Errorf("diverging export: %d %q, want 422 naming lc's loss", resp.StatusCode, b)
+	}
+	t.Logf("diverging → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+
+	// While another export holds the only slot, a new one is refused at
+	// once with 503 and Retry-After.
+	cnnExportSem <- struct{}{}
 	start := time.Now()
-	resp, b := get("/export/cnn-train.png" + q)
+	resp, b = get("/export/cnn-train.png?trainSize=96&epochs=1&step=2")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || time.Since(start) > 2*time.Second {
+		t.Errorf("export while busy: %d %q after %v, want an immediate 503 with Retry-After", resp.StatusCode, b, time.Since(start))
+	}
+	t.Logf("busy → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	<-cnnExportSem
+
+	if testing.Short() {
+		t.Skip("-short: the figures and the trace are skipped, they re-train the race with a shift test (~2 s, half a minute under -race)")
+	}
+	q := "?lr=0.003&batch=32&optimizer=adam&trainSize=96&seed=1&epochs=1&digit=4&step=3"
+	start = time.Now()
+	resp, b = get("/export/cnn-train.png" + q)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("png: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
@@ -157,6 +187,21 @@ func TestCNNTrainExport(t *testing.T) {
 	if r := img.Bounds(); r.Dx() < 1200 || r.Dy() < 700 {
 		t.Fatalf("png is %v, want four charts", r)
 	}
+
+	resp, b = get("/export/cnn-train.svg" + q)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("svg: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	cfg := "adam lr 0.003, batch 32, 96 digits, seed 1 — step 3 of 3"
+	if n := checkSVG(t, b, "Loss — "+cfg, "Accuracy — "+cfg, "Shift test — 500 test digits moved right, weights of step 3",
+		"Train vs test accuracy at step 3 (gap = train − test)"); n != 4 {
+		t.Errorf("svg holds %d charts, want 4", n)
+	}
+	shot := filepath.Join(os.TempDir(), "paramshare-cnn-train-export.svg")
+	if err := os.WriteFile(shot, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("svg: %d bytes: %s", len(b), shot)
 
 	resp, b = get("/export/cnn-train.json" + q)
 	if resp.StatusCode != 200 {
@@ -189,18 +234,65 @@ func TestCNNTrainExport(t *testing.T) {
 		t.Errorf("trace target %v, want digit 4's label", tr.Target.Data)
 	}
 
-	// While another export holds the only slot, a new one is refused at
-	// once with 503 and Retry-After; an export already made comes from the
-	// cache.
+	// While another export holds the only slot, an export already made
+	// comes from the cache.
 	cnnExportSem <- struct{}{}
-	start = time.Now()
-	resp, b = get("/export/cnn-train.png?trainSize=96&epochs=1&step=2")
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || time.Since(start) > 2*time.Second {
-		t.Errorf("export while busy: %d %q after %v, want an immediate 503 with Retry-After", resp.StatusCode, b, time.Since(start))
-	}
-	t.Logf("busy → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	if resp, _ := get("/export/cnn-train.png" + q); resp.StatusCode != 200 {
 		t.Errorf("cached export while busy: %d", resp.StatusCode)
 	}
+	if resp, _ := get("/export/cnn-train.svg" + q); resp.StatusCode != 200 {
+		t.Errorf("cached svg export while busy: %d", resp.StatusCode)
+	}
 	<-cnnExportSem
+}
+
+// checkSVG parses an exported SVG document as XML and checks that its root
+// is <svg> and that each of titles begins the text of one of its <text>
+// elements. It returns how many <svg> elements are nested in the root (the
+// charts of a composed figure).
+func checkSVG(t *testing.T, b []byte, titles ...string) (nested int) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	var texts []string
+	depth, inText := 0, false
+	var cur strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("svg is not XML: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 && el.Name.Local != "svg" {
+				t.Fatalf("svg root is <%s>", el.Name.Local)
+			}
+			if depth == 1 && el.Name.Local == "svg" {
+				nested++
+			}
+			depth++
+			if el.Name.Local == "text" {
+				inText = true
+				cur.Reset()
+			}
+		case xml.EndElement:
+			depth--
+			if el.Name.Local == "text" {
+				inText = false
+				texts = append(texts, cur.String())
+			}
+		case xml.CharData:
+			if inText {
+				cur.Write(el)
+			}
+		}
+	}
+	for _, title := range titles {
+		if !slices.ContainsFunc(texts, func(s string) bool { return strings.HasPrefix(s, title) }) {
+			t.Errorf("svg has no text %q (texts: %.300q)", title, texts)
+		}
+	}
+	return nested
 }

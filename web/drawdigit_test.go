@@ -32,8 +32,13 @@ func init() {
 }
 
 // waitDigitModels waits for the shared training of the draw-digit models.
+// Under -short it skips the test: the training takes ~10 s of CPU,
+// minutes under -race.
 func waitDigitModels(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipped, this test needs the draw-digit models trained (~10 s of CPU, minutes under -race); the full suite runs it")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := run.WaitDigitModels(ctx); err != nil {
@@ -100,6 +105,9 @@ func checkDigitFrame(t *testing.T, f map[string]any, drawing []byte, center bool
 // play until the models are loaded, send drawings, shifts and bad pixels,
 // and measures frame sizes and rate while drawing at 15 sends a second.
 func TestSessionDrivesDrawDigit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipped, this test trains the draw-digit models (~10 s of CPU, minutes under -race); the full suite runs it")
+	}
 	_, srv := liveServer(t, LiveOptions{})
 	c := dial(t, srv, "")
 	c.send(`{"v":1,"type":"start","widget":"d1","experiment":"draw-digit","params":{"center":true}}`)
@@ -233,6 +241,17 @@ func TestExportDrawDigit(t *testing.T) {
 	}
 	t.Logf("draw-digit.png: %v, %d bytes: %s", img.Bounds().Size(), len(body), shot)
 
+	code, ctype, body = get("/export/draw-digit.svg?" + q.Encode())
+	if code != 200 || ctype != "image/svg+xml" {
+		t.Fatalf("svg: %d %s %.200s", code, ctype, body)
+	}
+	if err := os.WriteFile(filepath.Join(os.TempDir(), "paramshare-draw-digit-export.svg"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkSVG(t, body, "Draw a digit — centred as MNIST, shifted +2 px", "Class probabilities: cnn says"); n != 2 {
+		t.Errorf("svg holds %d charts, want 2 (maps above, probabilities below)", n)
+	}
+
 	code, ctype, body = get("/export/draw-digit.json?" + q.Encode())
 	if code != 200 || ctype != "application/json" {
 		t.Fatalf("json: %d %s %s", code, ctype, body)
@@ -278,7 +297,7 @@ func TestExportDrawDigit(t *testing.T) {
 			t.Errorf("?%s: %d %q, want 400 mentioning %q", tc.query, code, body, tc.msg)
 		}
 	}
-	if code, _, _ := get("/export/draw-digit.svg?digit=1"); code != http.StatusNotFound {
-		t.Errorf("draw-digit.svg: %d, want 404", code)
+	if code, _, body := get("/export/draw-digit.pdf?digit=1"); code != http.StatusNotFound || !strings.Contains(string(body), "draw-digit.png/.svg/.json") {
+		t.Errorf("draw-digit.pdf: %d %q, want 404 listing draw-digit's formats", code, body)
 	}
 }

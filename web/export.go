@@ -41,43 +41,70 @@ func (l *Live) acquireExport(w http.ResponseWriter) (release func(), ok bool) {
 // exportQueryKeys are the query parameters GET /export/conv-slide.* accepts.
 var exportQueryKeys = []string{"digit", "preset", "stride", "padding", "dilation", "step"}
 
-// ServeExport handles GET /export/{file}: conv-slide.png, conv-slide.svg and
-// conv-slide.json, with the widget's parameters in the query (digit, preset,
-// stride, padding, dilation, step; missing ones take the widget defaults,
-// step defaults to the whole map). The result depends only on the query, so
-// the URL is a stable name for the state a widget showed. A bad query is
-// 400 with a plain-text reason; an unknown file is 404. While exportSlots
+// exportKind is one widget's exports: /export/NAME.FORMAT for each of
+// formats. serve answers one of them (the query is its own to check).
+// ownSlots marks exports that limit their own concurrency (cnn-train's
+// re-training has its own single slot and cache, export_cnntrain.go).
+type exportKind struct {
+	name     string
+	formats  []string
+	serve    func(l *Live, w http.ResponseWriter, r *http.Request, format string)
+	ownSlots bool
+}
+
+// exportKinds routes every export; the 404 answer lists them from here too.
+var exportKinds = []exportKind{
+	{name: run.ConvSlideName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveConvSlideExport},
+	{name: run.ConvGradName, formats: []string{"png", "svg", "json", "trace.json"}, serve: (*Live).serveConvGradExport},
+	{name: run.ParamCalcName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveParamCalcExport},
+	{name: run.CNNTrainName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveCNNTrainExport, ownSlots: true},
+	{name: run.DrawDigitName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveDrawDigitExport},
+}
+
+// exportNames lists every export as "name.png/.svg/.json, …" for the 404
+// answer.
+func exportNames() string {
+	var names []string
+	for _, k := range exportKinds {
+		names = append(names, k.name+"."+strings.Join(k.formats, "/."))
+	}
+	return strings.Join(names, ", ")
+}
+
+// ServeExport handles GET /export/{file}: NAME.FORMAT for each widget in
+// exportKinds, with the widget's parameters in the query (missing ones
+// take the widget defaults; docs/protocol.md lists them per widget). The
+// result depends only on the query, so the URL is a stable name for the
+// state a widget showed. A bad query is 400 with a plain-text reason; an
+// unknown file is 404 and lists the exports there are. While exportSlots
 // exports are computing, another is 503 with Retry-After.
 func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	if file == "" {
 		file = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	}
-	name, format, ok := strings.Cut(file, ".")
-	if ok && name == run.CNNTrainName {
-		l.serveCNNTrainExport(w, r, format) // export_cnntrain.go; it answers 404 for formats it lacks
+	name, format, _ := strings.Cut(file, ".")
+	i := slices.IndexFunc(exportKinds, func(k exportKind) bool { return k.name == name && slices.Contains(k.formats, format) })
+	if i < 0 {
+		http.Error(w, fmt.Sprintf("export: no export named %q (have %s)", file, exportNames()), http.StatusNotFound)
 		return
 	}
-	release, free := l.acquireExport(w)
-	if !free {
-		return
+	k := exportKinds[i]
+	if !k.ownSlots {
+		release, free := l.acquireExport(w)
+		if !free {
+			return
+		}
+		defer release()
 	}
-	defer release()
-	switch {
-	case ok && name == run.ConvGradName && slices.Contains([]string{"png", "svg", "json", "trace.json"}, format):
-		l.serveConvGradExport(w, r, format)
-		return
-	case ok && name == run.ParamCalcName && slices.Contains([]string{"png", "svg", "json"}, format):
-		l.serveParamCalcExport(w, r, format)
-		return
-	case ok && name == run.DrawDigitName && slices.Contains([]string{"png", "json"}, format):
-		l.serveDrawDigitExport(w, r, format)
-		return
-	}
-	if !ok || name != run.ConvSlideName || !slices.Contains([]string{"png", "svg", "json"}, format) {
-		http.Error(w, fmt.Sprintf("export: no export named %q (have conv-slide.png/.svg/.json, conv-grad.png/.svg/.json/.trace.json, param-calc.png/.svg/.json)", file), http.StatusNotFound)
-		return
-	}
+	k.serve(l, w, r, format)
+}
+
+// serveConvSlideExport answers conv-slide.png/.svg (input, kernel and the
+// output map so far) and .json (static and data parts at full precision);
+// the query is digit, preset, stride, padding, dilation and step (default:
+// the whole map).
+func (l *Live) serveConvSlideExport(w http.ResponseWriter, r *http.Request, format string) {
 	s, err := convSlideFromQuery(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -95,7 +122,7 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 		err = writeConvSlideFigure(&buf, format, s)
 	}
 	if err != nil {
-		l.log.Error("export: render", "file", file, "query", r.URL.RawQuery, "err", err)
+		l.log.Error("export: render", "file", "conv-slide."+format, "query", r.URL.RawQuery, "err", err)
 		http.Error(w, "export: could not draw the figure", http.StatusInternalServerError)
 		return
 	}

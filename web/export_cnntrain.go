@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"image"
@@ -44,21 +45,17 @@ var (
 	cnnCache     = newExportCache(cnnExportCache)
 )
 
-// serveCNNTrainExport answers GET /export/cnn-train.png (loss, accuracy and
-// shift-test charts and the train/test bars, of all three models) and
-// /export/cnn-train.json (the engine's step trace of the CNN at that step,
+// serveCNNTrainExport answers GET /export/cnn-train.png and .svg (loss,
+// accuracy and shift-test charts and the train/test bars, of all three
+// models, in a 2×2 grid) and /export/cnn-train.json (the engine's step trace of the CNN at that step,
 // on the chosen digit).
 func (l *Live) serveCNNTrainExport(w http.ResponseWriter, r *http.Request, format string) {
-	if format != "png" && format != "json" {
-		http.Error(w, "export: no export named \"cnn-train."+format+"\" (have cnn-train.png, cnn-train.json)", http.StatusNotFound)
-		return
-	}
 	p, step, err := cnnTrainFromQuery(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if format == "png" && step == 0 {
+	if format != "json" && step == 0 {
 		http.Error(w, "export: step must be at least 1 for the charts (nothing is trained at step 0)", http.StatusBadRequest)
 		return
 	}
@@ -79,7 +76,7 @@ func (l *Live) serveCNNTrainExport(w http.ResponseWriter, r *http.Request, forma
 	if format == "json" {
 		err = run.WriteCNNTrace(r.Context(), &buf, p, step)
 	} else {
-		err = writeCNNTrainFigure(r.Context(), &buf, p, step)
+		err = writeCNNTrainFigure(r.Context(), &buf, format, p, step)
 	}
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
@@ -160,9 +157,9 @@ func canonicalCNNQuery(p run.CNNTrainParams, step int) string {
 }
 
 // writeCNNTrainFigure re-trains the race to step and draws four charts in a
-// 2×2 PNG: loss per step, accuracy (smoothed batch accuracy and the test
+// 2×2 grid (format "png" or "svg"): loss per step, accuracy (smoothed batch accuracy and the test
 // evaluations), the shift test, and train against test accuracy.
-func writeCNNTrainFigure(ctx context.Context, w *bytes.Buffer, p run.CNNTrainParams, step int) error {
+func writeCNNTrainFigure(ctx context.Context, w *bytes.Buffer, format string, p run.CNNTrainParams, step int) error {
 	c, err := run.ReplayCNNTrain(ctx, p, step)
 	if err != nil {
 		return err
@@ -191,12 +188,12 @@ func writeCNNTrainFigure(ctx context.Context, w *bytes.Buffer, p run.CNNTrainPar
 	}
 	charts := make([][]byte, 4)
 	var b bytes.Buffer
-	if err := viz.WriteLines(&b, "png", "Loss — "+cfg, "step", "cross-entropy loss (batch)", false, loss...); err != nil {
+	if err := viz.WriteLines(&b, format, "Loss — "+cfg, "step", "cross-entropy loss (batch)", false, loss...); err != nil {
 		return err
 	}
 	charts[0] = slices.Clone(b.Bytes())
 	b.Reset()
-	if err := viz.WriteLines(&b, "png", "Accuracy — "+cfg, "step", "accuracy", false, acc...); err != nil {
+	if err := viz.WriteLines(&b, format, "Accuracy — "+cfg, "step", "accuracy", false, acc...); err != nil {
 		return err
 	}
 	charts[1] = slices.Clone(b.Bytes())
@@ -211,7 +208,7 @@ func writeCNNTrainFigure(ctx context.Context, w *bytes.Buffer, p run.CNNTrainPar
 		}
 		b.Reset()
 		title := fmt.Sprintf("Shift test — 500 test digits moved right, weights of step %d", sh.Step)
-		if err := viz.WriteLines(&b, "png", title, "shift (pixels)", "accuracy", false, series...); err != nil {
+		if err := viz.WriteLines(&b, format, title, "shift (pixels)", "accuracy", false, series...); err != nil {
 			return err
 		}
 		charts[2] = slices.Clone(b.Bytes())
@@ -220,18 +217,26 @@ func writeCNNTrainFigure(ctx context.Context, w *bytes.Buffer, p run.CNNTrainPar
 		e := evals[len(evals)-1]
 		b.Reset()
 		title := fmt.Sprintf("Train vs test accuracy at step %d (gap = train − test)", e.Step)
-		if err := viz.WriteBars(&b, "png", title, "accuracy", run.RaceModels, false,
+		if err := viz.WriteBars(&b, format, title, "accuracy", run.RaceModels, false,
 			viz.BarGroup{Label: "train (≤ 500 training digits)", Values: e.Train},
 			viz.BarGroup{Label: "test (500 digits)", Values: e.Test}); err != nil {
 			return err
 		}
 		charts[3] = slices.Clone(b.Bytes())
 	}
-	return tilePNGs(w, 2, charts)
+	return tileCharts(w, format, 2, charts)
 }
 
-// tilePNGs decodes the PNGs in charts and lays them out in a grid of cols
-// columns on white, leaving nil entries blank.
+// tileCharts lays out charts (all PNG or all SVG, as format says) in a
+// grid of cols columns on white, each in a cell the size of the largest
+// chart and centred in it horizontally; nil entries leave their cell blank.
+func tileCharts(w *bytes.Buffer, format string, cols int, charts [][]byte) error {
+	if format == "svg" {
+		return tileSVGs(w, cols, charts)
+	}
+	return tilePNGs(w, cols, charts)
+}
+
 func tilePNGs(w *bytes.Buffer, cols int, charts [][]byte) error {
 	imgs := make([]image.Image, len(charts))
 	cw, ch := 0, 0
@@ -253,10 +258,90 @@ func tilePNGs(w *bytes.Buffer, cols int, charts [][]byte) error {
 		if img == nil {
 			continue
 		}
-		at := image.Pt((i%cols)*cw, (i/cols)*ch)
+		at := image.Pt((i%cols)*cw+(cw-img.Bounds().Dx())/2, (i/cols)*ch)
 		draw.Draw(out, img.Bounds().Sub(img.Bounds().Min).Add(at), img, img.Bounds().Min, draw.Over)
 	}
 	return png.Encode(w, out)
+}
+
+// svgChart is one chart's SVG document split for nesting: the size of its
+// root <svg> (its viewBox, in points) and everything inside the root.
+type svgChart struct {
+	w, h float64
+	body []byte
+}
+
+// parseSVGChart reads the root element of an SVG document as viz writes it
+// (a root <svg> with a viewBox "0 0 W H") and keeps its content.
+func parseSVGChart(b []byte) (svgChart, error) {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return svgChart{}, fmt.Errorf("export: svg chart has no root element: %w", err)
+		}
+		root, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if root.Name.Local != "svg" {
+			return svgChart{}, fmt.Errorf("export: svg chart's root is <%s>", root.Name.Local)
+		}
+		var c svgChart
+		for _, a := range root.Attr {
+			if a.Name.Local == "viewBox" {
+				var x, y float64
+				if _, err := fmt.Sscanf(a.Value, "%g %g %g %g", &x, &y, &c.w, &c.h); err != nil || x != 0 || y != 0 {
+					return svgChart{}, fmt.Errorf("export: svg chart's viewBox %q is not \"0 0 W H\"", a.Value)
+				}
+			}
+		}
+		if c.w <= 0 || c.h <= 0 {
+			return svgChart{}, errors.New("export: svg chart has no viewBox size")
+		}
+		end := bytes.LastIndex(b, []byte("</svg>"))
+		start := int(dec.InputOffset())
+		if end < start {
+			return svgChart{}, errors.New("export: svg chart's root is not closed")
+		}
+		c.body = b[start:end]
+		return c, nil
+	}
+}
+
+// tileSVGs writes one SVG document holding the charts (SVG documents) as
+// nested <svg> elements, laid out as tilePNGs lays out PNGs. The nested
+// documents keep their own coordinates and viewBox, so each chart draws
+// exactly as it does alone.
+func tileSVGs(w *bytes.Buffer, cols int, charts [][]byte) error {
+	parsed := make([]*svgChart, len(charts))
+	var cw, ch float64
+	for i, b := range charts {
+		if b == nil {
+			continue
+		}
+		c, err := parseSVGChart(b)
+		if err != nil {
+			return fmt.Errorf("export: chart %d: %w", i, err)
+		}
+		parsed[i] = &c
+		cw, ch = max(cw, c.w), max(ch, c.h)
+	}
+	rows := (len(charts) + cols - 1) / cols
+	W, H := float64(cols)*cw, float64(rows)*ch
+	fmt.Fprintf(w, "<?xml version=\"1.0\"?>\n<svg width=\"%gpt\" height=\"%gpt\" viewBox=\"0 0 %g %g\" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n", W, H, W, H)
+	fmt.Fprintf(w, "<rect width=\"%g\" height=\"%g\" fill=\"white\"/>\n", W, H)
+	for i, c := range parsed {
+		if c == nil {
+			continue
+		}
+		x, y := float64(i%cols)*cw+(cw-c.w)/2, float64(i/cols)*ch
+		fmt.Fprintf(w, "<svg x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" viewBox=\"0 0 %g %g\">", x, y, c.w, c.h, c.w, c.h)
+		w.Write(c.body)
+		w.WriteString("</svg>\n")
+	}
+	w.WriteString("</svg>\n")
+	return nil
 }
 
 // exportCache keeps the last n export results by key.

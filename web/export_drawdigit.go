@@ -6,17 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/draw"
-	"image/png"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/paramshare/paramshare/engine"
-	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
 )
@@ -25,8 +20,8 @@ import (
 // accepts: the widget's parameters (docs/protocol.md, "draw-digit").
 var drawDigitQueryKeys = []string{"pixels", "digit", "center", "shift"}
 
-// serveDrawDigitExport answers GET /export/draw-digit.png (the input the
-// models read, the CNN's feature maps and every model's class
+// serveDrawDigitExport answers GET /export/draw-digit.png and .svg (the
+// input the models read, the CNN's feature maps and every model's class
 // probabilities) and draw-digit.json (the step trace of the CNN on that
 // input, its predicted class as the target). While the server is still
 // training the models it answers 503 with Retry-After.
@@ -55,9 +50,9 @@ func (l *Live) serveDrawDigitExport(w http.ResponseWriter, r *http.Request, form
 	var buf bytes.Buffer
 	switch format {
 	case "json":
-		err = writeDrawDigitTrace(&buf, d, data)
+		err = d.WriteTrace(&buf)
 	default:
-		err = writeDrawDigitFigure(&buf, data)
+		err = writeDrawDigitFigure(&buf, format, data)
 	}
 	if err != nil {
 		l.log.Error("export: render", "file", "draw-digit."+format, "err", err)
@@ -109,19 +104,6 @@ func drawDigitFromQuery(q url.Values) (*run.DrawDigit, error) {
 	return d, nil
 }
 
-// writeDrawDigitTrace writes the CNN's step trace on the run's input with
-// its own predicted class as the target: the gradients a training step on
-// this drawing would use if the answer were right.
-func writeDrawDigitTrace(buf *bytes.Buffer, d *run.DrawDigit, data run.DrawDigitData) error {
-	in := d.Input()
-	x := engine.NewTensor(1, 1, run.DigitSide, run.DigitSide)
-	for i, v := range in {
-		x.Data[i] = float64(v) / 255
-	}
-	target := engine.TensorFrom([]float64{float64(data.Predictions[0].Top)}, 1)
-	return engine.WriteTrace(buf, d.CNN(), lab.DefaultTrainConfig("cnn").Seed, x, target)
-}
-
 // mosaic lays out a layer's maps [c, h, w] in rows of cols tiles with a
 // one-cell gap (missing, drawn grey) between tiles.
 func mosaic(vals []float64, c, h, w, cols int) viz.Grid {
@@ -142,8 +124,8 @@ func mosaic(vals []float64, c, h, w, cols int) viz.Grid {
 
 // writeDrawDigitFigure draws the input, the two layers' feature maps (as
 // mosaics, each layer on one scale as in the widget) and, below, the three
-// models' class probabilities as grouped bars, into one PNG.
-func writeDrawDigitFigure(buf *bytes.Buffer, data run.DrawDigitData) error {
+// models' class probabilities as grouped bars, into one PNG or SVG.
+func writeDrawDigitFigure(buf *bytes.Buffer, format string, data run.DrawDigitData) error {
 	in, err := decodeBytes(data.Input)
 	if err != nil {
 		return err
@@ -172,7 +154,7 @@ func writeDrawDigitFigure(buf *bytes.Buffer, data run.DrawDigitData) error {
 	if data.Label >= 0 {
 		title += fmt.Sprintf(" — MNIST test digit #%d (a %d)", data.Digit, data.Label)
 	}
-	if err := viz.WriteHeatmaps(&top, "png", title, panels...); err != nil {
+	if err := viz.WriteHeatmaps(&top, format, title, panels...); err != nil {
 		return err
 	}
 	classes := make([]string, 10)
@@ -186,10 +168,10 @@ func writeDrawDigitFigure(buf *bytes.Buffer, data run.DrawDigitData) error {
 		verdict = append(verdict, fmt.Sprintf("%s says %d (%.0f %%)", p.Model, p.Top, 100*p.P))
 	}
 	var bottom bytes.Buffer
-	if err := viz.WriteBars(&bottom, "png", "Class probabilities: "+strings.Join(verdict, ", "), "probability", classes, false, groups...); err != nil {
+	if err := viz.WriteBars(&bottom, format, "Class probabilities: "+strings.Join(verdict, ", "), "probability", classes, false, groups...); err != nil {
 		return err
 	}
-	return stackPNG(buf, top.Bytes(), bottom.Bytes())
+	return tileCharts(buf, format, 1, [][]byte{top.Bytes(), bottom.Bytes()})
 }
 
 func decodeBytes(b64 string) ([]byte, error) {
@@ -198,24 +180,4 @@ func decodeBytes(b64 string) ([]byte, error) {
 		return nil, fmt.Errorf("export: frame bytes: %w", err)
 	}
 	return out, nil
-}
-
-// stackPNG writes the PNG images a and b one above the other, each
-// centred, on white.
-func stackPNG(buf *bytes.Buffer, a, b []byte) error {
-	ia, err := png.Decode(bytes.NewReader(a))
-	if err != nil {
-		return err
-	}
-	ib, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	ra, rb := ia.Bounds(), ib.Bounds()
-	w := max(ra.Dx(), rb.Dx())
-	out := image.NewRGBA(image.Rect(0, 0, w, ra.Dy()+rb.Dy()))
-	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
-	draw.Draw(out, image.Rect((w-ra.Dx())/2, 0, (w-ra.Dx())/2+ra.Dx(), ra.Dy()), ia, ra.Min, draw.Over)
-	draw.Draw(out, image.Rect((w-rb.Dx())/2, ra.Dy(), (w-rb.Dx())/2+rb.Dx(), ra.Dy()+rb.Dy()), ib, rb.Min, draw.Over)
-	return png.Encode(buf, out)
 }

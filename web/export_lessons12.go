@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -109,41 +108,21 @@ func (l *Live) serveConvGradExport(w http.ResponseWriter, r *http.Request, forma
 	writeExport(w, format, &buf)
 }
 
-// writeConvGradFigure draws four heat maps on the widget's colour scales:
-// the upstream gradient, each position's contribution size (positions not
-// yet added are grey), the running sum of the contributions and the
-// engine's dW.
+// writeConvGradFigure draws four heat maps on the widget's colour scales
+// (run.ConvGrad.Picture computes the grids and limits): the upstream
+// gradient, each position's contribution size (positions not yet added are
+// grey), the running sum of the contributions and the engine's dW.
 func writeConvGradFigure(w *bytes.Buffer, format string, g *run.ConvGrad) error {
-	st, d := g.StaticFrame(), g.DataFrame()
-	P := st.OutH * st.OutW
-	up := make([]float64, P)
-	norms := make([]float64, P)
-	var maxNorm float64
-	for p := range P {
-		c, b := g.Contribution(p)
-		up[p] = b
-		var ss float64
-		for _, v := range c {
-			ss += v * v
-		}
-		maxNorm = math.Max(maxNorm, math.Sqrt(ss))
-		norms[p] = math.Sqrt(ss)
-		if p >= d.Step {
-			norms[p] = math.NaN() // not added yet: grey
-		}
-	}
-	lim := st.SumAbsMax
-	if lim == 0 {
-		lim = 1
-	}
+	pic := g.Picture()
+	st, d := pic.Static, pic.Data
 	p := st.Params
 	title := fmt.Sprintf("How a shared kernel learns — digit #%d (a %d), %s kernel, seed %d — %d of %d positions added",
 		p.Digit, st.Label, p.Kernel, p.Seed, d.Step, d.Total)
 	return viz.WriteHeatmaps(w, format, title,
-		viz.Panel{Title: "upstream gradient dL/dy", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: up}, Diverging: true, XLabel: "ox", YLabel: "oy"},
-		viz.Panel{Title: "contribution size per position", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: norms}, Min: 0, Max: max(maxNorm, math.SmallestNonzeroFloat64), XLabel: "ox", YLabel: "oy"},
-		viz.Panel{Title: fmt.Sprintf("sum of %d contributions", d.Step), Grid: viz.Grid{Rows: 3, Cols: 3, Values: d.Sum[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
-		viz.Panel{Title: "engine dW", Grid: viz.Grid{Rows: 3, Cols: 3, Values: st.EngineGrad[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
+		viz.Panel{Title: "upstream gradient dL/dy", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: pic.Upstream}, Diverging: true, XLabel: "ox", YLabel: "oy"},
+		viz.Panel{Title: "contribution size per position", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: pic.Norms}, Min: 0, Max: pic.NormMax, XLabel: "ox", YLabel: "oy"},
+		viz.Panel{Title: fmt.Sprintf("sum of %d contributions", d.Step), Grid: viz.Grid{Rows: 3, Cols: 3, Values: d.Sum[:]}, Diverging: true, Annotate: true, Min: -pic.SumLimit, Max: pic.SumLimit, XLabel: "kx", YLabel: "ky"},
+		viz.Panel{Title: "engine dW", Grid: viz.Grid{Rows: 3, Cols: 3, Values: st.EngineGrad[:]}, Diverging: true, Annotate: true, Min: -pic.SumLimit, Max: pic.SumLimit, XLabel: "kx", YLabel: "ky"},
 	)
 }
 

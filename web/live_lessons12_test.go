@@ -143,7 +143,10 @@ func TestSessionDrivesConvGrad(t *testing.T) {
 }
 
 // TestConvGradFramePacing plays conv-grad at the top speed and logs frames
-// per second and bytes per frame on the wire.
+// per second, steps played and bytes per frame on the wire. It asserts only
+// what a loaded machine cannot break: no more frames than the pacing
+// allows in the measured time, at least one frame, and the size of every
+// frame. (How many steps are played in 2 s depends on the machine: logged.)
 func TestConvGradFramePacing(t *testing.T) {
 	_, srv := liveServer(t, LiveOptions{})
 	c := dial(t, srv, "")
@@ -152,9 +155,9 @@ func TestConvGradFramePacing(t *testing.T) {
 	c.send(`{"v":1,"type":"speed","widget":"w1","speed":120}`)
 	c.send(`{"v":1,"type":"play","widget":"w1"}`)
 	start := time.Now()
-	frames, total, lastStep := 0, 0, 0.0
+	frames, total, largest, lastStep := 0, 0, 0, 0.0
 	for time.Since(start) < 2*time.Second {
-		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, b, err := c.conn.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
@@ -168,17 +171,24 @@ func TestConvGradFramePacing(t *testing.T) {
 		}
 		frames++
 		total += len(b)
+		largest = max(largest, len(b))
 		lastStep = m["step"].(float64)
 	}
-	el := time.Since(start).Seconds()
-	fps := float64(frames) / el
-	t.Logf("conv-grad: first frame (with the static part) %d bytes; played %.0f steps in %.2f s: %d frames (%.1f/s), %d bytes per frame",
-		len(first), lastStep, el, frames, fps, total/max(frames, 1))
-	if fps > maxFramesPerSecond*1.2 || lastStep < 100 {
-		t.Fatalf("%.1f frames/s, %v steps", fps, lastStep)
+	elapsed := time.Since(start)
+	t.Logf("conv-grad: first frame (with the static part) %d bytes; played %.0f steps in %.2f s: %d frames (%.1f/s), %d bytes per frame on average, largest %d",
+		len(first), lastStep, elapsed.Seconds(), frames, float64(frames)/elapsed.Seconds(), total/max(frames, 1), largest)
+	// Frames are at least minFrameGap apart on the server, and all of them
+	// were sent within the window (after play, before the last read).
+	if most := int(elapsed/minFrameGap) + 2; frames > most {
+		t.Errorf("%d frames in %v, more than the pacing allows (%d at %d per second)", frames, elapsed, most, maxFramesPerSecond)
 	}
-	if total/max(frames, 1) > 2000 {
-		t.Fatalf("%d bytes per frame: too heavy", total/frames)
+	if frames == 0 {
+		t.Fatal("no frame while playing")
+	}
+	// A step's data (one position: patch, contribution, sums) is a few
+	// hundred bytes of JSON; the static part is sent once, not per frame.
+	if largest > 2000 {
+		t.Errorf("largest frame while playing %d bytes: too heavy (the static part must not be resent)", largest)
 	}
 }
 
@@ -285,4 +295,25 @@ func TestExportLessons12(t *testing.T) {
 	if resp, _ := get("/export/conv-grad.gif"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown format: %d", resp.StatusCode)
 	}
+	// Every export the router knows answers (200, or 400 for a query it
+	// lacks), and an unknown one is 404 listing all of them.
+	for _, k := range exportKinds {
+		for _, format := range k.formats {
+			q := ""
+			if k.name == run.CNNTrainName {
+				q = "?step=0" // no training: 400 for the charts, the untrained trace for json
+			}
+			if resp, b := get("/export/" + k.name + "." + format + q); resp.StatusCode == http.StatusNotFound || resp.StatusCode >= 500 {
+				t.Errorf("%s.%s%s: %d %.200s", k.name, format, q, resp.StatusCode, b)
+			}
+		}
+	}
+	resp, b = get("/export/nope.png")
+	for _, want := range []string{"conv-slide.png/.svg/.json", "conv-grad.png/.svg/.json/.trace.json", "param-calc.png/.svg/.json",
+		"cnn-train.png/.svg/.json", "draw-digit.png/.svg/.json"} {
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), want) {
+			t.Errorf("unknown export: %d %q does not list %s", resp.StatusCode, b, want)
+		}
+	}
+	t.Logf("unknown → %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 }

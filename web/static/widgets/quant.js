@@ -1,6 +1,9 @@
 // Decoding of viz.Quantized arrays (viz/quantize.go): one byte per value on
 // a linear scale from min (code 0) to max (code 254), 255 = not computed
-// (NaN), base64 in the field "q".
+// (NaN), base64 in the field "q". On a scale from min = 0 the encoder gives
+// code 0 only to values that are exactly 0 (a tiny positive value takes code
+// 1), so a decoded 0 there means "exactly zero"; decoding needs no special
+// case for it.
 
 const LEVELS = 255;
 const MISSING = 255;
