@@ -1,22 +1,18 @@
 package web
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"math"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/paramshare/paramshare/lessons"
 	"github.com/paramshare/paramshare/run"
 )
 
@@ -27,65 +23,15 @@ import (
 // sent. Then it moves the drawing with the arrow keys and checks again, and
 // takes desktop and phone screenshots.
 func TestBrowserDrawDigit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chrome := findChromium()
-	if chrome == "" {
-		if os.Getenv("PARAMSHARE_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium found and PARAMSHARE_REQUIRE_BROWSER=1")
-		}
-		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome); set PARAMSHARE_REQUIRE_BROWSER=1 to make this a failure")
-	}
-	set, err := lessons.Load(lessons.Embedded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := NewLive(LiveOptions{}, nil)
-	srv := httptest.NewServer(NewServer(nil, set, live))
-	defer srv.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		live.Shutdown(ctx)
-	}()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 150*time.Second)
-	defer cancel()
-
+	url, ctx := browserSession(t, 150*time.Second)
 	const widget = `[data-widget="draw-digit"]`
-	poll := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))(ctx, t)
-			return err
-		})
-	}
+	poll := pollJS
 	eval := func(expr string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
+		return evalJS[string](t, ctx, expr)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/en/lessons/draw-a-digit"),
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url+"/en/lessons/draw-a-digit"),
 		chromedp.WaitVisible(chromedp.CSS(widget+` [data-testid="draw-canvas"]`)),
 	)
 	if err != nil {
@@ -175,11 +121,22 @@ func TestBrowserDrawDigit(t *testing.T) {
 		t.Errorf("%s conv1 maps, want 8", n)
 	}
 
-	// Arrow keys on the canvas move the drawing sideways.
-	desktop, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// The SVG export of what the page shows is an SVG document.
+	svgType, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const a = document.querySelector('[data-testid="download-svg"]');
+		const r = await fetch(a.href);
+		const body = await r.text();
+		return r.status + " " + r.headers.get("content-type") + " " + body.includes("<svg");
+	})()`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(svgType, "200 image/svg+xml") || !strings.HasSuffix(svgType, " true") {
+		t.Errorf("download-svg: %s", svgType)
+	}
+
+	// Arrow keys on the canvas move the drawing sideways.
+	desktop := shoot(t, ctx, "")
 	err = chromedp.Do(ctx,
 		chromedp.Focus(chromedp.CSS(`[data-testid="draw-canvas"]`)),
 		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight),
@@ -189,10 +146,7 @@ func TestBrowserDrawDigit(t *testing.T) {
 		t.Fatalf("browser: shift with arrow keys: %v", err)
 	}
 	check(true, 3)
-	widgetShot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	widgetShot := shoot(t, ctx, widget)
 
 	// A phone: narrow viewport with touch; the page must lay the widget out
 	// in one column and keep the canvas usable.
@@ -218,22 +172,11 @@ func TestBrowserDrawDigit(t *testing.T) {
 	if pageW > viewW+1 || widgetScroll > widgetW+1 {
 		t.Errorf("the phone layout overflows sideways: page %d px in a %d px viewport, widget content %d px in %d px", pageW, viewW, widgetScroll, widgetW)
 	}
-	phone, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := screenshotDir(t)
-	for name, b := range map[string][]byte{
+	saveScreenshots(t, map[string][]byte{
 		"paramshare-draw-digit-page.png":   desktop,
 		"paramshare-draw-digit-widget.png": widgetShot,
-		"paramshare-draw-digit-phone.png":  phone,
-	} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
+		"paramshare-draw-digit-phone.png":  shoot(t, ctx, widget),
+	})
 }
 
 func inkSum(px []byte) int {

@@ -1,20 +1,16 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/paramshare/paramshare/lab"
-	"github.com/paramshare/paramshare/lessons"
 	"github.com/paramshare/paramshare/run"
 )
 
@@ -24,75 +20,28 @@ import (
 // for a shift test, takes desktop and phone screenshots, then drives the
 // race into divergence with lr 1 and resets it.
 func TestBrowserCNNTrain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chrome := findChromium()
-	if chrome == "" {
-		if os.Getenv("PARAMSHARE_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium found and PARAMSHARE_REQUIRE_BROWSER=1")
-		}
-		t.Skip("no Chromium found; set PARAMSHARE_REQUIRE_BROWSER=1 to make this a failure")
-	}
-	set, err := lessons.Load(lessons.Embedded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := NewLive(LiveOptions{}, nil)
-	srv := httptest.NewServer(NewServer(nil, set, live))
-	defer srv.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		live.Shutdown(ctx)
-	}()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 120*time.Second)
-	defer cancel()
-
+	url, ctx := browserSession(t, 120*time.Second)
 	const widget = `[data-widget="cnn-train"]`
-	poll := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))(ctx, t)
-			return err
-		})
-	}
+	poll := pollJS
 	q := func(testid string) string {
 		return fmt.Sprintf(`document.querySelector('%s [data-testid="%s"]')`, widget, testid)
 	}
+	// attr reads an attribute of the element with that test id, or of the
+	// widget itself when testid is "".
 	attr := func(testid, name string) string {
 		t.Helper()
-		r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(widget+` [data-testid="`+testid+`"]`), name))
-		if err != nil || !r.Exists {
-			t.Fatalf("%s %s: %v (exists %v)", testid, name, err, r.Exists)
+		if testid == "" {
+			return attrOf(t, ctx, widget, name)
 		}
-		return r.Value
+		return attrOf(t, ctx, widget+` [data-testid="`+testid+`"]`, name)
 	}
 	js := func(expr string) {
 		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {`+expr+`; return true})()`)); err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
+		evalJS[bool](t, ctx, `(() => {`+expr+`; return true})()`)
 	}
 
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/en/lessons/train-a-cnn-live"),
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url+"/en/lessons/train-a-cnn-live"),
 		chromedp.WaitVisible(chromedp.CSS(widget+` [data-testid="play"]`)),
 		poll(q("params-cnn")+`.dataset.value !== undefined`, 30*time.Second),
 	)
@@ -117,9 +66,8 @@ func TestBrowserCNNTrain(t *testing.T) {
 	// Play at the top speed past step 31 (a third of the 93-step budget,
 	// where the first shift test starts), pause, and wait for the shift
 	// test to finish in the background.
-	js(`const s = document.querySelector('` + widget + ` .live-speed input'); s.value = s.max; s.dispatchEvent(new Event("input", {bubbles: true}))`)
+	topSpeed(t, ctx, widget)
 	err = chromedp.Do(ctx,
-		chromedp.Sleep(300*time.Millisecond),
 		chromedp.Click(chromedp.CSS(widget+` [data-testid="play"]`)),
 		poll(`document.querySelector('`+widget+`').dataset.state === "running"`, 10*time.Second),
 		poll(`Number(document.querySelector('`+widget+`').dataset.step || 0) >= 31`, 60*time.Second),
@@ -154,31 +102,39 @@ func TestBrowserCNNTrain(t *testing.T) {
 	}
 	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(widget+` [data-testid="test-cnn"]`)))
 	t.Logf("paused at step %d: CNN test accuracy on the page %q = lab's %.3f at step %d", step, text, want, evalStep)
+	// The gap is a difference of accuracies, in percentage points.
+	gap, err := strconv.ParseFloat(attr("gap-cnn", "data-value"), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gapText, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(widget+` [data-testid="gap-cnn"]`)))
+	if wantGap := fmt.Sprintf("%+.1f pts", 100*gap); gapText != wantGap && !(gapText == "0.0 pts" && math.Abs(100*gap) < 0.05) {
+		t.Errorf("CNN gap shown %q, want %q", gapText, wantGap)
+	}
 
-	dir := screenshotDir(t)
-	save := func(name string, b []byte) {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	desktop, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget)))
+	// An epoch count out of range is not sent: the field says the range.
+	js(`const s = ` + q("set-epochs") + `; s.value = "999"; s.dispatchEvent(new Event("change", {bubbles: true}))`)
+	err = chromedp.Do(ctx, poll(`!`+q("set-epochs-range")+`.hidden`, 5*time.Second), chromedp.Sleep(300*time.Millisecond))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no range message for 999 epochs: %v", err)
 	}
-	save("paramshare-cnn-train-desktop.png", desktop)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Sleep(500*time.Millisecond)); err != nil {
-		t.Fatal(err)
+	rangeMsg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(widget+` [data-testid="set-epochs-range"]`)))
+	if !strings.Contains(rangeMsg, "1 to 50") || attr("set-epochs", "aria-invalid") != "true" || evalJS[string](t, ctx, q("set-epochs")+`.value`) != "999" {
+		t.Errorf("epochs 999: message %q, the field must keep 999 and be marked invalid", rangeMsg)
 	}
-	phone, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget)))
-	if err != nil {
-		t.Fatal(err)
+	if got := attr("", "data-step"); got != strconv.Itoa(step) {
+		t.Errorf("epochs 999 changed the race: step %s, was %d", got, step)
 	}
-	save("paramshare-cnn-train-phone.png", phone)
-	if err := chromedp.Do(ctx, chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 1000)); err != nil {
-		t.Fatal(err)
+	js(`const s = ` + q("set-epochs") + `; s.value = "3"; s.dispatchEvent(new Event("change", {bubbles: true}))`)
+	if err := chromedp.Do(ctx, poll(q("set-epochs-range")+`.hidden`, 5*time.Second)); err != nil {
+		t.Fatalf("the range message stayed after a valid value: %v", err)
 	}
+	t.Logf("CNN gap %q; epochs 999 refused with %q", gapText, rangeMsg)
+
+	shots := map[string][]byte{"paramshare-cnn-train-desktop.png": shoot(t, ctx, widget)}
+	desktop := phoneViewport(t, ctx)
+	shots["paramshare-cnn-train-phone.png"] = shoot(t, ctx, widget)
+	desktop()
 
 	// Divergence: lr 1 restarts the race; playing blows it up within a few
 	// steps; the page says so; the Reset in the message recovers.
@@ -196,11 +152,13 @@ func TestBrowserCNNTrain(t *testing.T) {
 	if msg != "Diverged — lower the learning rate." {
 		t.Errorf("diverged message %q", msg)
 	}
-	diverged, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(widget+` [data-testid="diverged"]`)))
-	if err != nil {
-		t.Fatal(err)
+	detail := evalJS[string](t, ctx, q("diverged")+`.querySelector("p").textContent`)
+	if !strings.Contains(detail, "batch loss ") || !strings.Contains(detail, "guessing gives 2.3") {
+		t.Errorf("diverged detail %q does not give the diverging batch loss", detail)
 	}
-	save("paramshare-cnn-train-diverged.png", diverged)
+	t.Logf("diverged detail: %q", detail)
+	shots["paramshare-cnn-train-diverged.png"] = shoot(t, ctx, widget+` [data-testid="diverged"]`)
+	saveScreenshots(t, shots)
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(widget+` [data-testid="diverged-reset"]`)),
 		poll(`document.querySelector('`+widget+`').dataset.state === "paused"`, 20*time.Second),

@@ -52,11 +52,15 @@ const strings = {
     settings: "Training settings (changing one restarts the race)",
     lr: "Learning rate", batch: "Batch size", optimizer: "Optimizer", trainSize: "Training digits",
     epochs: "Epochs", seed: "Seed",
+    outOfRange: "Enter a whole number from {min} to {max}; this value was not applied.",
+    gapPts: "{v} pts", gapTitle: "percentage points: train accuracy minus test accuracy",
     optimizers: { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Adam" },
     diverged: "Diverged — lower the learning rate.",
     divergedDetail: "{models} blew up at step {k}: a batch loss over ten times that of guessing. Reset, or pick a smaller learning rate.",
+    divergedLoss: "{models} blew up at step {k}: batch loss {losses}, where guessing gives {guess}. Reset, or pick a smaller learning rate.",
+    notFinite: "not a finite number",
     resetRace: "Reset the race",
-    downloadPNG: "Download charts (PNG)",
+    downloadPNG: "Download charts (PNG)", downloadSVG: "Download SVG",
     json: "CNN step trace (JSON)",
     exportNote: "The server re-trains to this step to draw it (a few seconds).",
     restarted: "Reconnected: training cannot be resumed, so the race starts again from step 0.",
@@ -91,11 +95,15 @@ const strings = {
     settings: "训练设置（修改任何一项都会重新开始比赛）",
     lr: "学习率", batch: "批大小", optimizer: "优化器", trainSize: "训练数字个数",
     epochs: "轮数", seed: "随机种子",
+    outOfRange: "请输入 {min} 到 {max} 之间的整数；此值未被采用。",
+    gapPts: "{v} 个百分点", gapTitle: "百分点：训练准确率减去测试准确率",
     optimizers: { sgd: "SGD", momentum: "SGD + 动量 0.9", adam: "Adam" },
     diverged: "发散了——请降低学习率。",
     divergedDetail: "{models} 在第 {k} 步爆掉了：批次损失超过随机猜测的十倍。请重置，或选择更小的学习率。",
+    divergedLoss: "{models} 在第 {k} 步爆掉了：批次损失 {losses}，而随机猜测的损失只有 {guess}。请重置，或选择更小的学习率。",
+    notFinite: "不是有限数",
     resetRace: "重置比赛",
-    downloadPNG: "下载图表（PNG）",
+    downloadPNG: "下载图表（PNG）", downloadSVG: "下载 SVG",
     json: "CNN 单步追踪（JSON）",
     exportNote: "服务器会重新训练到这一步再绘图（需要几秒钟）。",
     restarted: "已重新连接：训练无法接着进行，比赛从第 0 步重新开始。",
@@ -110,7 +118,9 @@ const strings = {
 export default function mount(root, initial, { lang }) {
   const { L, S, locale, nf, id } = begin(root, lang, strings, "ct");
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
-  const gapFmt = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
+  // The gap is a difference of two accuracies: percentage points, not a percent.
+  const gapNum = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
+  const gapFmt = { format: (v) => fill(S.gapPts, { v: gapNum.format(v * 100) }) };
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
 
   let params = { lr: 0.003, batch: 32, optimizer: "adam", trainSize: 1000, seed: 1, epochs: 3, digit: 0, ...initial };
@@ -294,14 +304,26 @@ export default function mount(root, initial, { lang }) {
     settings.append(f.label);
     return f.input;
   }
+  // A value out of range is not sent: the field keeps it and says the range.
+  const rangeMessages = new Map();
   function numberField(text, key, min, max) {
     const lab = el("label", "ct-field");
     lab.append(el("span", "", text));
-    const i = intInput(min, max, () => params[key], (v) => setParams({ [key]: v }));
+    const msg = el("span", "ct-field-msg", fill(S.outOfRange, { min: nf.format(min), max: nf.format(max) }));
+    msg.id = `${id}-${key}-range`;
+    msg.dataset.testid = `set-${key}-range`;
+    msg.setAttribute("role", "alert");
+    msg.hidden = true;
+    const i = intInput(min, max, () => params[key], (v) => setParams({ [key]: v }), (ok) => {
+      msg.hidden = ok;
+      if (ok) i.removeAttribute("aria-describedby");
+      else i.setAttribute("aria-describedby", msg.id);
+    });
     i.step = "1";
     i.dataset.testid = "set-" + key;
-    lab.append(i);
+    lab.append(i, msg);
     settings.append(lab);
+    rangeMessages.set(i, msg);
     return i;
   }
   const lrInput = choice(S.lr, "lr", LRS, optionName, Number);
@@ -313,8 +335,9 @@ export default function mount(root, initial, { lang }) {
 
   const exports = el("p", "ct-exports");
   const pngLink = link(S.downloadPNG, "download-png");
+  const svgLink = link(S.downloadSVG, "download-svg");
   const jsonLink = link(S.json, "export-json");
-  exports.append(pngLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
+  exports.append(pngLink, " · ", svgLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
 
   const voice = narrator("ct", 4000);
   const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
@@ -336,8 +359,12 @@ export default function mount(root, initial, { lang }) {
       }
       input.value = String(p[key]);
     }
-    if (document.activeElement !== epochsInput) epochsInput.value = String(p.epochs);
-    if (document.activeElement !== seedInput) seedInput.value = String(p.seed);
+    for (const [input, key] of [[epochsInput, "epochs"], [seedInput, "seed"]]) {
+      // A value the reader is still correcting stays; otherwise the server's.
+      if (document.activeElement === input || input.getAttribute("aria-invalid") === "true") continue;
+      input.value = String(p[key]);
+      rangeMessages.get(input).hidden = true;
+    }
     if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
   }
 
@@ -544,6 +571,7 @@ export default function mount(root, initial, { lang }) {
       set(c.train, d.train, (v) => pct.format(v));
       set(c.test, d.test, (v) => pct.format(v));
       set(c.gap, d.gap, (v) => gapFmt.format(v));
+      c.gap.title = S.gapTitle;
       c.gap.classList.toggle("ct-gap-big", d.gap != null && d.gap > 0.05);
       c.loss.closest("tr").classList.toggle("ct-row-diverged", !!d.diverged);
     });
@@ -620,19 +648,28 @@ export default function mount(root, initial, { lang }) {
     divergedBox.hidden = div.length === 0 && run.state !== "diverged";
     root.dataset.diverged = String(!divergedBox.hidden);
     if (!divergedBox.hidden) {
-      divergedDetail.textContent = fill(S.divergedDetail, {
-        models: (div.length ? div : frame.models).map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1),
-      });
+      // divergedLoss is each diverged model's batch loss at that step
+      // (absent when it was NaN or infinite); guessing gives ln 10.
+      const losses = div.map((m) => `${S.short[m.name]} ${m.divergedLoss != null ? num3.format(m.divergedLoss) : S.notFinite}`);
+      divergedDetail.textContent = div.length
+        ? fill(S.divergedLoss, { models: div.map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1), losses: losses.join(", "), guess: num3.format(Math.LN10) })
+        : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1) });
       divergedDetail.title = div.map((m) => m.diverged).join("\n");
     }
     const q = new URLSearchParams({
       lr: p.lr, batch: p.batch, optimizer: p.optimizer, trainSize: p.trainSize, seed: p.seed, epochs: p.epochs, digit: p.digit, step: frame.step,
     });
     pngLink.href = "/export/cnn-train.png?" + q;
-    pngLink.download = `cnn-train-${p.optimizer}-lr${p.lr}-b${p.batch}-n${p.trainSize}-s${p.seed}-step${frame.step}.png`;
-    if (frame.step === 0) pngLink.setAttribute("aria-disabled", "true");
-    else pngLink.removeAttribute("aria-disabled");
-    pngLink.classList.toggle("ct-disabled", frame.step === 0);
+    const base = `cnn-train-${p.optimizer}-lr${p.lr}-b${p.batch}-n${p.trainSize}-s${p.seed}-step${frame.step}`;
+    pngLink.download = base + ".png";
+    svgLink.href = "/export/cnn-train.svg?" + q;
+    svgLink.download = base + ".svg";
+    // At step 0 there is nothing to draw (the server answers 400).
+    for (const a of [pngLink, svgLink]) {
+      if (frame.step === 0) a.setAttribute("aria-disabled", "true");
+      else a.removeAttribute("aria-disabled");
+      a.classList.toggle("ct-disabled", frame.step === 0);
+    }
     jsonLink.href = "/export/cnn-train.json?" + q;
   }
 

@@ -55,7 +55,7 @@ const strings = {
     trained: "Trained on {n} digits for {e}. Test accuracy on {m} test digits moved right by 0–8 pixels:",
     epochs: (n) => (n === 1 ? "one epoch" : `${n} epochs`),
     trainingFailed: "Training failed: {msg}",
-    downloadPNG: "Download PNG",
+    downloadPNG: "Download PNG", downloadSVG: "Download SVG",
     trace: "CNN step trace (JSON)",
     say: "CNN says {cnn} ({pcnn}). Locally connected says {lc} ({plc}). MLP says {mlp} ({pmlp}).",
     sayEmpty: "The drawing is empty.",
@@ -94,7 +94,7 @@ const strings = {
     trained: "在 {n} 个数字上训练了 {e}。{m} 个测试数字向右平移 0–8 像素后的测试准确率：",
     epochs: (n) => `${n} 轮`,
     trainingFailed: "训练失败：{msg}",
-    downloadPNG: "下载 PNG",
+    downloadPNG: "下载 PNG", downloadSVG: "下载 SVG",
     trace: "CNN 单步轨迹（JSON）",
     say: "CNN 判断为 {cnn}（{pcnn}）。局部连接网络判断为 {lc}（{plc}）。MLP 判断为 {mlp}（{pmlp}）。",
     sayEmpty: "画布是空的。",
@@ -312,8 +312,9 @@ export default function mount(root, initial, { lang }) {
 
   const exportsLine = el("p", "dd-exports");
   const pngLink = link(S.downloadPNG, "download-png");
+  const svgLink = link(S.downloadSVG, "download-svg");
   const traceLink = link(S.trace, "export-json");
-  exportsLine.append(pngLink, " · ", traceLink);
+  exportsLine.append(pngLink, " · ", svgLink, " · ", traceLink);
   exportsLine.hidden = true;
 
   const voice = narrator("dd", SAY_GAP);
@@ -625,6 +626,8 @@ export default function mount(root, initial, { lang }) {
     else q.set("pixels", bytesToB64(pixels));
     pngLink.href = "/export/draw-digit.png?" + q;
     pngLink.download = `draw-digit-${data.predictions[0].top}-shift${data.shift}.png`;
+    svgLink.href = "/export/draw-digit.svg?" + q;
+    svgLink.download = `draw-digit-${data.predictions[0].top}-shift${data.shift}.svg`;
     traceLink.href = "/export/draw-digit.json?" + q;
   }
 

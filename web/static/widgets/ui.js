@@ -3,7 +3,9 @@
 // and error lines, the screen-reader narrator, the step controls of a
 // playable run, the digit picker and form fields, and the cell grids and
 // heat maps coloured by palette.js. Class names carry the widget's prefix
-// (cs, cg, pc, ct, dd), so each widget's own stylesheet keeps styling them.
+// (cs, cg, pc, ct, dd), so each widget's own stylesheet keeps styling them;
+// the status, error and narrator lines also carry widget-connection,
+// widget-alert and sr-only, which site.css styles the same for all.
 
 import { controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
@@ -67,17 +69,18 @@ export function begin(root, lang, strings, prefix) {
 
 /**
  * statusLines makes the connection status line (role status, test id
- * "connection-status", class prefix-status) and the error line (role alert,
- * test id "widget-error", class prefix-error, hidden). S is begin's (it
+ * "connection-status", classes widget-connection and prefix-status)
+ * and the error line (role alert, test id "widget-error", classes
+ * widget-alert and prefix-error, hidden). S is begin's (it
  * needs connecting, reconnecting, closed and error). showStatus takes
  * live.js's connection states and records them on root.dataset.connection;
  * showError shows a server message for 8 s.
  */
 export function statusLines(root, prefix, S) {
-  const status = el("p", prefix + "-status");
+  const status = el("p", `widget-connection ${prefix}-status`);
   status.setAttribute("role", "status");
   status.dataset.testid = "connection-status";
-  const errorBox = el("p", prefix + "-error");
+  const errorBox = el("p", `widget-alert ${prefix}-error`);
   errorBox.setAttribute("role", "alert");
   errorBox.dataset.testid = "widget-error";
   errorBox.hidden = true;
@@ -100,14 +103,14 @@ export function statusLines(root, prefix, S) {
 }
 
 /**
- * narrator makes the polite live region (class prefix-sr, test id
+ * narrator makes the polite live region (classes sr-only and prefix-sr, test id
  * "narration") that speaks to screen readers. say sets what it speaks. due
  * reports whether gap ms have passed since the last speech that was due,
  * and if so counts now as spoken; with force it always is: widgets pass
  * force when the run is not playing, so that every step is spoken then.
  */
 export function narrator(prefix, gap) {
-  const node = el("p", prefix + "-sr");
+  const node = el("p", `sr-only ${prefix}-sr`);
   node.setAttribute("aria-live", "polite");
   node.dataset.testid = "narration";
   let last = 0;
@@ -208,19 +211,28 @@ export function player(root, lang, send, { speed, seek = false, position }) {
 
 /**
  * intInput makes a number input for the integers min..max, showing
- * current(). A typed value in range goes to choose; anything else is
- * replaced by current() again.
+ * current(). A typed value in range goes to choose. Anything else is
+ * replaced by current() again, unless onRange is given: then the value
+ * stays for the reader to correct, nothing is chosen, the input is marked
+ * aria-invalid, and onRange(false) is called (onRange(true) when a value is
+ * in range again), so that the widget can say what the range is.
  */
-export function intInput(min, max, current, choose) {
+export function intInput(min, max, current, choose, onRange) {
   const input = document.createElement("input");
   input.type = "number";
   input.min = String(min);
   input.max = String(max);
   input.value = String(current());
   input.addEventListener("change", () => {
-    const v = Math.trunc(Number(input.value));
-    if (Number.isFinite(v) && v >= min && v <= max) choose(v);
-    else input.value = String(current());
+    const v = Number(input.value);
+    const ok = input.value.trim() !== "" && Number.isInteger(v) && v >= min && v <= max;
+    if (ok) choose(v);
+    else if (!onRange) input.value = String(current());
+    if (onRange) {
+      if (ok) input.removeAttribute("aria-invalid");
+      else input.setAttribute("aria-invalid", "true");
+      onRange(ok);
+    }
   });
   return input;
 }
