@@ -26,7 +26,7 @@ type LossSpec struct {
 }
 
 // ErrDiverged is returned when a loss or gradient stops being finite.
-var ErrDiverged = errors.New("engine: training diverged (loss is NaN or infinite)")
+var ErrDiverged = errors.New("engine: training diverged (a loss or gradient is NaN or infinite)")
 
 // Model is a sequence of layers, each applied to the output of the one
 // before, and a loss. Layers may hold the same Params (tying, cross-layer

@@ -391,7 +391,7 @@ func (c *CNNTrain) Pos() int { return c.pos }
 // DivergedError is a run-level divergence with a message of its own: it
 // wraps engine.ErrDiverged, so errors.Is(err, engine.ErrDiverged) holds and
 // a Run turns Diverged, but its text is Msg alone — engine.ErrDiverged's
-// text says "loss is NaN or infinite", which is false for a race model
+// text says "a loss or gradient is NaN or infinite", false for a race model
 // stopped at a finite loss over DivergeLoss.
 type DivergedError struct{ Msg string }
 
