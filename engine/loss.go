@@ -42,21 +42,9 @@ func (c *CrossEntropy) Forward(logits, target *Tensor) float64 {
 		c.targets[r] = k
 		z := logits.Data[r*classes : (r+1)*classes]
 		p := c.probs.Data[r*classes : (r+1)*classes]
-		// log Σ exp z computed as m + log Σ exp(z − m), m = max z, so
-		// that no exponential overflows.
-		m := math.Inf(-1)
-		for _, v := range z {
-			m = max(m, v)
-		}
-		var sum float64
-		for j, v := range z {
-			p[j] = math.Exp(v - m)
-			sum += p[j]
-		}
-		for j := range p {
-			p[j] /= sum
-		}
-		total += m + math.Log(sum) - z[k] // −log softmax(z)[k]
+		m, sum := softmaxInto(p, z)
+		total += m + math.Log(sum) - z[k] // −log softmax(z)[k] = log Σ exp z − z[k]
+
 	}
 	return total / float64(n)
 }
@@ -183,4 +171,30 @@ func (m *MSE) Backward() *Tensor {
 		m.grad.Data[i] = scale * d
 	}
 	return m.grad
+}
+
+// Softmax returns exp(z)/Σ exp(z) as a new slice: class probabilities from
+// one row of logits, for callers that show them.
+func Softmax(z []float64) []float64 {
+	p := make([]float64, len(z))
+	softmaxInto(p, z)
+	return p
+}
+
+// softmaxInto writes softmax(z) into p and returns m = max z and
+// Σ exp(z − m): log Σ exp z = m + log sum is then computed without any
+// exponential overflowing.
+func softmaxInto(p, z []float64) (m, sum float64) {
+	m = math.Inf(-1)
+	for _, v := range z {
+		m = max(m, v)
+	}
+	for j, v := range z {
+		p[j] = math.Exp(v - m)
+		sum += p[j]
+	}
+	for j := range p {
+		p[j] /= sum
+	}
+	return m, sum
 }

@@ -94,3 +94,25 @@ func TestMSE(t *testing.T) {
 		t.Errorf("loss types wrong")
 	}
 }
+
+func TestSoftmax(t *testing.T) {
+	// Large logits must not overflow: softmax is shift-invariant.
+	p := Softmax([]float64{1000, 1001, 1002})
+	q := Softmax([]float64{0, 1, 2})
+	var sum float64
+	for i := range p {
+		sum += p[i]
+		if math.Abs(p[i]-q[i]) > 1e-15 {
+			t.Errorf("p[%d] = %v, shifted %v", i, p[i], q[i])
+		}
+	}
+	if math.Abs(sum-1) > 1e-15 || !(q[2] > q[1] && q[1] > q[0]) {
+		t.Errorf("softmax %v sums to %v", q, sum)
+	}
+	// The same numbers the cross-entropy uses.
+	ce := NewCrossEntropy()
+	ce.Forward(TensorFrom([]float64{0, 1, 2}, 1, 3), TensorFrom([]float64{2}, 1))
+	if relErr(ce.Probabilities().Data, q) > 1e-15 {
+		t.Errorf("cross-entropy probabilities %v, Softmax %v", ce.Probabilities().Data, q)
+	}
+}

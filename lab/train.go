@@ -269,26 +269,7 @@ func (t *Trainer) Predict(x *engine.Tensor) []float64 {
 	if len(x.Shape) != len(want) || x.Shape[0] != 1 || x.Shape[1] != want[1] || x.Shape[2] != want[2] || x.Shape[3] != want[3] {
 		panic(engine.ShapeError{Op: "lab: Predict", Want: want, Got: x.Shape})
 	}
-	return softmax(t.model.Forward(x, nil).Data)
-}
-
-// softmax returns exp(z)/Σexp(z), shifted by max(z) so that no exponent
-// overflows.
-func softmax(z []float64) []float64 {
-	p := make([]float64, len(z))
-	hi := math.Inf(-1)
-	for _, v := range z {
-		hi = math.Max(hi, v)
-	}
-	var sum float64
-	for i, v := range z {
-		p[i] = math.Exp(v - hi)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
+	return engine.Softmax(t.model.Forward(x, nil).Data)
 }
 
 // Model returns the model being trained (Reset builds a new one: fetch it

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 
@@ -290,7 +289,7 @@ func (d *DrawDigit) compute() {
 		if name == "cnn" {
 			t = tap
 		}
-		res.probs[name] = digitSoftmax(d.nets[name].Forward(x, t).Data)
+		res.probs[name] = engine.Softmax(d.nets[name].Forward(x, t).Data)
 	}
 	// The shift sweep: the same centred drawing at every shift, in one
 	// batch per model, for the strip that shows where each model's answer
@@ -311,7 +310,7 @@ func (d *DrawDigit) compute() {
 		classes := logits.Shape[1]
 		tops, ps := make([]int, n), make([]float64, n)
 		for i := range n {
-			pr := digitSoftmax(logits.Data[i*classes : (i+1)*classes])
+			pr := engine.Softmax(logits.Data[i*classes : (i+1)*classes])
 			tops[i] = digitArgmax(pr)
 			ps[i] = pr[tops[i]]
 		}
@@ -333,24 +332,6 @@ func (t *mapTap) Output(l engine.Layer, _, y *engine.Tensor) {
 }
 
 func (t *mapTap) Contribute(engine.Contribution) {}
-
-// digitSoftmax returns exp(z)/Σexp(z), shifted by max(z) against overflow.
-func digitSoftmax(z []float64) []float64 {
-	p := make([]float64, len(z))
-	hi := z[0]
-	for _, v := range z {
-		hi = max(hi, v)
-	}
-	var sum float64
-	for i, v := range z {
-		p[i] = math.Exp(v - hi)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
-}
 
 func digitArgmax(p []float64) int {
 	best := 0

@@ -163,7 +163,7 @@ func TestDrawDigitMatchesForward(t *testing.T) {
 			} else {
 				y = m.Forward(digitTensor(in), nil)
 			}
-			want := digitSoftmax(y.Data)
+			want := engine.Softmax(y.Data)
 			got := frame.Predictions[i]
 			if got.Model != name || !slices.Equal(got.Probs, want) || got.Top != digitArgmax(want) || got.P != want[got.Top] {
 				t.Fatalf("%s %s: frame %+v, Forward gives %v", tc.params, name, got, want)

@@ -58,18 +58,7 @@ func digitProbs(t *testing.T, model string, in []byte) []float64 {
 	for i, v := range in {
 		x.Data[i] = float64(v) / 255
 	}
-	z := m.Forward(x, nil).Data
-	hi := slices.Max(z)
-	p := make([]float64, len(z))
-	var sum float64
-	for i, v := range z {
-		p[i] = math.Exp(v - hi)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
+	return engine.Softmax(m.Forward(x, nil).Data)
 }
 
 // checkDigitFrame compares a frame's predictions with a direct Forward of
