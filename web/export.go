@@ -172,18 +172,27 @@ func convSlideFromQuery(q url.Values) (*run.ConvSlide, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %s", strings.TrimPrefix(err.Error(), "run: "))
 	}
-	step := s.Total()
+	if err := seekToQueryStep(q, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// seekToQueryStep puts exp at the query's "step" (every step when absent),
+// so that an export shows exactly the state on screen.
+func seekToQueryStep(q url.Values, exp run.Experiment) error {
+	step := exp.Total()
 	if q.Has("step") {
 		n, err := strconv.Atoi(q.Get("step"))
-		if err != nil || n < 0 || n > s.Total() {
-			return nil, fmt.Errorf("export: step must be a whole number between 0 and %d for these settings, got %q", s.Total(), q.Get("step"))
+		if err != nil || n < 0 || n > exp.Total() {
+			return fmt.Errorf("export: step must be a whole number between 0 and %d for these settings, got %q", exp.Total(), q.Get("step"))
 		}
 		step = n
 	}
-	if err := s.Seek(step); err != nil {
-		return nil, fmt.Errorf("export: %v", err)
+	if err := exp.Seek(step); err != nil {
+		return fmt.Errorf("export: %v", err)
 	}
-	return s, nil
+	return nil
 }
 
 // writeConvSlideFigure draws the input digit, the kernel and the output map

@@ -63,16 +63,8 @@ func convGradFromQuery(q url.Values) (*run.ConvGrad, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %s", strings.TrimPrefix(err.Error(), "run: "))
 	}
-	step := g.Total()
-	if q.Has("step") {
-		n, err := strconv.Atoi(q.Get("step"))
-		if err != nil || n < 0 || n > g.Total() {
-			return nil, fmt.Errorf("export: step must be a whole number between 0 and %d, got %q", g.Total(), q.Get("step"))
-		}
-		step = n
-	}
-	if err := g.Seek(step); err != nil {
-		return nil, fmt.Errorf("export: %v", err)
+	if err := seekToQueryStep(q, g); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
