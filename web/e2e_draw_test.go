@@ -146,6 +146,30 @@ func TestBrowserDrawDigit(t *testing.T) {
 		t.Fatalf("browser: shift with arrow keys: %v", err)
 	}
 	check(true, 3)
+
+	// Dragging the digit the models read moves it too: about four cells of
+	// the 28-cell preview to the left takes the shift from +3 to −1.
+	var seen []float64
+	seen, err = chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const r = document.querySelector('[data-testid="input-canvas"]').getBoundingClientRect();
+		return [r.left, r.top, r.width, r.height];
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := seen[2] / 28
+	sx, sy := seen[0]+seen[2]/2, seen[1]+seen[3]/2
+	err = chromedp.Do(ctx,
+		chromedp.MouseEvent(chromedp.MousePressed, sx, sy, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, sx-2*cell, sy, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, sx-4*cell, sy, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, sx-4*cell, sy, chromedp.ButtonLeft),
+		poll(`document.querySelector('[data-testid="shift"]').value === "-1"`, 5*time.Second),
+	)
+	if err != nil {
+		t.Fatalf("browser: drag the digit sideways: %v", err)
+	}
+	check(true, -1)
 	widgetShot := shoot(t, ctx, widget)
 
 	// A phone: narrow viewport with touch; the page must lay the widget out

@@ -35,7 +35,7 @@ const strings = {
     shiftValue: "{n} px",
     center: "Centre like MNIST",
     centerHelp: "Scale the drawing to a 20×20 box and put its centre of mass in the middle, as MNIST's digits were.",
-    keys: "Keys on the drawing: ← → move it sideways.",
+    keys: "Keys on the drawing: ← → move it sideways. Or drag the digit the models read.",
     seen: "What the models read (28×28)",
     seenCaption: "{centre}, moved {shift} px",
     centred: "centred", notCentred: "not centred",
@@ -74,7 +74,7 @@ const strings = {
     shiftValue: "{n} 像素",
     center: "像 MNIST 一样居中",
     centerHelp: "把笔迹缩放到 20×20 的框内，并把重心移到图像中央，MNIST 的数字就是这样处理的。",
-    keys: "在书写区域按 ← → 可左右平移。",
+    keys: "在书写区域按 ← → 可左右平移；也可以直接拖动模型读到的数字。",
     seen: "模型读到的图像（28×28）",
     seenCaption: "{centre}，平移 {shift} 像素",
     centred: "已居中", notCentred: "未居中",
@@ -212,6 +212,7 @@ export default function mount(root, initial, { lang }) {
   seenCanvas.setAttribute("role", "img");
   seenCanvas.setAttribute("aria-label", S.inputAlt);
   seenCanvas.dataset.testid = "input-canvas";
+  seenCanvas.classList.add("dd-drag");
   const seenNote = el("p", "dd-help");
   seenFig.append(seenCap, seenCanvas, seenNote);
 
@@ -434,6 +435,25 @@ export default function mount(root, initial, { lang }) {
     queue({ digit }, true);
   });
   shiftInput.addEventListener("input", () => setShift(Number(shiftInput.value)));
+
+  // Dragging the digit the models read moves it sideways: one MNIST pixel of
+  // shift per 1/28 of the canvas's width dragged.
+  let drag = null;
+  seenCanvas.addEventListener("pointerdown", (ev) => {
+    drag = { x: ev.clientX, shift: params.shift };
+    seenCanvas.setPointerCapture(ev.pointerId);
+    ev.preventDefault();
+  });
+  seenCanvas.addEventListener("pointermove", (ev) => {
+    if (!drag) return;
+    const cell = seenCanvas.getBoundingClientRect().width / SIDE;
+    setShift(drag.shift + Math.round((ev.clientX - drag.x) / cell));
+  });
+  const endDrag = () => {
+    drag = null;
+  };
+  seenCanvas.addEventListener("pointerup", endDrag);
+  seenCanvas.addEventListener("pointercancel", endDrag);
   centerInput.addEventListener("change", () => {
     params.center = centerInput.checked;
     queue({ center: params.center }, true);
