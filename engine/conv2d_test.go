@@ -356,7 +356,7 @@ func TestSmallCNNModelGrads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkModelGrads(t, m, randTensor(6, 3, 1, 8, 8), classTargets(7, 3, 3))
+	checkModelGrads(t, m, randTensor(6, 3, 1, 8, 8), classTargets(7, 3, 3), nil)
 	c := m.Count()
 	if want := 3*64*9 + 4*4*3*4 + 16*3; c.Uses != want { // conv1 8×8 positions, conv2 2×2, fc
 		t.Errorf("model uses %d, want %d", c.Uses, want)

@@ -25,7 +25,7 @@ func TestModelSkipsUnusedInputGradient(t *testing.T) {
 	}
 	x := TensorFrom([]float64{0, 1, 2, 3, 2, 1}, 2, 3)
 	y := TensorFrom([]float64{1, 2, 3, 0, 0, 1}, 2, 3)
-	checkModelGrads(t, m, x, y)
+	checkModelGrads(t, m, x, y, nil)
 
 	conv, _ := NewConv2d("conv", Conv2dConfig{InChannels: 1, OutChannels: 2, KernelSize: 3, Padding: 1}, rng)
 	lin, _ := NewLinear("fc", 2*4*4, 3, rng)
@@ -39,7 +39,7 @@ func TestModelSkipsUnusedInputGradient(t *testing.T) {
 	if dx := conv.Backward(conv.Forward(randTensor(1, 2, 1, 4, 4), nil), nil); dx != nil {
 		t.Fatalf("skipping conv returned dx of shape %v", dx.Shape)
 	}
-	checkModelGrads(t, cnn, randTensor(2, 2, 1, 4, 4), TensorFrom([]float64{0, 2}, 2))
+	checkModelGrads(t, cnn, randTensor(2, 2, 1, 4, 4), TensorFrom([]float64{0, 2}, 2), nil)
 }
 
 func TestModelRejectsBadStacks(t *testing.T) {

@@ -176,7 +176,7 @@ func TestSiameseInModel(t *testing.T) {
 	}
 	x := randTensor(29, 4, 2, 4)
 	target := TensorFrom([]float64{1, 0, 1, 0}, 4)
-	checkModelGrads(t, m, x, target)
+	checkModelGrads(t, m, x, target, nil)
 
 	var branchParams, uses, unshared int
 	shape := []int{4}
