@@ -10,9 +10,6 @@ import "testing"
 // scripts/torch_step_bench.py times PyTorch on the same step; docs/perf.md
 // has both side by side.
 
-// attnBenchSink keeps the last loss so the step cannot be optimised away.
-var attnBenchSink float64
-
 func BenchmarkStepAttention(b *testing.B) {
 	const vocab, dModel, heads, dFF, steps, batch = 16, 32, 2, 64, 16, 16
 	rng := NewRand(1)
@@ -41,20 +38,5 @@ func BenchmarkStepAttention(b *testing.B) {
 		x.Data[i] = float64(rng.IntN(vocab))
 		target.Data[i] = float64(rng.IntN(vocab))
 	}
-	opt := NewSGD(0.1, 0)
-	// One step before the timer lets the layers allocate their buffers, so
-	// the figures are those of the steady state (no allocation per step).
-	if _, err := m.ComputeGrad(x, target, nil); err != nil {
-		b.Fatal(err)
-	}
-	opt.Step(m.Params())
-	b.ReportAllocs()
-	for b.Loop() {
-		loss, err := m.ComputeGrad(x, target, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		opt.Step(m.Params())
-		attnBenchSink = loss
-	}
+	benchTrainStep(b, m, x, target, nil, NewSGD(0.1, 0), 0)
 }

@@ -24,7 +24,41 @@ import (
 // and a multiply-add is 2 FLOPs: 2·3·32·290,080 = 55,695,360 ≈ 56 MFLOP.
 // Activations, pooling, softmax and the update are left out (< 1 MFLOP).
 
+// benchLossSink keeps the last loss so the step cannot be optimised away.
 var benchLossSink float64
+
+// benchTrainStep times one training step of m on (x, target) — forward,
+// backward with tap (may be nil), optimizer update — after one untimed step
+// that lets every layer and the optimizer make their buffers, so the
+// figures are the steady state a training run lives in. It reports
+// allocations, the process's CPU time per step (on a shared machine wall
+// time includes waiting for a core; CPU time does not) and, when flops > 0,
+// GFLOP/s for flops per step.
+func benchTrainStep(b *testing.B, m *Model, x, target *Tensor, tap Tap, opt Optimizer, flops float64) {
+	b.Helper()
+	step := func() {
+		loss, err := m.ComputeGrad(x, target, tap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opt.Step(m.Params())
+		benchLossSink = loss
+	}
+	step()
+	b.ReportAllocs()
+	cpuBefore := processCPU()
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+	cpu := processCPU() - cpuBefore
+	if flops > 0 {
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
 
 func newBenchCNN(b *testing.B) *Model {
 	b.Helper()
@@ -69,29 +103,7 @@ func benchmarkStepCNN(b *testing.B, tap Tap) {
 	m := newBenchCNN(b)
 	x := randTensor(2, batch, 1, 28, 28)
 	target := classTargets(3, 10, batch)
-	opt := NewSGD(0.01, 0.9)
-	flops := float64(2 * 3 * batch * m.Count().Uses)
-	step := func() {
-		loss, err := m.ComputeGrad(x, target, tap)
-		if err != nil {
-			b.Fatal(err)
-		}
-		opt.Step(m.Params())
-		benchLossSink = loss
-	}
-	step() // warm: buffers and momentum allocated outside the timer
-	cpuBefore := processCPU()
-	b.ResetTimer()
-	for b.Loop() {
-		step()
-	}
-	cpu := processCPU() - cpuBefore
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	// On a shared machine wall time includes waiting for a core; the
-	// process's CPU time per step does not, so it is reported too.
-	if cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
+	benchTrainStep(b, m, x, target, tap, NewSGD(0.01, 0.9), float64(2*3*batch*m.Count().Uses))
 }
 
 func BenchmarkStepCNN(b *testing.B)    { benchmarkStepCNN(b, nil) }

@@ -13,9 +13,6 @@ func BenchmarkStepRNN(b *testing.B)  { benchSeqStep(b, "rnn") }
 func BenchmarkStepLSTM(b *testing.B) { benchSeqStep(b, "lstm") }
 func BenchmarkStepGRU(b *testing.B)  { benchSeqStep(b, "gru") }
 
-// seqBenchSink keeps the last loss so the step cannot be optimised away.
-var seqBenchSink float64
-
 func benchSeqStep(b *testing.B, cell string) {
 	const vocab, hidden, steps, batch = 32, 64, 32, 16
 	rng := NewRand(1)
@@ -48,19 +45,5 @@ func benchSeqStep(b *testing.B, cell string) {
 		x.Data[i] = float64(rng.IntN(vocab))
 		target.Data[i] = float64(rng.IntN(vocab))
 	}
-	opt := NewSGD(0.1, 0)
-	// One step outside the timer makes every layer's buffers, so the
-	// figures show the steady state a training run lives in.
-	if _, err := m.ComputeGrad(x, target, nil); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		loss, err := m.ComputeGrad(x, target, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		opt.Step(m.Params())
-		seqBenchSink = loss
-	}
+	benchTrainStep(b, m, x, target, nil, NewSGD(0.1, 0), 0)
 }
