@@ -121,19 +121,7 @@ func TestCNNTrainOverWebsocket(t *testing.T) {
 // the step cap, the cache and the limit on concurrent exports.
 func TestCNNTrainExport(t *testing.T) {
 	_, srv := liveServer(t, LiveOptions{})
-	get := func(path string) (*http.Response, []byte) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
-	}
+	get := func(path string) (*http.Response, []byte) { return fetch(t, srv.URL+path) }
 	for _, bad := range []string{
 		"?lr=2", "?lr=abc", "?batch=0", "?optimizer=rmsprop", "?trainSize=6000", "?epochs=0", "?seed=-1",
 		"?digit=1000", "?step=94", "?step=-1", "?colour=red", "?lr=0.1&lr=0.2",

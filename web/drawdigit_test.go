@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"image/png"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -204,13 +203,7 @@ func TestExportDrawDigit(t *testing.T) {
 	waitDigitModels(t)
 	_, srv := liveServer(t, LiveOptions{})
 	get := func(path string) (int, string, []byte) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := fetch(t, srv.URL+path)
 		return resp.StatusCode, resp.Header.Get("Content-Type"), b
 	}
 	test := data.MNISTTest()

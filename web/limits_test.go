@@ -160,12 +160,7 @@ func TestExportLimiter(t *testing.T) {
 	}
 	paths := []string{"/export/conv-slide.png", "/export/conv-grad.svg", "/export/param-calc.json"}
 	for _, p := range paths {
-		resp, err := http.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := fetch(t, srv.URL+p)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != exportRetryAfter || !strings.Contains(string(b), "export: busy") {
 			t.Fatalf("%s with every slot taken: %d, Retry-After %q, %q", p, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 		}
@@ -176,12 +171,7 @@ func TestExportLimiter(t *testing.T) {
 		<-live.export
 	}
 	for _, p := range paths {
-		resp, err := http.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp, _ := fetch(t, srv.URL+p); resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s with a slot free: %d", p, resp.StatusCode)
 		}
 	}

@@ -194,19 +194,7 @@ func TestConvGradFramePacing(t *testing.T) {
 
 func TestExportLessons12(t *testing.T) {
 	_, srv := liveServer(t, LiveOptions{})
-	get := func(path string) (*http.Response, []byte) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
-	}
+	get := func(path string) (*http.Response, []byte) { return fetch(t, srv.URL+path) }
 	g := engineConvGrad(t, run.ConvGradParams{Digit: 3, Kernel: "sharpen", Seed: 2})
 	dW, _ := g.EngineGrad()
 	q := "?digit=3&kernel=sharpen&seed=2&step=300"

@@ -409,21 +409,25 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	}
 }
 
+// fetch GETs url and returns the response (its body already read and
+// closed) and the body.
+func fetch(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
 func TestExport(t *testing.T) {
 	_, srv := liveServer(t, LiveOptions{})
-	get := func(path string) (*http.Response, []byte) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
-	}
+	get := func(path string) (*http.Response, []byte) { return fetch(t, srv.URL+path) }
 	q := "?digit=3&preset=vertical-edge&stride=1&padding=1&dilation=1&step=200"
 	resp, b := get("/export/conv-slide.png" + q)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
