@@ -31,7 +31,7 @@ func (r *Run) Subscribe(notify chan<- struct{}) *Subscription {
 		return s
 	}
 	r.subs[s] = struct{}{}
-	s.put(r.updateLocked())
+	s.put(r.last)
 	return s
 }
 

@@ -1,21 +1,26 @@
-// Package run owns the experiments that lesson widgets drive and the step
-// control they all share: play, pause, step, reset, set-params and speed.
+// Package run owns the step control that every lesson widget shares: play,
+// pause, step, seek, reset, set-params and speed, the registry of
+// experiments (Spec), the one parameter decoder and the CPU scheduler.
 //
-// A Run wraps one Experiment. It is owned by whoever started it (a web
-// session) but is not tied to that owner's goroutines: while playing it
-// advances on its own ticker, and every change is published to subscribers
-// through a latest-value mailbox (see Subscription), so a slow subscriber
-// gets fewer updates, never a growing queue, and several viewers could watch
-// one run.
+// A Run wraps one Experiment and gives it a goroutine of its own, the
+// worker: only the worker calls the experiment, and it holds no lock while
+// it does. Commands change the run's control state under a short lock and
+// return at once; long work (a 600-step seek, a replay after new
+// parameters) happens on the worker, one step at a time, each step holding
+// a slot of the Scheduler, and any later command (pause, seek, close)
+// interrupts it between two steps. Every change is published to subscribers
+// through a latest-value mailbox (see Subscription) as an Update whose
+// frame is encoded to JSON once, whatever the number of viewers.
 //
-// Every command is validated before anything changes: a command that returns
-// an error leaves the run exactly as it was.
+// Every command is validated before anything changes: a command that
+// returns an error leaves the run exactly as it was.
 //
 // Package run knows nothing of HTTP; the web package maps its errors to
 // protocol messages.
 package run
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +39,8 @@ type State string
 // The states of a run.
 const (
 	Paused   State = "paused"   // waiting for play or step
-	Running  State = "running"  // advancing on its own ticker
+	Running  State = "running"  // advancing at its speed
+	Working  State = "working"  // moving to Update.Target (a step, seek or replay)
 	Done     State = "done"     // every step taken
 	Diverged State = "diverged" // the experiment reported engine.ErrDiverged
 	Failed   State = "error"    // a step failed; reset or set-params to recover
@@ -46,18 +52,26 @@ const (
 	MinSpeed     = 0.25
 	MaxSpeed     = 120
 	DefaultSpeed = 8
-	// MaxStepN caps how many steps one step command may take at once.
+	// MaxStepN caps how many steps one step command may ask for.
 	MaxStepN = 10000
 )
 
+// quantum is how long the worker keeps a CPU slot while it works through a
+// long step or seek before it lets other runs have a turn; progressEvery is
+// how often such work publishes its progress.
+const (
+	quantum       = 20 * time.Millisecond
+	progressEvery = 100 * time.Millisecond
+)
+
 // Error is a command's refusal: Code is a stable machine-readable word (the
-// protocol's error codes) and Message a readable sentence.
+// protocol's error codes) and Text a readable sentence in both languages.
 type Error struct {
-	Code    string
-	Message string
+	Code string
+	Text Text
 }
 
-func (e *Error) Error() string { return "run: " + e.Message }
+func (e *Error) Error() string { return "run: " + e.Text.En }
 
 // Error codes returned by Run commands and experiments.
 const (
@@ -68,32 +82,77 @@ const (
 	CodeStepFailed        = "step-failed"        // the experiment could not take a step
 )
 
-func errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// NewError returns an *Error with code and its text in both languages.
+func NewError(code, en, zh string) *Error {
+	return &Error{Code: code, Text: Text{En: en, Zh: zh}}
+}
+
+// Message returns a refusal's sentence in lang, for any error a command
+// returns: *Error and *ParamError have both languages; other errors are
+// the engine's or an experiment's own words.
+func Message(err error, lang string) (code, message string) {
+	var re *Error
+	var pe *ParamError
+	switch {
+	case errors.As(err, &pe):
+		return CodeBadParams, pe.Text.In(lang)
+	case errors.As(err, &re):
+		return re.Code, re.Text.In(lang)
+	}
+	return CodeStepFailed, err.Error()
 }
 
 // Experiment is one lesson's model and data, advanced one step at a time.
-// Its methods are called by Run with Run's lock held, never concurrently.
+// Its methods are called only by the run's worker (or whoever built it, as
+// an export does), never concurrently.
 type Experiment interface {
 	// Total is the number of steps of a full run (positive).
 	Total() int
 	// Pos is the number of steps taken, 0 ≤ Pos ≤ Total.
 	Pos() int
-	// Advance takes the next step. It is called only when Pos < Total.
+	// Advance takes the next step, within the spec's Budget.Step. It is
+	// called only when Pos < Total.
 	Advance() error
-	// Seek puts the experiment in the state it has after k steps from the
-	// start, 0 ≤ k ≤ Total.
-	Seek(k int) error
-	// SetParams validates raw (a JSON object) and, only if it is valid,
-	// takes the new parameters, keeping as many steps as the new setting
-	// allows (min(Pos, new Total)). On error nothing changes; errors are
-	// *Error with CodeBadParams.
-	SetParams(raw json.RawMessage) error
+	// Restart puts the experiment back at step 0 with its parameters.
+	Restart() error
+	// SetParams takes new values (decoded and checked against the spec),
+	// keeping as many steps as the change allows (Pos may drop, to 0 when
+	// models must be trained again). On error nothing changes.
+	SetParams(v Values) error
 	// Frame returns what a viewer draws now: Static is the large part that
 	// changes only with the parameters (StaticRev changes with it), Data
-	// the part that changes with each step. Both must be safe to read
-	// after the call returns (not reused by later steps).
+	// the part that changes with each step.
 	Frame() Frame
+}
+
+// Rewinder is implemented by an experiment that can go back to an earlier
+// step k < Pos cheaply (without replaying from 0).
+type Rewinder interface {
+	Rewind(k int) error
+}
+
+// Host is what a run offers an experiment with background work of its own
+// (cnn-train's shift test): Changed publishes a fresh update, Compute runs f
+// holding one of the scheduler's slots for the run's owner (it returns
+// ctx's error if ctx ends first; f is not called then), and Fail stops the
+// run in Failed, as a failed step does.
+type Host interface {
+	Changed()
+	Compute(ctx context.Context, f func()) error
+	Fail(err error)
+}
+
+// Attacher is implemented by an experiment with background work: New calls
+// Attach once, before any other method. The experiment must stop calling
+// the host once its Close has returned.
+type Attacher interface {
+	Attach(h Host)
+}
+
+// Closer is implemented by an experiment that holds background work; the
+// worker calls Close once, when the run is closed.
+type Closer interface {
+	Close()
 }
 
 // Frame is an experiment's picture of itself.
@@ -103,61 +162,29 @@ type Frame struct {
 	Data      any
 }
 
-// Update is what subscribers receive: the run's state and its latest frame.
+// Update is what subscribers receive: the run's state and its latest frame,
+// encoded once.
 type Update struct {
-	Seq   uint64 // increases with every update of the run
-	State State
-	Speed float64
-	Step  int
-	Total int
-	Err   string // the failure's message when State is Failed or Diverged
-	Frame Frame
+	Seq    uint64 // increases with every update of the run
+	State  State
+	Speed  float64
+	Step   int
+	Total  int
+	Target int    // the step a Working run is moving to
+	Err    Text   // the failure when State is Failed or Diverged
+	Params Values // the parameters the frame was drawn with
+
+	StaticRev int
+	// Static and Data are the frame's parts as JSON, shared by every
+	// viewer: they must not be modified.
+	Static, Data json.RawMessage
 }
 
-// Run is the shared step control around one Experiment. It is safe for
-// concurrent use.
-type Run struct {
-	mu      sync.Mutex
-	exp     Experiment
-	state   State
-	speed   float64
-	failure string
-	seq     uint64
-	gen     int           // incremented whenever a play loop must stop
-	speedCh chan struct{} // tells the play loop its period changed
-	subs    map[*Subscription]struct{}
-	closed  bool
-	loops   sync.WaitGroup
-	// last is the last update built without a panic: what viewers keep
-	// seeing once the experiment has crashed and cannot draw itself.
-	last Update
-}
-
-// Notifier is implemented by an experiment that also changes between
-// commands, from work of its own in the background (cnn-train's shift test
-// reporting its progress). New hands it a function to call after each such
-// change; the function publishes a fresh update to the run's subscribers.
-// The experiment must not call it while a Run method is calling the
-// experiment (Run's lock is held then), and must stop calling it once its
-// Close has returned.
-type Notifier interface {
-	SetNotify(changed func())
-}
-
-// BackgroundFailer is implemented by a Notifier whose background work can
-// fail (cnn-train's shift test recovers a panic at its goroutine's
-// boundary). After each notification Run asks for the error; a non-nil one
-// stops the run in Failed, as a failed step does. The experiment forgets
-// the error when Seek(0) or SetParams starts it afresh.
-type BackgroundFailer interface {
-	BackgroundErr() error
-}
-
-// PanicError is a panic in an experiment, recovered where Run (or the
-// experiment's own background goroutine) calls into it, so that a bug in
-// one lesson's model stops that run, not the server.
+// PanicError is a panic in an experiment, recovered where the run calls
+// into it, so that a bug in one lesson's model stops that run, not the
+// server.
 type PanicError struct {
-	Where string // what was running: "*run.ConvSlide", "cnn-train shift test"
+	Where string // what was running
 	Value any    // what was passed to panic
 }
 
@@ -165,399 +192,575 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("run: %s crashed (a bug; the server logged it): %v", e.Where, e.Value)
 }
 
-// recovered turns a recovered panic value p into a *PanicError and logs it
-// with its stack on slog's default logger (cmd/web points that at the
-// server's log). It must be called from the deferred function that
+// Recovered turns a recovered panic value p into a *PanicError and logs it
+// with its stack. It must be called from the deferred function that
 // recovered p, so that the stack still shows where the panic happened.
-func recovered(where string, p any) *PanicError {
+func Recovered(where string, p any) *PanicError {
 	slog.Error("run: panic recovered", "where", where, "panic", p, "stack", string(debug.Stack()))
 	return &PanicError{Where: where, Value: p}
 }
 
-// Closer is implemented by an experiment that holds background work; Run.Close
-// calls Close once, after the run's own goroutine has ended and with no lock
-// held, so Close may wait for that work to finish.
-type Closer interface {
-	Close()
+// Options are where a run gets its CPU.
+type Options struct {
+	Sched *Scheduler // nil: a scheduler of its own with DefaultSlots
+	Owner Owner
 }
 
-// New returns a paused run of exp at its current position.
-func New(exp Experiment) *Run {
-	r := &Run{exp: exp, state: Paused, speed: DefaultSpeed, subs: map[*Subscription]struct{}{}}
-	r.settleLocked()
-	if n, ok := exp.(Notifier); ok {
-		n.SetNotify(r.experimentChanged)
+// Run is the shared step control around one Experiment. It is safe for
+// concurrent use; no method waits for the experiment.
+type Run struct {
+	spec  *Spec
+	sched *Scheduler
+	owner Owner
+	wake  chan struct{} // capacity 1: the worker has something to look at
+	done  chan struct{} // closed when the worker has ended
+
+	mu       sync.Mutex
+	closed   bool
+	state    State // the state commands set; published as is
+	speed    float64
+	failure  Text
+	seq      uint64
+	params   Values // the parameters of the last applied set-params
+	pending  Values // parameters the worker has yet to apply, or nil
+	target   int    // the step a Working run moves to
+	restart  bool   // the worker must restart before moving to target
+	cancel   context.CancelFunc
+	jobCtx   context.Context
+	nextTick time.Time
+	last     Update // the last update published
+	subs     map[*Subscription]struct{}
+	bgErr    error // a failure reported by background work
+	dirty    bool  // background work changed the picture
+}
+
+// Start decodes raw onto the spec's defaults, builds the experiment and
+// returns a paused run of it. Unknown names are an *Error with
+// CodeUnknownExperiment, bad parameters a *ParamError.
+func Start(name string, raw json.RawMessage, opts Options) (*Run, error) {
+	spec, ok := Lookup(name)
+	if !ok {
+		return nil, unknownExperiment(name)
 	}
+	v, err := spec.Decode(nil, raw)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := build(spec, v)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec, v, exp, opts), nil
+}
+
+// build calls spec.New, recovering a panic.
+func build(spec *Spec, v Values) (exp Experiment, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Recovered(spec.Name+" New", p)
+		}
+	}()
+	return spec.New(v)
+}
+
+// New returns a paused run of exp, built by spec from v, and starts its
+// worker.
+func New(spec *Spec, v Values, exp Experiment, opts Options) *Run {
+	if opts.Sched == nil {
+		opts.Sched = NewScheduler(0)
+	}
+	r := &Run{
+		spec: spec, sched: opts.Sched, owner: opts.Owner,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		state: Paused, speed: DefaultSpeed, params: v, subs: map[*Subscription]struct{}{},
+	}
+	r.jobCtx, r.cancel = context.WithCancel(context.Background())
+	if a, ok := exp.(Attacher); ok {
+		a.Attach(host{r})
+	}
+	r.publish(exp)
+	go r.work(exp)
 	return r
 }
 
-// experimentChanged publishes the experiment's new picture (see Notifier),
-// stopping the run first if its background work failed (BackgroundFailer).
-func (r *Run) experimentChanged() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	defer r.recoverLocked(nil)
-	if r.closed {
-		return
-	}
-	if bf, ok := r.exp.(BackgroundFailer); ok {
-		if err := bf.BackgroundErr(); err != nil && r.state != Failed {
-			r.failLocked(err)
-		}
-	}
-	r.publishLocked()
-}
+// Spec returns the spec the run was started from.
+func (r *Run) Spec() *Spec { return r.spec }
 
-// recoverLocked, deferred (after the lock's Unlock, so that it runs first)
-// by every method that calls into the experiment, turns a panic there into
-// the run's Failed state, publishes it and, when errp is not nil, returns
-// it as a CodeStepFailed error. The lock must be held.
-func (r *Run) recoverLocked(errp *error) {
-	p := recover()
-	if p == nil {
-		return
-	}
-	err := r.failLocked(recovered(fmt.Sprintf("%T", r.exp), p))
-	r.publishLocked()
-	if errp != nil {
-		*errp = err
-	}
-}
+// Done is closed when the run's worker has ended after Close (the
+// experiment's background work stopped with it).
+func (r *Run) Done() <-chan struct{} { return r.done }
 
 // Snapshot returns the run's current update.
 func (r *Run) Snapshot() Update {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.updateLocked()
+	return r.last
 }
 
-// updateLocked builds the run's update. If the experiment panics while
-// drawing itself, the run fails and the update carries the last picture
-// that was drawn.
-func (r *Run) updateLocked() Update {
-	step, total, frame, ok := r.pictureLocked()
-	if !ok {
-		step, total, frame = r.last.Step, r.last.Total, r.last.Frame
-	} else {
-		r.last.Step, r.last.Total, r.last.Frame = step, total, frame
-	}
-	return Update{
-		Seq: r.seq, State: r.state, Speed: r.speed,
-		Step: step, Total: total, Err: r.failure, Frame: frame,
+// interruptLocked cancels the worker's current job and signals it.
+func (r *Run) interruptLocked() {
+	r.cancel()
+	r.jobCtx, r.cancel = context.WithCancel(context.Background())
+	r.signal()
+}
+
+func (r *Run) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
-// pictureLocked asks the experiment where it is and what it shows; ok is
-// false, and the run Failed, if that panicked.
-func (r *Run) pictureLocked() (step, total int, frame Frame, ok bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.failLocked(recovered(fmt.Sprintf("%T", r.exp), p))
-			ok = false
-		}
-	}()
-	return r.exp.Pos(), r.exp.Total(), r.exp.Frame(), true
+func closedError() *Error {
+	return NewError(CodeClosed, "the run is closed", "这个运行已关闭")
 }
 
 // Play starts advancing at the run's speed. Playing a finished run starts
 // it again from step 0; playing a running run does nothing.
-func (r *Run) Play() (err error) {
+func (r *Run) Play() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
 	switch r.state {
 	case Running:
 		return nil
 	case Done, Diverged, Failed:
-		if err := r.exp.Seek(0); err != nil {
-			return r.failLocked(err)
-		}
-		r.failure = ""
+		r.restart, r.failure = true, Text{}
 	}
 	r.state = Running
-	r.gen++
-	r.speedCh = make(chan struct{}, 1)
-	r.loops.Add(1)
-	go r.loop(r.gen, r.speedCh)
-	r.publishLocked()
+	r.nextTick = time.Time{}
+	r.interruptLocked()
+	r.publishStateLocked()
 	return nil
 }
 
-// Pause stops a running run where it is. Pausing a run that is not running
-// does nothing.
-func (r *Run) Pause() (err error) {
+// Pause stops a running or working run where it is. Pausing a run that
+// is neither does nothing.
+func (r *Run) Pause() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
-	if r.state != Running {
+	if r.state != Running && r.state != Working {
 		return nil
 	}
-	r.stopLoopLocked()
 	r.state = Paused
-	r.publishLocked()
+	r.restart = false
+	r.interruptLocked()
+	r.publishStateLocked()
 	return nil
 }
 
-// Step pauses the run and takes n steps (fewer if the run ends first). It
-// returns an error, changing nothing, unless 1 ≤ n ≤ MaxStepN and the run
-// has steps left.
-func (r *Run) Step(n int) (err error) {
+// Step pauses the run and takes n more steps (fewer if the run ends
+// first), from where the run is (or is heading). It returns an error,
+// changing nothing, unless 1 ≤ n ≤ MaxStepN and the run has steps left.
+func (r *Run) Step(n int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
 	if n < 1 || n > MaxStepN {
-		return errorf(CodeBadParams, "step count must be between 1 and %d, got %d", MaxStepN, n)
+		return NewError(CodeBadParams,
+			fmt.Sprintf("the step count must be a whole number from 1 to %d; got %d", MaxStepN, n),
+			fmt.Sprintf("步数必须是 1 到 %d 之间的整数；收到的是 %d", MaxStepN, n))
 	}
 	switch r.state {
 	case Done:
-		return errorf(CodeDone, "the run is finished; reset it to start again")
+		return NewError(CodeDone, "the run is finished; reset it to start again", "这个运行已经结束；重置后可以重新开始")
 	case Diverged, Failed:
-		return errorf(CodeDone, "the run has stopped (%s); reset it to start again", r.state)
+		return NewError(CodeDone, "the run has stopped; reset it to start again", "这个运行已经停止；重置后可以重新开始")
 	}
-	r.stopLoopLocked()
-	r.state = Paused
-	for i := 0; i < n && r.exp.Pos() < r.exp.Total(); i++ {
-		if err := r.exp.Advance(); err != nil {
-			r.failLocked(err)
-			break
-		}
+	from := r.last.Step
+	if r.state == Working {
+		from = r.target
 	}
-	r.settleLocked()
-	r.publishLocked()
+	r.target = min(from+n, r.last.Total)
+	r.state = Working
+	r.interruptLocked()
+	r.publishStateLocked()
 	return nil
 }
 
-// Seek pauses the run and puts it at step k (0 ≤ k ≤ Total), backwards or
+// Seek pauses the run and moves it to step k (0 ≤ k ≤ Total), backwards or
 // forwards: a lesson can step back through what it showed. A run that had
-// diverged or failed may be sought back to an earlier step. An out-of-range
-// k changes nothing.
-func (r *Run) Seek(k int) (err error) {
+// diverged or failed may be sought back to an earlier step. An
+// out-of-range k changes nothing.
+func (r *Run) Seek(k int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
-	if total := r.exp.Total(); k < 0 || k > total {
-		return errorf(CodeBadParams, "seek position must be between 0 and %d, got %d", total, k)
+	if total := r.last.Total; k < 0 || k > total {
+		return NewError(CodeBadParams,
+			fmt.Sprintf("the position must be a whole number from 0 to %d; got %d", total, k),
+			fmt.Sprintf("位置必须是 0 到 %d 之间的整数；收到的是 %d", total, k))
 	}
-	r.stopLoopLocked()
-	if err := r.exp.Seek(k); err != nil {
-		r.failLocked(err)
-	} else {
-		r.state = Paused
-		r.failure = ""
+	if r.state == Diverged || r.state == Failed {
+		r.failure = Text{}
+		if k >= r.last.Step {
+			r.restart = true // the failed step cannot be taken again as it is
+		}
 	}
-	r.settleLocked()
-	r.publishLocked()
+	r.target, r.state = k, Working
+	r.interruptLocked()
+	r.publishStateLocked()
 	return nil
 }
 
 // Reset pauses the run and takes it back to step 0.
-func (r *Run) Reset() (err error) {
+func (r *Run) Reset() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
-	if err := r.exp.Seek(0); err != nil {
-		return errorf(CodeStepFailed, "reset failed: %v", err)
-	}
-	r.stopLoopLocked()
-	r.state = Paused
-	r.failure = ""
-	r.publishLocked()
+	r.target, r.state, r.restart, r.failure = 0, Working, true, Text{}
+	r.interruptLocked()
+	r.publishStateLocked()
 	return nil
 }
 
-// SetParams hands raw to the experiment. If it is accepted, the run keeps
-// its state (a running run goes on with the new parameters) at the same
-// step or the new last one; if not, the run is left exactly as it was and
-// the experiment's error is returned.
-func (r *Run) SetParams(raw json.RawMessage) (err error) {
+// SetParams decodes raw onto the current parameters. If they are valid
+// the run takes them (the worker applies them next: a running run goes on
+// with them, at the same step or as many as they allow); if not, the run
+// is left exactly as it was and the *ParamError is returned.
+func (r *Run) SetParams(raw json.RawMessage) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
-	if err := r.exp.SetParams(raw); err != nil {
-		var re *Error
-		if errors.As(err, &re) {
-			return re
-		}
-		return errorf(CodeBadParams, "%v", err)
+	base := r.params
+	if r.pending != nil {
+		base = r.pending
 	}
-	if r.state == Failed || r.state == Diverged {
+	v, err := r.spec.Decode(base, raw)
+	if err != nil {
+		return err
+	}
+	r.pending = v
+	if r.state == Failed || r.state == Diverged || r.state == Done {
+		r.state, r.failure = Paused, Text{}
+	}
+	if r.state == Working {
 		r.state = Paused
-		r.failure = ""
 	}
-	if r.state == Done && r.exp.Pos() < r.exp.Total() {
-		r.state = Paused
-	}
-	r.settleLocked()
-	r.publishLocked()
+	r.interruptLocked()
 	return nil
 }
 
 // SetSpeed sets the steps per second used while playing. It returns an
 // error, changing nothing, unless MinSpeed ≤ sps ≤ MaxSpeed.
-func (r *Run) SetSpeed(sps float64) (err error) {
+func (r *Run) SetSpeed(sps float64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(&err)
 	if r.closed {
-		return errorf(CodeClosed, "the run is closed")
+		return closedError()
 	}
 	if math.IsNaN(sps) || sps < MinSpeed || sps > MaxSpeed {
-		return errorf(CodeBadParams, "speed must be between %g and %g steps per second, got %g", float64(MinSpeed), float64(MaxSpeed), sps)
+		return NewError(CodeBadParams,
+			fmt.Sprintf("the speed must be a number from %g to %g steps per second; got %g", float64(MinSpeed), float64(MaxSpeed), sps),
+			fmt.Sprintf("速度必须是每秒 %g 到 %g 步之间的数；收到的是 %g", float64(MinSpeed), float64(MaxSpeed), sps))
 	}
 	if sps == r.speed {
 		return nil
 	}
 	r.speed = sps
-	if r.state == Running {
-		select {
-		case r.speedCh <- struct{}{}:
-		default: // the loop has a change pending already; it reads the new speed
-		}
-	}
-	r.publishLocked()
+	r.signal()
+	r.publishStateLocked()
 	return nil
 }
 
-// Close stops the run, waits for its ticker goroutine to end and closes
-// every subscription. Commands on a closed run return CodeClosed.
+// Close stops the run and closes every subscription; it does not wait:
+// the worker ends after the step it is taking, if any (Done is closed
+// then). Commands on a closed run return CodeClosed.
 func (r *Run) Close() {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
-		r.mu.Unlock()
 		return
 	}
 	r.closed = true
-	r.stopLoopLocked()
 	for s := range r.subs {
 		s.close()
 	}
 	clear(r.subs)
-	r.mu.Unlock()
-	r.loops.Wait()
-	if c, ok := r.exp.(Closer); ok {
-		defer func() {
-			if p := recover(); p != nil {
-				recovered(fmt.Sprintf("%T.Close", r.exp), p) // logged; the run is closed anyway
+	r.interruptLocked()
+}
+
+// host is the run as an experiment's background work sees it.
+type host struct{ r *Run }
+
+func (h host) Changed() {
+	h.r.mu.Lock()
+	h.r.dirty = true
+	h.r.mu.Unlock()
+	h.r.signal()
+}
+
+func (h host) Compute(ctx context.Context, f func()) error {
+	return h.r.sched.Do(ctx, h.r.owner, f)
+}
+
+func (h host) Fail(err error) {
+	h.r.mu.Lock()
+	h.r.bgErr = err
+	h.r.mu.Unlock()
+	h.r.signal()
+}
+
+// job is what the worker does next, read under the lock.
+type job struct {
+	ctx     context.Context
+	closed  bool
+	params  Values
+	restart bool
+	state   State
+	target  int
+	bgErr   error
+	dirty   bool
+	wait    time.Duration // Running: how long until the next step is due
+}
+
+func (r *Run) nextJob() job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j := job{ctx: r.jobCtx, closed: r.closed, params: r.pending, restart: r.restart, state: r.state, target: r.target, bgErr: r.bgErr, dirty: r.dirty}
+	r.pending, r.restart, r.bgErr, r.dirty = nil, false, nil, false
+	if j.params != nil {
+		r.params = j.params
+	}
+	if r.state == Running {
+		now := time.Now()
+		if r.nextTick.IsZero() {
+			r.nextTick = now
+		}
+		j.wait = r.nextTick.Sub(now)
+	}
+	return j
+}
+
+// work is the worker: the only caller of the experiment.
+func (r *Run) work(exp Experiment) {
+	defer close(r.done)
+	defer func() {
+		if c, ok := exp.(Closer); ok {
+			r.call(exp, "Close", func() error { c.Close(); return nil })
+		}
+	}()
+	for {
+		j := r.nextJob()
+		if j.closed {
+			return
+		}
+		changed := j.dirty
+		if j.bgErr != nil {
+			r.fail(j.bgErr)
+			changed = true
+		}
+		if j.params != nil {
+			if err := r.call(exp, "SetParams", func() error { return exp.SetParams(j.params) }); err != nil {
+				r.fail(err)
 			}
-		}()
-		c.Close()
+			changed = true
+		}
+		if j.restart {
+			if err := r.call(exp, "Restart", func() error { return exp.Restart() }); err != nil {
+				r.fail(err)
+			}
+			changed = true
+		}
+		switch j.state {
+		case Working:
+			r.moveTo(exp, j)
+			continue
+		case Running:
+			if j.wait <= 0 {
+				r.tick(exp, j)
+				continue
+			}
+		}
+		if changed {
+			r.publish(exp)
+		}
+		r.sleep(j)
 	}
 }
 
-// loop advances the run while it plays. It belongs to play generation gen
-// and ends as soon as the run's generation moves on (pause, step, reset,
-// close) or the run stops running.
-func (r *Run) loop(gen int, speedCh <-chan struct{}) {
-	defer r.loops.Done()
-	r.mu.Lock()
-	period := periodOf(r.speed)
-	r.mu.Unlock()
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
+// sleep waits for a command, or for the next step of a running run.
+func (r *Run) sleep(j job) {
+	if j.state == Running {
+		t := time.NewTimer(j.wait)
+		defer t.Stop()
 		select {
-		case <-speedCh:
-			r.mu.Lock()
-			stopped := r.gen != gen || r.state != Running
-			period = periodOf(r.speed)
-			r.mu.Unlock()
-			if stopped {
-				return
-			}
-			t.Reset(period)
-			continue
+		case <-r.wake:
 		case <-t.C:
 		}
-		if !r.tick(gen) {
+		return
+	}
+	<-r.wake
+}
+
+// tick takes one step of a running run.
+func (r *Run) tick(exp Experiment, j job) {
+	err := r.sched.Do(j.ctx, r.owner, func() {
+		if exp.Pos() < exp.Total() {
+			if err := r.call(exp, "Advance", exp.Advance); err != nil {
+				r.fail(err)
+			}
+		}
+	})
+	if err != nil { // interrupted while waiting for a slot
+		return
+	}
+	r.mu.Lock()
+	if r.state == Running {
+		r.nextTick = r.nextTick.Add(periodOf(r.speed))
+		if now := time.Now(); r.nextTick.Before(now.Add(-time.Second)) {
+			r.nextTick = now // fell behind (a busy server): do not catch up in a burst
+		}
+		if exp.Pos() >= exp.Total() {
+			r.state = Done
+		}
+	}
+	r.mu.Unlock()
+	r.publish(exp)
+}
+
+// moveTo takes the experiment to j.target: back by Rewind or by Restart
+// and replay, forward step by step, in quanta of the scheduler, publishing
+// progress now and then and stopping as soon as a command interrupts.
+func (r *Run) moveTo(exp Experiment, j job) {
+	target := min(j.target, exp.Total())
+	if target < exp.Pos() {
+		var err error
+		if rw, ok := exp.(Rewinder); ok {
+			err = r.call(exp, "Rewind", func() error { return rw.Rewind(target) })
+		} else {
+			err = r.call(exp, "Restart", exp.Restart)
+		}
+		if err != nil {
+			r.fail(err)
+			r.publish(exp)
 			return
 		}
 	}
+	lastPub := time.Now()
+	for exp.Pos() < target && j.ctx.Err() == nil && !r.failed() {
+		release, err := r.sched.Acquire(j.ctx, r.owner)
+		if err != nil {
+			break
+		}
+		start := time.Now()
+		for exp.Pos() < target && j.ctx.Err() == nil {
+			if err := r.call(exp, "Advance", exp.Advance); err != nil {
+				r.fail(err)
+				break
+			}
+			if time.Since(start) >= quantum {
+				break
+			}
+		}
+		release()
+		if time.Since(lastPub) >= progressEvery {
+			lastPub = time.Now()
+			r.publish(exp)
+		}
+	}
+	r.mu.Lock()
+	if j.ctx.Err() == nil && r.state == Working {
+		r.state = Paused
+		if exp.Pos() >= exp.Total() {
+			r.state = Done
+		}
+	}
+	r.mu.Unlock()
+	r.publish(exp)
 }
 
-// tick takes one step of play generation gen and reports whether the run
-// is still playing. It runs on the loop's own goroutine, where nothing else
-// would recover a panic in the experiment: recoverLocked turns one into the
-// run's Failed state instead of a crash of the whole process.
-func (r *Run) tick(gen int) (running bool) {
+func (r *Run) failed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer r.recoverLocked(nil)
-	if r.gen != gen || r.state != Running {
-		return false
-	}
-	if r.exp.Pos() < r.exp.Total() {
-		if err := r.exp.Advance(); err != nil {
-			r.failLocked(err)
+	return r.state == Failed || r.state == Diverged
+}
+
+// call runs one method of exp, turning a panic into a *PanicError.
+func (r *Run) call(exp Experiment, method string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Recovered(fmt.Sprintf("%s %s", r.spec.Name, method), p)
 		}
-	}
-	r.settleLocked()
-	r.publishLocked()
-	return r.state == Running
+	}()
+	return f()
 }
 
-func periodOf(sps float64) time.Duration {
-	return time.Duration(float64(time.Second) / sps)
-}
-
-// stopLoopLocked makes a play loop, if any, stop at its next wake-up.
-func (r *Run) stopLoopLocked() {
-	r.gen++
-	if r.speedCh != nil {
-		// Wake the loop so it notices at once rather than a period later.
-		select {
-		case r.speedCh <- struct{}{}:
-		default:
-		}
-		r.speedCh = nil
-	}
-}
-
-// settleLocked marks a run with no steps left as done.
-func (r *Run) settleLocked() {
-	if (r.state == Paused || r.state == Running) && r.exp.Pos() >= r.exp.Total() {
-		r.stopLoopLocked()
-		r.state = Done
-	}
-}
-
-// failLocked records a failed step: the run stops in Failed, or Diverged
-// when the experiment's error wraps engine.ErrDiverged.
-func (r *Run) failLocked(err error) error {
-	r.stopLoopLocked()
+// fail stops the run in Failed, or Diverged when err wraps
+// engine.ErrDiverged.
+func (r *Run) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.state = Failed
 	if errors.Is(err, engine.ErrDiverged) {
 		r.state = Diverged
 	}
-	r.failure = err.Error()
-	return errorf(CodeStepFailed, "%v", err)
+	var re *Error
+	if errors.As(err, &re) {
+		r.failure = re.Text
+	} else {
+		r.failure = Text{En: err.Error(), Zh: err.Error()}
+	}
 }
 
-// publishLocked sends the run's update to every subscriber's mailbox.
-func (r *Run) publishLocked() {
+// publish builds the run's update from exp (on the worker, or in New),
+// encoding the frame once, and puts it in every subscriber's mailbox.
+func (r *Run) publish(exp Experiment) {
+	var f Frame
+	err := r.call(exp, "Frame", func() error { f = exp.Frame(); return nil })
+	var static, data json.RawMessage
+	if err == nil {
+		if static, err = json.Marshal(f.Static); err == nil {
+			data, err = json.Marshal(f.Data)
+		}
+	}
+	step, total := exp.Pos(), exp.Total()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.state = Failed
+		r.failure = Text{En: err.Error(), Zh: err.Error()}
+		static, data, f.StaticRev = r.last.Static, r.last.Data, r.last.StaticRev
+		step, total = r.last.Step, r.last.Total
+	}
+	if f.StaticRev == r.last.StaticRev && r.last.Static != nil {
+		static = r.last.Static // unchanged: keep the bytes viewers have
+	}
+	r.last = Update{
+		State: r.state, Speed: r.speed, Step: step, Total: total, Target: r.target,
+		Err: r.failure, Params: r.params, StaticRev: f.StaticRev, Static: static, Data: data,
+	}
+	r.putLocked()
+}
+
+// publishStateLocked publishes a change of state or speed with the last
+// frame (the worker publishes the frame that follows).
+func (r *Run) publishStateLocked() {
+	r.last.State, r.last.Speed, r.last.Target, r.last.Err = r.state, r.speed, r.target, r.failure
+	r.putLocked()
+}
+
+func (r *Run) putLocked() {
 	r.seq++
-	if len(r.subs) == 0 {
-		return
-	}
-	u := r.updateLocked()
+	r.last.Seq = r.seq
 	for s := range r.subs {
-		s.put(u)
+		s.put(r.last)
 	}
+}
+
+func periodOf(sps float64) time.Duration {
+	return time.Duration(float64(time.Second) / sps)
 }
