@@ -586,6 +586,7 @@ func (r *Run) work(exp Experiment) {
 			}
 		}
 		if changed {
+			r.settle(exp)
 			r.publish(exp)
 		}
 		r.sleep(j)
@@ -681,6 +682,19 @@ func (r *Run) moveTo(exp Experiment, j job) {
 	}
 	r.mu.Unlock()
 	r.publish(exp)
+}
+
+// settle marks a paused run with no steps left as done, and a done run
+// that has steps again (new parameters) as paused.
+func (r *Run) settle(exp Experiment) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.state == Paused && exp.Pos() >= exp.Total():
+		r.state = Done
+	case r.state == Done && exp.Pos() < exp.Total():
+		r.state = Paused
+	}
 }
 
 func (r *Run) failed() bool {

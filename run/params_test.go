@@ -1,0 +1,91 @@
+package run
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestDecodeJSON runs the one decoder over the inputs a careless or
+// hostile client sends: every refusal names the field (when there is
+// one) in both languages, and every acceptance gives typed values.
+func TestDecodeJSON(t *testing.T) {
+	base := Defaults(counterFields)
+	good := []struct {
+		raw  string
+		want Values
+	}{
+		{``, base},
+		{`null`, base},
+		{`{}`, base},
+		{`{"total": 3}`, base.With("total", 3)},
+		{`{"total": 3.0}`, base.With("total", 3)},
+		{`{"total": 3e1}`, base.With("total", 30)},
+		{`{"total": null}`, base},
+		{`{"lr": 0.5, "preset": "c", "shift": true}`, base.With("lr", 0.5).With("preset", "c").With("shift", true)},
+		{` {"lr": 1} `, base.With("lr", 1.0)},
+	}
+	for _, c := range good {
+		v, err := DecodeJSON(counterFields, base, json.RawMessage(c.raw))
+		if err != nil || !v.Equal(c.want) {
+			t.Errorf("%s: %v %v, want %v", c.raw, v, err, c.want)
+		}
+	}
+	bad := []struct{ raw, field, en, zh string }{
+		{`{"TOTAL": 3}`, "TOTAL", "unknown parameter", "没有名为"},
+		{`{"bogus": 1}`, "bogus", "unknown parameter", "没有名为"},
+		{`{"total": 0}`, "total", "whole number from 1 to 100000; got 0", "1 到 100000 之间的整数"},
+		{`{"total": 2.5}`, "total", "whole number", "整数"},
+		{`{"total": 1e400}`, "total", "got 1e400", "1e400"},
+		{`{"total": "3"}`, "total", `got "3"`, "整数"},
+		{`{"total": true}`, "total", "got true", "整数"},
+		{`{"total": [3]}`, "total", "got [3]", "整数"},
+		{`{"lr": 2}`, "lr", "a number from 1e-06 to 1; got 2", "之间的数"},
+		{`{"lr": -0}`, "lr", "got -0", "之间的数"},
+		{`{"preset": "d"}`, "preset", `one of a, b, c; got "d"`, "以下之一：a、b、c"},
+		{`{"preset": 1}`, "preset", "one of", "以下之一"},
+		{`{"shift": "yes"}`, "shift", "true or false", "true 或 false"},
+		{`{"total": 3, "total": 4}`, "total", "given twice", "两次"},
+		{`[1]`, "", "one JSON object", "JSON 对象"},
+		{`"x"`, "", "one JSON object", "JSON 对象"},
+		{`{"total": 3} {}`, "", "one JSON object", "JSON 对象"},
+		{`{"total": 3`, "", "one JSON object", "JSON 对象"},
+		{`{"preset": "` + strings.Repeat("x", 500) + `"}`, "preset", "…", "…"},
+	}
+	for _, c := range bad {
+		_, err := DecodeJSON(counterFields, base, json.RawMessage(c.raw))
+		pe, ok := AsParamError(err)
+		if !ok {
+			t.Errorf("%.40s: %v, want a ParamError", c.raw, err)
+			continue
+		}
+		if pe.Field != c.field || !strings.Contains(pe.Text.En, c.en) || !strings.Contains(pe.Text.Zh, c.zh) {
+			t.Errorf("%.40s: field %q, %q / %q; want %q with %q / %q", c.raw, pe.Field, pe.Text.En, pe.Text.Zh, c.field, c.en, c.zh)
+		}
+		if len(pe.Text.En) > 300 {
+			t.Errorf("%.40s: message of %d bytes", c.raw, len(pe.Text.En))
+		}
+	}
+}
+
+func TestDecodeQuery(t *testing.T) {
+	def := Defaults(counterFields)
+	q := func(s string) url.Values { v, _ := url.ParseQuery(s); return v }
+	v, err := DecodeQuery(counterFields, q("total=5&lr=0.5&preset=a&shift=true&step=3"), "step")
+	if err != nil || !v.Equal(def.With("total", 5).With("lr", 0.5).With("preset", "a").With("shift", true)) {
+		t.Fatalf("%v %v", v, err)
+	}
+	for _, s := range []string{"Total=5", "total=0", "total=x", "total=", "total=1&total=2", "step=1&step=2", "lr=NaN", "lr=Inf", "shift=1", "preset=A", "bogus=1"} {
+		if _, err := DecodeQuery(counterFields, q(s), "step"); err == nil {
+			t.Errorf("%s accepted", s)
+		} else if _, ok := AsParamError(err); !ok {
+			t.Errorf("%s: %v is not a ParamError", s, err)
+		}
+	}
+	// Query is DecodeQuery's inverse.
+	want := def.With("total", 5).With("lr", 0.25).With("shift", true)
+	if got, err := DecodeQuery(counterFields, want.Query(counterFields)); err != nil || !got.Equal(want) {
+		t.Fatalf("round trip: %v %v (query %s)", got, err, want.Query(counterFields).Encode())
+	}
+}
