@@ -1,90 +1,122 @@
-package run
+// Package paramcalc is the experiment of lesson 1, "Why share?": for an
+// input of size×size pixels with some channels, it counts the parameters
+// and the uses of a dense layer, a locally connected layer and a
+// convolution that all map the input to an output of the same shape. The
+// counts come from the engine's Model.Count on the built layers (through
+// lab.CountLayer), or from the engine's formula for layers too large to
+// build. It has a single step: its picture depends on the parameters only.
+package paramcalc
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paramshare/paramshare/lab"
+	"github.com/paramshare/paramshare/run"
 )
 
-// ParamCalcName is the registry name of the parameter calculator.
-const ParamCalcName = "param-calc"
+const name = "param-calc"
 
-func init() {
-	Register(ParamCalcName, func(raw json.RawMessage) (Experiment, error) {
-		p := DefaultParamCalcParams()
-		if err := decodeParams(raw, &p); err != nil {
-			return nil, err
-		}
-		return NewParamCalc(p)
-	})
-}
-
-// Limits of the calculator's parameters. Kernels are odd so that "same"
-// padding, (k−1)/2 on each side, keeps the output as large as the input:
-// the three layers then map the same input to the same output and differ
-// only in how they connect the two.
-const (
-	CalcMinSize, CalcMaxSize         = 8, 128
-	CalcMinChannels, CalcMaxChannels = 1, 64
-	CalcMinKernel, CalcMaxKernel     = 1, 11
-	CalcMinOut, CalcMaxOut           = 1, 256
-)
-
-// CalcBuildLimit is the largest layer (in parameters) the calculator builds
-// to ask the engine for its count. A layer of n parameters holds 2n float64
+// buildLimit is the largest layer (in parameters) the calculator builds to
+// ask the engine for its count. A layer of n parameters holds 2n float64
 // (values and gradients): 2²⁰ parameters are 16 MB, built in a few
-// milliseconds. Larger layers (a dense layer on a 64×64 image has 16.8
-// million) are counted with CalcFormula instead, and the frame says so.
-const CalcBuildLimit = 1 << 20
+// milliseconds, and dropped once counted. Larger layers (a dense layer on a
+// 64×64 image has 16.8 million) are counted with the formula instead, and
+// the frame says so.
+const buildLimit = 1 << 20
 
-// ParamCalcParams are the calculator's inputs: one input of Size×Size pixels
-// with InChannels channels, mapped to OutChannels channels of the same size.
-type ParamCalcParams struct {
-	Size        int `json:"size"`        // height = width, 8..128
-	InChannels  int `json:"inChannels"`  // 1..64
-	Kernel      int `json:"kernel"`      // odd, 1..11
-	OutChannels int `json:"outChannels"` // 1..256
+// The input sizes the calculator takes (and its sweep spans, every
+// sweepStep pixels).
+const (
+	minSize, maxSize = 8, 128
+	sweepStep        = 8
+)
+
+// Kernels are odd so that "same" padding, (k−1)/2 on each side, keeps the
+// output as large as the input: the three layers then map the same input
+// to the same output and differ only in how they connect the two.
+var fields = []run.Field{
+	{Name: "size", Kind: run.Int, Default: 28, Min: minSize, Max: maxSize, Desc: run.Text{
+		En: "the input's height and width, in pixels",
+		Zh: "输入的高和宽（像素）",
+	}},
+	{Name: "inChannels", Kind: run.Int, Default: 1, Min: 1, Max: 64, Desc: run.Text{
+		En: "the input's channels (1 for grey, 3 for colour)",
+		Zh: "输入的通道数（灰度为 1，彩色为 3）",
+	}},
+	{Name: "kernel", Kind: run.Int, Default: 3, Min: 1, Max: 11, Desc: run.Text{
+		En: "the window's side k (odd) for the convolution and the locally connected layer",
+		Zh: "卷积层和局部连接层的窗口边长 k（奇数）",
+	}},
+	{Name: "outChannels", Kind: run.Int, Default: 1, Min: 1, Max: 256, Desc: run.Text{
+		En: "the output's channels",
+		Zh: "输出的通道数",
+	}},
 }
 
-// DefaultParamCalcParams is the setting of lesson 2: a 28×28 digit, one
-// channel in and out, a 3×3 kernel.
-func DefaultParamCalcParams() ParamCalcParams {
-	return ParamCalcParams{Size: 28, InChannels: 1, Kernel: 3, OutChannels: 1}
-}
-
-// Validate returns an *Error with CodeBadParams naming the first parameter
-// out of range, or nil.
-func (p ParamCalcParams) Validate() error {
-	switch {
-	case p.Size < CalcMinSize || p.Size > CalcMaxSize:
-		return errorf(CodeBadParams, "size must be between %d and %d, got %d", CalcMinSize, CalcMaxSize, p.Size)
-	case p.InChannels < CalcMinChannels || p.InChannels > CalcMaxChannels:
-		return errorf(CodeBadParams, "inChannels must be between %d and %d, got %d", CalcMinChannels, CalcMaxChannels, p.InChannels)
-	case p.Kernel < CalcMinKernel || p.Kernel > CalcMaxKernel || p.Kernel%2 == 0:
-		return errorf(CodeBadParams, "kernel must be odd, between %d and %d, got %d", CalcMinKernel, CalcMaxKernel, p.Kernel)
-	case p.OutChannels < CalcMinOut || p.OutChannels > CalcMaxOut:
-		return errorf(CodeBadParams, "outChannels must be between %d and %d, got %d", CalcMinOut, CalcMaxOut, p.OutChannels)
+// check refuses an even kernel, which no "same" padding fits.
+func check(v run.Values) error {
+	if k := v.Int("kernel"); k%2 == 0 {
+		return run.CheckError("kernel", k,
+			"the kernel must be odd, so that padding (k−1)/2 on each side keeps the output as large as the input",
+			"卷积核边长必须是奇数，这样每边填充 (k−1)/2 才能让输出与输入一样大")
 	}
 	return nil
 }
 
-// The three layers the calculator compares, in the order it shows them.
+func init() {
+	run.Register(run.Spec{
+		Name:   name,
+		Title:  run.Text{En: "Why share?", Zh: "为什么要共享？"},
+		Fields: fields,
+		Check:  check,
+		New:    func(v run.Values) (run.Experiment, error) { return newCalc(v) },
+		Exports: []run.Export{
+			{Format: "png", Write: writeFigure("png")},
+			{Format: "svg", Write: writeFigure("svg")},
+			{Format: "json", Write: writeJSON},
+		},
+		// Measured on the development machine: the step changes nothing
+		// (0.1 µs; the budget is a floor for timing noise). The counting is
+		// done by New and SetParams: 6–13 ms at worst (11×11 input, 11×11
+		// kernel, 64 output channels builds 1.9 M parameters in two layers,
+		// dropped once counted). A run holds 3.1 kB with its encoded frame
+		// (the experiment alone 1.1 kB); the static part is at most 1.25 kB
+		// (every field at its maximum), the data part 20 B.
+		Budget: run.Budget{Step: 100 * time.Microsecond, Memory: 8 << 10, FrameBytes: 64, StaticBytes: 2 << 10},
+	})
+}
+
+// params are the parameters as the frame shows them.
+type params struct {
+	Size        int `json:"size"`        // height = width
+	InChannels  int `json:"inChannels"`  // input channels
+	Kernel      int `json:"kernel"`      // odd window side
+	OutChannels int `json:"outChannels"` // output channels
+}
+
+func paramsOf(v run.Values) params {
+	return params{Size: v.Int("size"), InChannels: v.Int("inChannels"), Kernel: v.Int("kernel"), OutChannels: v.Int("outChannels")}
+}
+
+// The three layers the calculator compares, in the order it shows them,
+// named as the frame names them.
 const (
-	CalcDense = "dense"
-	CalcLocal = "locally-connected"
-	CalcConv  = "conv"
+	layerDense = "dense"
+	layerLocal = "locally-connected"
+	layerConv  = "conv"
 )
 
-// CalcLayers lists the compared layers in display order.
-func CalcLayers() []string { return []string{CalcDense, CalcLocal, CalcConv} }
+var layers = []string{layerDense, layerLocal, layerConv}
 
-// CalcCount is one layer's count: unique parameters and uses (multiply-adds
+// labKind maps the frame's layer names to lab's.
+var labKind = map[string]string{layerDense: lab.LayerDense, layerLocal: lab.LayerLocal, layerConv: lab.LayerConv}
+
+// count is one layer's count: unique parameters and uses (multiply-adds
 // per example that parameters take part in). Computed is true when it came
-// from CalcFormula because the layer was too large to build, false when
+// from the formula because the layer was too large to build, false when
 // from engine.Model.Count on the built layer.
-type CalcCount struct {
+type count struct {
 	Layer    string `json:"layer"`
 	Params   int    `json:"params"`
 	Uses     int    `json:"uses"`
@@ -92,167 +124,121 @@ type CalcCount struct {
 }
 
 // countLayer asks lab's parameter table for one layer on p — "same"
-// padding, (k−1)/2 on each side, so that the three layers map the same
-// input to the same output — building it when it holds at most buildLimit
-// parameters. An unknown layer panics: the names are this package's own.
-func countLayer(layer string, p ParamCalcParams, buildLimit int) (CalcCount, bool, error) {
-	kind, ok := map[string]string{CalcDense: lab.LayerDense, CalcLocal: lab.LayerLocal, CalcConv: lab.LayerConv}[layer]
-	if !ok {
-		panic(fmt.Sprintf("run: param-calc: unknown layer %q", layer))
-	}
+// padding, (k−1)/2 on each side — building it when it holds at most limit
+// parameters (a limit of 0 builds nothing: the formula).
+func countLayer(layer string, p params, limit int) (count, error) {
 	cfg := lab.ParamsConfig{Sizes: []int{p.Size}, InChannels: p.InChannels, OutChannels: p.OutChannels, Kernel: p.Kernel, Padding: (p.Kernel - 1) / 2}
-	row, err := lab.CountLayer(cfg, p.Size, kind, buildLimit)
+	row, err := lab.CountLayer(cfg, p.Size, labKind[layer], limit)
 	if err != nil {
-		return CalcCount{}, false, err
+		return count{}, fmt.Errorf("paramcalc: %w", err)
 	}
-	built := row.Source == "built"
-	return CalcCount{Layer: layer, Params: row.Params, Uses: row.Uses, Computed: !built}, built, nil
+	return count{Layer: layer, Params: row.Params, Uses: row.Uses, Computed: row.Source != "built"}, nil
 }
 
-// CalcFormula counts layer (one of CalcLayers) on p by arithmetic, with the
-// same rules as the engine's Count (lab's formula): a dense layer from every
-// input value to every output value with a bias per output; a convolution
-// with one k×k×C kernel and a bias per output channel, used at each of the
-// H·W positions; the locally connected twin with a kernel and a bias of its
-// own at every position. p must be valid; an unknown layer panics.
-func CalcFormula(layer string, p ParamCalcParams) CalcCount {
-	c, _, _ := countLayer(layer, p, 0) // a limit of 0 builds nothing, so no error
-	return c
+// sweepPoint is the three layers' parameter counts at one input size, the
+// other parameters fixed (by the formula, for a chart over sizes).
+type sweepPoint struct {
+	Size   int    `json:"size"`
+	Params [3]int `json:"params"` // in layers' order
 }
 
-// CalcEngine builds layer on p and returns engine.Model.Count's unique
-// parameters and uses, or ok false (building nothing) when the layer would
-// hold more than CalcBuildLimit parameters. p must be valid.
-func CalcEngine(layer string, p ParamCalcParams) (c CalcCount, ok bool, err error) {
-	c, built, err := countLayer(layer, p, CalcBuildLimit)
-	if err != nil || !built {
-		return CalcCount{}, false, err
-	}
-	return c, true, nil
+// staticPart is the calculator's whole picture; it travels as the frame's
+// static part (it changes only with the parameters).
+type staticPart struct {
+	Params params  `json:"params"`
+	Out    [3]int  `json:"out"` // output shape [OC, H, W] of every layer
+	Counts []count `json:"counts"`
+	Limit  int     `json:"buildLimit"` // buildLimit
+	// Sweep is the parameter counts at input sizes 8, 16, …, 128 with the
+	// other parameters as they are, by the formula.
+	Sweep []sweepPoint `json:"sweep"`
 }
 
-// ParamCalc is the "why share?" calculator: for its parameters it counts
-// the parameters and uses of a dense layer, a locally connected layer and a
-// convolution that all map the same input to the same output. It has a
-// single step; its frame depends on the parameters only.
-type ParamCalc struct {
-	p      ParamCalcParams
-	counts []CalcCount
-	sweep  []CalcSweepPoint
+// dataPart is the step: the calculator has nothing else that moves.
+type dataPart struct {
+	Step  int `json:"step"`
+	Total int `json:"total"`
+}
+
+// calc is the experiment.
+type calc struct {
+	v      run.Values
+	static staticPart // never modified once built
 	rev    int
 	pos    int
 }
 
-// CalcSweepPoint is the three layers' parameter counts at one input size,
-// the other parameters fixed (by CalcFormula, for a chart over sizes).
-type CalcSweepPoint struct {
-	Size   int    `json:"size"`
-	Params [3]int `json:"params"` // in CalcLayers order
-}
+var _ run.Rewinder = (*calc)(nil)
 
-// NewParamCalc validates p and returns the calculator with its counts.
-func NewParamCalc(p ParamCalcParams) (*ParamCalc, error) {
-	c := &ParamCalc{}
-	if err := c.load(p); err != nil {
+func newCalc(v run.Values) (*calc, error) {
+	c := &calc{}
+	if err := c.load(v); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// load counts everything for p, and only then replaces c's state.
-func (c *ParamCalc) load(p ParamCalcParams) error {
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	counts := make([]CalcCount, 0, 3)
-	for _, layer := range CalcLayers() {
-		n, built, err := CalcEngine(layer, p)
+// load counts everything for v, and only then replaces c's picture.
+func (c *calc) load(v run.Values) error {
+	p := paramsOf(v)
+	counts := make([]count, len(layers))
+	for i, layer := range layers {
+		n, err := countLayer(layer, p, buildLimit)
 		if err != nil {
-			return errorf(CodeBadParams, "%v", err)
+			return err
 		}
-		if !built {
-			n = CalcFormula(layer, p)
-		}
-		counts = append(counts, n)
+		counts[i] = n
 	}
-	var sweep []CalcSweepPoint
-	for size := CalcMinSize; size <= CalcMaxSize; size += 8 {
+	var sweep []sweepPoint
+	for size := minSize; size <= maxSize; size += sweepStep {
 		q := p
 		q.Size = size
-		pt := CalcSweepPoint{Size: size}
-		for i, layer := range CalcLayers() {
-			pt.Params[i] = CalcFormula(layer, q).Params
+		pt := sweepPoint{Size: q.Size}
+		for i, layer := range layers {
+			n, err := countLayer(layer, q, 0)
+			if err != nil {
+				return err
+			}
+			pt.Params[i] = n.Params
 		}
 		sweep = append(sweep, pt)
 	}
-	*c = ParamCalc{p: p, counts: counts, sweep: sweep, rev: c.rev + 1, pos: c.pos}
+	c.v, c.rev = v, c.rev+1
+	c.static = staticPart{Params: p, Out: [3]int{p.OutChannels, p.Size, p.Size}, Counts: counts, Limit: buildLimit, Sweep: sweep}
 	return nil
 }
 
-// Params returns the current parameters.
-func (c *ParamCalc) Params() ParamCalcParams { return c.p }
-
-// Counts returns the three layers' counts in CalcLayers order.
-func (c *ParamCalc) Counts() []CalcCount { return append([]CalcCount(nil), c.counts...) }
-
 // Total is 1: the calculator has nothing to step through.
-func (c *ParamCalc) Total() int { return 1 }
+func (c *calc) Total() int { return 1 }
 
 // Pos is 0 or 1.
-func (c *ParamCalc) Pos() int { return c.pos }
+func (c *calc) Pos() int { return c.pos }
 
-// Advance takes the single step (it changes nothing the frame shows).
-func (c *ParamCalc) Advance() error {
-	if c.pos >= 1 {
-		return errors.New("run: param-calc: no steps left")
-	}
+// Advance takes the single step (it changes nothing the picture shows).
+func (c *calc) Advance() error {
 	c.pos = 1
 	return nil
 }
 
-// Seek goes to step 0 or 1.
-func (c *ParamCalc) Seek(k int) error {
-	if k < 0 || k > 1 {
-		return fmt.Errorf("run: param-calc: step %d outside [0, 1]", k)
-	}
+// Rewind goes back to step 0.
+func (c *calc) Rewind(k int) error {
 	c.pos = k
 	return nil
 }
 
-// SetParams merges raw (any subset of the parameters) onto the current ones.
-func (c *ParamCalc) SetParams(raw json.RawMessage) error {
-	p := c.p
-	if err := decodeParams(raw, &p); err != nil {
-		return err
-	}
-	return c.load(p)
-}
+// Restart goes back to step 0.
+func (c *calc) Restart() error { return c.Rewind(0) }
 
-// ParamCalcFrame is the calculator's whole picture; it travels as the
-// frame's static part (it changes only with the parameters).
-type ParamCalcFrame struct {
-	Params ParamCalcParams `json:"params"`
-	Out    [3]int          `json:"out"` // output shape [OC, H, W] of every layer
-	Counts []CalcCount     `json:"counts"`
-	Limit  int             `json:"buildLimit"` // CalcBuildLimit
-	// Sweep is the parameter counts at input sizes 8, 16, …, 128 with the
-	// other parameters as they are, by CalcFormula.
-	Sweep []CalcSweepPoint `json:"sweep"`
+// SetParams counts again for v, keeping the step.
+func (c *calc) SetParams(v run.Values) error {
+	if v.Equal(c.v) {
+		return nil
+	}
+	return c.load(v)
 }
 
 // Frame returns the counts as the static part; the data part is only the
 // step.
-func (c *ParamCalc) Frame() Frame {
-	return Frame{StaticRev: c.rev, Static: c.StaticFrame(), Data: struct {
-		Step  int `json:"step"`
-		Total int `json:"total"`
-	}{c.pos, 1}}
-}
-
-// StaticFrame returns the calculator's picture.
-func (c *ParamCalc) StaticFrame() ParamCalcFrame {
-	return ParamCalcFrame{
-		Params: c.p, Out: [3]int{c.p.OutChannels, c.p.Size, c.p.Size},
-		Counts: c.Counts(), Limit: CalcBuildLimit, Sweep: append([]CalcSweepPoint(nil), c.sweep...),
-	}
+func (c *calc) Frame() run.Frame {
+	return run.Frame{StaticRev: c.rev, Static: c.static, Data: dataPart{Step: c.pos, Total: 1}}
 }

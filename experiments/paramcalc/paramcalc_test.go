@@ -1,31 +1,49 @@
-package run
+package paramcalc
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
+	"net/url"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/paramshare/paramshare/run"
 )
 
-// TestCalcFormulaMatchesEngine checks the calculator's formula against the
-// engine's Model.Count on every setting of a grid where the layer can be
-// built, and that the grid reaches layers too big to build.
-func TestCalcFormulaMatchesEngine(t *testing.T) {
+// values returns the defaults with the given changes.
+func values(changes map[string]any) run.Values {
+	v := run.Defaults(fields)
+	for k, x := range changes {
+		v = v.With(k, x)
+	}
+	return v
+}
+
+// TestFormulaMatchesEngine checks the formula against the engine's
+// Model.Count on every setting of a grid where the layer can be built,
+// and that the grid reaches layers too big to build.
+func TestFormulaMatchesEngine(t *testing.T) {
 	built, computed := 0, 0
 	for _, size := range []int{8, 13, 16, 28, 32} {
 		for _, in := range []int{1, 3} {
 			for _, k := range []int{1, 3, 5, 7} {
 				for _, out := range []int{1, 2, 8} {
-					p := ParamCalcParams{Size: size, InChannels: in, Kernel: k, OutChannels: out}
-					for _, layer := range CalcLayers() {
-						got, ok, err := CalcEngine(layer, p)
+					p := params{Size: size, InChannels: in, Kernel: k, OutChannels: out}
+					for _, layer := range layers {
+						got, err := countLayer(layer, p, buildLimit)
 						if err != nil {
 							t.Fatalf("%+v %s: %v", p, layer, err)
 						}
-						want := CalcFormula(layer, p)
-						if !ok {
+						want, err := countLayer(layer, p, 0)
+						if err != nil || !want.Computed {
+							t.Fatalf("%+v %s: formula %+v, %v", p, layer, want, err)
+						}
+						if got.Computed {
 							computed++
-							if want.Params <= CalcBuildLimit {
-								t.Fatalf("%+v %s: not built though %d ≤ %d parameters", p, layer, want.Params, CalcBuildLimit)
+							if want.Params <= buildLimit {
+								t.Fatalf("%+v %s: not built though %d ≤ %d parameters", p, layer, want.Params, buildLimit)
 							}
 							continue
 						}
@@ -44,57 +62,103 @@ func TestCalcFormulaMatchesEngine(t *testing.T) {
 	t.Logf("formula = engine Count on %d layers; %d layers above the build limit", built, computed)
 }
 
-func TestParamCalcCounts(t *testing.T) {
-	c, err := NewParamCalc(DefaultParamCalcParams())
+// TestCounts checks lesson 1's numbers and what changes as the image grows.
+func TestCounts(t *testing.T) {
+	c, err := newCalc(values(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Lesson 2's numbers: a 3×3 kernel on a 28×28 digit, padding 1.
-	want := []CalcCount{
-		{Layer: CalcDense, Params: 784*784 + 784, Uses: 784 * 784},
-		{Layer: CalcLocal, Params: 784*9 + 784, Uses: 784 * 9},
-		{Layer: CalcConv, Params: 10, Uses: 784 * 9},
+	// A 3×3 kernel on a 28×28 digit, padding 1: all three built.
+	want := []count{
+		{Layer: layerDense, Params: 784*784 + 784, Uses: 784 * 784},
+		{Layer: layerLocal, Params: 784*9 + 784, Uses: 784 * 9},
+		{Layer: layerConv, Params: 10, Uses: 784 * 9},
 	}
-	if got := c.Counts(); !reflect.DeepEqual(got, want) {
+	if got := c.static.Counts; !reflect.DeepEqual(got, want) {
 		t.Fatalf("counts %+v, want %+v (all built by the engine)", got, want)
 	}
 	// Growing the image: the conv's parameters stay, its uses and the dense
 	// layer's parameters grow; at 64×64 the dense layer is computed.
-	if err := c.SetParams(json.RawMessage(`{"size":64}`)); err != nil {
+	rev := c.rev
+	if err := c.SetParams(values(map[string]any{"size": 64})); err != nil {
 		t.Fatal(err)
 	}
-	got := c.Counts()
+	got := c.static.Counts
 	if got[2].Params != 10 || got[2].Computed || got[2].Uses != 64*64*9 {
 		t.Fatalf("conv at 64×64: %+v", got[2])
 	}
 	if got[0].Params != 4096*4096+4096 || !got[0].Computed {
 		t.Fatalf("dense at 64×64: %+v, want %d parameters, computed", got[0], 4096*4096+4096)
 	}
-	if len(c.StaticFrame().Sweep) != 16 {
-		t.Fatalf("sweep has %d sizes, want 16 (8..128)", len(c.StaticFrame().Sweep))
+	if c.rev == rev || c.static.Out != [3]int{1, 64, 64} {
+		t.Fatalf("after set-params: rev %d (was %d), out %v", c.rev, rev, c.static.Out)
 	}
-	for _, pt := range c.StaticFrame().Sweep {
-		if pt.Params[2] != 10 {
-			t.Fatalf("conv parameters at size %d: %d, want 10", pt.Size, pt.Params[2])
+	if len(c.static.Sweep) != 16 {
+		t.Fatalf("sweep has %d sizes, want 16 (8..128)", len(c.static.Sweep))
+	}
+	for i, pt := range c.static.Sweep {
+		if pt.Size != 8*(i+1) || pt.Params[2] != 10 || pt.Params[0] != (pt.Size*pt.Size+1)*pt.Size*pt.Size {
+			t.Fatalf("sweep at size %d: %v, want conv 10, dense (n²+1)·n²", pt.Size, pt.Params)
 		}
 	}
 }
 
-func TestParamCalcBadParamsChangeNothing(t *testing.T) {
-	r, err := Start(ParamCalcName, json.RawMessage(`{"size":32,"inChannels":3,"kernel":5,"outChannels":16}`))
+// TestEvenKernelRefused checks the spec's cross-field rule, in a start
+// message and in an export URL.
+func TestEvenKernelRefused(t *testing.T) {
+	spec, ok := run.Lookup(name)
+	if !ok {
+		t.Fatal("param-calc is not registered")
+	}
+	_, err := spec.Decode(nil, []byte(`{"kernel":4}`))
+	pe, ok := run.AsParamError(err)
+	if !ok || pe.Field != "kernel" || !strings.Contains(pe.Text.En, "odd") || !strings.Contains(pe.Text.Zh, "奇数") {
+		t.Fatalf("kernel 4: %v", err)
+	}
+	if _, err := spec.DecodeQuery(url.Values{"kernel": {"2"}}); err == nil {
+		t.Fatal("kernel=2 accepted in a query")
+	}
+	if _, err := spec.Decode(nil, []byte(`{"kernel":11,"size":128,"inChannels":64,"outChannels":256}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExports draws the bars and reads the counts back from the JSON.
+func TestExports(t *testing.T) {
+	spec, _ := run.Lookup(name)
+	write := func(c *calc, format, lang string) []byte {
+		e, ok := spec.Export(format)
+		if !ok {
+			t.Fatalf("no %s export", format)
+		}
+		var b bytes.Buffer
+		if err := e.Write(&b, c, lang); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		return b.Bytes()
+	}
+	c, err := newCalc(values(map[string]any{"size": 64, "inChannels": 3, "kernel": 5, "outChannels": 16}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	before, _ := json.Marshal(r.Snapshot().Frame)
-	for _, bad := range []string{`{"size":7}`, `{"size":129}`, `{"kernel":4}`, `{"kernel":13}`, `{"inChannels":0}`, `{"outChannels":257}`, `{"size":"big"}`, `{"colour":1}`, `[1]`} {
-		wantCode(t, r.SetParams(json.RawMessage(bad)), CodeBadParams)
-		after, _ := json.Marshal(r.Snapshot().Frame)
-		if string(after) != string(before) {
-			t.Fatalf("set-params %s changed the frame", bad)
-		}
+	if _, err := png.Decode(bytes.NewReader(write(c, "png", "en"))); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Start(ParamCalcName, json.RawMessage(`{"kernel":2}`)); err == nil {
-		t.Fatal("start with an even kernel accepted")
+	if svg := write(c, "svg", "zh"); !bytes.Contains(svg, []byte("全连接（按公式计算）")) {
+		t.Error("the Chinese svg does not name the computed dense layer")
+	}
+	c, err = newCalc(values(map[string]any{"size": 16}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Experiment string
+		Static     staticPart
+	}
+	if err := json.Unmarshal(write(c, "json", "en"), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if exp.Experiment != name || exp.Static.Params.Size != 16 || exp.Static.Counts[2] != (count{Layer: layerConv, Params: 10, Uses: 256 * 9}) {
+		t.Fatalf("json: %+v", exp)
 	}
 }
