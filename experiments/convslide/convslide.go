@@ -335,7 +335,7 @@ type term struct {
 
 // mapDigits is the number of decimals kept in a live frame's output map:
 // the map is drawn as colours, so 4 decimals lose nothing visible and keep
-// a full frame near 6 kB. The current cell's numbers keep full precision.
+// a full frame under 5 kB. The current cell's numbers keep full precision.
 const mapDigits = 4
 
 // Frame returns the static part (its revision changes with the parameters)
