@@ -52,6 +52,15 @@ type TrainConfig struct {
 	Batch     int     `json:"batch"`     // examples per step, 1…256
 	TrainSize int     `json:"trainSize"` // the first TrainSize training digits, 10…5000
 	Seed      uint64  `json:"seed"`      // initial weights and shuffling
+	// Micro, when positive, is the most examples one forward and backward
+	// pass takes: a step's batch goes through in passes of Micro (the last
+	// may be smaller) whose gradients, each weighted by its share of the
+	// batch, add up to the whole batch's mean-loss gradient. The update is
+	// the same as one pass's up to rounding, and as deterministic; the
+	// layers' activation buffers hold Micro examples instead of Batch (a
+	// batch of 256 through the lc twin holds about 140 MB at once). Evaluate
+	// runs in passes of Micro too. 0 means the whole batch in one pass.
+	Micro int `json:"micro,omitempty"`
 }
 
 // DefaultTrainConfig returns the lessons' starting point for model: Adam
@@ -81,6 +90,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("lab: train size %d: want %d…%d", c.TrainSize, MinTrainSize, MaxTrainSize)
 	case c.Batch > c.TrainSize:
 		return fmt.Errorf("lab: batch %d is larger than train size %d: want batch ≤ train size", c.Batch, c.TrainSize)
+	case c.Micro < 0 || c.Micro > MaxBatch:
+		return fmt.Errorf("lab: micro-batch %d: want 0 (the whole batch) or 1…%d", c.Micro, MaxBatch)
 	}
 	return nil
 }

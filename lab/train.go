@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/engine/data"
@@ -54,10 +55,13 @@ type Trainer struct {
 	// stopped being finite, until Reset.
 	diverged error
 
-	x, y  *engine.Tensor // the training batch, refilled every step
-	evalX []float64      // Evaluate's input buffer, evalBatch images
-	evalY []float64
-	norms []layerParams // layers with parameters, in model order
+	// xbuf and ybuf hold the images and labels of one pass, training or
+	// evaluation (never both at once), sized for the larger of the two;
+	// x and y are a full training pass's views of them.
+	xbuf, ybuf []float64
+	x, y       *engine.Tensor
+	dy         *engine.Tensor // a pass's loss gradient scaled by its share of the batch
+	norms      []layerParams  // layers with parameters, in model order
 }
 
 // layerParams is one layer's parameters, for its gradient norm.
@@ -105,10 +109,12 @@ func (t *Trainer) Reset() error {
 	}
 	t.next = len(t.order) // the first Step shuffles and starts epoch 1
 	t.epoch, t.steps, t.diverged = 0, 0, nil
-	h, w := t.train.H, t.train.W
 	if t.x == nil {
-		t.x = engine.NewTensor(t.cfg.Batch, 1, h, w)
-		t.y = engine.NewTensor(t.cfg.Batch)
+		h, w, pass := t.train.H, t.train.W, t.pass()
+		n := max(pass, t.evalPass())
+		t.xbuf, t.ybuf = make([]float64, n*h*w), make([]float64, n)
+		t.x = engine.TensorFrom(t.xbuf[:pass*h*w], pass, 1, h, w)
+		t.y = engine.TensorFrom(t.ybuf[:pass], pass)
 	}
 	t.norms = t.norms[:0]
 	for _, l := range m.Layers {
@@ -123,11 +129,29 @@ func (t *Trainer) Reset() error {
 	return nil
 }
 
+// pass is the most examples one training pass takes: Micro, or the whole
+// batch.
+func (t *Trainer) pass() int {
+	if t.cfg.Micro > 0 && t.cfg.Micro < t.cfg.Batch {
+		return t.cfg.Micro
+	}
+	return t.cfg.Batch
+}
+
+// evalPass is the most images Evaluate runs through the model at once.
+func (t *Trainer) evalPass() int {
+	if t.cfg.Micro > 0 {
+		return t.cfg.Micro
+	}
+	return evalBatch
+}
+
 // Step takes one minibatch step: the next Batch digits of the epoch's
-// order forward and backward, the gradient norms measured, then one
-// optimizer update. When the loss or a gradient is NaN or infinite it makes
-// no update and returns an error wrapping engine.ErrDiverged; the trainer
-// then stays diverged, and every Step returns that error, until Reset.
+// order forward and backward (in passes of at most Micro, when set), the
+// gradient norms measured, then one optimizer update. When the loss or a
+// gradient is NaN or infinite it makes no update and returns an error
+// wrapping engine.ErrDiverged; the trainer then stays diverged, and every
+// Step returns that error, until Reset.
 func (t *Trainer) Step() (StepResult, error) {
 	if t.diverged != nil {
 		return StepResult{}, t.diverged
@@ -137,7 +161,7 @@ func (t *Trainer) Step() (StepResult, error) {
 		t.next = 0
 		t.epoch++
 	}
-	fillBatch(t.train, t.order[t.next:t.next+t.cfg.Batch], t.x.Data, t.y.Data)
+	batch := t.order[t.next : t.next+t.cfg.Batch]
 	t.next += t.cfg.Batch
 	t.steps++
 	res := StepResult{Step: t.steps, Epoch: t.epoch}
@@ -147,13 +171,49 @@ func (t *Trainer) Step() (StepResult, error) {
 	// report per kernel position), so the steps are spelled out here.
 	m := t.model
 	m.ZeroGrad()
-	logits := m.Forward(t.x, nil)
-	res.Loss = m.Loss.Forward(logits, t.y)
-	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-		return res, t.diverge(fmt.Sprintf("loss %v", res.Loss))
+	if pass := t.pass(); pass == len(batch) {
+		fillBatch(t.train, batch, t.x.Data, t.y.Data)
+		logits := m.Forward(t.x, nil)
+		res.Loss = m.Loss.Forward(logits, t.y)
+		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+			return res, t.diverge(fmt.Sprintf("loss %v", res.Loss))
+		}
+		res.Accuracy = engine.Accuracy(logits, t.y)
+		m.Backward(m.Loss.Backward(), nil)
+	} else {
+		// Passes of at most pass examples. A pass's loss is the mean over
+		// its n examples, so its gradient scaled by n/Batch is its share of
+		// the batch's mean-loss gradient, and Backward adds the shares up
+		// (gradients accumulate).
+		var loss float64
+		hits := 0
+		for lo := 0; lo < len(batch); lo += pass {
+			idx := batch[lo:min(lo+pass, len(batch))]
+			n := len(idx)
+			x, y := t.x, t.y
+			if n != pass {
+				x, y = t.inputs(n)
+			}
+			fillBatch(t.train, idx, x.Data, y.Data)
+			logits := m.Forward(x, nil)
+			l := m.Loss.Forward(logits, y)
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				res.Loss = l
+				return res, t.diverge(fmt.Sprintf("loss %v", l))
+			}
+			share := float64(n) / float64(len(batch))
+			loss += l * share
+			// Accuracy is hits/n exactly; rounding undoes the division.
+			hits += int(math.Round(engine.Accuracy(logits, y) * float64(n)))
+			g := m.Loss.Backward()
+			t.dy = reuseTensor(t.dy, g.Shape)
+			for i, v := range g.Data {
+				t.dy.Data[i] = v * share // dLoss/dlogits = share · dLoss_pass/dlogits
+			}
+			m.Backward(t.dy, nil)
+		}
+		res.Loss, res.Accuracy = loss, float64(hits)/float64(len(batch))
 	}
-	res.Accuracy = engine.Accuracy(logits, t.y)
-	m.Backward(m.Loss.Backward(), nil)
 
 	res.GradNorms = make(map[string]float64, len(t.norms))
 	for _, lp := range t.norms {
@@ -165,6 +225,20 @@ func (t *Trainer) Step() (StepResult, error) {
 	}
 	t.opt.Step(m.Params())
 	return res, nil
+}
+
+// inputs returns tensors over the pass buffers for n images and labels.
+func (t *Trainer) inputs(n int) (x, y *engine.Tensor) {
+	h, w := t.train.H, t.train.W
+	return engine.TensorFrom(t.xbuf[:n*h*w], n, 1, h, w), engine.TensorFrom(t.ybuf[:n], n)
+}
+
+// reuseTensor returns buf if it has shape, else a new tensor of shape.
+func reuseTensor(buf *engine.Tensor, shape []int) *engine.Tensor {
+	if buf != nil && slices.Equal(buf.Shape, shape) {
+		return buf
+	}
+	return engine.NewTensor(shape...)
 }
 
 // diverge marks the trainer diverged and returns the error Step reports.
@@ -192,9 +266,9 @@ func fillBatch(im *data.Images, idx []int, x, y []float64) {
 func (t *Trainer) Diverged() bool { return t.diverged != nil }
 
 // Evaluate returns the model's accuracy on the first max images of im (all
-// of them when max ≤ 0 or max > im.N), run forward in batches of 100
-// without changing the model. It returns 0 for no images. It panics if
-// im's images are not the model's 28×28 or im has no labels.
+// of them when max ≤ 0 or max > im.N), run forward in batches of 100 (of
+// Micro, when set) without changing the model. It returns 0 for no images.
+// It panics if im's images are not the model's 28×28 or im has no labels.
 func (t *Trainer) Evaluate(im *data.Images, max int) float64 {
 	n := im.N
 	if max > 0 && max < n {
@@ -203,32 +277,38 @@ func (t *Trainer) Evaluate(im *data.Images, max int) float64 {
 	if n == 0 {
 		return 0
 	}
+	return float64(t.Hits(im, 0, n)) / float64(n)
+}
+
+// Hits returns how many of im's images lo…hi−1 the model classifies right,
+// run forward as Evaluate runs them: an evaluation cut into pieces has the
+// hits of Evaluate in all. It panics unless 0 ≤ lo ≤ hi ≤ im.N, if im's
+// images are not the model's 28×28, or if im has no labels.
+func (t *Trainer) Hits(im *data.Images, lo, hi int) int {
+	if lo < 0 || lo > hi || hi > im.N {
+		panic(fmt.Sprintf("lab: Hits: images %d…%d of %d", lo, hi, im.N))
+	}
 	if im.Labels == nil {
 		panic("lab: Evaluate: images have no labels")
 	}
 	if want := t.model.In; im.H != want[1] || im.W != want[2] {
 		panic(engine.ShapeError{Op: "lab: Evaluate", Want: want, Got: []int{1, im.H, im.W}})
 	}
-	size := im.H * im.W
-	if t.evalX == nil {
-		t.evalX = make([]float64, evalBatch*size)
-		t.evalY = make([]float64, evalBatch)
-	}
-	idx := make([]int, 0, evalBatch)
+	pass := t.evalPass()
+	idx := make([]int, 0, pass)
 	hits := 0
-	for lo := 0; lo < n; lo += evalBatch {
+	for from := lo; from < hi; from += pass {
 		idx = idx[:0]
-		for i := lo; i < min(lo+evalBatch, n); i++ {
+		for i := from; i < min(from+pass, hi); i++ {
 			idx = append(idx, i)
 		}
 		k := len(idx)
-		fillBatch(im, idx, t.evalX, t.evalY)
-		x := engine.TensorFrom(t.evalX[:k*size], k, 1, im.H, im.W)
-		y := engine.TensorFrom(t.evalY[:k], k)
+		x, y := t.inputs(k)
+		fillBatch(im, idx, x.Data, y.Data)
 		// Accuracy is hits/k exactly; rounding undoes the division.
 		hits += int(math.Round(engine.Accuracy(t.model.Forward(x, nil), y) * float64(k)))
 	}
-	return float64(hits) / float64(n)
+	return hits
 }
 
 // TrainAccuracy is Evaluate on the trainer's training subset (at most max
