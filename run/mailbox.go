@@ -49,6 +49,13 @@ func (s *Subscription) Latest() (Update, bool) {
 	return u, true
 }
 
+// Pending reports whether an update is waiting to be taken.
+func (s *Subscription) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fresh
+}
+
 // Unsubscribe stops deliveries to s. It is safe to call more than once.
 func (s *Subscription) Unsubscribe() {
 	s.run.mu.Lock()

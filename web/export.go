@@ -2,211 +2,228 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/paramshare/paramshare/run"
-	"github.com/paramshare/paramshare/viz"
 )
 
-// Every export but cnn-train's (which has its own single slot and cache,
-// export_cnntrain.go) recomputes the widget's state and draws it: about
-// 0.1 s of one core each. At most exportSlots of them run at once in the
-// server; one more is answered 503 with Retry-After at once, not queued, so
-// a client fetching in a loop cannot take the CPU from the class.
+// Exports recompute a widget's state and draw it. A light one (a figure of
+// a few hundred cheap steps) takes about 0.1 s of one core; a heavy one
+// replays training to its step (seconds). Each kind has its own slots: at
+// most exportSlots light and heavySlots heavy exports are computed at once
+// in the server; one more is answered 503 with Retry-After at once, not
+// queued, so a client fetching in a loop cannot take the CPU from the
+// class. Their steps go through the same CPU scheduler as the runs', on
+// the requesting address's account. Heavy results are cached (by their
+// canonical URL), so that a class downloading the same figure computes it
+// once.
 const (
 	exportSlots      = 2
+	heavySlots       = 1
+	heavyCacheSize   = 32
 	exportRetryAfter = "2" // seconds
 )
 
-// acquireExport takes one of the server's export slots and returns its
-// release. When all are taken it answers 503 with Retry-After and a reason,
-// and returns ok false.
-func (l *Live) acquireExport(w http.ResponseWriter) (release func(), ok bool) {
-	select {
-	case l.export <- struct{}{}:
-		return func() { <-l.export }, true
-	default:
-		w.Header().Set("Retry-After", exportRetryAfter)
-		http.Error(w, fmt.Sprintf("export: busy — %d exports are being computed right now (each redraws a widget); try again in a moment", exportSlots), http.StatusServiceUnavailable)
-		return nil, false
+// exporter serves /export/{name}.{format}.
+type exporter struct {
+	live  *Live
+	light chan struct{}
+	heavy chan struct{}
+
+	mu    sync.Mutex
+	cache map[string]cached // canonical URL → file
+	order []string          // cache keys, oldest first
+}
+
+type cached struct {
+	format string
+	body   []byte
+}
+
+func newExporter(l *Live) *exporter {
+	return &exporter{
+		live: l, light: make(chan struct{}, exportSlots), heavy: make(chan struct{}, heavySlots),
+		cache: map[string]cached{},
 	}
 }
 
-// exportQueryKeys are the query parameters GET /export/conv-slide.* accepts.
-var exportQueryKeys = []string{"digit", "preset", "stride", "padding", "dilation", "step"}
-
-// exportKind is one widget's exports: /export/NAME.FORMAT for each of
-// formats. serve answers one of them (the query is its own to check).
-// ownSlots marks exports that limit their own concurrency (cnn-train's
-// re-training has its own single slot and cache, export_cnntrain.go).
-type exportKind struct {
-	name     string
-	formats  []string
-	serve    func(l *Live, w http.ResponseWriter, r *http.Request, format string)
-	ownSlots bool
+// exportError is a refusal with its HTTP status, in both languages.
+type exportError struct {
+	status int
+	text   run.Text
 }
 
-// exportKinds routes every export; the 404 answer lists them from here too.
-var exportKinds = []exportKind{
-	{name: run.ConvSlideName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveConvSlideExport},
-	{name: run.ConvGradName, formats: []string{"png", "svg", "json", "trace.json"}, serve: (*Live).serveConvGradExport},
-	{name: run.ParamCalcName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveParamCalcExport},
-	{name: run.CNNTrainName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveCNNTrainExport, ownSlots: true},
-	{name: run.DrawDigitName, formats: []string{"png", "svg", "json"}, serve: (*Live).serveDrawDigitExport},
-}
+func (e *exportError) Error() string { return "export: " + e.text.En }
 
-// exportNames lists every export as "name.png/.svg/.json, …" for the 404
-// answer.
-func exportNames() string {
-	var names []string
-	for _, k := range exportKinds {
-		names = append(names, k.name+"."+strings.Join(k.formats, "/."))
-	}
-	return strings.Join(names, ", ")
-}
-
-// ServeExport handles GET /export/{file}: NAME.FORMAT for each widget in
-// exportKinds, with the widget's parameters in the query (missing ones
-// take the widget defaults; docs/protocol.md lists them per widget). The
-// result depends only on the query, so the URL is a stable name for the
-// state a widget showed. A bad query is 400 with a plain-text reason; an
-// unknown file is 404 and lists the exports there are. While exportSlots
-// exports are computing, another is 503 with Retry-After.
+// ServeExport handles GET /export/{file}: NAME.FORMAT for every registered
+// experiment and each of its exports, with the experiment's parameters in
+// the query (missing ones take their defaults), step=K (default: the last
+// step) and lang=en|zh (default en). The result depends only on the URL,
+// so the URL is a stable name for the state a widget showed. A bad query
+// is 400 with a plain-text reason in the query's language; an unknown file
+// is 404 and lists the exports there are; while the export's slots are
+// taken, or the server is shutting down, 503 with Retry-After.
 func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
-	file := r.PathValue("file")
-	if file == "" {
-		file = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	q := r.URL.Query()
+	lang := "en"
+	if q.Get("lang") == "zh" {
+		lang = "zh"
 	}
-	name, format, _ := strings.Cut(file, ".")
-	i := slices.IndexFunc(exportKinds, func(k exportKind) bool { return k.name == name && slices.Contains(k.formats, format) })
-	if i < 0 {
-		http.Error(w, fmt.Sprintf("export: no export named %q (have %s)", file, exportNames()), http.StatusNotFound)
-		return
-	}
-	k := exportKinds[i]
-	if !k.ownSlots {
-		release, free := l.acquireExport(w)
-		if !free {
-			return
+	body, format, err := l.exports.serve(r.Context(), r.PathValue("file"), q, lang, remoteIP(r))
+	if err != nil {
+		var ee *exportError
+		if !errors.As(err, &ee) {
+			l.log.Error("export: failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+			ee = &exportError{http.StatusInternalServerError, run.Text{En: "the figure could not be drawn (logged)", Zh: "无法绘制这张图（已记录）"}}
 		}
-		defer release()
-	}
-	k.serve(l, w, r, format)
-}
-
-// serveConvSlideExport answers conv-slide.png/.svg (input, kernel and the
-// output map so far) and .json (static and data parts at full precision);
-// the query is digit, preset, stride, padding, dilation and step (default:
-// the whole map).
-func (l *Live) serveConvSlideExport(w http.ResponseWriter, r *http.Request, format string) {
-	s, err := convSlideFromQuery(r.URL.Query())
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		if ee.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", exportRetryAfter)
+		}
+		http.Error(w, ee.text.In(lang), ee.status)
 		return
 	}
-	var buf bytes.Buffer
-	switch format {
-	case "json":
-		err = json.NewEncoder(&buf).Encode(struct {
-			Experiment string              `json:"experiment"`
-			Static     run.ConvSlideStatic `json:"static"`
-			Data       run.ConvSlideData   `json:"data"`
-		}{run.ConvSlideName, s.StaticFrame(), s.DataFrame(-1)})
-	default:
-		err = writeConvSlideFigure(&buf, format, s)
-	}
-	if err != nil {
-		l.log.Error("export: render", "file", "conv-slide."+format, "query", r.URL.RawQuery, "err", err)
-		http.Error(w, "export: could not draw the figure", http.StatusInternalServerError)
-		return
-	}
-	writeExport(w, format, &buf)
-}
-
-// writeExport answers with buf as format's content type ("json" and
-// "trace.json" are both JSON). The result depends only on the query, so it
-// may be cached.
-func writeExport(w http.ResponseWriter, format string, buf *bytes.Buffer) {
-	w.Header().Set("Content-Type", map[string]string{
-		"png": "image/png", "svg": "image/svg+xml", "json": "application/json", "trace.json": "application/json",
-	}[format])
+	w.Header().Set("Content-Type", run.ContentType(format))
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
-// convSlideFromQuery builds the conv-slide experiment the query names, at
-// its step. Errors are readable sentences for the 400 answer.
-func convSlideFromQuery(q url.Values) (*run.ConvSlide, error) {
-	for k, v := range q {
-		if !slices.Contains(exportQueryKeys, k) {
-			return nil, fmt.Errorf("export: unknown query parameter %q (allowed: %s)", k, strings.Join(exportQueryKeys, ", "))
-		}
-		if len(v) != 1 {
-			return nil, fmt.Errorf("export: query parameter %q given %d times", k, len(v))
-		}
-	}
-	p := run.DefaultConvSlideParams()
-	ints := map[string]*int{"digit": &p.Digit, "stride": &p.Stride, "padding": &p.Padding, "dilation": &p.Dilation}
-	for _, k := range exportQueryKeys {
-		dst, isInt := ints[k]
-		if !isInt || !q.Has(k) {
-			continue
-		}
-		n, err := strconv.Atoi(q.Get(k))
-		if err != nil {
-			return nil, fmt.Errorf("export: %s must be a whole number, got %q", k, q.Get(k))
-		}
-		*dst = n
-	}
-	if q.Has("preset") {
-		p.Preset = q.Get("preset")
-	}
-	s, err := run.NewConvSlide(p)
+// serve finds, decodes, builds, replays and writes one export.
+func (e *exporter) serve(ctx context.Context, file string, q url.Values, lang, ip string) ([]byte, string, error) {
+	spec, exp, format, err := lookupExport(file)
 	if err != nil {
-		return nil, fmt.Errorf("export: %s", strings.TrimPrefix(err.Error(), "run: "))
+		return nil, "", err
 	}
-	if err := seekToQueryStep(q, s); err != nil {
-		return nil, err
+	if l := q["lang"]; len(l) > 1 || len(l) == 1 && l[0] != "en" && l[0] != "zh" {
+		return nil, "", &exportError{http.StatusBadRequest, run.Text{En: "lang must be en or zh, once", Zh: "lang 必须是 en 或 zh，且只能出现一次"}}
 	}
-	return s, nil
-}
-
-// seekToQueryStep puts exp at the query's "step" (every step when absent),
-// so that an export shows exactly the state on screen.
-func seekToQueryStep(q url.Values, exp run.Experiment) error {
-	step := exp.Total()
+	v, err := spec.DecodeQuery(q, "step", "lang")
+	if err != nil {
+		pe, _ := run.AsParamError(err)
+		return nil, "", &exportError{http.StatusBadRequest, pe.Text}
+	}
+	step := -1 // the last step
 	if q.Has("step") {
 		n, err := strconv.Atoi(q.Get("step"))
-		if err != nil || n < 0 || n > exp.Total() {
-			return fmt.Errorf("export: step must be a whole number between 0 and %d for these settings, got %q", exp.Total(), q.Get("step"))
+		if err != nil || n < 0 {
+			return nil, "", stepError(q.Get("step"), -1)
 		}
 		step = n
 	}
-	if err := exp.Seek(step); err != nil {
-		return fmt.Errorf("export: %v", err)
+	key := ""
+	slots := e.light
+	if exp.Heavy {
+		slots = e.heavy
+		key = fmt.Sprintf("%s.%s?%s&step=%d&lang=%s", spec.Name, format, v.Query(spec.Fields).Encode(), step, lang)
+		if c, ok := e.cached(key); ok {
+			return c.body, c.format, nil
+		}
 	}
-	return nil
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	default:
+		return nil, "", &exportError{http.StatusServiceUnavailable, run.Text{
+			En: "busy: other downloads are being computed right now; try again in a moment",
+			Zh: "正忙：其他下载正在计算中；请稍后再试",
+		}}
+	}
+	// The export gives up when its client leaves or the server shuts down.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.live.stop, cancel)
+	defer stop()
+
+	x, err := run.Replay(ctx, spec, v, step, e.live.sched, run.Owner{Addr: ip, Session: "export"})
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, "", &exportError{http.StatusServiceUnavailable, run.Text{En: "the download was cancelled (the server is shutting down)", Zh: "下载已取消（服务器正在关闭）"}}
+		case errors.Is(err, run.ErrStepRange):
+			return nil, "", stepError(q.Get("step"), x.Total())
+		}
+		return nil, "", err
+	}
+	var buf bytes.Buffer
+	if err := exp.Write(&buf, x, lang); err != nil {
+		return nil, "", err
+	}
+	if key != "" {
+		e.store(key, cached{format, buf.Bytes()})
+	}
+	return buf.Bytes(), format, nil
 }
 
-// writeConvSlideFigure draws the input digit, the kernel and the output map
-// so far (cells not reached yet are grey) as three heat maps, on the same
-// colour scales as the widget.
-func writeConvSlideFigure(w *bytes.Buffer, format string, s *run.ConvSlide) error {
-	pic := s.Picture()
-	st, d := pic.Static, pic.Data
-	p := st.Params
-	title := fmt.Sprintf("One kernel, many places — digit #%d (a %d), %s kernel, stride %d, padding %d, dilation %d — %d of %d cells",
-		p.Digit, st.Label, p.Preset, p.Stride, p.Padding, p.Dilation, d.Step, d.Total)
-	return viz.WriteHeatmaps(w, format, title,
-		viz.Panel{Title: "input (pixel / 255)", Grid: viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: pic.Input}, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
-		viz.Panel{Title: fmt.Sprintf("kernel (bias %g)", st.Bias), Grid: viz.Grid{Rows: 3, Cols: 3, Values: st.Kernel[:]}, Diverging: true, Annotate: true, XLabel: "kx", YLabel: "ky"},
-		viz.Panel{Title: "output feature map", Grid: viz.Grid{Rows: st.OutH, Cols: st.OutW, Values: pic.Output}, Diverging: true, Min: -pic.OutLimit, Max: pic.OutLimit, XLabel: "ox", YLabel: "oy"},
-	)
+func stepError(s string, total int) *exportError {
+	if total < 0 {
+		return &exportError{http.StatusBadRequest, run.Text{
+			En: fmt.Sprintf("step must be a whole number ≥ 0; got %q", s),
+			Zh: fmt.Sprintf("step 必须是不小于 0 的整数；收到的是 %q", s),
+		}}
+	}
+	return &exportError{http.StatusBadRequest, run.Text{
+		En: fmt.Sprintf("step must be a whole number from 0 to %d for these settings; got %q", total, s),
+		Zh: fmt.Sprintf("在这些设置下 step 必须是 0 到 %d 之间的整数；收到的是 %q", total, s),
+	}}
+}
+
+// lookupExport splits NAME.FORMAT (FORMAT may have a dot: trace.json) and
+// finds the experiment's export.
+func lookupExport(file string) (*run.Spec, run.Export, string, error) {
+	for i := range len(file) {
+		if file[i] != '.' {
+			continue
+		}
+		name, format := file[:i], file[i+1:]
+		if spec, ok := run.Lookup(name); ok {
+			if exp, ok := spec.Export(format); ok {
+				return spec, exp, format, nil
+			}
+		}
+	}
+	var have []string
+	for _, s := range run.Specs() {
+		var fs []string
+		for _, e := range s.Exports {
+			fs = append(fs, "."+e.Format)
+		}
+		if len(fs) > 0 {
+			have = append(have, s.Name+strings.Join(fs, "/"))
+		}
+	}
+	slices.Sort(have)
+	n := shortText(file)
+	return nil, run.Export{}, "", &exportError{http.StatusNotFound, run.Text{
+		En: fmt.Sprintf("no export named %q (have %s)", n, strings.Join(have, ", ")),
+		Zh: fmt.Sprintf("没有名为 %q 的导出（现有 %s）", n, strings.Join(have, "、")),
+	}}
+}
+
+func (e *exporter) cached(key string) (cached, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.cache[key]
+	return c, ok
+}
+
+func (e *exporter) store(key string, c cached) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.cache[key]; ok {
+		return
+	}
+	e.cache[key] = c
+	e.order = append(e.order, key)
+	if len(e.order) > heavyCacheSize {
+		delete(e.cache, e.order[0])
+		e.order = e.order[1:]
+	}
 }

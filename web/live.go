@@ -2,16 +2,20 @@ package web
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/paramshare/paramshare/run"
 )
 
 // LiveOptions configures the live road (websocket sessions and exports).
@@ -28,6 +32,14 @@ type LiveOptions struct {
 	// opening many connections; 0 means DefaultMaxSessionsPerIP. A class
 	// behind NAT (or a reverse proxy) shares one address: raise it there.
 	MaxSessionsPerIP int
+	// ComputeSlots is how many experiment steps run at once (the CPU the
+	// widgets and exports may take); 0 means run.DefaultSlots(): one per
+	// core but one, left for serving pages.
+	ComputeSlots int
+	// MaxMemory and MaxMemoryPerIP cap the memory that open runs may hold
+	// (the sum of their experiments' declared budgets), in the whole server
+	// and from one address; 0 means the defaults below.
+	MaxMemory, MaxMemoryPerIP int64
 }
 
 // Default session caps. 16 per address leaves room for a student's many
@@ -35,6 +47,10 @@ type LiveOptions struct {
 const (
 	DefaultMaxSessions      = 256
 	DefaultMaxSessionsPerIP = 16
+	// A page of eight training races declares 8 × 15 MB: an address may
+	// hold about two such pages, the server about thirty.
+	DefaultMaxMemory      = 4 << 30
+	DefaultMaxMemoryPerIP = 256 << 20
 )
 
 // sessionRetryAfter is the Retry-After (seconds) of a refusal at the cap.
@@ -56,7 +72,16 @@ type Live struct {
 	// until the session has ended.
 	open   int
 	perIP  map[string]int
-	export chan struct{} // the shared export semaphore (export.go)
+	nextID uint64 // session ids, for the scheduler's accounts
+	// Memory declared by open runs, in all and per address.
+	mem      int64
+	memPerIP map[string]int64
+
+	sched   *run.Scheduler
+	exports *exporter
+	// stop is cancelled by Shutdown: exports in flight give up.
+	stop       context.Context
+	cancelStop context.CancelFunc
 }
 
 // NewLive returns a Live ready to serve. A nil log discards log output.
@@ -70,10 +95,19 @@ func NewLive(opts LiveOptions, log *slog.Logger) *Live {
 	if opts.MaxSessionsPerIP <= 0 {
 		opts.MaxSessionsPerIP = DefaultMaxSessionsPerIP
 	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.MaxMemoryPerIP <= 0 {
+		opts.MaxMemoryPerIP = DefaultMaxMemoryPerIP
+	}
 	l := &Live{
 		opts: opts, log: log, sessions: map[*session]struct{}{},
-		perIP: map[string]int{}, export: make(chan struct{}, exportSlots),
+		perIP: map[string]int{}, memPerIP: map[string]int64{},
+		sched: run.NewScheduler(opts.ComputeSlots),
 	}
+	l.stop, l.cancelStop = context.WithCancel(context.Background())
+	l.exports = newExporter(l)
 	l.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 8192,
@@ -125,21 +159,63 @@ func remoteIP(r *http.Request) string {
 
 // admit counts a new session from ip against the caps, or returns why it
 // is refused. Every nil return must be paired with a release(ip).
-func (l *Live) admit(ip string) error {
+func (l *Live) admit(ip string) *protoError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.closing:
-		return errors.New("live: server is shutting down")
+		return &protoError{code: codeShuttingDown, text: run.Text{
+			En: "the server is shutting down; the page reconnects when it is back",
+			Zh: "服务器正在关闭；它恢复后页面会自动重新连接",
+		}}
 	case l.open >= l.opts.MaxSessions:
-		return fmt.Errorf("live: too many open sessions (the server allows %d at once); try again later", l.opts.MaxSessions)
+		return &protoError{code: codeBusy, text: run.Text{
+			En: fmt.Sprintf("the server is full (%d pages open at once); the page tries again shortly", l.opts.MaxSessions),
+			Zh: fmt.Sprintf("服务器已满（同时打开了 %d 个页面）；页面稍后会再试", l.opts.MaxSessions),
+		}}
 	case l.perIP[ip] >= l.opts.MaxSessionsPerIP:
-		return fmt.Errorf("live: too many open sessions from your address (at most %d); close other tabs of the course and reload", l.opts.MaxSessionsPerIP)
+		return &protoError{code: codeTooManySessions, text: run.Text{
+			En: fmt.Sprintf("too many lesson pages open from your address (at most %d): close other tabs of the course; this page tries again shortly", l.opts.MaxSessionsPerIP),
+			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页；本页面稍后会再试", l.opts.MaxSessionsPerIP),
+		}}
 	}
 	l.open++
 	l.perIP[ip]++
+	l.nextID++
 	l.wg.Add(1)
 	return nil
+}
+
+// reserve counts mem bytes of a new run from ip against the memory caps,
+// or refuses it; release gives them back.
+func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.mem+mem > l.opts.MaxMemory:
+		return nil, &protoError{code: codeBusy, text: run.Text{
+			En: "the server is busy with other widgets; try again in a minute",
+			Zh: "服务器正忙于其他组件；请过一分钟再试",
+		}}
+	case l.memPerIP[ip]+mem > l.opts.MaxMemoryPerIP:
+		return nil, &protoError{code: codeTooManyRuns, text: run.Text{
+			En: "too many widgets are running from your address: close other tabs of the course, then press Reset",
+			Zh: "从你的地址运行的组件太多：请关闭其他课程标签页，然后按“重置”",
+		}}
+	}
+	l.mem += mem
+	l.memPerIP[ip] += mem
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.mem -= mem
+			if l.memPerIP[ip] -= mem; l.memPerIP[ip] <= 0 {
+				delete(l.memPerIP, ip)
+			}
+		})
+	}, nil
 }
 
 // release frees the slot admit took for ip.
@@ -153,20 +229,36 @@ func (l *Live) release(ip string) {
 	l.wg.Done()
 }
 
-// ServeWS handles GET /ws: it checks the origin (403 if foreign) and the
-// session caps (503 with a reason and Retry-After at the cap, or while
-// shutting down), upgrades and runs a session until the connection ends.
+// socketLang is the language a page asked its session to speak (?lang=zh),
+// English otherwise.
+func socketLang(r *http.Request) string {
+	if r.URL.Query().Get("lang") == "zh" {
+		return "zh"
+	}
+	return "en"
+}
+
+// ServeWS handles GET /ws?lang=en|zh: it checks the origin (403 if
+// foreign), refuses new sessions while shutting down (503 with
+// Retry-After), upgrades and runs a session until the connection ends. A
+// session over the caps is upgraded only to be told why, in the page's
+// language (an error message, then close code 1013, try again later): a
+// browser cannot read the body of a refused upgrade.
 func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if !l.originAllowed(r) {
 		l.log.Info("live: websocket from a foreign origin refused", "origin", r.Header.Get("Origin"), "host", r.Host)
 		http.Error(w, "live: websocket origin not allowed", http.StatusForbidden)
 		return
 	}
-	ip := remoteIP(r)
-	if err := l.admit(ip); err != nil {
-		l.log.Info("live: websocket refused", "remote", r.RemoteAddr, "reason", err)
+	ip, lang := remoteIP(r), socketLang(r)
+	if pe := l.admit(ip); pe != nil {
+		l.log.Info("live: websocket refused", "remote", r.RemoteAddr, "reason", pe.text.En)
 		w.Header().Set("Retry-After", sessionRetryAfter)
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		if pe.code == codeShuttingDown || !websocket.IsWebSocketUpgrade(r) {
+			http.Error(w, pe.text.In(lang), http.StatusServiceUnavailable)
+			return
+		}
+		l.refuse(w, r, pe, lang)
 		return
 	}
 	defer l.release(ip)
@@ -177,7 +269,10 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := l.log.With("remote", r.RemoteAddr)
-	s := newSession(l, conn, log)
+	l.mu.Lock()
+	id := l.nextID
+	l.mu.Unlock()
+	s := newSession(l, conn, log, lang, run.Owner{Addr: ip, Session: strconv.FormatUint(id, 10)})
 	l.mu.Lock()
 	if l.closing { // Shutdown began between the check above and now
 		close(s.shutdown)
@@ -201,6 +296,29 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 	log.Debug("live: session closed", "frames", s.framesSent, "bytes", s.bytesSent)
 }
 
+// refuse upgrades r only to send the refusal pe and close with 1013.
+func (l *Live) refuse(w http.ResponseWriter, r *http.Request, pe *protoError, lang string) {
+	conn, err := l.upgrader.Upgrade(w, r, http.Header{"Retry-After": {sessionRetryAfter}})
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	b, _ := json.Marshal(errorMsg{V: protocolVersion, Type: "error", Code: pe.code, Message: pe.text.In(lang)})
+	conn.SetWriteDeadline(time.Now().Add(writeWait))
+	if conn.WriteMessage(websocket.TextMessage, b) != nil {
+		return
+	}
+	// A close reason is at most 123 bytes: the code says it, the message
+	// above explains it.
+	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, pe.code))
+	conn.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		if _, _, err := conn.NextReader(); err != nil {
+			return // the peer's close frame, or the grace ran out
+		}
+	}
+}
+
 // Shutdown sends a close frame (1001 going away) to every open socket,
 // refuses new ones, and waits until every session has ended or ctx is done
 // (then it returns ctx's error; the connections are closed by their writers
@@ -209,6 +327,7 @@ func (l *Live) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	if !l.closing {
 		l.closing = true
+		l.cancelStop() // exports in flight give up: their clients get 503
 		for s := range l.sessions {
 			close(s.shutdown)
 		}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +30,8 @@ const (
 	// arrives before the read deadline.
 	pingPeriod = pongWait * 9 / 10
 	// maxMessageSize is the read limit: the largest client message, a start
-	// with its parameters, is a few hundred bytes. Larger ones close the
-	// connection with 1009 (message too big).
+	// with its parameters (a drawing of 784 pixels included), is about
+	// 2 kB. Larger ones close the connection with 1009 (message too big).
 	maxMessageSize = 4096
 	// closeGrace is how long the writer waits for the peer's reply to its
 	// close frame before dropping the connection.
@@ -44,10 +43,10 @@ const (
 	commandBurst = 40
 	// maxRuns is how many widgets one page (session) may run at once.
 	maxRuns = 8
-	// maxFramesPerSecond paces frames per session: updates in between are
-	// coalesced, each widget sending only its latest.
+	// maxFramesPerSecond is how many frame messages a session sends per
+	// second, over all its widgets: each widget sends only its latest
+	// update, the widgets taking turns when updates come faster.
 	maxFramesPerSecond = 30
-	minFrameGap        = time.Second / maxFramesPerSecond
 	// sendQueue bounds the replies (errors) waiting for the writer; a
 	// client that lets it fill is not reading and is dropped.
 	sendQueue = 64
@@ -58,34 +57,31 @@ const (
 // Error codes of the protocol's error message (besides run's: bad-params,
 // run-done, run-closed, unknown-experiment, step-failed).
 const (
-	codeBadJSON       = "bad-json"
-	codeBadVersion    = "bad-version"
-	codeUnknownType   = "unknown-type"
-	codeUnknownField  = "unknown-field"
-	codeBadFieldType  = "bad-field-type"
-	codeMissingField  = "missing-field"
-	codeBadWidget     = "bad-widget"
-	codeUnknownWidget = "unknown-widget"
-	codeTooManyRuns   = "too-many-runs"
-	codeRateLimited   = "rate-limited"
-	codeInternal      = "internal"
+	codeBadJSON         = "bad-json"
+	codeBadVersion      = "bad-version"
+	codeUnknownType     = "unknown-type"
+	codeUnknownField    = "unknown-field"
+	codeBadFieldType    = "bad-field-type"
+	codeMissingField    = "missing-field"
+	codeBadWidget       = "bad-widget"
+	codeUnknownWidget   = "unknown-widget"
+	codeTooManyRuns     = "too-many-runs"
+	codeRateLimited     = "rate-limited"
+	codeBusy            = "server-busy"
+	codeTooManySessions = "too-many-sessions"
+	codeShuttingDown    = "shutting-down"
+	codeInternal        = "internal"
 )
 
-// clientMsg is every client message; which fields a type allows is in
-// allowedFields.
+// clientMsg is a decoded client message.
 type clientMsg struct {
-	V          *int            `json:"v"`
-	Type       string          `json:"type"`
-	Widget     string          `json:"widget"`
-	Experiment string          `json:"experiment"`
-	Params     json.RawMessage `json:"params"`
-	// N and To are whole numbers whose bounds only the run knows (to ≤ its
-	// total), so they are kept as the JSON number the client sent until
-	// then: one that does not fit is refused naming the real bounds.
-	// parseClientMsg has checked that they are numbers.
-	N     json.RawMessage `json:"n"`
-	To    json.RawMessage `json:"to"`
-	Speed *float64        `json:"speed"`
+	Type       string
+	Widget     string
+	Experiment string
+	Params     json.RawMessage
+	N, To      *int
+	Speed      *float64
+	present    map[string]bool
 }
 
 // allowedFields lists, per client message type, the fields besides v, type
@@ -105,10 +101,24 @@ var widgetID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // Server messages.
 type helloMsg struct {
-	V           int      `json:"v"`
-	Type        string   `json:"type"`
-	Experiments []string `json:"experiments"`
-	Limits      limits   `json:"limits"`
+	V           int                 `json:"v"`
+	Type        string              `json:"type"`
+	Lang        string              `json:"lang"`
+	Experiments []string            `json:"experiments"`
+	Specs       map[string]specInfo `json:"specs"`
+	Limits      limits              `json:"limits"`
+}
+
+// specInfo is an experiment's spec as a page sees it.
+type specInfo struct {
+	Title   string          `json:"title"`
+	Fields  []run.FieldInfo `json:"fields"`
+	Exports []exportInfo    `json:"exports"`
+}
+
+type exportInfo struct {
+	Format string `json:"format"`
+	Heavy  bool   `json:"heavy,omitempty"`
 }
 
 type limits struct {
@@ -130,18 +140,8 @@ type stateMsg struct {
 	Speed  float64   `json:"speed"`
 	Step   int       `json:"step"`
 	Total  int       `json:"total"`
+	Target *int      `json:"target,omitempty"`
 	Error  string    `json:"error,omitempty"`
-}
-
-type frameMsg struct {
-	V      int    `json:"v"`
-	Type   string `json:"type"`
-	Widget string `json:"widget"`
-	Seq    uint64 `json:"seq"`
-	Step   int    `json:"step"`
-	Total  int    `json:"total"`
-	Static any    `json:"static,omitempty"`
-	Data   any    `json:"data"`
 }
 
 type errorMsg struct {
@@ -152,13 +152,42 @@ type errorMsg struct {
 	Message string `json:"message"`
 }
 
+// helloFor builds the hello message of a session in lang.
+func helloFor(lang string) []byte {
+	h := helloMsg{
+		V: protocolVersion, Type: "hello", Lang: lang, Experiments: run.Experiments(), Specs: map[string]specInfo{},
+		Limits: limits{
+			MaxMessageBytes: maxMessageSize, CommandsPerSecond: commandRate, CommandBurst: commandBurst,
+			MaxRuns: maxRuns, MinSpeed: run.MinSpeed, MaxSpeed: run.MaxSpeed, MaxStep: run.MaxStepN,
+			MaxFramesPerSecond: maxFramesPerSecond,
+		},
+	}
+	for _, s := range run.Specs() {
+		si := specInfo{Title: s.Title.In(lang), Fields: []run.FieldInfo{}, Exports: []exportInfo{}}
+		for _, f := range s.Fields {
+			si.Fields = append(si.Fields, f.Info(lang))
+		}
+		for _, e := range s.Exports {
+			si.Exports = append(si.Exports, exportInfo{Format: e.Format, Heavy: e.Heavy})
+		}
+		h.Specs[s.Name] = si
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return b
+}
+
 // session is one websocket connection: exactly one reader (readPump, which
 // runs commands) and one writer (writePump, the only goroutine that writes
 // to conn). Runs belong to the session and are closed with it.
 type session struct {
-	live *Live
-	conn *websocket.Conn
-	log  *slog.Logger
+	live  *Live
+	conn  *websocket.Conn
+	log   *slog.Logger
+	lang  string
+	owner run.Owner
 
 	send     chan []byte   // replies for the writer, bounded by sendQueue
 	notify   chan struct{} // capacity 1, shared by every run's subscription
@@ -167,12 +196,15 @@ type session struct {
 
 	mu      sync.Mutex
 	widgets map[string]*widget
+	order   []string // widget ids in start order: the writer's turns
 
 	// Reader-only state.
 	bucket        tokenBucket
 	lastRateError time.Time
 
-	// Writer-only counters, read after the writer has finished.
+	// Writer-only state; the counters are read after the writer finished.
+	frames                tokenBucket
+	turn                  int
 	framesSent, bytesSent int
 }
 
@@ -182,25 +214,27 @@ type widget struct {
 	run *run.Run
 	sub *run.Subscription
 
-	sentRev   int
-	sentState run.State
-	sentSpeed float64
-	sentErr   string
+	sentRev    int
+	sentStatic bool
+	sentState  string // the last state message sent, to send only changes
 }
 
-func newSession(l *Live, conn *websocket.Conn, log *slog.Logger) *session {
+func newSession(l *Live, conn *websocket.Conn, log *slog.Logger, lang string, owner run.Owner) *session {
 	return &session{
-		live: l, conn: conn, log: log,
+		live: l, conn: conn, log: log, lang: lang, owner: owner,
 		send:     make(chan []byte, sendQueue),
 		notify:   make(chan struct{}, 1),
 		shutdown: make(chan struct{}),
 		readDone: make(chan struct{}),
 		widgets:  map[string]*widget{},
 		bucket:   tokenBucket{rate: commandRate, burst: commandBurst, tokens: commandBurst},
+		frames:   tokenBucket{rate: maxFramesPerSecond, burst: maxRuns, tokens: maxRuns},
 	}
 }
 
 // readPump reads and runs commands until the connection fails or closes.
+// Commands only change runs' control state: the work they start happens on
+// the runs' own workers, so the reader is always ready for the next one.
 func (s *session) readPump() {
 	defer close(s.readDone)
 	s.conn.SetReadLimit(maxMessageSize)
@@ -221,7 +255,7 @@ func (s *session) readPump() {
 		// Any message shows the peer is alive.
 		s.conn.SetReadDeadline(time.Now().Add(pongWait))
 		if kind != websocket.TextMessage {
-			s.reply(errorMsg{Code: codeBadJSON, Message: "messages must be JSON text, not binary"})
+			s.replyErr(&protoError{code: codeBadJSON, text: run.Text{En: "messages must be JSON text, not binary", Zh: "消息必须是 JSON 文本，不能是二进制"}})
 			continue
 		}
 		if !s.bucket.take(time.Now()) {
@@ -229,7 +263,10 @@ func (s *session) readPump() {
 			// commands does not become a flood of replies.
 			if now := time.Now(); now.Sub(s.lastRateError) >= time.Second {
 				s.lastRateError = now
-				s.reply(errorMsg{Code: codeRateLimited, Message: fmt.Sprintf("too many commands: at most %d per second (bursts of %d); this one was dropped", commandRate, commandBurst)})
+				s.replyErr(&protoError{code: codeRateLimited, text: run.Text{
+					En: fmt.Sprintf("too many commands: at most %d per second (bursts of %d); this one was dropped", commandRate, commandBurst),
+					Zh: fmt.Sprintf("命令太多：每秒最多 %d 条（突发 %d 条）；这一条已被丢弃", commandRate, commandBurst),
+				}})
 			}
 			continue
 		}
@@ -238,42 +275,29 @@ func (s *session) readPump() {
 }
 
 // handle parses one command and runs it; every refusal becomes an error
-// message and leaves the session as it was.
+// message in the session's language and leaves the session as it was.
 func (s *session) handle(msg []byte) {
 	m, err := parseClientMsg(msg)
+	if err == nil {
+		err = s.run(m)
+	}
 	if err != nil {
 		var pe *protoError
 		if errors.As(err, &pe) {
-			s.reply(errorMsg{Widget: pe.widget, Code: pe.code, Message: pe.message})
+			s.replyErr(pe)
+			return
 		}
-		return
-	}
-	if err := s.run(m); err != nil {
-		code, message := codeInternal, "internal error"
-		var re *run.Error
-		var pe *protoError
-		switch {
-		case errors.As(err, &re):
-			code, message = re.Code, re.Message
-		case errors.As(err, &pe):
-			code, message = pe.code, pe.message
-		default:
+		code, message := run.Message(err, s.lang)
+		if code == run.CodeStepFailed && !errors.As(err, new(*run.Error)) {
 			s.log.Error("live: command failed", "type", m.Type, "err", err)
+			code, message = codeInternal, run.Text{En: "internal error (logged)", Zh: "服务器内部错误（已记录）"}.In(s.lang)
 		}
 		s.reply(errorMsg{Widget: m.Widget, Code: code, Message: message})
 	}
 }
 
 // run carries out a parsed command.
-func (s *session) run(m *clientMsg) (err error) {
-	// A panic in an experiment is a bug, but it must not take the server
-	// down: recover at the boundary of the run (see engine's doc).
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("live: panic in command", "type", m.Type, "widget", m.Widget, "panic", p)
-			err = fmt.Errorf("live: panic: %v", p)
-		}
-	}()
+func (s *session) run(m *clientMsg) error {
 	if m.Type == "start" {
 		return s.start(m)
 	}
@@ -281,7 +305,10 @@ func (s *session) run(m *clientMsg) (err error) {
 	w := s.widgets[m.Widget]
 	s.mu.Unlock()
 	if w == nil {
-		return &protoError{code: codeUnknownWidget, message: fmt.Sprintf("widget %q has no run; send start first", m.Widget)}
+		return &protoError{widget: m.Widget, code: codeUnknownWidget, text: run.Text{
+			En: fmt.Sprintf("widget %q has no run; send start first", m.Widget),
+			Zh: fmt.Sprintf("组件 %q 还没有运行；请先发送 start", m.Widget),
+		}}
 	}
 	switch m.Type {
 	case "play":
@@ -291,18 +318,11 @@ func (s *session) run(m *clientMsg) (err error) {
 	case "step":
 		n := 1
 		if m.N != nil {
-			var err error
-			if n, err = wholeField("n", m.N, 1, run.MaxStepN); err != nil {
-				return err
-			}
+			n = *m.N
 		}
 		return w.run.Step(n)
 	case "seek":
-		to, err := wholeField("to", m.To, 0, w.run.Snapshot().Total)
-		if err != nil {
-			return err
-		}
-		return w.run.Seek(to)
+		return w.run.Seek(*m.To)
 	case "reset":
 		return w.run.Reset()
 	case "set-params":
@@ -316,23 +336,43 @@ func (s *session) run(m *clientMsg) (err error) {
 // start builds a run for a widget, replacing the widget's old run only when
 // the new one was built.
 func (s *session) start(m *clientMsg) error {
+	spec, ok := run.Lookup(m.Experiment)
+	if !ok {
+		_, err := run.Start(m.Experiment, nil, run.Options{}) // the registry's refusal, in both languages
+		return err
+	}
 	s.mu.Lock()
-	_, exists := s.widgets[m.Widget]
+	old := s.widgets[m.Widget]
 	n := len(s.widgets)
 	s.mu.Unlock()
-	if !exists && n >= maxRuns {
-		return &protoError{code: codeTooManyRuns, message: fmt.Sprintf("a page may run at most %d widgets at once", maxRuns)}
+	if old == nil && n >= maxRuns {
+		return &protoError{widget: m.Widget, code: codeTooManyRuns, text: run.Text{
+			En: fmt.Sprintf("a page may run at most %d widgets at once", maxRuns),
+			Zh: fmt.Sprintf("一个页面最多同时运行 %d 个组件", maxRuns),
+		}}
 	}
-	r, err := run.Start(m.Experiment, m.Params)
+	if _, err := spec.Decode(nil, m.Params); err != nil {
+		return err // refused before anything is reserved
+	}
+	release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
 	if err != nil {
+		return err
+	}
+	r, err := run.Start(m.Experiment, m.Params, run.Options{Sched: s.live.sched, Owner: s.owner})
+	if err != nil {
+		release()
 		return err
 	}
 	w := &widget{id: m.Widget, run: r}
 	w.sub = r.Subscribe(s.notify)
 	s.mu.Lock()
-	old := s.widgets[m.Widget]
+	old = s.widgets[m.Widget]
 	s.widgets[m.Widget] = w
+	if old == nil {
+		s.order = append(s.order, m.Widget)
+	}
 	s.mu.Unlock()
+	go func() { <-r.Done(); release() }()
 	if old != nil {
 		old.run.Close()
 	}
@@ -362,27 +402,30 @@ func (s *session) reply(m errorMsg) {
 	}
 }
 
+func (s *session) replyErr(pe *protoError) {
+	s.reply(errorMsg{Widget: pe.widget, Code: pe.code, Message: pe.text.In(s.lang)})
+}
+
 // writePump is the only writer of the connection: hello, replies, frames
 // (paced to maxFramesPerSecond), pings and the final close frame.
 func (s *session) writePump() {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
-	pace := time.NewTimer(0)
-	<-pace.C
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
 	paceArmed := false
-	var lastFlush time.Time
 
 	defer s.conn.Close()
-	hello, _ := json.Marshal(helloMsg{
-		V: protocolVersion, Type: "hello", Experiments: run.Experiments(),
-		Limits: limits{
-			MaxMessageBytes: maxMessageSize, CommandsPerSecond: commandRate, CommandBurst: commandBurst,
-			MaxRuns: maxRuns, MinSpeed: run.MinSpeed, MaxSpeed: run.MaxSpeed, MaxStep: run.MaxStepN,
-			MaxFramesPerSecond: maxFramesPerSecond,
-		},
-	})
-	if s.write(websocket.TextMessage, hello) != nil {
+	if s.write(websocket.TextMessage, helloFor(s.lang)) != nil {
 		return
+	}
+	flush := func() error {
+		more, err := s.flush()
+		if more && !paceArmed {
+			pace.Reset(time.Second / maxFramesPerSecond)
+			paceArmed = true
+		}
+		return err
 	}
 	for {
 		select {
@@ -391,21 +434,12 @@ func (s *session) writePump() {
 				return
 			}
 		case <-s.notify:
-			if wait := minFrameGap - time.Since(lastFlush); wait > 0 {
-				if !paceArmed {
-					pace.Reset(wait)
-					paceArmed = true
-				}
-				continue
-			}
-			lastFlush = time.Now()
-			if s.flush() != nil {
+			if !paceArmed && flush() != nil {
 				return
 			}
 		case <-pace.C:
 			paceArmed = false
-			lastFlush = time.Now()
-			if s.flush() != nil {
+			if flush() != nil {
 				return
 			}
 		case <-ping.C:
@@ -427,46 +461,87 @@ func (s *session) writePump() {
 	}
 }
 
-// flush sends each widget's latest update: a state message when its state
-// or speed changed, then its frame (with the static part when that changed).
-func (s *session) flush() error {
+// flush sends each widget's latest update, taking turns from where the
+// last flush stopped, while the frame budget lasts: a state message when
+// the state changed, then the frame (with the static part when it
+// changed). It reports whether updates were left waiting for budget.
+func (s *session) flush() (more bool, err error) {
 	s.mu.Lock()
-	ws := make([]*widget, 0, len(s.widgets))
-	for _, w := range s.widgets {
-		ws = append(ws, w)
+	ws := make([]*widget, 0, len(s.order))
+	for _, id := range s.order {
+		if w := s.widgets[id]; w != nil {
+			ws = append(ws, w)
+		}
 	}
 	s.mu.Unlock()
-	for _, w := range ws {
+	for i := range ws {
+		w := ws[(s.turn+i)%len(ws)]
+		if !w.sub.Pending() {
+			continue
+		}
+		if !s.frames.take(time.Now()) {
+			s.turn = (s.turn + i) % len(ws)
+			return true, nil
+		}
 		u, ok := w.sub.Latest()
 		if !ok {
 			continue
 		}
-		if u.State != w.sentState || u.Speed != w.sentSpeed || u.Err != w.sentErr {
-			b, err := json.Marshal(stateMsg{V: protocolVersion, Type: "state", Widget: w.id, State: u.State, Speed: u.Speed, Step: u.Step, Total: u.Total, Error: u.Err})
-			if err != nil {
-				return err
-			}
-			if err := s.write(websocket.TextMessage, b); err != nil {
-				return err
-			}
-			w.sentState, w.sentSpeed, w.sentErr = u.State, u.Speed, u.Err
+		if err := s.sendUpdate(w, u); err != nil {
+			return false, err
 		}
-		f := frameMsg{V: protocolVersion, Type: "frame", Widget: w.id, Seq: u.Seq, Step: u.Step, Total: u.Total, Data: u.Frame.Data}
-		if u.Frame.StaticRev != w.sentRev {
-			f.Static = u.Frame.Static
-		}
-		b, err := json.Marshal(f)
-		if err != nil {
-			s.log.Error("live: encode frame", "widget", w.id, "err", err)
-			return err
-		}
+	}
+	if len(ws) > 0 {
+		s.turn = (s.turn + 1) % len(ws)
+	}
+	return false, nil
+}
+
+// sendUpdate writes one widget's update: its state message when that
+// changed, and its frame, whose parts are the bytes the run encoded once
+// for every viewer.
+func (s *session) sendUpdate(w *widget, u run.Update) error {
+	st := stateMsg{V: protocolVersion, Type: "state", Widget: w.id, State: u.State, Speed: u.Speed, Step: u.Step, Total: u.Total, Error: u.Err.In(s.lang)}
+	if u.State == run.Working {
+		st.Target = &u.Target
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	// Step and total change with every frame, which carries them.
+	key := fmt.Sprintf("%s %g %v %s", u.State, u.Speed, st.Target, st.Error)
+	if key != w.sentState {
 		if err := s.write(websocket.TextMessage, b); err != nil {
 			return err
 		}
-		w.sentRev = u.Frame.StaticRev
-		s.framesSent++
-		s.bytesSent += len(b)
+		w.sentState = key
 	}
+	if u.Data == nil {
+		return nil
+	}
+	f := make([]byte, 0, 96+len(u.Data)+len(u.Static))
+	f = append(f, `{"v":1,"type":"frame","widget":"`...)
+	f = append(f, w.id...) // widgetID allows no character JSON would escape
+	f = append(f, `","seq":`...)
+	f = strconv.AppendUint(f, u.Seq, 10)
+	f = append(f, `,"step":`...)
+	f = strconv.AppendInt(f, int64(u.Step), 10)
+	f = append(f, `,"total":`...)
+	f = strconv.AppendInt(f, int64(u.Total), 10)
+	if !w.sentStatic || u.StaticRev != w.sentRev {
+		f = append(f, `,"static":`...)
+		f = append(f, u.Static...)
+	}
+	f = append(f, `,"data":`...)
+	f = append(f, u.Data...)
+	f = append(f, '}')
+	if err := s.write(websocket.TextMessage, f); err != nil {
+		return err
+	}
+	w.sentRev, w.sentStatic = u.StaticRev, true
+	s.framesSent++
+	s.bytesSent += len(f)
 	return nil
 }
 
@@ -475,153 +550,225 @@ func (s *session) write(kind int, b []byte) error {
 	return s.conn.WriteMessage(kind, b)
 }
 
-// closeRuns stops every run of the session.
+// closeRuns stops every run of the session. It does not wait for them:
+// each stops after the step it is taking.
 func (s *session) closeRuns() {
 	s.mu.Lock()
 	ws := s.widgets
-	s.widgets = map[string]*widget{}
+	s.widgets, s.order = map[string]*widget{}, nil
 	s.mu.Unlock()
 	for _, w := range ws {
 		w.run.Close()
 	}
 }
 
-// protoError is a refused message: code and message go to the client.
+// protoError is a refused message: code and text go to the client.
 type protoError struct {
-	widget, code, message string
+	widget, code string
+	text         run.Text
 }
 
-func (e *protoError) Error() string { return "live: " + e.message }
+func (e *protoError) Error() string { return "live: " + e.text.En }
 
-// parseClientMsg decodes and validates one client message. Errors are
-// *protoError.
+// parseClientMsg decodes and validates one client message strictly: one
+// JSON object whose keys are exactly the protocol's (case included), each
+// at most once, with values of the right kinds. Errors are *protoError.
 func parseClientMsg(b []byte) (*clientMsg, error) {
-	var m clientMsg
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te) && te.Field == "":
-			return nil, &protoError{code: codeBadJSON, message: fmt.Sprintf("message must be a JSON object, got %s", te.Value)}
-		case errors.As(err, &te) && te.Field == "v" && strings.HasPrefix(te.Value, "number "):
-			return nil, &protoError{code: codeBadVersion, message: fmt.Sprintf("protocol version %s is not supported; this server speaks v%d", strings.TrimPrefix(te.Value, "number "), protocolVersion)}
-		case errors.As(err, &te) && te.Field == "speed" && strings.HasPrefix(te.Value, "number "):
-			// A number too large even for a float64 (1e400).
-			return nil, &protoError{code: run.CodeBadParams, message: fmt.Sprintf("field \"speed\" must be a number between %g and %g, got %s", float64(run.MinSpeed), float64(run.MaxSpeed), strings.TrimPrefix(te.Value, "number "))}
-		case errors.As(err, &te):
-			return nil, &protoError{code: codeBadFieldType, message: fmt.Sprintf("field %q must be a %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, &protoError{code: codeUnknownField, message: fmt.Sprintf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))}
-		case errors.As(err, &se):
-			return nil, &protoError{code: codeBadJSON, message: fmt.Sprintf("message is not valid JSON: %v", err)}
-		default:
-			return nil, &protoError{code: codeBadJSON, message: fmt.Sprintf("message must be one JSON object: %v", err)}
+	fields, perr := objectFields(b)
+	if perr != nil {
+		return nil, perr
+	}
+	m := &clientMsg{present: map[string]bool{}}
+	str := func(name string, dst *string) *protoError {
+		raw, ok := fields[name]
+		if !ok {
+			return nil
+		}
+		if json.Unmarshal(raw, dst) != nil {
+			return badType(name, "a string", "字符串", raw)
+		}
+		return nil
+	}
+	whole := func(name string) (*int, *protoError) {
+		raw, ok := fields[name]
+		if !ok || string(raw) == "null" {
+			return nil, nil
+		}
+		f, ok := jsonNumber(raw)
+		if !ok {
+			return nil, badType(name, "a number", "数", raw)
+		}
+		if f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+			return nil, &protoError{code: run.CodeBadParams, text: run.Text{
+				En: fmt.Sprintf("field %q must be a whole number; got %s", name, shortJSON(raw)),
+				Zh: fmt.Sprintf("字段 %q 必须是整数；收到的是 %s", name, shortJSON(raw)),
+			}}
+		}
+		n := int(f)
+		return &n, nil
+	}
+	for _, p := range []*protoError{str("type", &m.Type), str("widget", &m.Widget), str("experiment", &m.Experiment)} {
+		if p != nil {
+			p.widget = m.Widget
+			return nil, p
 		}
 	}
-	if dec.More() {
-		return nil, &protoError{code: codeBadJSON, message: "message must be exactly one JSON object"}
+	rawV, hasV := fields["v"]
+	if !hasV {
+		return nil, &protoError{widget: m.Widget, code: codeBadVersion, text: run.Text{
+			En: fmt.Sprintf("field \"v\" (protocol version) is missing; this server speaks v%d", protocolVersion),
+			Zh: fmt.Sprintf("缺少字段 \"v\"（协议版本）；本服务器使用 v%d", protocolVersion),
+		}}
 	}
-	if m.V == nil {
-		return nil, &protoError{widget: m.Widget, code: codeBadVersion, message: fmt.Sprintf("field \"v\" (protocol version) is missing; this server speaks v%d", protocolVersion)}
-	}
-	if *m.V != protocolVersion {
-		return nil, &protoError{widget: m.Widget, code: codeBadVersion, message: fmt.Sprintf("protocol version %d is not supported; this server speaks v%d", *m.V, protocolVersion)}
+	if v, ok := jsonNumber(rawV); !ok || v != protocolVersion {
+		return nil, &protoError{widget: m.Widget, code: codeBadVersion, text: run.Text{
+			En: fmt.Sprintf("protocol version %s is not supported; this server speaks v%d", shortJSON(rawV), protocolVersion),
+			Zh: fmt.Sprintf("不支持协议版本 %s；本服务器使用 v%d", shortJSON(rawV), protocolVersion),
+		}}
 	}
 	if m.Type == "" {
-		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "field \"type\" is missing"}
+		return nil, &protoError{widget: m.Widget, code: codeMissingField, text: run.Text{En: "field \"type\" is missing", Zh: "缺少字段 \"type\""}}
 	}
 	allowed, ok := allowedFields[m.Type]
 	if !ok {
-		return nil, &protoError{widget: m.Widget, code: codeUnknownType, message: fmt.Sprintf("unknown message type %q (want start, play, pause, step, seek, reset, set-params or speed)", m.Type)}
+		return nil, &protoError{widget: m.Widget, code: codeUnknownType, text: run.Text{
+			En: fmt.Sprintf("unknown message type %q (want start, play, pause, step, seek, reset, set-params or speed)", shortText(m.Type)),
+			Zh: fmt.Sprintf("未知的消息类型 %q（应为 start、play、pause、step、seek、reset、set-params 或 speed）", shortText(m.Type)),
+		}}
 	}
 	if !widgetID.MatchString(m.Widget) {
-		return nil, &protoError{code: codeBadWidget, message: "field \"widget\" must be 1 to 32 letters, digits, '-' or '_'"}
+		return nil, &protoError{code: codeBadWidget, text: run.Text{
+			En: "field \"widget\" must be 1 to 32 letters, digits, '-' or '_'",
+			Zh: "字段 \"widget\" 必须是 1 到 32 个字母、数字、“-”或“_”",
+		}}
 	}
-	// null means absent, as it did when n and to were pointers.
-	for _, f := range []*json.RawMessage{&m.N, &m.To} {
-		if bytes.Equal(bytes.TrimSpace(*f), []byte("null")) {
-			*f = nil
+	for name := range fields {
+		switch name {
+		case "v", "type", "widget":
+			continue
+		}
+		if string(fields[name]) != "null" {
+			m.present[name] = true
+		}
+		if !slices.Contains(allowed, name) {
+			return nil, &protoError{widget: m.Widget, code: codeUnknownField, text: run.Text{
+				En: fmt.Sprintf("field %q does not belong in a %s message", name, m.Type),
+				Zh: fmt.Sprintf("%s 消息不能带字段 %q", m.Type, name),
+			}}
 		}
 	}
-	for name, f := range map[string]json.RawMessage{"n": m.N, "to": m.To} {
-		if f != nil && !isJSONNumber(f) {
-			return nil, &protoError{widget: m.Widget, code: codeBadFieldType, message: fmt.Sprintf("field %q must be a number, got %s", name, jsonValueKind(f))}
-		}
+	var p *protoError
+	if m.N, p = whole("n"); p != nil {
+		p.widget = m.Widget
+		return nil, p
 	}
-	present := map[string]bool{"experiment": m.Experiment != "", "params": m.Params != nil, "n": m.N != nil, "to": m.To != nil, "speed": m.Speed != nil}
-	for _, f := range []string{"experiment", "params", "n", "to", "speed"} {
-		if present[f] && !slices.Contains(allowed, f) {
-			return nil, &protoError{widget: m.Widget, code: codeUnknownField, message: fmt.Sprintf("field %q does not belong in a %s message", f, m.Type)}
+	if m.To, p = whole("to"); p != nil {
+		p.widget = m.Widget
+		return nil, p
+	}
+	if raw, ok := fields["speed"]; ok && string(raw) != "null" {
+		f, ok := jsonNumber(raw)
+		if !ok {
+			return nil, badType("speed", "a number", "数", raw)
 		}
+		m.Speed = &f
+	}
+	if raw, ok := fields["params"]; ok {
+		m.Params = raw
+	}
+	missing := func(en, zh string) error {
+		return &protoError{widget: m.Widget, code: codeMissingField, text: run.Text{En: en, Zh: zh}}
 	}
 	switch {
 	case m.Type == "start" && m.Experiment == "":
-		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a start message needs \"experiment\""}
-	case m.Type == "set-params" && m.Params == nil:
-		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a set-params message needs \"params\""}
+		return nil, missing("a start message needs \"experiment\"", "start 消息需要 \"experiment\"")
+	case m.Type == "set-params" && !m.present["params"]:
+		return nil, missing("a set-params message needs \"params\"", "set-params 消息需要 \"params\"")
 	case m.Type == "seek" && m.To == nil:
-		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a seek message needs \"to\""}
+		return nil, missing("a seek message needs \"to\"", "seek 消息需要 \"to\"")
 	case m.Type == "speed" && m.Speed == nil:
-		return nil, &protoError{widget: m.Widget, code: codeMissingField, message: "a speed message needs \"speed\" (steps per second)"}
+		return nil, missing("a speed message needs \"speed\" (steps per second)", "speed 消息需要 \"speed\"（每秒步数）")
 	}
-	return &m, nil
+	return m, nil
 }
 
-// isJSONNumber reports whether v is a JSON number literal (of any size).
-func isJSONNumber(v json.RawMessage) bool {
-	s := bytes.TrimSpace(v)
-	return len(s) > 0 && (s[0] == '-' || s[0] >= '0' && s[0] <= '9')
+// objectFields splits one JSON object into its fields, refusing anything
+// else, repeated keys and trailing data.
+func objectFields(b []byte) (map[string]json.RawMessage, *protoError) {
+	notObject := &protoError{code: codeBadJSON, text: run.Text{En: "a message must be exactly one JSON object", Zh: "一条消息必须正好是一个 JSON 对象"}}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		name := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, notObject
+		}
+		if _, dup := fields[name]; dup {
+			return nil, &protoError{code: codeBadJSON, text: run.Text{
+				En: fmt.Sprintf("field %q appears twice", shortText(name)),
+				Zh: fmt.Sprintf("字段 %q 出现了两次", shortText(name)),
+			}}
+		}
+		if _, known := knownFields[name]; !known {
+			return nil, &protoError{code: codeUnknownField, text: run.Text{
+				En: fmt.Sprintf("unknown field %q (field names are case-sensitive)", shortText(name)),
+				Zh: fmt.Sprintf("未知字段 %q（字段名区分大小写）", shortText(name)),
+			}}
+		}
+		fields[name] = raw
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); err == nil || dec.More() {
+		return nil, notObject
+	}
+	return fields, nil
 }
 
-// jsonValueKind names the JSON type of a value that is not a number, as
-// encoding/json's type errors do ("string", "bool", "array", "object").
-func jsonValueKind(v json.RawMessage) string {
-	switch s := bytes.TrimSpace(v); {
-	case len(s) == 0:
-		return "nothing"
-	case s[0] == '"':
-		return "string"
-	case s[0] == 't' || s[0] == 'f':
-		return "bool"
-	case s[0] == '[':
-		return "array"
-	case s[0] == '{':
-		return "object"
-	}
-	return "number"
+var knownFields = map[string]struct{}{
+	"v": {}, "type": {}, "widget": {}, "experiment": {}, "params": {}, "n": {}, "to": {}, "speed": {},
 }
 
-// wholeField reads the JSON number v of field name as a whole number in
-// [lo, hi]. A number that is not whole, or does not fit, is a bad-params
-// error naming the bounds; one that fits is returned even if out of range,
-// for the run to refuse with its own message.
-func wholeField(name string, v json.RawMessage, lo, hi int) (int, error) {
-	s := string(bytes.TrimSpace(v))
-	if n, err := strconv.Atoi(s); err == nil {
-		return n, nil
+// jsonNumber parses a JSON number literal; ok is false for anything else
+// (strings, booleans, numbers too large for a float64).
+func jsonNumber(raw json.RawMessage) (float64, bool) {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return 0, false
 	}
-	// Whole numbers in exponent form (1e3) are whole numbers too.
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 {
-		return int(f), nil
-	}
-	return 0, &protoError{code: run.CodeBadParams, message: fmt.Sprintf("field %q must be a whole number between %d and %d, got %s", name, lo, hi, s)}
+	f, err := strconv.ParseFloat(string(s), 64)
+	return f, err == nil && !math.IsInf(f, 0)
 }
 
-// jsonKind names a Go kind as a JSON type for error messages.
-func jsonKind(kind string) string {
-	switch kind {
-	case "int", "int64", "float64", "uint64", "ptr":
-		return "number"
-	case "slice":
-		return "JSON value"
-	}
-	return kind
+func badType(name, en, zh string, raw json.RawMessage) *protoError {
+	return &protoError{code: codeBadFieldType, text: run.Text{
+		En: fmt.Sprintf("field %q must be %s; got %s", name, en, shortJSON(raw)),
+		Zh: fmt.Sprintf("字段 %q 必须是%s；收到的是 %s", name, zh, shortJSON(raw)),
+	}}
 }
 
-// tokenBucket limits commands: it holds up to burst tokens, refilled at rate
-// per second; each command takes one. Only the reader uses it.
+// shortJSON and shortText keep echoed client input short.
+func shortJSON(raw json.RawMessage) string { return shortText(string(bytes.TrimSpace(raw))) }
+
+func shortText(s string) string {
+	r := []rune(s)
+	if len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
+}
+
+// tokenBucket holds up to burst tokens, refilled at rate per second; each
+// take uses one. It is used by one goroutine.
 type tokenBucket struct {
 	rate, burst float64
 	tokens      float64

@@ -26,7 +26,9 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/paramshare/paramshare/experiments/all"
 	"github.com/paramshare/paramshare/lessons"
+	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/web"
 )
 
@@ -125,6 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	flags.Var(&origins, "allow-origin", "extra `ORIGIN` (https://host[:port]) allowed to open the live websocket; repeatable or comma-separated")
 	maxSessions := flags.Int("max-sessions", web.DefaultMaxSessions, "most open lesson pages (websockets) at once, over all clients")
 	maxPerIP := flags.Int("max-sessions-per-ip", web.DefaultMaxSessionsPerIP, "most open lesson pages from one IP address; raise it when a class shares one address (NAT, a reverse proxy)")
+	slots := flags.Int("compute-slots", run.DefaultSlots(), "how many experiment steps run at once (the CPU widgets and downloads may take, shared fairly between addresses)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -133,6 +136,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *maxSessions < 1 {
 		return fmt.Errorf("web: -max-sessions must be at least 1, got %d", *maxSessions)
+	}
+	if *slots < 1 || *slots > 256 {
+		return fmt.Errorf("web: -compute-slots must be between 1 and 256, got %d", *slots)
 	}
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
@@ -157,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("lessons loaded", "source", source, "en", len(set.Lessons("en")), "zh", len(set.Lessons("zh")))
 
-	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP}, log)
+	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP, ComputeSlots: *slots}, log)
 	srv := &http.Server{
 		Handler:           web.NewServer(log, set, live),
 		ReadHeaderTimeout: serverTimeouts.readHeader,
@@ -185,12 +191,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Shutdown's deadline must not derive from ctx, which is already done.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), serverTimeouts.shutdown)
 	defer cancel()
-	// http.Server.Shutdown does not touch hijacked connections, so the
-	// websockets are closed by live, at the same time.
-	liveErr := make(chan error, 1)
-	go func() { liveErr <- live.Shutdown(shutdownCtx) }()
+	// Live first, while the listener still accepts: pages get their close
+	// frame, new /ws requests a 503 saying why, exports in flight are
+	// cancelled (503). http.Server.Shutdown does not touch hijacked
+	// connections; it then lets the remaining requests finish.
+	liveErr := live.Shutdown(shutdownCtx)
 	httpErr := srv.Shutdown(shutdownCtx)
-	if err := errors.Join(httpErr, <-liveErr); err != nil {
+	if err := errors.Join(httpErr, liveErr); err != nil {
 		return fmt.Errorf("web: shutdown: %w", err)
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {

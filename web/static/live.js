@@ -113,21 +113,26 @@ const controlStrings = {
   en: {
     play: "Play", pause: "Pause", step: "Step", reset: "Reset", replay: "Play again",
     speed: "Speed", perSecond: "{n} steps/s", controls: "Run controls",
-    keys: "Keys: Space play/pause, → step, R reset",
+    keys: "Keys, once you have clicked in this widget: Space play/pause, → step, R reset",
     back: "Back", position: "Position", positionOf: "{k} of {n}",
-    keysSeek: "Keys: Space play/pause, → step, ← step back, R reset",
+    keysSeek: "Keys, once you have clicked in this widget: Space play/pause, → step, ← step back, R reset",
   },
   zh: {
     play: "播放", pause: "暂停", step: "单步", reset: "重置", replay: "重新播放",
     speed: "速度", perSecond: "每秒 {n} 步", controls: "运行控制",
-    keys: "快捷键：空格 播放/暂停，→ 单步，R 重置",
+    keys: "先点击本组件，再用快捷键：空格 播放/暂停，→ 单步，R 重置",
     back: "后退", position: "位置", positionOf: "第 {k} / {n} 步",
-    keysSeek: "快捷键：空格 播放/暂停，→ 单步，← 后退一步，R 重置",
+    keysSeek: "先点击本组件，再用快捷键：空格 播放/暂停，→ 单步，← 后退一步，R 重置",
   },
 };
 
 export const MIN_SPEED = 0.25;
 export const MAX_SPEED = 120;
+
+/** limits returns the server's limits from hello (speed bounds until it has come). */
+export function limits() {
+  return hello?.limits ?? { minSpeed: MIN_SPEED, maxSpeed: MAX_SPEED };
+}
 
 // The speed slider is logarithmic: position 0..100 spans MIN..MAX_SPEED.
 const toSpeed = (pos) => {
@@ -229,8 +234,11 @@ export function controls(lang, h, speed, opts = {}) {
     seekSlider.setAttribute("aria-valuetext", seekShown.textContent);
   };
   if (opts.seek) {
+    // h.onBack (when given) counts from where earlier presses are heading,
+    // not from the last frame, so that quick presses each count.
     back = button("← " + s.back, "back", () => {
-      if (position.step > 0) h.onSeek(position.step - 1);
+      if (h.onBack) h.onBack();
+      else if (position.step > 0) h.onSeek(position.step - 1);
     });
     step.before(back);
     const seekLabel = document.createElement("label");
@@ -289,44 +297,43 @@ export function controls(lang, h, speed, opts = {}) {
 
 // ---- Keyboard ---------------------------------------------------------------
 
-// One keyboard target per page: the widget last interacted with, or the first
-// one mounted. Space plays/pauses, → steps, R resets, unless focus is in a
-// form field (where keys type or move a slider); ← steps back where the
-// widget can seek. On a focused button or link, Space (and Enter) keep their
-// native meaning — press it — so they are not handled here as well, but
-// →, ← and R still work: right after clicking Step, → steps again.
-const keyTargets = [];
-let activeKeys = null;
+// Keys act only while focus is inside a widget: the page keeps Space and the
+// arrows for scrolling everywhere else. keyboard makes the widget's root
+// focusable (tabindex -1, so a click anywhere in the card gives it focus,
+// but Tab does not stop on it) and listens on it alone. Space plays/pauses,
+// → steps, R resets, unless focus is in a form field (where keys type or move
+// a slider); ← steps back where the widget can seek. On a focused button or
+// link, Space (and Enter) keep their native meaning — press it — so they
+// are not handled here as well, but →, ← and R still work: right after
+// clicking Step, → steps again.
 
 /**
  * keyboard makes el's handlers {toggle, step, reset, back} reachable by key
- * (back, for ←, is optional: widgets with a position slider give it).
+ * while focus is within el (back, for ←, is optional: widgets with a
+ * position slider give it).
  */
 export function keyboard(el, handlers) {
-  const entry = { el, handlers };
-  keyTargets.push(entry);
-  if (!activeKeys) activeKeys = entry;
-  el.addEventListener("pointerdown", () => (activeKeys = entry));
-  el.addEventListener("focusin", () => (activeKeys = entry));
+  if (!el.hasAttribute("tabindex")) el.tabIndex = -1;
+  el.dataset.keys = "";
+  el.addEventListener("keydown", (ev) => {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.defaultPrevented) return;
+    const t = ev.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable]")) return;
+    // A widget inside a widget (none today) keeps its own keys.
+    if (t instanceof Element && t.closest("[data-keys]") !== el) return;
+    const onButton = t instanceof Element && t.closest("button, a, summary, [role=button]");
+    if (ev.key === " " || ev.code === "Space") {
+      if (onButton) return; // the browser presses the button: no double action
+      ev.preventDefault(); // do not scroll the page
+      handlers.toggle();
+    } else if (ev.key === "ArrowRight") {
+      ev.preventDefault();
+      handlers.step();
+    } else if (ev.key === "ArrowLeft" && handlers.back) {
+      ev.preventDefault();
+      handlers.back();
+    } else if (ev.key === "r" || ev.key === "R") {
+      handlers.reset();
+    }
+  });
 }
-
-document.addEventListener("keydown", (ev) => {
-  if (!activeKeys || ev.altKey || ev.ctrlKey || ev.metaKey || ev.defaultPrevented) return;
-  const t = ev.target;
-  if (t instanceof Element && t.closest("input, textarea, select, [contenteditable]")) return;
-  const onButton = t instanceof Element && t.closest("button, a, summary, [role=button]");
-  const h = activeKeys.handlers;
-  if (ev.key === " " || ev.code === "Space") {
-    if (onButton) return; // the browser presses the button: no double action
-    ev.preventDefault(); // do not scroll the page
-    h.toggle();
-  } else if (ev.key === "ArrowRight") {
-    ev.preventDefault();
-    h.step();
-  } else if (ev.key === "ArrowLeft" && h.back) {
-    ev.preventDefault();
-    h.back();
-  } else if (ev.key === "r" || ev.key === "R") {
-    h.reset();
-  }
-});

@@ -721,6 +721,7 @@ export default function mount(root, initial, { lang }) {
           if (!statics) return;
           const prevStep = frame?.step;
           frame = m.data;
+          run.frame(frame.step, frame.total);
           draw();
           if (frame.step !== prevStep) narrate(false);
           break;

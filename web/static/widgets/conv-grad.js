@@ -199,7 +199,7 @@ export default function mount(root, initial, { lang }) {
 
   const voice = narrator("cg", 1500);
   const run = player(root, L, (m) => ch.send(m), {
-    speed: reducedMotion.matches ? 4 : 30, seek: true, position: () => frame?.step ?? 0,
+    speed: reducedMotion.matches ? 4 : 30, seek: true,
   });
 
   root.append(status, model, header, maps, atLine, flow, biasLine, progress, verdict, run.ctl.el, twin, settings, exports, errorBox, voice.el);
@@ -372,7 +372,7 @@ export default function mount(root, initial, { lang }) {
           const prevStep = frame?.step;
           frame = m.data;
           root.dataset.step = String(frame.step);
-          run.ctl.setPosition(frame.step, frame.total);
+          run.frame(frame.step, frame.total);
           draw();
           if (frame.step !== prevStep) narrate(false);
           break;

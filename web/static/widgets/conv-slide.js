@@ -309,6 +309,7 @@ export default function mount(root, initial, { lang }) {
           const prevStep = frame?.step;
           frame = m.data;
           root.dataset.step = String(frame.step);
+          run.frame(frame.step, frame.total);
           draw();
           if (frame.step !== prevStep) narrate(false);
           break;

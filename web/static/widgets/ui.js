@@ -7,7 +7,7 @@
 // the status, error and narrator lines also carry widget-connection,
 // widget-alert and sr-only, which site.css styles the same for all.
 
-import { controls, keyboard, MIN_SPEED, MAX_SPEED } from "/static/live.js";
+import { controls, keyboard, limits } from "/static/live.js";
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
 
 /** el makes a tag with class cls (when not empty) and text (when given). */
@@ -130,41 +130,69 @@ export function narrator(prefix, gap) {
 
 /**
  * player makes live.js's step controls for a run the reader plays, pauses,
- * steps and resets, binds the page keys to them on root, and remembers what
- * a new socket must be told again: the speed and whether the run was
- * playing. send sends a command on the widget's channel (it may be called
- * only after mount has made the channel). With seek the controls get a
- * position slider, and ← steps back from position(), the current step.
+ * steps and resets, binds the widget's keys to them on root (they act while
+ * focus is in root), and remembers what a new socket must be told again:
+ * the speed and whether the run was playing. send sends a command on the
+ * widget's channel (it may be called only after mount has made the
+ * channel). With seek the controls get a position slider and ← steps back.
  *
- * It returns {ctl, state, step(), reset(), update(m), resend(start, ...)}:
- * update applies a "state" message and reports whether the state changed;
- * resend sends start, the speed, each restoring message that is not
- * false, and play if the run was playing.
+ * Quick presses must each count: three ← before the next frame arrives go
+ * back three positions, not one. The player keeps the step its commands are
+ * heading for (`heading`) until a frame reports it (or a second passes
+ * without one, e.g. when the run ended first), and counts each ← and →
+ * from there; widgets report every frame's step with frame(step, total).
+ *
+ * It returns {ctl, state, step(), reset(), update(m), frame(step, total),
+ * resend(start, ...)}: update applies a "state" message and reports whether
+ * the state changed; resend sends start, the speed, each restoring message
+ * that is not false, and play if the run was playing.
  */
-export function player(root, lang, send, { speed, seek = false, position }) {
+export function player(root, lang, send, { speed, seek = false }) {
   let state = "paused";
   let wantPlaying = false;
+  let at = { step: 0, total: 0 }; // the last frame's
+  let heading = null; // the step sent commands lead to, until a frame shows it
+  let headingTimer = 0;
+  const head = (k) => {
+    heading = k;
+    clearTimeout(headingTimer);
+    headingTimer = setTimeout(() => (heading = null), 1000);
+  };
+  const from = () => heading ?? at.step;
   const step = () => {
     wantPlaying = false;
+    if (at.total && from() >= at.total) return;
+    head(from() + 1);
     send({ type: "step", n: 1 });
   };
   const reset = () => {
     wantPlaying = false;
+    head(0);
     send({ type: "reset" });
+  };
+  const back = () => {
+    wantPlaying = false;
+    const k = from();
+    if (k <= 0) return;
+    head(k - 1);
+    send({ type: "seek", to: k - 1 });
   };
   const handlers = {
     onPlay: () => {
       wantPlaying = true;
+      heading = null;
       send({ type: "play" });
     },
     onPause: () => {
       wantPlaying = false;
+      heading = null;
       send({ type: "pause" });
     },
     onStep: step,
     onReset: reset,
     onSpeed: (sps) => {
-      speed = Math.min(MAX_SPEED, Math.max(MIN_SPEED, sps));
+      const lim = limits();
+      speed = Math.min(lim.maxSpeed, Math.max(lim.minSpeed, sps));
       send({ type: "speed", speed });
     },
   };
@@ -173,13 +201,11 @@ export function player(root, lang, send, { speed, seek = false, position }) {
   if (seek) {
     handlers.onSeek = (k) => {
       wantPlaying = false;
+      head(k);
       send({ type: "seek", to: k });
     };
-    keys.back = () => {
-      wantPlaying = false;
-      const k = position();
-      if (k > 0) send({ type: "seek", to: k - 1 });
-    };
+    handlers.onBack = back;
+    keys.back = back;
   }
   const ctl = controls(lang, handlers, speed, { seek });
   keyboard(root, keys);
@@ -200,7 +226,16 @@ export function player(root, lang, send, { speed, seek = false, position }) {
       ctl.setSpeed(m.speed);
       return changed;
     },
+    frame(k, n) {
+      at = { step: k, total: n };
+      if (heading === k) {
+        heading = null;
+        clearTimeout(headingTimer);
+      }
+      ctl.setPosition(k, n);
+    },
     resend(start, ...restore) {
+      heading = null;
       send(start);
       send({ type: "speed", speed });
       for (const m of restore) if (m) send(m);

@@ -1,0 +1,12 @@
+// Package all registers every experiment the server serves: importing it
+// is how cmd/web (and tests that need the whole course) get them. Adding a
+// lesson's experiment is one line here.
+package all
+
+import (
+	_ "github.com/paramshare/paramshare/experiments/cnntrain"
+	_ "github.com/paramshare/paramshare/experiments/convgrad"
+	_ "github.com/paramshare/paramshare/experiments/convslide"
+	_ "github.com/paramshare/paramshare/experiments/drawdigit"
+	_ "github.com/paramshare/paramshare/experiments/paramcalc"
+)
