@@ -43,8 +43,11 @@ type Spec struct {
 	New func(Values) (Experiment, error)
 	// Exports are the files a page can download of the experiment's state.
 	Exports []Export
-	// Budget is what one run may cost; the conformance test measures it.
-	Budget Budget
+	// Budget is what one run may cost; the conformance test measures it
+	// at Costliest: the values (over the defaults) that make a step and a
+	// run the most expensive.
+	Budget    Budget
+	Costliest map[string]any
 }
 
 // Export is one downloadable file of an experiment's state at a step:
@@ -106,6 +109,12 @@ func Register(s Spec) {
 		}
 		seen[f.Name] = true
 	}
+	for k, x := range s.Costliest {
+		i := slices.IndexFunc(s.Fields, func(f Field) bool { return f.Name == k })
+		if i < 0 || fmt.Sprintf("%T", x) != fmt.Sprintf("%T", s.Fields[i].Default) {
+			panic(fmt.Sprintf("run: experiment %q: Costliest %q is not a field of its kind", s.Name, k))
+		}
+	}
 	for _, e := range s.Exports {
 		if e.Write == nil || !slices.Contains([]string{"png", "svg", "json", "trace.json"}, e.Format) {
 			panic(fmt.Sprintf("run: experiment %q: bad export %q", s.Name, e.Format))
@@ -117,6 +126,15 @@ func Register(s Spec) {
 		panic(fmt.Sprintf("run: experiment %q registered twice", s.Name))
 	}
 	registry[s.Name] = &s
+}
+
+// CostliestValues returns the defaults with Costliest over them.
+func (s *Spec) CostliestValues() Values {
+	v := Defaults(s.Fields)
+	for k, x := range s.Costliest {
+		v[k] = x
+	}
+	return v
 }
 
 // Lookup returns the named experiment's spec.

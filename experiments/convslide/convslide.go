@@ -107,6 +107,8 @@ func init() {
 		// the run keeps of its encoded frame; the largest data part seen
 		// is 4.8 kB, the largest static part 2.4 kB.
 		Budget: run.Budget{Step: 100 * time.Microsecond, Memory: 64 << 10, FrameBytes: 10 << 10, StaticBytes: 6 << 10},
+		// The most cells: 30×30 with padding 2.
+		Costliest: map[string]any{"padding": 2, "stride": 1, "dilation": 1},
 	})
 }
 

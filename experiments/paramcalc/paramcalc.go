@@ -83,7 +83,8 @@ func init() {
 		// dropped once counted). A run holds 3.1 kB with its encoded frame
 		// (the experiment alone 1.1 kB); the static part is at most 1.25 kB
 		// (every field at its maximum), the data part 20 B.
-		Budget: run.Budget{Step: 100 * time.Microsecond, Memory: 8 << 10, FrameBytes: 64, StaticBytes: 2 << 10},
+		Budget:    run.Budget{Step: 100 * time.Microsecond, Memory: 8 << 10, FrameBytes: 64, StaticBytes: 2 << 10},
+		Costliest: map[string]any{"size": 128, "inChannels": 64, "kernel": 11, "outChannels": 256},
 	})
 }
 
