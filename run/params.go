@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,11 @@ const (
 	Number Kind = "number" // a finite number in [Min, Max]
 	Choice Kind = "choice" // one of Choices
 	Bool   Kind = "bool"   // true or false
+	// Bytes is exactly Len bytes written in standard base64 (RFC 4648,
+	// with padding), such as a 28×28 drawing: a value too large for a
+	// number and too free for a list of choices. Values hold it as its
+	// canonical base64 text (Values.Bytes decodes it).
+	Bytes Kind = "bytes"
 )
 
 // Field describes one parameter of an experiment: everything the one
@@ -30,10 +36,11 @@ const (
 type Field struct {
 	Name    string
 	Kind    Kind
-	Default any      // int for Int, float64 for Number, string for Choice, bool for Bool
+	Default any      // int for Int, float64 for Number, string for Choice and Bytes, bool for Bool
 	Min     float64  // Int and Number: the smallest value allowed
 	Max     float64  // Int and Number: the largest value allowed
 	Choices []string // Choice: the values allowed, in the order a page lists them
+	Len     int      // Bytes: the number of bytes a value holds
 	Desc    Text     // one line, both languages
 }
 
@@ -46,12 +53,13 @@ type FieldInfo struct {
 	Min     *float64 `json:"min,omitempty"`
 	Max     *float64 `json:"max,omitempty"`
 	Choices []string `json:"choices,omitempty"`
+	Len     int      `json:"len,omitempty"`
 	Desc    string   `json:"desc"`
 }
 
 // Info returns f for the page, in lang.
 func (f Field) Info(lang string) FieldInfo {
-	fi := FieldInfo{Name: f.Name, Kind: f.Kind, Default: f.Default, Choices: f.Choices, Desc: f.Desc.In(lang)}
+	fi := FieldInfo{Name: f.Name, Kind: f.Kind, Default: f.Default, Choices: f.Choices, Len: f.Len, Desc: f.Desc.In(lang)}
 	if f.Kind == Int || f.Kind == Number {
 		lo, hi := f.Min, f.Max
 		fi.Min, fi.Max = &lo, &hi
@@ -85,6 +93,14 @@ func (f Field) check() {
 		if _, ok := f.Default.(bool); !ok {
 			bad("a bool field needs a bool default")
 		}
+	case Bytes:
+		d, ok := f.Default.(string)
+		if !ok || f.Len <= 0 {
+			bad("a bytes field needs a length and a string default")
+		}
+		if c, err := bytesValue(f, d); err != nil || c != d {
+			bad("a bytes field's default must be the canonical base64 of Len bytes")
+		}
 	default:
 		bad("unknown kind " + string(f.Kind))
 	}
@@ -107,6 +123,16 @@ func (v Values) String(name string) string { return mustGet[string](v, name) }
 
 // Bool returns the Bool field name.
 func (v Values) Bool(name string) bool { return mustGet[bool](v, name) }
+
+// Bytes returns the Bytes field name, decoded: a new slice of the field's
+// Len bytes.
+func (v Values) Bytes(name string) []byte {
+	b, err := base64.StdEncoding.DecodeString(mustGet[string](v, name))
+	if err != nil {
+		panic(fmt.Sprintf("run: parameter %q is not base64: %v", name, err))
+	}
+	return b
+}
 
 func mustGet[T any](v Values, name string) T {
 	x, ok := v[name].(T)
@@ -221,6 +247,11 @@ func (f Field) wantText() Text {
 			En: "one of " + strings.Join(f.Choices, ", "),
 			Zh: "以下之一：" + strings.Join(f.Choices, "、"),
 		}
+	case Bytes:
+		return Text{
+			En: fmt.Sprintf("base64 of exactly %d bytes", f.Len),
+			Zh: fmt.Sprintf("恰好 %d 个字节的 base64 文本", f.Len),
+		}
 	}
 	return Text{En: "true or false", Zh: "true 或 false"}
 }
@@ -329,6 +360,12 @@ func jsonValue(f Field, v json.RawMessage) (any, error) {
 			return nil, fieldError(f, strconv.Quote(s))
 		}
 		return s, nil
+	case Bytes:
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return nil, fieldError(f, string(v))
+		}
+		return bytesValue(f, s)
 	default: // Bool
 		var b bool
 		if json.Unmarshal(v, &b) != nil {
@@ -352,6 +389,25 @@ func numberValue(f Field, s string) (any, error) {
 		return int(x), nil
 	}
 	return x, nil
+}
+
+// bytesValue decodes s, base64 of exactly f.Len bytes, for a Bytes field
+// and returns its canonical text (equal bytes make equal values).
+func bytesValue(f Field, s string) (any, error) {
+	if base64.StdEncoding.DecodedLen(len(s)) > f.Len+3 { // do not decode what cannot fit
+		return nil, fieldError(f, strconv.Quote(s))
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fieldError(f, strconv.Quote(s))
+	}
+	if len(b) != f.Len {
+		pe := fieldError(f, strconv.Quote(s))
+		pe.Text.En += fmt.Sprintf(" (%d bytes)", len(b))
+		pe.Text.Zh += fmt.Sprintf("（%d 个字节）", len(b))
+		return nil, pe
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
 }
 
 // isJSONNumber reports whether v is a JSON number literal (of any size).
@@ -402,6 +458,10 @@ func DecodeQuery(fields []Field, q url.Values, extra ...string) (Values, error) 
 				err = fieldError(f, strconv.Quote(s))
 			}
 			x = s
+		case Bytes:
+			// A '+' that was not percent-encoded arrives as a space;
+			// base64 has no spaces, so the repair is unambiguous.
+			x, err = bytesValue(f, strings.ReplaceAll(s, " ", "+"))
 		default:
 			b, perr := strconv.ParseBool(s)
 			if perr != nil || (s != "true" && s != "false") {

@@ -89,3 +89,70 @@ func TestDecodeQuery(t *testing.T) {
 		t.Fatalf("round trip: %v %v (query %s)", got, err, want.Query(counterFields).Encode())
 	}
 }
+
+// bytesFields has a Bytes field of 4 bytes beside a number.
+var bytesFields = []Field{
+	{Name: "pixels", Kind: Bytes, Len: 4, Default: "AAAAAA==", Desc: Text{En: "pixels", Zh: "像素"}},
+	{Name: "n", Kind: Int, Default: 1, Min: 0, Max: 9, Desc: Text{En: "n", Zh: "n"}},
+}
+
+// TestBytesField: a Bytes field takes base64 of exactly Len bytes, in JSON
+// and in a query (where an unescaped '+' arrives as a space), keeps its
+// canonical text in Values, and refuses the rest naming the field.
+func TestBytesField(t *testing.T) {
+	for _, f := range bytesFields {
+		f.check()
+	}
+	base := Defaults(bytesFields)
+	want := base.With("pixels", "+/8AAQ==") // fb ff 00 01
+	for _, raw := range []string{`{"pixels": "+/8AAQ=="}`, `{"pixels": "+/8AAR=="}` /* padding bits set */} {
+		v, err := DecodeJSON(bytesFields, base, json.RawMessage(raw))
+		if err != nil || !v.Equal(want) {
+			t.Errorf("%s: %v %v, want %v", raw, v, err, want)
+		}
+	}
+	if got := want.Bytes("pixels"); string(got) != "\xfb\xff\x00\x01" {
+		t.Errorf("Bytes: % x", got)
+	}
+	if v, err := DecodeJSON(bytesFields, want, json.RawMessage(`{"pixels": null, "n": 2}`)); err != nil || !v.Equal(want.With("n", 2)) {
+		t.Errorf("null: %v %v, want the drawing kept", v, err)
+	}
+	q, _ := url.ParseQuery("pixels=+/8AAQ==")
+	if v, err := DecodeQuery(bytesFields, q); err != nil || !v.Equal(want) {
+		t.Errorf("query with '+' as a space: %v %v", v, err)
+	}
+	if v, err := DecodeQuery(bytesFields, want.Query(bytesFields)); err != nil || !v.Equal(want) {
+		t.Errorf("round trip through Query: %v %v (%s)", v, err, want.Query(bytesFields).Encode())
+	}
+	for _, c := range []struct{ raw, en string }{
+		{`{"pixels": "AAAA"}`, "base64 of exactly 4 bytes; got \"AAAA\" (3 bytes)"},
+		{`{"pixels": "AAAAAAA="}`, "(5 bytes)"},
+		{`{"pixels": "AA AAAA="}`, "base64 of exactly 4 bytes"},
+		{`{"pixels": "AAAAAA"}`, "base64 of exactly 4 bytes"}, // padding is required
+		{`{"pixels": "____AA=="}`, "base64 of exactly 4 bytes"},
+		{`{"pixels": 1234}`, "got 1234"},
+		{`{"pixels": [0, 0, 0, 0]}`, "got [0, 0, 0, 0]"},
+		{`{"pixels": "` + strings.Repeat("A", 1<<20) + `"}`, "…"},
+	} {
+		_, err := DecodeJSON(bytesFields, base, json.RawMessage(c.raw))
+		pe, ok := AsParamError(err)
+		if !ok || pe.Field != "pixels" || !strings.Contains(pe.Text.En, c.en) || !strings.Contains(pe.Text.Zh, "恰好 4 个字节的 base64") {
+			t.Errorf("%.40s: %v, want a ParamError on pixels with %q", c.raw, err, c.en)
+		}
+	}
+	for _, bad := range []Field{
+		{Name: "p", Kind: Bytes, Len: 0, Default: "", Desc: Text{En: "p", Zh: "p"}},
+		{Name: "p", Kind: Bytes, Len: 4, Default: "AAAA", Desc: Text{En: "p", Zh: "p"}},
+		{Name: "p", Kind: Bytes, Len: 4, Default: "AAAAAR==", Desc: Text{En: "p", Zh: "p"}},
+		{Name: "p", Kind: Bytes, Len: 4, Default: []byte{0, 0, 0, 0}, Desc: Text{En: "p", Zh: "p"}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("field %+v accepted", bad)
+				}
+			}()
+			bad.check()
+		}()
+	}
+}
