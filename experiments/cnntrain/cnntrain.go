@@ -12,8 +12,9 @@
 // Training runs in passes of one example (lab's Micro) whose gradients add
 // up to the batch's, so a race holds one example's activations per model
 // whatever the batch: about 12 MB in all, most of it the twin's 299,498
-// weights with their gradients and Adam's two moments. A step at the
-// largest batch (256) takes about a quarter of a second of one core.
+// weights with their gradients and Adam's two moments. A step takes
+// ~26 ms of one core at the default batch (32), ~0.25 s at the largest
+// (256).
 //
 // Evaluations and shift tests are work a step owes on its own weights (the
 // gate). They are cut into pieces of about 30 ms, run by the background
@@ -59,11 +60,12 @@ func init() {
 			{Format: "trace.json", Heavy: true, Write: writeTrace},
 		},
 		// Measured by TestBudget (see its log): the longest Advance is a
-		// training step at batch 256, ~0.22 s (a gate piece ≤ 40 ms); a race
-		// holds 12.2 MB beyond the shared digits at batch 256, 5,000
-		// training digits, 600 steps and Adam — 9.6 MB of it the twin's
-		// weights, gradients and Adam moments — against the limit
-		// of 15 MB; a frame is ≤ 12 kB of data and 1.7 kB static.
+		// training step at batch 256, 0.25 s of CPU (0.30 s the first,
+		// which sizes the buffers; a gate piece ≤ 40 ms); a race holds
+		// 12.1 MB beyond the shared digits at batch 256, 5,000 training
+		// digits, 600 steps and Adam — 9.6 MB of it the twin's weights,
+		// gradients and Adam moments — against the limit of 15 MB;
+		// a frame is ≤ 12 kB of data and 1.7 kB static.
 		Budget:    run.Budget{Step: 500 * time.Millisecond, Memory: 15_000_000, FrameBytes: 20 << 10, StaticBytes: 4 << 10},
 		Costliest: map[string]any{"batch": lab.MaxBatch, "trainSize": lab.MaxTrainSize, "epochs": 50}, // Adam, the default, holds the most
 	})
@@ -74,8 +76,9 @@ func Models() []string { return []string{"cnn", "lc", "mlp"} }
 
 // Limits and schedule of the race.
 const (
-	// maxSteps caps a run (and an export's replay): at ~40 ms a step at
-	// the default batch, 600 steps are under half a minute of one core.
+	// maxSteps caps a run (and an export's replay): at ~26 ms a step at
+	// the default batch, 600 steps are ~16 s of one core, and as many
+	// again for the evaluations (~0.25 s each) and shift tests (~1.1 s).
 	maxSteps = 600
 	maxSeed  = 1_000_000
 	// EvalImages is how many test digits (the first 500, 50 per class)
