@@ -10,8 +10,8 @@ import { channel } from "/static/live.js";
 import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
 import {
-  el, fill, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
-  paintCells, sharpCanvas, fillCells, ring, perFrame, link,
+  el, fill, plural, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
+  paintCells, longestText, sharpCanvas, fillCells, ring, perFrame, link,
 } from "/static/widgets/ui.js";
 
 const KERNELS = ["random", "identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
@@ -40,7 +40,7 @@ const strings = {
     sumBias: "bias: Σ {s} · engine {e}",
     progress: "{step} of {total} positions added",
     equal: "Σ of all {n} contributions = the engine's dW (largest difference {d}).",
-    notYet: "{n} positions still to add.",
+    notYet: { one: "{n} position still to add.", other: "{n} positions still to add." },
     unshared: "Unshared twin (locally connected: {n} parameters instead of {s})",
     own: "This position's own kernel gradient",
     all: "Every position's own kernel gradient (3×3 each)",
@@ -286,8 +286,13 @@ export default function mount(root, initial, { lang }) {
       gridCells(own.grid, blank());
     }
     const fresh = !!at && !reducedMotion.matches;
-    gridCells(sum.grid, frame.sum.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, sLim), fresh })));
-    gridCells(engine.grid, statics.engineGrad.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, sLim) })));
+    // The running sum and the engine's dW share one text size, so that
+    // the two grids stay alike as the sum reaches dW.
+    const sumItems = frame.sum.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, sLim), fresh }));
+    const engineItems = statics.engineGrad.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, sLim) }));
+    const chars = Math.max(6, longestText(sumItems), longestText(engineItems));
+    paintCells(sum.grid, sumItems, "cg", chars);
+    paintCells(engine.grid, engineItems, "cg", chars);
     // Restart the "just added" highlight on each step.
     if (fresh) {
       sum.grid.classList.remove("cg-pulse");
@@ -302,7 +307,7 @@ export default function mount(root, initial, { lang }) {
       verdict.classList.add("cg-ok");
       root.dataset.maxDiff = String(d);
     } else {
-      verdict.textContent = fill(S.notYet, { n: nf.format(frame.total - frame.step) });
+      verdict.textContent = fill(plural(S.notYet, frame.total - frame.step, L), { n: nf.format(frame.total - frame.step) });
       verdict.classList.remove("cg-ok");
       delete root.dataset.maxDiff;
     }

@@ -23,6 +23,17 @@ export function fill(tpl, vars) {
   return tpl.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
 }
 
+/**
+ * plural picks the form of a string for the count n: tpl is a string (the
+ * same for every count, as Chinese needs) or {one, other, …} keyed by
+ * Intl.PluralRules categories for lang ("en" or "zh").
+ */
+export function plural(tpl, n, lang) {
+  if (typeof tpl === "string") return tpl;
+  const cat = new Intl.PluralRules(lang === "zh" ? "zh-CN" : "en").select(n);
+  return tpl[cat] ?? tpl.other;
+}
+
 /** reducedMotion is the reader's "prefers-reduced-motion: reduce" query. */
 export const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
@@ -35,6 +46,14 @@ const shared = {
     closed: "Not connected to the server.",
     error: "Server: {msg}",
     digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
+    preparing: "Preparing {name}… {s} s",
+    preparingSlow: "Preparing {name}… {s} s — the server is re-computing this step; it can take a minute.",
+    receiving: "Receiving {name}… {kb} kB",
+    busyRetry: "{msg} Trying again in {s} s.",
+    downloadFailed: "Could not make {name}: {msg}",
+    downloadNetwork: "Downloading {name} failed: the connection broke. Try again.",
+    downloaded: "Downloaded {name}.",
+    cancel: "Cancel",
   },
   zh: {
     connecting: "正在连接服务器……",
@@ -42,6 +61,14 @@ const shared = {
     closed: "未连接到服务器。",
     error: "服务器：{msg}",
     digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
+    preparing: "正在生成{name}…… {s} 秒",
+    preparingSlow: "正在生成{name}…… {s} 秒——服务器正在重新计算这一步，可能需要一分钟。",
+    receiving: "正在接收{name}…… {kb} kB",
+    busyRetry: "{msg} {s} 秒后重试。",
+    downloadFailed: "无法生成{name}：{msg}",
+    downloadNetwork: "{name}：连接失败，请重试。",
+    downloaded: "{name}已下载。",
+    cancel: "取消",
   },
 };
 
@@ -325,8 +352,13 @@ export function selectField({ cls, text, values, name, current, testid, onChange
  * table cells of container (class prefix-cell, role cell), reusing the
  * cells while their number stays the same: only text, colour and the
  * prefix-padding and prefix-fresh classes change between frames.
+ *
+ * It also sets the custom property --cell-chars on container to chars (or,
+ * by default, the longest line of text among items): a widget's stylesheet
+ * sizes the cells' font from it and the container's width (container query
+ * units), so that every number fits its cell at any width.
  */
-export function paintCells(container, items, prefix) {
+export function paintCells(container, items, prefix, chars = longestText(items)) {
   if (container.children.length !== items.length) {
     container.replaceChildren(...items.map(() => {
       const c = el("div", prefix + "-cell");
@@ -334,6 +366,7 @@ export function paintCells(container, items, prefix) {
       return c;
     }));
   }
+  container.style.setProperty("--cell-chars", String(Math.max(1, chars)));
   items.forEach((it, i) => {
     const c = container.children[i];
     c.textContent = it.text;
@@ -346,6 +379,13 @@ export function paintCells(container, items, prefix) {
     c.style.backgroundColor = css(it.rgb);
     c.style.color = textOn(it.rgb);
   });
+}
+
+/** longestText is the number of characters of the longest line of text among items [{text}]. */
+export function longestText(items) {
+  let n = 0;
+  for (const it of items) for (const line of String(it.text).split("\n")) n = Math.max(n, [...line].length);
+  return n;
 }
 
 /**
@@ -412,4 +452,127 @@ export function link(text, testid, cls = "") {
   const a = el("a", cls, text);
   a.dataset.testid = testid;
   return a;
+}
+
+/**
+ * downloads makes the status line of a widget's heavy downloads (exports
+ * the server needs seconds to compute, such as cnn-train's, which re-train
+ * to the step on screen) and returns {line, watch(a, name)}. watch(a, name)
+ * turns a plain click on link a into a fetch: the line says "Preparing
+ * NAME… 3 s" with a spinner and a Cancel button, then the file is saved
+ * from a blob URL under a.download. A busy server (503) is asked again
+ * after its Retry-After, saying so in its own (localized) words; any other
+ * refusal shows the server's text. The link stays a plain link for a
+ * middle click, a modified click or a page without JavaScript. S is
+ * begin's strings.
+ */
+export function downloads(S, prefix) {
+  const line = el("p", `widget-download ${prefix}-download`);
+  line.setAttribute("role", "status");
+  line.dataset.testid = "download-status";
+  line.hidden = true;
+  const spinner = el("span", "widget-spinner");
+  spinner.setAttribute("aria-hidden", "true");
+  const text = el("span", "widget-download-text");
+  const cancel = el("button", "widget-download-cancel", S.cancel);
+  cancel.type = "button";
+  line.append(spinner, text, cancel);
+  let job = null; // {ctrl, tick, timer}
+  const stop = () => {
+    if (!job) return;
+    job.ctrl.abort();
+    clearInterval(job.tick);
+    clearTimeout(job.timer);
+    job = null;
+    spinner.hidden = true;
+    cancel.hidden = true;
+    line.removeAttribute("aria-busy");
+  };
+  cancel.addEventListener("click", () => {
+    stop();
+    line.hidden = true;
+  });
+  const say = (msg, busy) => {
+    line.hidden = false;
+    text.textContent = msg;
+    spinner.hidden = !busy;
+    cancel.hidden = !busy;
+    if (busy) line.setAttribute("aria-busy", "true");
+    else line.removeAttribute("aria-busy");
+  };
+  async function fetchTo(url, filename, name, attempt) {
+    const ctrl = new AbortController();
+    const started = performance.now();
+    const seconds = () => Math.round((performance.now() - started) / 1000);
+    const tick = () => say(fill(seconds() >= 5 ? S.preparingSlow : S.preparing, { name, s: seconds() }), true);
+    job = { ctrl, tick: setInterval(tick, 1000), timer: 0 };
+    tick();
+    let res;
+    try {
+      res = await fetch(url, { signal: ctrl.signal });
+      if (res.status === 503 && attempt < 5) {
+        const msg = (await res.text()).trim();
+        clearInterval(job.tick);
+        let wait = Math.min(60, Math.max(1, Number(res.headers.get("Retry-After")) || 5));
+        const count = () => say(fill(S.busyRetry, { msg, s: wait }), true);
+        count();
+        job.tick = setInterval(() => {
+          wait = Math.max(0, wait - 1);
+          count();
+        }, 1000);
+        job.timer = setTimeout(() => {
+          clearInterval(job.tick);
+          job = null;
+          fetchTo(url, filename, name, attempt + 1);
+        }, wait * 1000);
+        return;
+      }
+      if (!res.ok) {
+        const msg = (await res.text()).trim() || `HTTP ${res.status}`;
+        stop();
+        say(fill(S.downloadFailed, { name, msg }), false);
+        return;
+      }
+      // Count the bytes as they come (the figure is ready once they start).
+      const parts = [];
+      let got = 0;
+      const reader = res.body.getReader();
+      clearInterval(job.tick);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        got += value.length;
+        say(fill(S.receiving, { name, kb: Math.round(got / 1024) }), true);
+      }
+      const blob = new Blob(parts, { type: res.headers.get("Content-Type") || "application/octet-stream" });
+      const href = URL.createObjectURL(blob);
+      const save = document.createElement("a");
+      save.href = href;
+      save.download = filename;
+      save.hidden = true;
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 30000);
+      stop();
+      say(fill(S.downloaded, { name }), false);
+    } catch (err) {
+      if (err?.name === "AbortError") return;
+      stop();
+      say(fill(S.downloadNetwork, { name }), false);
+    }
+  }
+  return {
+    line,
+    watch(a, name) {
+      a.addEventListener("click", (ev) => {
+        if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        if (a.getAttribute("aria-disabled") === "true") return;
+        stop();
+        fetchTo(a.href, a.download || "", typeof name === "function" ? name() : name, 0);
+      });
+    },
+  };
 }
