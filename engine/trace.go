@@ -15,10 +15,9 @@ import (
 
 // A step trace is one training step of one model as JSON: the layers with
 // their parameters before the update, one batch, the loss and the gradient of
-// every parameter (the contract is /work/shared/spec/trace-format.md; the
-// project's copy with its additions is docs/trace-format.md). The types
-// below are the trace's JSON, field for field, in the contract's key order,
-// so that the same seed always writes the same bytes.
+// every parameter (the contract is docs/trace-format.md in this
+// repository). The types below are the trace's JSON, field for field, in the
+// contract's key order, so that the same seed always writes the same bytes.
 
 // TraceFormat is the value of a trace's "format" key.
 const TraceFormat = "paramshare-trace/1"
