@@ -8,8 +8,8 @@ import { channel } from "/static/live.js";
 import { divergingAt } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
 import {
-  el, fill, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
-  fillCells, viridisImage, perFrame, link,
+  el, fill, plural, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
+  fillCells, viridisImage, perFrame, link, downloads,
 } from "/static/widgets/ui.js";
 
 const MODELS = ["cnn", "lc", "mlp"];
@@ -34,8 +34,14 @@ const strings = {
     kinds: { cnn: "(shared kernels)", lc: "(locally connected, no sharing)", mlp: "(dense)" },
     short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
     progress: "Step {k} of {n} · epoch {e}",
-    budget: "Budget: {n} steps = {epochs} × {per} steps per epoch; one step is one minibatch of {batch} digits for each model.",
-    budgetCapped: "Budget: {n} steps (capped; {epochs} epochs would be {want}); one step is one minibatch of {batch} digits for each model.",
+    budget: {
+      one: "Budget: {n} steps = {epochs} × {per} steps per epoch; one step is one minibatch of {batch} digits for each model.",
+      other: "Budget: {n} steps = {epochs} × {per} steps per epoch; one step is one minibatch of {batch} digits for each model.",
+    },
+    budgetCapped: {
+      one: "Budget: {n} steps (capped; {epochs} epoch would be {want}); one step is one minibatch of {batch} digits for each model.",
+      other: "Budget: {n} steps (capped; {epochs} epochs would be {want}); one step is one minibatch of {batch} digits for each model.",
+    },
     evalNote: "Accuracies are measured every {every} steps on {test} test digits and {train} training digits.",
     notYet: "—",
     lossChart: "Training loss (each step's batch)",
@@ -62,6 +68,7 @@ const strings = {
     resetRace: "Reset the race",
     downloadPNG: "Download charts (PNG)", downloadSVG: "Download SVG",
     json: "CNN step trace (JSON)",
+    files: { png: "the charts (PNG)", svg: "the charts (SVG)", json: "the CNN step trace (JSON)" },
     exportNote: "The server re-trains to this step to draw it (a few seconds).",
     restarted: "Reconnected: training cannot be resumed, so the race starts again from step 0.",
     empty: "Press Play (or Space) to start the race. Each step trains all three models on one minibatch.",
@@ -105,6 +112,7 @@ const strings = {
     resetRace: "重置比赛",
     downloadPNG: "下载图表（PNG）", downloadSVG: "下载 SVG",
     json: "CNN 单步追踪（JSON）",
+    files: { png: "图表（PNG）", svg: "图表（SVG）", json: "CNN 单步追踪（JSON）" },
     exportNote: "服务器会重新训练到这一步再绘图（需要几秒钟）。",
     restarted: "已重新连接：训练无法接着进行，比赛从第 0 步重新开始。",
     empty: "按“播放”（或空格键）开始比赛。每一步让三个模型各训练一个小批量。",
@@ -338,11 +346,17 @@ export default function mount(root, initial, { lang }) {
   const svgLink = link(S.downloadSVG, "download-svg");
   const jsonLink = link(S.json, "export-json");
   exports.append(pngLink, " · ", svgLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
+  // Each export re-trains to the step on screen (seconds): fetched with
+  // progress shown, then saved.
+  const fetching = downloads(S, "ct");
+  fetching.watch(pngLink, S.files.png);
+  fetching.watch(svgLink, S.files.svg);
+  fetching.watch(jsonLink, S.files.json);
 
   const voice = narrator("ct", 4000);
   const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
 
-  root.append(status, notice, head, run.ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, errorBox, voice.el);
+  root.append(status, notice, head, run.ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, fetching.line, errorBox, voice.el);
 
   function setParams(change) {
     ch.send({ type: "set-params", params: change });
@@ -639,7 +653,7 @@ export default function mount(root, initial, { lang }) {
     bar.value = frame.step;
     const p = statics.params;
     const want = p.epochs * statics.stepsPerEpoch;
-    budget.textContent = fill(want > total ? S.budgetCapped : S.budget, {
+    budget.textContent = fill(plural(want > total ? S.budgetCapped : S.budget, p.epochs, L), {
       n: nf.format(total), epochs: nf.format(p.epochs), per: nf.format(statics.stepsPerEpoch), want: nf.format(want), batch: nf.format(p.batch),
     });
     evalNote.textContent = fill(S.evalNote, { every: nf.format(statics.evalEvery), test: nf.format(statics.evalTest), train: nf.format(statics.evalTrain) });
@@ -651,10 +665,14 @@ export default function mount(root, initial, { lang }) {
       // divergedLoss is each diverged model's batch loss at that step
       // (absent when it was NaN or infinite); guessing gives ln 10.
       const losses = div.map((m) => `${S.short[m.name]} ${m.divergedLoss != null ? num3.format(m.divergedLoss) : S.notFinite}`);
+      // The diverging step counts for every model (docs/protocol.md), so
+      // the step shown in the header is the step they blew up at; a model
+      // that says which step (divergedStep) is taken at its word.
+      const k = nf.format(div.find((m) => m.divergedStep)?.divergedStep ?? frame.step);
       divergedDetail.textContent = div.length
-        ? fill(S.divergedLoss, { models: div.map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1), losses: losses.join(", "), guess: num3.format(Math.LN10) })
-        : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(", "), k: nf.format(frame.step + 1) });
-      divergedDetail.title = div.map((m) => m.diverged).join("\n");
+        ? fill(S.divergedLoss, { models: div.map((m) => S.short[m.name]).join(", "), k, losses: losses.join(", "), guess: num3.format(Math.LN10) })
+        : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(", "), k });
+      divergedDetail.title = div.map((m) => (L === "zh" && m.divergedZh) || m.diverged).join("\n");
     }
     const q = new URLSearchParams({
       lr: p.lr, batch: p.batch, optimizer: p.optimizer, trainSize: p.trainSize, seed: p.seed, epochs: p.epochs, digit: p.digit, step: frame.step,
@@ -671,6 +689,7 @@ export default function mount(root, initial, { lang }) {
       a.classList.toggle("ct-disabled", frame.step === 0);
     }
     jsonLink.href = "/export/cnn-train.json?" + q;
+    jsonLink.download = base + ".json";
   }
 
   function narrate(force) {
