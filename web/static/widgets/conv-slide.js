@@ -97,7 +97,7 @@ export default function mount(root, initial, { lang }) {
   const unshared = el("p", "cs-unshared");
 
   const panels = el("div", "cs-panels");
-  const inputFig = el("figure", "cs-panel");
+  const inputFig = el("figure", "cs-panel cs-input");
   const inputCanvas = document.createElement("canvas");
   inputCanvas.setAttribute("role", "img");
   inputCanvas.setAttribute("aria-label", S.inputAlt);
@@ -121,7 +121,7 @@ export default function mount(root, initial, { lang }) {
   sumLine.append(sumText, cellValue);
   mathFig.append(kernelCap, kernelGrid, biasLine, productsCap, productsGrid, sumLine);
 
-  const outFig = el("figure", "cs-panel");
+  const outFig = el("figure", "cs-panel cs-output");
   const outCanvas = document.createElement("canvas");
   outCanvas.setAttribute("role", "img");
   outCanvas.setAttribute("aria-label", S.outputAlt);
