@@ -46,6 +46,7 @@ const strings = {
     probs: "Probability of each class",
     sweep: "The same drawing moved from −8 to +8 px: each model's answer",
     sweepNote: "Shaded: the answer the model gives at 0 px. The framed column is the current shift.",
+    scrollHint: "Scroll the table sideways to see every shift →",
     maps: "Inside the CNN: feature maps after each convolution (and ReLU)",
     conv1: "conv1: 8 maps, 28×28 — one shared 3×3 kernel each",
     conv2: "conv2: 16 maps, 14×14",
@@ -85,6 +86,7 @@ const strings = {
     probs: "各类别的概率",
     sweep: "同一笔迹从 −8 平移到 +8 像素时，各模型的判断",
     sweepNote: "底色标出的是模型在 0 像素处给出的答案。带框的一列是当前的平移量。",
+    scrollHint: "左右滑动表格可看到全部平移量 →",
     maps: "CNN 内部：每个卷积层（及 ReLU）之后的特征图",
     conv1: "conv1：8 张 28×28 的特征图——每张来自一个共享的 3×3 卷积核",
     conv2: "conv2：16 张 14×14 的特征图",
@@ -257,7 +259,23 @@ export default function mount(root, initial, { lang }) {
   const sweepTable = el("table", "dd-sweep-table");
   sweepTable.dataset.testid = "sweep";
   const sweepNote = el("p", "dd-help", S.sweepNote);
-  sweepFig.append(sweepCap, sweepTable, sweepNote);
+  // The table fits a phone's width; where it still does not (a narrower
+  // screen, a larger font), it scrolls in its own box, which says so.
+  const sweepScroll = el("div", "dd-scroll");
+  sweepScroll.tabIndex = 0;
+  sweepScroll.setAttribute("role", "region");
+  sweepScroll.setAttribute("aria-label", S.sweep);
+  sweepScroll.append(sweepTable);
+  const scrollHint = el("p", "dd-help dd-scroll-hint", S.scrollHint);
+  scrollHint.setAttribute("aria-hidden", "true");
+  scrollHint.hidden = true;
+  sweepFig.append(sweepCap, scrollHint, sweepScroll, sweepNote);
+  const checkScroll = () => {
+    const scrolls = sweepScroll.scrollWidth > sweepScroll.clientWidth + 1;
+    scrollHint.hidden = !scrolls;
+    sweepScroll.classList.toggle("dd-scrolls", scrolls);
+  };
+  if ("ResizeObserver" in window) new ResizeObserver(checkScroll).observe(sweepScroll);
   {
     const head = el("tr");
     head.append(el("th", "", ""));
