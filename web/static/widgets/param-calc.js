@@ -136,7 +136,11 @@ export default function mount(root, initial, { lang }) {
       const badge = el("span", "pc-badge");
       badge.dataset.testid = `source-${kind}-${layer}`;
       const note = el("span", "pc-note");
-      row.append(name, track, value, badge, note);
+      // The name and the number: two cells of the row on a wide screen,
+      // one line above the bar on a phone.
+      const head = el("span", "pc-head");
+      head.append(name, value);
+      row.append(head, track, badge, note);
       fig.append(row);
       rows[layer] = { bar, value, badge, note };
     }
