@@ -1,46 +1,51 @@
-package run
+package convgrad
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/run"
 )
 
-func newConvGrad(t *testing.T, p ConvGradParams) *ConvGrad {
+func newTestGrad(t *testing.T, raw string) *grad {
 	t.Helper()
-	g, err := NewConvGrad(p)
+	s, _ := run.Lookup(name)
+	v, err := s.Decode(nil, []byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := newGrad(v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
 }
 
-// TestConvGradSumIsEngineGrad steps through every position and checks that
-// the running sum of the tap's contributions ends at the engine's dW and db.
-func TestConvGradSumIsEngineGrad(t *testing.T) {
-	for _, p := range []ConvGradParams{DefaultConvGradParams(), {Digit: 7, Kernel: ConvGradRandom, Seed: 3}} {
-		g := newConvGrad(t, p)
+// TestSumIsEngineGrad steps through every position and checks that the
+// running sum of the tap's contributions ends at the engine's dW and db.
+func TestSumIsEngineGrad(t *testing.T) {
+	for _, raw := range []string{`{}`, `{"digit": 7, "kernel": "random", "seed": 3}`} {
+		g := newTestGrad(t, raw)
 		for g.Pos() < g.Total() {
 			if err := g.Advance(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		sum, sumB := g.Sum()
-		dW, dB := g.EngineGrad()
 		var norm float64
-		for i := range dW {
-			if math.Abs(sum[i]-dW[i]) > 1e-12 {
-				t.Fatalf("%+v: Σ contributions [%d] = %g, engine dW = %g", p, i, sum[i], dW[i])
+		for i := range g.dW {
+			if math.Abs(g.accW[i]-g.dW[i]) > 1e-12 {
+				t.Fatalf("%s: Σ contributions [%d] = %g, engine dW = %g", raw, i, g.accW[i], g.dW[i])
 			}
-			norm += dW[i] * dW[i]
+			norm += g.dW[i] * g.dW[i]
 		}
-		if math.Abs(sumB-dB) > 1e-12 {
-			t.Fatalf("%+v: Σ bias contributions %g, engine db %g", p, sumB, dB)
+		if math.Abs(g.accB-g.dB) > 1e-12 {
+			t.Fatalf("%s: Σ bias contributions %g, engine db %g", raw, g.accB, g.dB)
 		}
 		if norm == 0 {
-			t.Fatalf("%+v: dW is zero; the test would prove nothing", p)
+			t.Fatalf("%s: dW is zero; the test would prove nothing", raw)
 		}
 		if g.Advance() == nil {
 			t.Fatal("Advance past the end succeeded")
@@ -48,22 +53,20 @@ func TestConvGradSumIsEngineGrad(t *testing.T) {
 	}
 }
 
-// TestConvGradContributions recomputes every position's contribution by
-// hand: the upstream gradient dL/dy[p] = Σ_c (softmax_c − onehot_c)·W_fc[c, p]
-// times the 3×3 input patch, and compares it with the tap's, and with the
+// TestContributions recomputes every position's contribution by hand: the
+// upstream gradient dL/dy[p] = Σ_c (softmax_c − onehot_c)·W_fc[c, p] times
+// the 3×3 input patch, and compares it with the tap's, and with the
 // unshared twin's gradient of that position's own kernel.
-func TestConvGradContributions(t *testing.T) {
-	g := newConvGrad(t, ConvGradParams{Digit: 3, Kernel: "sharpen", Seed: 5})
-	m, x, target := g.Model()
-	fc := m.Layers[2].(*engine.Linear)
-	probs := g.StaticFrame().Probs
-	label := int(target.Data[0])
+func TestContributions(t *testing.T) {
+	g := newTestGrad(t, `{"digit": 3, "kernel": "sharpen", "seed": 5}`)
+	fc := g.model.Layers[2].(*engine.Linear)
+	label := int(g.target.Data[0])
 	const H, W = 28, 28
 	var worst float64
 	for p := range g.Total() {
 		var up float64
 		for c := range 10 {
-			d := probs[c]
+			d := g.probs[c]
 			if c == label {
 				d--
 			}
@@ -75,12 +78,12 @@ func TestConvGradContributions(t *testing.T) {
 			for kx := range 3 {
 				y, xx := oy-1+ky, ox-1+kx
 				if y >= 0 && y < H && xx >= 0 && xx < W {
-					want[ky*3+kx] = up * x.Data[y*W+xx]
+					want[ky*3+kx] = up * g.x.Data[y*W+xx]
 				}
 			}
 		}
-		got, gotB := g.Contribution(p)
-		lc, lcB := g.Unshared(p)
+		got, gotB := g.contribW[p], g.contribB[p]
+		lc, lcB := g.lcW[p], g.lcB[p]
 		for i := range want {
 			worst = math.Max(worst, math.Abs(got[i]-want[i]))
 			if math.Abs(got[i]-want[i]) > 1e-12 || math.Abs(lc[i]-got[i]) > 1e-12 {
@@ -91,117 +94,56 @@ func TestConvGradContributions(t *testing.T) {
 			t.Fatalf("position (%d,%d): bias contribution %g, upstream %g, unshared bias grad %g", oy, ox, gotB, up, lcB)
 		}
 	}
-	st := g.StaticFrame()
-	if math.Abs(st.Loss-st.UnsharedLoss) > 1e-12 {
-		t.Fatalf("loss %g, unshared twin's %g: they should compute the same function", st.Loss, st.UnsharedLoss)
+	if math.Abs(g.loss-g.lcLoss) > 1e-12 {
+		t.Fatalf("loss %g, unshared twin's %g: they should compute the same function", g.loss, g.lcLoss)
 	}
 	t.Logf("largest difference tap vs patch×grad: %g", worst)
 }
 
-// TestConvGradSeek checks that seeking back shows exactly the frame that
-// stepping showed, and that bad params change nothing.
-func TestConvGradSeek(t *testing.T) {
-	r, err := Start(ConvGradName, json.RawMessage(`{"digit":2,"kernel":"random","seed":9}`))
+// TestSetParamsKeepsStep: new parameters keep the step and show what a
+// fresh experiment with them shows at that step.
+func TestSetParamsKeepsStep(t *testing.T) {
+	g := newTestGrad(t, `{"digit": 2, "kernel": "random", "seed": 9}`)
+	for range 300 {
+		g.Advance()
+	}
+	s, _ := run.Lookup(name)
+	v, err := s.Decode(g.v, []byte(`{"digit": 5}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if err := r.Step(300); err != nil {
+	if err := g.SetParams(v); err != nil {
 		t.Fatal(err)
 	}
-	at300, _ := json.Marshal(r.Snapshot().Frame.Data)
-	if err := r.Step(200); err != nil {
-		t.Fatal(err)
+	fresh := newTestGrad(t, `{"digit": 5, "kernel": "random", "seed": 9}`)
+	for range 300 {
+		fresh.Advance()
 	}
-	if err := r.Seek(300); err != nil {
-		t.Fatal(err)
-	}
-	again, _ := json.Marshal(r.Snapshot().Frame.Data)
-	if string(again) != string(at300) {
-		t.Fatalf("frame after seek back differs:\n%s\n%s", at300, again)
-	}
-	wantCode(t, r.Seek(785), CodeBadParams)
-	before, _ := json.Marshal(r.Snapshot().Frame)
-	for _, bad := range []string{`{"digit":1000}`, `{"digit":-1}`, `{"kernel":"nope"}`, `{"seed":10000}`, `{"seed":1.5}`, `{"stride":2}`} {
-		wantCode(t, r.SetParams(json.RawMessage(bad)), CodeBadParams)
-		after, _ := json.Marshal(r.Snapshot().Frame)
-		if string(after) != string(before) {
-			t.Fatalf("set-params %s changed the frame", bad)
-		}
-	}
-	// A good change keeps the step and recomputes.
-	if err := r.SetParams(json.RawMessage(`{"digit":5}`)); err != nil {
-		t.Fatal(err)
-	}
-	if u := r.Snapshot(); u.Step != 300 || u.Frame.Static.(ConvGradStatic).Params.Digit != 5 {
-		t.Fatalf("after set-params: step %d, params %+v", u.Step, u.Frame.Static.(ConvGradStatic).Params)
+	a, _ := json.Marshal(g.Frame().Data)
+	b, _ := json.Marshal(fresh.Frame().Data)
+	as, _ := json.Marshal(g.Frame().Static)
+	bs, _ := json.Marshal(fresh.Frame().Static)
+	if g.Pos() != 300 || !bytes.Equal(a, b) || !bytes.Equal(as, bs) {
+		t.Fatalf("after set-params: step %d, frame differs from a fresh run's", g.Pos())
 	}
 }
 
-// TestConvGradFrameSize logs the bytes of the static part and of data frames.
-func TestConvGradFrameSize(t *testing.T) {
-	g := newConvGrad(t, DefaultConvGradParams())
-	st, _ := json.Marshal(g.StaticFrame())
-	g.Seek(400)
-	d, _ := json.Marshal(g.DataFrame())
-	t.Logf("conv-grad static part %d bytes, a step's data %d bytes", len(st), len(d))
-	if len(d) > 2000 || len(st) > 20000 {
-		t.Fatalf("frames too heavy: static %d, data %d bytes", len(st), len(d))
-	}
-}
-
-// TestConvGradPicture checks the grids Picture hands to exports against the
-// experiment's own accessors: the upstream gradient, each position's
-// contribution norm (NaN where not added yet) and the scales.
-func TestConvGradPicture(t *testing.T) {
-	g := newConvGrad(t, DefaultConvGradParams())
-	if err := g.Seek(g.Total() / 2); err != nil {
-		t.Fatal(err)
-	}
-	pic := g.Picture()
-	var maxNorm float64
-	for p := range g.Total() {
-		c, b := g.Contribution(p)
-		var ss float64
-		for _, v := range c {
-			ss += v * v
-		}
-		norm := math.Sqrt(ss)
-		maxNorm = math.Max(maxNorm, norm)
-		if pic.Upstream[p] != b {
-			t.Errorf("position %d: upstream %v, contribution bias %v", p, pic.Upstream[p], b)
-		}
-		switch {
-		case p >= g.Pos() && !math.IsNaN(pic.Norms[p]):
-			t.Errorf("position %d not added yet has norm %v, want NaN (grey)", p, pic.Norms[p])
-		case p < g.Pos() && math.Abs(pic.Norms[p]-norm) > 1e-15*max(1, norm):
-			t.Errorf("position %d: norm %v, want %v", p, pic.Norms[p], norm)
-		}
-	}
-	if pic.NormMax != maxNorm {
-		t.Errorf("NormMax %v, want the largest norm over all positions %v", pic.NormMax, maxNorm)
-	}
-	if pic.SumLimit != pic.Static.SumAbsMax || pic.Data.Step != g.Pos() {
-		t.Errorf("SumLimit %v (SumAbsMax %v), step %d (pos %d)", pic.SumLimit, pic.Static.SumAbsMax, pic.Data.Step, g.Pos())
-	}
-}
-
-// TestConvGradNormsKeepExactZero checks the quantized norms the widget
-// draws: positions whose patch has no ink contribute exactly 0 and decode
-// to exactly 0; every position that contributed something decodes to a
+// TestNormsKeepExactZero checks the quantized norms the widget draws:
+// positions whose patch has no ink contribute exactly 0 and decode to
+// exactly 0; every position that contributed something decodes to a
 // non-zero value, however small its contribution.
-func TestConvGradNormsKeepExactZero(t *testing.T) {
-	g := newConvGrad(t, DefaultConvGradParams())
-	got, err := g.StaticFrame().Norms.Values()
+func TestNormsKeepExactZero(t *testing.T) {
+	g := newTestGrad(t, `{}`)
+	st := g.static()
+	got, err := st.Norms.Values()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var zeros, small int
-	step := g.StaticFrame().Norms.Max / 254
+	step := st.Norms.Max / 254
 	for p := range g.Total() {
-		c, _ := g.Contribution(p)
 		var ss float64
-		for _, v := range c {
+		for _, v := range g.contribW[p] {
 			ss += v * v
 		}
 		if (ss == 0) != (got[p] == 0) {
@@ -217,4 +159,45 @@ func TestConvGradNormsKeepExactZero(t *testing.T) {
 		t.Errorf("%d exact zeros and %d contributions under half a step: the digit should have both", zeros, small)
 	}
 	t.Logf("%d positions contribute exactly 0, %d contribute under half a code step", zeros, small)
+}
+
+// TestJSONExportIsPrecise: the JSON export carries the maps the frame
+// quantizes at full precision, and the trace is the engine's.
+func TestJSONExportIsPrecise(t *testing.T) {
+	g := newTestGrad(t, `{"digit": 4}`)
+	g.Rewind(400)
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, g, "en"); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Step   int
+		Static struct{ Upstream, Norms, Unshared []float64 }
+		Data   dataPart
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Step != 400 || out.Data.Sum != g.accW || len(out.Static.Unshared) != 784*9 {
+		t.Fatalf("step %d, sum %v (want %v), %d unshared values", out.Step, out.Data.Sum, g.accW, len(out.Static.Unshared))
+	}
+	for p := range g.Total() {
+		if out.Static.Upstream[p] != g.contribB[p] || out.Static.Norms[p] != g.norms[p] || out.Static.Unshared[p*9+4] != g.lcW[p][4] {
+			t.Fatalf("position %d differs from the experiment's numbers", p)
+		}
+	}
+	buf.Reset()
+	if err := writeTrace(&buf, g, "en"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := engine.ReadTrace(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.CheckTrace(tr); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(tr.Loss.Value-g.loss) > 1e-12 {
+		t.Fatalf("trace loss %v, experiment's %v", tr.Loss.Value, g.loss)
+	}
 }
