@@ -30,21 +30,17 @@ type BarGroup struct {
 // format, no categories or groups, a group whose number of values differs
 // from the number of categories, a NaN or infinite value, or a value ≤ 0
 // with logY.
+//
+// Its text is English; Write with a BarChart draws the same chart in
+// another language.
 func WriteBars(w io.Writer, format, title, yLabel string, categories []string, logY bool, groups ...BarGroup) error {
-	if err := checkFormat(format); err != nil {
-		return err
-	}
-	p, err := barsPlot(title, yLabel, categories, logY, groups)
-	if err != nil {
-		return err
-	}
-	return writePlot(w, format, px(chartWidth), px(chartHeight), p)
+	return Write(w, format, "", BarChart{Title: title, YLabel: yLabel, Categories: categories, LogY: logY, Groups: groups})
 }
 
 // barSpan is the fraction of each category's slot that its bars fill.
 const barSpan = 0.8
 
-func barsPlot(title, yLabel string, categories []string, logY bool, groups []BarGroup) (*plot.Plot, error) {
+func barsPlot(t typeset, title, yLabel string, categories []string, logY bool, groups []BarGroup) (*plot.Plot, error) {
 	if len(categories) == 0 {
 		return nil, errors.New("viz: no bar categories")
 	}
@@ -67,7 +63,7 @@ func barsPlot(title, yLabel string, categories []string, logY bool, groups []Bar
 		}
 	}
 
-	p := newPlot(title, "", yLabel)
+	p := newPlot(t, title, "", yLabel)
 	p.Legend.ThumbnailWidth = px(18)
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil // categories need no vertical rules
@@ -105,6 +101,7 @@ func barsPlot(title, yLabel string, categories []string, logY bool, groups []Bar
 	for i, g := range groups {
 		col, _ := seriesStyle(i)
 		b := &groupBars{
+			text:   t,
 			values: g.Values, base: base, color: col,
 			offset: barSpan*(float64(i)+0.5)/float64(len(groups)) - barSpan/2,
 			width:  barSpan / float64(len(groups)),
@@ -128,6 +125,7 @@ func barsPlot(title, yLabel string, categories []string, logY bool, groups []Bar
 // groupBars draws one group's bars, one per category, from base to each
 // value, and writes the value above the bar.
 type groupBars struct {
+	text          typeset
 	values        []float64
 	base          float64 // 0, or the bottom of a log axis
 	color         color.Color
@@ -141,7 +139,7 @@ var (
 
 func (b *groupBars) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
-	sty := textStyle(8.5)
+	sty := b.text.style(8.5)
 	sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
 	for k, v := range b.values {
 		x0 := trX(float64(k) + b.offset - b.width/2)

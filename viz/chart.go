@@ -8,8 +8,6 @@ import (
 	"strconv"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -37,10 +35,9 @@ const (
 	chartHeight       = 400
 )
 
-// Text sizes in points. Every chart uses Liberation Sans, which gonum/plot
-// embeds, so no system font is ever needed. Liberation covers Latin, Greek
-// and Cyrillic but not CJK: chart text must be English (or at least free of
-// CJK characters) — a Chinese title would be drawn as missing-glyph boxes.
+// Text sizes in points. English text is set in Liberation Sans, which
+// gonum/plot embeds; Chinese text (lang LangZh) in the embedded subset of
+// Noto Sans CJK SC (font.go). No system font is ever needed.
 const (
 	titleSize      = 13
 	labelSize      = 11
@@ -49,31 +46,14 @@ const (
 	annotationSize = 11 // upper bound; small cells get smaller text
 )
 
-var sansFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
-
-func textStyle(size vg.Length) text.Style {
-	return text.Style{
-		Color:   color.Black,
-		Font:    font.From(sansFont, size),
-		XAlign:  draw.XCenter,
-		YAlign:  draw.YBottom,
-		Handler: plot.DefaultTextHandler,
-	}
-}
-
-// newPlot returns a plot with the package's fonts and title.
-func newPlot(title, xLabel, yLabel string) *plot.Plot {
+// newPlot returns a plot with t's fonts and the title and axis labels.
+func newPlot(t typeset, title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle.Font = font.From(sansFont, titleSize)
 	p.Title.Padding = px(8)
-	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
-		ax.Label.TextStyle.Font = font.From(sansFont, labelSize)
-		ax.Tick.Label.Font = font.From(sansFont, tickSize)
-	}
+	t.apply(p)
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
-	p.Legend.TextStyle.Font = font.From(sansFont, legendSize)
 	return p
 }
 
@@ -86,24 +66,28 @@ func checkFormat(format string) error {
 	return fmt.Errorf("viz: unknown format %q, want %q or %q", format, FormatPNG, FormatSVG)
 }
 
-// newCanvas returns a blank white canvas of w×h in the given format.
-// SVG output names its font (Liberation Sans) rather than embedding it:
-// embedding adds about half a megabyte per chart, and a browser without
-// Liberation substitutes a similar sans-serif, so text may be slightly
-// wider or narrower than in the PNG.
-func newCanvas(format string, w, h vg.Length) (vg.CanvasWriterTo, error) {
+// newCanvas returns a blank white canvas of w×h in the given format for
+// text set in t. English SVG output names its font (Liberation Sans)
+// rather than embedding it: embedding adds about half a megabyte per
+// chart, and a browser without Liberation substitutes a similar
+// sans-serif, so text may be slightly wider or narrower than in the PNG.
+// Chinese SVG output draws its text as glyph outlines (outlinedText).
+func newCanvas(format string, t typeset, w, h vg.Length) (vg.CanvasWriterTo, error) {
 	switch format {
 	case FormatPNG:
 		return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(DPI))}, nil
 	case FormatSVG:
+		if t.lang == LangZh {
+			return &outlinedText{Canvas: vgsvg.New(w, h)}, nil
+		}
 		return vgsvg.New(w, h), nil
 	}
 	return nil, checkFormat(format)
 }
 
-// writeCanvas draws with draw onto a new w×h canvas and writes it to out.
-func writeCanvas(out io.Writer, format string, w, h vg.Length, paint func(draw.Canvas)) error {
-	c, err := newCanvas(format, w, h)
+// writeCanvas draws with paint onto a new w×h canvas and writes it to out.
+func writeCanvas(out io.Writer, format string, t typeset, w, h vg.Length, paint func(draw.Canvas)) error {
+	c, err := newCanvas(format, t, w, h)
 	if err != nil {
 		return err
 	}
@@ -120,11 +104,20 @@ const chartMargin = 14
 
 // writePlot writes a single plot of w×h, inset by chartMargin on the right
 // and a little at top and bottom.
-func writePlot(out io.Writer, format string, w, h vg.Length, p *plot.Plot) error {
-	return writeCanvas(out, format, w, h, func(c draw.Canvas) {
-		p.BackgroundColor = nil // the canvas is already white
-		p.Draw(draw.Crop(c, px(4), -px(chartMargin), px(4), -px(6)))
-	})
+func writePlot(out io.Writer, format string, t typeset, w, h vg.Length, p *plot.Plot) error {
+	return writeCanvas(out, format, t, w, h, func(c draw.Canvas) { drawPlot(c, p) })
+}
+
+// drawPlot draws p into c, inset by chartMargin on the right and a little
+// on the other sides.
+func drawPlot(c draw.Canvas, p *plot.Plot) {
+	p.BackgroundColor = nil // the canvas is already white
+	p.Draw(plotArea(c))
+}
+
+// plotArea is the part of c that drawPlot draws a plot in.
+func plotArea(c draw.Canvas) draw.Canvas {
+	return draw.Crop(c, px(4), -px(chartMargin), px(4), -px(6))
 }
 
 // compact formats v in at most about four characters of mantissa: 7850 is

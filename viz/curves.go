@@ -38,18 +38,14 @@ var markers = []draw.GlyphDrawer{
 // where it stopped. It returns an error for an unknown format, no series,
 // a series with no points or with len(X) ≠ len(Y), or when no point at all
 // can be drawn.
+//
+// Its text is English; Write with a LineChart draws the same chart in
+// another language.
 func WriteLines(w io.Writer, format, title, xLabel, yLabel string, logY bool, series ...Series) error {
-	if err := checkFormat(format); err != nil {
-		return err
-	}
-	p, err := linesPlot(title, xLabel, yLabel, logY, series)
-	if err != nil {
-		return err
-	}
-	return writePlot(w, format, px(chartWidth), px(chartHeight), p)
+	return Write(w, format, "", LineChart{Title: title, XLabel: xLabel, YLabel: yLabel, LogY: logY, Series: series})
 }
 
-func linesPlot(title, xLabel, yLabel string, logY bool, series []Series) (*plot.Plot, error) {
+func linesPlot(t typeset, title, xLabel, yLabel string, logY bool, series []Series) (*plot.Plot, error) {
 	if len(series) == 0 {
 		return nil, errors.New("viz: no series to draw")
 	}
@@ -88,7 +84,7 @@ func linesPlot(title, xLabel, yLabel string, logY bool, series []Series) (*plot.
 		return nil, errors.New("viz: no point to draw: every x or y is NaN or infinite")
 	}
 
-	p := newPlot(title, xLabel, yLabel)
+	p := newPlot(t, title, xLabel, yLabel)
 	p.Legend.ThumbnailWidth = px(40)
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = lightGrey

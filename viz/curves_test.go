@@ -98,7 +98,7 @@ func TestLegendCorner(t *testing.T) {
 		x = append(x, float64(i))
 		y = append(y, 1-math.Exp(-float64(i)/8))
 	}
-	p, err := linesPlot("", "", "", false, []Series{{Name: "accuracy", X: x, Y: y}})
+	p, err := linesPlot(english, "", "", "", false, []Series{{Name: "accuracy", X: x, Y: y}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestLegendCorner(t *testing.T) {
 	for i := range y {
 		y[i] = 1 - y[i] // falling: top right is free
 	}
-	if p, _ = linesPlot("", "", "", false, []Series{{Name: "loss", X: x, Y: y}}); !p.Legend.Top || p.Legend.Left {
+	if p, _ = linesPlot(english, "", "", "", false, []Series{{Name: "loss", X: x, Y: y}}); !p.Legend.Top || p.Legend.Left {
 		t.Errorf("legend top=%v left=%v, want top right", p.Legend.Top, p.Legend.Left)
 	}
 }

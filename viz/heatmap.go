@@ -161,8 +161,11 @@ const rasterLimit = 128 * 128
 // rectangles (an image for grids of more than 128×128 cells), row 0 at the top, ticks at cell centres labelled with row and
 // column indices. Its colour bar is a separate plot (ColorBarPlot);
 // WriteHeatmaps lays the two out together with square cells. It returns an
-// error if p.Grid is empty or inconsistent.
-func HeatmapPlot(p Panel) (*plot.Plot, error) {
+// error if p.Grid is empty or inconsistent. Its text is English
+// (Liberation Sans).
+func HeatmapPlot(p Panel) (*plot.Plot, error) { return heatmapPlot(english, p) }
+
+func heatmapPlot(t typeset, p Panel) (*plot.Plot, error) {
 	if err := p.Grid.check(); err != nil {
 		return nil, err
 	}
@@ -176,25 +179,27 @@ func HeatmapPlot(p Panel) (*plot.Plot, error) {
 	// at cell edges no longer shows.
 	h.Rasterized = p.Grid.Rows*p.Grid.Cols > rasterLimit
 
-	pl := newPlot(p.Title, p.XLabel, p.YLabel)
+	pl := newPlot(t, p.Title, p.XLabel, p.YLabel)
 	pl.Add(cells{h})
 	pl.X.Padding, pl.Y.Padding = 0, 0
 	pl.X.Tick.Marker = cellTicks{n: p.Grid.Cols}
 	pl.Y.Tick.Marker = cellTicks{n: p.Grid.Rows, flip: true}
 	if p.Annotate {
-		pl.Add(cellLabels{grid: p.Grid, pal: m})
+		pl.Add(cellLabels{text: t, grid: p.Grid, pal: m})
 	}
 	return pl, nil
 }
 
 // ColorBarPlot returns the horizontal colour bar of p: its palette over its
 // value range, with the scale as the x axis. It returns an error if p.Grid
-// is empty or inconsistent.
-func ColorBarPlot(p Panel) (*plot.Plot, error) {
+// is empty or inconsistent. Its text is English (Liberation Sans).
+func ColorBarPlot(p Panel) (*plot.Plot, error) { return colorBarPlot(english, p) }
+
+func colorBarPlot(t typeset, p Panel) (*plot.Plot, error) {
 	if err := p.Grid.check(); err != nil {
 		return nil, err
 	}
-	pl := newPlot("", "", "")
+	pl := newPlot(t, "", "", "")
 	pl.Add(&plotter.ColorBar{ColorMap: p.colorMap().colorMap})
 	pl.HideY()
 	pl.X.Padding = 0
@@ -250,6 +255,7 @@ func (t cellTicks) Ticks(min, max float64) []plot.Tick {
 // cellLabels writes each cell's value inside it, in black or white
 // whichever contrasts with the cell.
 type cellLabels struct {
+	text typeset
 	grid Grid
 	pal  scale
 }
@@ -261,7 +267,7 @@ func (l cellLabels) Plot(c draw.Canvas, plt *plot.Plot) {
 	if size < 5 {
 		return // unreadable; the colour bar still gives the scale
 	}
-	sty := textStyle(size)
+	sty := l.text.style(size)
 	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
 	for r := range l.grid.Rows {
 		for col := range l.grid.Cols {
@@ -328,19 +334,16 @@ const (
 // figure in format ("png" or "svg"). Each panel is 400 px wide; the height
 // follows the grids' shapes. It returns an error for an unknown format, no
 // panels, or an empty or inconsistent grid.
+//
+// Its text is English; Write with a Heatmaps draws the same chart in
+// another language.
 func WriteHeatmaps(w io.Writer, format, title string, panels ...Panel) error {
-	if err := checkFormat(format); err != nil {
-		return err
-	}
-	f, err := layoutHeatmaps(title, panels)
-	if err != nil {
-		return err
-	}
-	return writeCanvas(w, format, f.w, f.h, f.draw)
+	return Write(w, format, "", Heatmaps{Title: title, Panels: panels})
 }
 
 // heatFigure is a laid-out WriteHeatmaps figure.
 type heatFigure struct {
+	text       typeset
 	title      string
 	w, h       vg.Length
 	grids      []Grid
@@ -348,11 +351,12 @@ type heatFigure struct {
 	areas      []vg.Rectangle // each panel's heat-map area, colour bar below it
 }
 
-func layoutHeatmaps(title string, panels []Panel) (*heatFigure, error) {
+func layoutHeatmaps(t typeset, title string, panels []Panel) (*heatFigure, error) {
 	if len(panels) == 0 {
 		return nil, errors.New("viz: no heat-map panels to draw")
 	}
 	f := &heatFigure{
+		text:  t,
 		title: title,
 		grids: make([]Grid, len(panels)),
 		heat:  make([]*plot.Plot, len(panels)),
@@ -360,10 +364,10 @@ func layoutHeatmaps(title string, panels []Panel) (*heatFigure, error) {
 	}
 	for i, p := range panels {
 		var err error
-		if f.heat[i], err = HeatmapPlot(p); err != nil {
+		if f.heat[i], err = heatmapPlot(t, p); err != nil {
 			return nil, fmt.Errorf("viz: panel %d (%q): %w", i, p.Title, err)
 		}
-		if f.bars[i], err = ColorBarPlot(p); err != nil {
+		if f.bars[i], err = colorBarPlot(t, p); err != nil {
 			return nil, fmt.Errorf("viz: panel %d (%q): %w", i, p.Title, err)
 		}
 		f.grids[i] = p.Grid
@@ -399,7 +403,7 @@ func layoutHeatmaps(title string, panels []Panel) (*heatFigure, error) {
 
 func (f *heatFigure) draw(c draw.Canvas) {
 	if f.title != "" {
-		sty := textStyle(titleSize + 1)
+		sty := f.text.style(titleSize + 1)
 		sty.YAlign = draw.YTop
 		c.FillText(sty, vg.Point{X: f.w / 2, Y: f.h - px(8)}, f.title)
 	}

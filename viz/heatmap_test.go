@@ -41,7 +41,7 @@ func TestWriteHeatmapsPNG(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := decodePNG(t, buf.Bytes())
-	f, err := layoutHeatmaps("Input and kernel", panels)
+	f, err := layoutHeatmaps(english, "Input and kernel", panels)
 	if err != nil {
 		t.Fatal(err)
 	}
