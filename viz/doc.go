@@ -41,12 +41,30 @@
 // and the interpolation rule, so that the browser widgets draw the same
 // colours as the exported PNGs.
 //
+// # Charts, languages and figures
+//
+// WriteLines, WriteBars and WriteHeatmaps draw one chart with English
+// text. Write draws the same charts, described as values (LineChart,
+// BarChart, Heatmaps), in a chosen language: Write(w, "png", lang,
+// BarChart{…}). A Figure tiles several charts into one image — the
+// training curves of a race in a 2×2 grid, heat maps above a bar chart —
+// in PNG or SVG, so that callers never compose images by hand.
+//
 // # Fonts and text
 //
-// All text is set in Liberation Sans, which gonum/plot embeds, so no system
-// font is needed. Liberation has no CJK glyphs: chart text (titles, axis
-// labels, series names, categories) must be English for now — callers
-// serving a Chinese page still pass English chart text.
+// English text is set in Liberation Sans, which gonum/plot embeds. For
+// lang "zh" (LangZh) all text — titles, axis and tick labels, legends,
+// values on bars and cells — is set in a subset of Noto Sans CJK SC
+// (SIL Open Font License 1.1) embedded in viz: Latin, Greek, chart symbols,
+// CJK punctuation and the 6,763 hanzi of GB2312 (cjkfont/README.md tells
+// how it is made; it adds about 2 MB to a binary). No system font is
+// needed. MissingGlyphs reports the characters of a string the Chinese
+// font lacks, so packages can test their chart text.
+//
+// An English SVG names its font in <text> elements; a browser without
+// Liberation substitutes a similar sans-serif. A Chinese SVG draws its text
+// as glyph outlines instead, so it shows the same everywhere, with or
+// without a CJK font installed (the text is then not selectable).
 //
 // # Sizes
 //
