@@ -71,16 +71,13 @@ func checkFormat(format string) error {
 // rather than embedding it: embedding adds about half a megabyte per
 // chart, and a browser without Liberation substitutes a similar
 // sans-serif, so text may be slightly wider or narrower than in the PNG.
-// Chinese SVG output draws its text as glyph outlines (outlinedText).
+// Chinese SVG output draws its text as glyph outlines (svgCanvas).
 func newCanvas(format string, t typeset, w, h vg.Length) (vg.CanvasWriterTo, error) {
 	switch format {
 	case FormatPNG:
 		return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(DPI))}, nil
 	case FormatSVG:
-		if t.lang == LangZh {
-			return &outlinedText{Canvas: vgsvg.New(w, h)}, nil
-		}
-		return vgsvg.New(w, h), nil
+		return &svgCanvas{Canvas: vgsvg.New(w, h), outlineText: t.lang == LangZh}, nil
 	}
 	return nil, checkFormat(format)
 }

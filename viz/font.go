@@ -15,7 +15,6 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 //go:generate /usr/bin/python3 cjkfont/gen.py
@@ -126,27 +125,6 @@ func (t typeset) apply(p *plot.Plot) {
 	p.Legend.TextStyle.Font = font.From(t.font, legendSize)
 	p.Legend.TextStyle.Handler = t.handler
 	p.Legend.Padding = t.legendGap
-}
-
-// outlinedText is an SVG canvas that draws text as filled glyph outlines
-// instead of <text> elements. A browser draws an SVG's text with its own
-// fonts, and most have no CJK font that matches, or none at all;
-// outlines look the same everywhere and as in the PNG, and cost only the
-// glyphs a chart uses (embedding the font would add megabytes to every
-// file). The text can no longer be selected or searched.
-type outlinedText struct {
-	*vgsvg.Canvas
-	buf sfnt.Buffer
-}
-
-var _ vg.CanvasWriterTo = (*outlinedText)(nil)
-
-// FillString fills the outlines of str's glyphs, set in f with its
-// baseline starting at pt, in the current colour.
-func (c *outlinedText) FillString(f font.Face, pt vg.Point, str string) {
-	if path := glyphPath(&c.buf, f, pt, str); len(path) > 0 {
-		c.Fill(path)
-	}
 }
 
 // glyphPath returns the outlines of str's glyphs, set in f with the
