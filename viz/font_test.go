@@ -194,3 +194,25 @@ func darkPixels(img image.Image, r image.Rectangle) int {
 	}
 	return n
 }
+
+// TestWriteZhConcurrent draws Chinese charts from several goroutines, as a
+// server does for simultaneous exports (run with -race).
+func TestWriteZhConcurrent(t *testing.T) {
+	c := BarChart{Title: "准确率", YLabel: "准确率（%）", Categories: []string{"训练", "测试"}, Groups: []BarGroup{{Label: "卷积", Values: []float64{98, 97}}}}
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			var buf bytes.Buffer
+			format := FormatPNG
+			if i%2 == 1 {
+				format = FormatSVG
+			}
+			errs <- Write(&buf, format, LangZh, c)
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
