@@ -28,6 +28,10 @@ type SelfAttention struct {
 
 	q, k, v, o projection
 
+	// outer is the layer shown to an Observer: the transformer block
+	// holding this attention, or nil for the attention itself.
+	outer Layer
+
 	x         *Tensor // last Forward input (borrowed)
 	qs, ks    *Tensor // Q and K [B, T, d]
 	vs, ctx   *Tensor // V and concat_h(A_h V_h) [B, T, d]
@@ -37,6 +41,7 @@ type SelfAttention struct {
 	dv, dctx  *Tensor
 	dscore    []float64 // one head's dA, then dScore [T, T]
 	tokIdx    [][]int   // Index slices [t] for taps, made once
+	headMap   *Tensor   // one head's maps [B, T, T], only for an Observer
 	batch, tl int       // B and T of the last Forward
 }
 
@@ -142,9 +147,10 @@ func (a *SelfAttention) Count(in []int) LayerCount {
 // first Forward.
 func (a *SelfAttention) Weights() *Tensor { return a.attn }
 
-// Forward computes the attention output for x. It panics with a ShapeError
-// unless x is [B, T, d_model] with T ≥ 1.
-func (a *SelfAttention) Forward(x *Tensor, _ Tap) *Tensor {
+// Forward computes the attention output for x. A tap that is an Observer is
+// shown each head's attention map (InternalAttention). It panics with a
+// ShapeError unless x is [B, T, d_model] with T ≥ 1.
+func (a *SelfAttention) Forward(x *Tensor, tap Tap) *Tensor {
 	if len(x.Shape) != 3 || x.Shape[1] < 1 || x.Shape[2] != a.dModel {
 		panic(ShapeError{Op: "self_attention " + a.name + " forward", Want: []int{-1, -1, a.dModel}, Got: x.Shape})
 	}
@@ -173,7 +179,27 @@ func (a *SelfAttention) Forward(x *Tensor, _ Tap) *Tensor {
 		}
 	}
 	a.o.forward(a.ctx.Data, n, a.y.Data)
+	if obs, ok := tap.(Observer); ok {
+		a.showMaps(obs)
+	}
 	return a.y
+}
+
+// showMaps shows obs every head's attention maps of the last Forward, each
+// copied out of [B, h, T, T] into one [B, T, T] buffer.
+func (a *SelfAttention) showMaps(obs Observer) {
+	var l Layer = a
+	if a.outer != nil {
+		l = a.outer
+	}
+	tt := a.tl * a.tl
+	a.headMap = reuse(a.headMap, a.batch, a.tl, a.tl)
+	for h := range a.numHeads {
+		for b := range a.batch {
+			copy(a.headMap.Data[b*tt:][:tt], a.attn.Data[(b*a.numHeads+h)*tt:][:tt])
+		}
+		obs.Internal(l, InternalAttention, h, a.headMap)
+	}
 }
 
 // softmaxRows replaces each row of the scores m [T, T] by its softmax. With

@@ -42,9 +42,11 @@ func NewGRU(name string, inputSize, hiddenSize int, rng *rand.Rand) (*GRU, error
 	return &GRU{recurrent: base}, nil
 }
 
-// Forward runs the cell over every step of x. It panics with a ShapeError
-// unless x is [B, T, input_size].
-func (g *GRU) Forward(x *Tensor, _ Tap) *Tensor {
+// Forward runs the cell over every step of x. A tap that is an Observer is
+// shown each h_t (InternalHidden). It panics with a ShapeError unless x is
+// [B, T, input_size].
+func (g *GRU) Forward(x *Tensor, tap Tap) *Tensor {
+	obs, _ := tap.(Observer)
 	batch, steps := g.batchSteps(x)
 	g.x = x
 	h := g.hidden
@@ -79,6 +81,9 @@ func (g *GRU) Forward(x *Tensor, _ Tap) *Tensor {
 				hh[j] = hv
 			}
 		}
+		if obs != nil {
+			g.showStep(obs, g, InternalHidden, t, hs, batch, steps)
+		}
 	}
 	return g.out
 }
@@ -86,10 +91,12 @@ func (g *GRU) Forward(x *Tensor, _ Tap) *Tensor {
 // Backward runs backpropagation through time from dy = dL/dh_t for every
 // step ([B, T, H]), adds the parameter gradients into their Grads and
 // returns dL/dx. With a tap, each step's part of each gradient is reported
-// as a UseStep contribution with Index [t]. It panics with a ShapeError
+// as a UseStep contribution with Index [t], and a tap that is an Observer is
+// shown each ∂L/∂h_t (InternalHiddenGrad). It panics with a ShapeError
 // unless dy has the shape of the last output.
 func (g *GRU) Backward(dy *Tensor, tap Tap) *Tensor {
 	mustMatch(g.typ, g.name, dy, g.out)
+	obs, _ := tap.(Observer)
 	batch, steps, h := g.out.Shape[0], g.out.Shape[1], g.hidden
 	gate, hid, hs := g.gate.Data, g.hid.Data, g.out.Data
 	g.dIH = reuse(g.dIH, batch, steps, 3*h)
@@ -102,6 +109,9 @@ func (g *GRU) Backward(dy *Tensor, tap Tap) *Tensor {
 	clear(dhNext)
 	g.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
+		if obs != nil {
+			g.showHiddenGrad(obs, g, t, dy.Data, dhNext, batch, steps)
+		}
 		var sq float64
 		for b := range batch {
 			n := b*steps + t

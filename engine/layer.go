@@ -83,3 +83,42 @@ type Contribution struct {
 	Index []int
 	Grad  *Tensor
 }
+
+// Observer is an ability a Tap may also have: a Tap that implements it is
+// shown named internals of the layers, values that are neither a layer's
+// output nor a gradient contribution (an attention map, the hidden state of
+// a recurrent cell at one step, the gradient reaching that state). A layer
+// checks for it with a type assertion once per pass; for a nil Tap, or one
+// without this method, nothing is copied and nothing is allocated.
+//
+// Internal is called with the layer the value belongs to (for the attention
+// inside a transformer_block, the block), one of the Internal* names, an
+// index (a head, a time step) and the value, borrowed for the call like
+// every tensor a Tap is given.
+type Observer interface {
+	Internal(l Layer, name string, index int, t *Tensor)
+}
+
+// The names of the internals layers show to an Observer. B is the batch, T
+// the sequence length, H the hidden size.
+const (
+	// InternalAttention is one head's attention map A_h = softmax(Q_h K_hᵀ
+	// / √(d/h) + mask) in self_attention and transformer_block Forward:
+	// index = head h, [B, T, T], row i is how token i weighs every token.
+	InternalAttention = "attention.weights"
+	// InternalHidden is the hidden state h_t of an rnn, lstm or gru after
+	// step t in Forward: index = t, [B, H], shown for t = 0 … T−1.
+	InternalHidden = "hidden"
+	// InternalHiddenGrad is ∂L/∂h_t in rnn, lstm and gru Backward, the
+	// whole gradient reaching h_t (from the output at t and through step
+	// t+1): index = t, [B, H], shown in the order BPTT reaches the steps,
+	// t = T−1 … 0. Its norms shrinking towards t = 0 is a vanishing
+	// gradient, growing is an exploding one.
+	InternalHiddenGrad = "hidden.grad"
+	// InternalCell is an lstm's cell state c_t after step t in Forward:
+	// index = t, [B, H].
+	InternalCell = "cell"
+	// InternalCellGrad is ∂L/∂c_t in lstm Backward (from h_t and through
+	// c_{t+1}): index = t, [B, H], shown for t = T−1 … 0.
+	InternalCellGrad = "cell.grad"
+)

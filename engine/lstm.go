@@ -45,9 +45,11 @@ func NewLSTM(name string, inputSize, hiddenSize int, rng *rand.Rand) (*LSTM, err
 // gateSigmoid is the logistic function σ(v) = 1/(1+e^-v) of the recurrent gates.
 func gateSigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 
-// Forward runs the cell over every step of x. It panics with a ShapeError
-// unless x is [B, T, input_size].
-func (l *LSTM) Forward(x *Tensor, _ Tap) *Tensor {
+// Forward runs the cell over every step of x. A tap that is an Observer is
+// shown each h_t and c_t (InternalHidden, InternalCell). It panics with a
+// ShapeError unless x is [B, T, input_size].
+func (l *LSTM) Forward(x *Tensor, tap Tap) *Tensor {
+	obs, _ := tap.(Observer)
 	batch, steps := l.batchSteps(x)
 	l.x = x
 	h := l.hidden
@@ -81,6 +83,10 @@ func (l *LSTM) Forward(x *Tensor, _ Tap) *Tensor {
 				hh[j] = og[j] * th[j] // h_t = o_t tanh(c_t)
 			}
 		}
+		if obs != nil {
+			l.showStep(obs, l, InternalHidden, t, hs, batch, steps)
+			l.showStep(obs, l, InternalCell, t, cell, batch, steps)
+		}
 	}
 	return l.out
 }
@@ -88,10 +94,12 @@ func (l *LSTM) Forward(x *Tensor, _ Tap) *Tensor {
 // Backward runs backpropagation through time from dy = dL/dh_t for every
 // step ([B, T, H]), adds the parameter gradients into their Grads and
 // returns dL/dx. With a tap, each step's part of each gradient is reported
-// as a UseStep contribution with Index [t]. It panics with a ShapeError
-// unless dy has the shape of the last output.
+// as a UseStep contribution with Index [t], and a tap that is an Observer is
+// shown each ∂L/∂h_t and ∂L/∂c_t (InternalHiddenGrad, InternalCellGrad). It
+// panics with a ShapeError unless dy has the shape of the last output.
 func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 	mustMatch(l.typ, l.name, dy, l.out)
+	obs, _ := tap.(Observer)
 	batch, steps, h := l.out.Shape[0], l.out.Shape[1], l.hidden
 	gate, cell, tc := l.gate.Data, l.cell.Data, l.tanhC.Data
 	l.dGate = reuse(l.dGate, batch, steps, 4*h)
@@ -105,6 +113,9 @@ func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 	clear(dcNext)
 	l.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
+		if obs != nil {
+			l.showGrads(obs, t, dy.Data, dhNext, dcNext, batch, steps)
+		}
 		var sq float64
 		for b := range batch {
 			n := b*steps + t
@@ -135,4 +146,20 @@ func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 		}
 	}
 	return l.accumulate(dGate, dGate, l.out.Data, tap)
+}
+
+// showGrads shows obs ∂L/∂h_t and then ∂L/∂c_t = dcNext + ∂L/∂h_t ⊙ o_t ⊙
+// (1 − tanh²(c_t)), as the loop of Backward computes them, at the start of
+// step t (before dhNext and dcNext, what step t+1 passed back, change).
+func (l *LSTM) showGrads(obs Observer, t int, dy, dhNext, dcNext []float64, batch, steps int) {
+	h := l.hidden
+	buf := l.showHiddenGrad(obs, l, t, dy, dhNext, batch, steps)
+	for b := range batch {
+		n := b*steps + t
+		og := l.gate.Data[n*4*h+3*h:][:h]
+		for j, th := range l.tanhC.Data[n*h:][:h] {
+			buf[b*h+j] = dcNext[b*h+j] + buf[b*h+j]*og[j]*(1-th*th)
+		}
+	}
+	obs.Internal(l, InternalCellGrad, t, l.obsStep)
 }

@@ -49,6 +49,9 @@ type recurrent struct {
 	// Buffers for one step's contributions, made only when a tap is given.
 	stepWIH, stepWHH, stepBIH, stepBHH *Tensor
 	stepIdx                            [][]int // Index slices [t], made once and never modified
+
+	// One step's [B, H] internal, made only when the tap is an Observer.
+	obsStep *Tensor
 }
 
 // newRecurrent checks the sizes and creates the four parameters with
@@ -293,6 +296,34 @@ func (r *recurrent) reportSteps(dIH, dHH, hs []float64, tap Tap) {
 	}
 }
 
+// showStep shows obs step t of data [B, T, H] (hidden or cell states) as
+// the internal name of layer l, copied into a [B, H] buffer.
+func (r *recurrent) showStep(obs Observer, l Layer, name string, t int, data []float64, batch, steps int) {
+	h := r.hidden
+	r.obsStep = reuse(r.obsStep, batch, h)
+	for b := range batch {
+		copy(r.obsStep.Data[b*h:][:h], data[(b*steps+t)*h:][:h])
+	}
+	obs.Internal(l, name, t, r.obsStep)
+}
+
+// showHiddenGrad shows obs ∂L/∂h_t = dy_t + dhNext, where dhNext [B, H] is
+// what step t+1 passed back, and returns the [B, H] buffer holding it
+// (borrowed until the next show). Backward calls it at the start of step t,
+// before dhNext is overwritten.
+func (r *recurrent) showHiddenGrad(obs Observer, l Layer, t int, dy, dhNext []float64, batch, steps int) []float64 {
+	h := r.hidden
+	r.obsStep = reuse(r.obsStep, batch, h)
+	buf := r.obsStep.Data
+	for b := range batch {
+		for j, g := range dy[(b*steps+t)*h:][:h] {
+			buf[b*h+j] = g + dhNext[b*h+j]
+		}
+	}
+	obs.Internal(l, InternalHiddenGrad, t, r.obsStep)
+	return buf
+}
+
 // addRows adds the n rows of m (each len(dst) wide) into dst.
 func addRows(dst, m []float64, n int) {
 	w := len(dst)
@@ -333,9 +364,11 @@ func NewRNN(name string, inputSize, hiddenSize int, rng *rand.Rand) (*RNN, error
 	return &RNN{recurrent: base}, nil
 }
 
-// Forward runs the cell over every step of x. It panics with a ShapeError
-// unless x is [B, T, input_size].
-func (r *RNN) Forward(x *Tensor, _ Tap) *Tensor {
+// Forward runs the cell over every step of x. A tap that is an Observer is
+// shown each h_t (InternalHidden). It panics with a ShapeError unless x is
+// [B, T, input_size].
+func (r *RNN) Forward(x *Tensor, tap Tap) *Tensor {
+	obs, _ := tap.(Observer)
 	batch, steps := r.batchSteps(x)
 	r.x = x
 	h := r.hidden
@@ -353,6 +386,9 @@ func (r *RNN) Forward(x *Tensor, _ Tap) *Tensor {
 				row[j] = math.Tanh(a) // h_t = tanh(a_t)
 			}
 		}
+		if obs != nil {
+			r.showStep(obs, r, InternalHidden, t, hs, batch, steps)
+		}
 	}
 	return r.out
 }
@@ -360,10 +396,12 @@ func (r *RNN) Forward(x *Tensor, _ Tap) *Tensor {
 // Backward runs backpropagation through time from dy = dL/dh_t for every
 // step ([B, T, H]), adds the parameter gradients into their Grads and
 // returns dL/dx. With a tap, each step's part of each gradient is reported
-// as a UseStep contribution with Index [t]. It panics with a ShapeError
+// as a UseStep contribution with Index [t], and a tap that is an Observer is
+// shown each ∂L/∂h_t (InternalHiddenGrad). It panics with a ShapeError
 // unless dy has the shape of the last output.
 func (r *RNN) Backward(dy *Tensor, tap Tap) *Tensor {
 	mustMatch(r.typ, r.name, dy, r.out)
+	obs, _ := tap.(Observer)
 	batch, steps, h := r.out.Shape[0], r.out.Shape[1], r.hidden
 	hs := r.out.Data
 	r.da = reuse(r.da, batch, steps, h)
@@ -375,6 +413,9 @@ func (r *RNN) Backward(dy *Tensor, tap Tap) *Tensor {
 	clear(dhNext)
 	r.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
+		if obs != nil {
+			r.showHiddenGrad(obs, r, t, dy.Data, dhNext, batch, steps)
+		}
 		var sq float64
 		for b := range batch {
 			off := (b*steps + t) * h

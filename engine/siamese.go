@@ -157,7 +157,7 @@ func (s *Siamese) Forward(x *Tensor, tap Tap) *Tensor {
 			copy(s.xcat.Data[(side*bsz+b)*per:][:per], x.Data[(2*b+side)*per:][:per])
 		}
 	}
-	s.emb = s.runBranch(tap, tap)
+	s.emb = s.runBranch(tap)
 	feat := s.emb.Size() / (2 * bsz)
 	s.y = reuse(s.y, bsz)
 	if cap(s.diff) < bsz*feat {
@@ -177,14 +177,14 @@ func (s *Siamese) Forward(x *Tensor, tap Tap) *Tensor {
 	return s.y
 }
 
-// runBranch runs the branch forward on xcat, showing outputs to show (may
-// be nil) and passing tap to the layers.
-func (s *Siamese) runBranch(tap, show Tap) *Tensor {
+// runBranch runs the branch forward on xcat, passing tap (may be nil) to
+// the layers and showing it their outputs.
+func (s *Siamese) runBranch(tap Tap) *Tensor {
 	cur := s.xcat
 	for _, l := range s.branch {
 		out := l.Forward(cur, tap)
-		if show != nil {
-			show.Output(l, cur, out)
+		if tap != nil {
+			tap.Output(l, cur, out)
 		}
 		cur = out
 	}
@@ -206,7 +206,9 @@ func (s *Siamese) backBranch(tap Tap) *Tensor {
 // Param, what each side added (UseBranch, Index [0] for the first inputs
 // of the pairs, [1] for the second); to separate them it runs the branch
 // backward once per side, re-running the forward pass in between so that
-// every layer differentiates the activations it just computed. It panics
+// every layer differentiates the activations it just computed. A tap that
+// is an Observer is thus shown the branch layers' Backward internals once
+// per side, each with the other side's rows of the gradient zero. It panics
 // with a ShapeError unless dy has the shape of the last output.
 func (s *Siamese) Backward(dy *Tensor, tap Tap) *Tensor {
 	mustMatch("siamese", s.name, dy, s.y)
@@ -256,7 +258,9 @@ func (s *Siamese) backBothSides(tap Tap, half int) *Tensor {
 	dx := s.backBranch(tap).Clone()
 	s.reportSide(tap, 0, before)
 
-	s.runBranch(tap, nil) // the same activations again, for the second pass
+	// The same activations again, for the second pass: no tap, so that it
+	// is not shown the branch's outputs and forward internals twice.
+	s.runBranch(nil)
 	clear(s.dcat.Data[:half])
 	copy(s.dcat.Data[half:], second)
 	for i, g := range s.backBranch(tap).Data {

@@ -61,6 +61,7 @@ func NewTransformerBlock(name string, dModel, numHeads, dFF int, causal bool, rn
 		return nil, err
 	}
 	blk.attn = newSelfAttention(name, "attn.", dModel, numHeads, causal, rng)
+	blk.attn.outer = blk
 	if blk.ln2, err = NewLayerNorm(name+".ln2", dModel, 1e-5); err != nil {
 		return nil, err
 	}
@@ -85,6 +86,7 @@ func NewTransformerBlockShared(name string, like *TransformerBlock) *Transformer
 	blk := &TransformerBlock{name: name, dModel: like.dModel, heads: like.heads, dFF: like.dFF, causal: like.causal}
 	blk.ln1 = sharedLayerNorm(name+".ln1", like.ln1)
 	blk.attn = sharedSelfAttention(name, "attn.", like.attn)
+	blk.attn.outer = blk
 	blk.ln2 = sharedLayerNorm(name+".ln2", like.ln2)
 	blk.ff1, blk.ff2 = like.ff1, like.ff2
 	blk.nameFeedForward()
@@ -144,8 +146,9 @@ func (blk *TransformerBlock) Count(in []int) LayerCount {
 	return LayerCount{Uses: steps * (4*d*d + 2*d*blk.dFF + 2*d), Unshared: steps * params}
 }
 
-// Forward runs the block on x. It panics with a ShapeError unless x is
-// [B, T, d_model] with T ≥ 1.
+// Forward runs the block on x. A tap that is an Observer is shown each
+// head's attention map (InternalAttention) with the block as the layer. It
+// panics with a ShapeError unless x is [B, T, d_model] with T ≥ 1.
 func (blk *TransformerBlock) Forward(x *Tensor, tap Tap) *Tensor {
 	if len(x.Shape) != 3 || x.Shape[1] < 1 || x.Shape[2] != blk.dModel {
 		panic(ShapeError{Op: "transformer_block " + blk.name + " forward", Want: []int{-1, -1, blk.dModel}, Got: x.Shape})
