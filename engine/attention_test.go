@@ -60,13 +60,13 @@ func checkKeyBiasGradIsZero(t *testing.T, l Layer, local string, x *Tensor) {
 	bk.Grad.Zero()
 	y := l.Forward(x, nil)
 	var biggest float64
-	l.Backward(randTensor(7, y.Shape...), recordFunc(func(c Contribution) {
-		if c.Param == bk {
-			for _, v := range c.Grad.Data {
-				biggest = max(biggest, math.Abs(v))
-			}
+	rec := NewRecorder(RecordFilter{Params: []*Param{bk}})
+	l.Backward(randTensor(7, y.Shape...), rec)
+	for _, c := range rec.Contributions() {
+		for _, v := range c.Grad.Data {
+			biggest = max(biggest, math.Abs(v))
 		}
-	}))
+	}
 	for _, g := range bk.Grad.Data {
 		if math.Abs(g) > 1e-12 {
 			t.Errorf("%s: gradient %v, want 0 (softmax is shift-invariant)", local, bk.Grad.Data)
@@ -182,31 +182,23 @@ func TestSelfAttentionMaps(t *testing.T) {
 	}
 }
 
-// useCounter counts contributions per Param and kind.
-type useCounter map[*Param]map[UseKind]int
-
-func (u useCounter) Output(Layer, *Tensor, *Tensor) {}
-func (u useCounter) Contribute(c Contribution) {
-	if u[c.Param] == nil {
-		u[c.Param] = map[UseKind]int{}
-	}
-	u[c.Param][c.Kind]++
-}
-
 func TestSelfAttentionTapTokens(t *testing.T) {
 	for _, causal := range []bool{false, true} {
 		a := newTestAttention(t, causal)
 		x := randTensor(6, 2, 4, 8)
 		tap := checkTapSums(t, withoutParam{a, "b_k"}, x)
-		if got, want := tap.counts[UseToken], 8*4; got != want {
+		if got, want := useCounts(tap)[UseToken], 8*4; got != want {
 			t.Errorf("causal %v: %d token contributions, want %d (8 params × 4 tokens)", causal, got, want)
 		}
-		counts := useCounter{}
-		a.Forward(x, counts)
-		a.Backward(randTensor(7, 2, 4, 8), counts)
 		for _, np := range a.Params() {
-			if n := counts[np.Param][UseToken]; n != 4 {
-				t.Errorf("%s: %d token contributions, want 4", np.Local, n)
+			uses := tap.Uses(np.Param, UseToken)
+			if len(uses) != 4 {
+				t.Fatalf("%s: %d token contributions, want 4", np.Local, len(uses))
+			}
+			for i, c := range uses {
+				if !slices.Equal(c.Index, []int{i}) || c.Layer != "attn" || c.Local != np.Local {
+					t.Errorf("%s: use %d is token %v of layer %q, local %q", np.Local, i, c.Index, c.Layer, c.Local)
+				}
 			}
 		}
 	}
@@ -218,12 +210,9 @@ func TestSelfAttentionTokenContributionIsRow(t *testing.T) {
 	a := newTestAttention(t, false)
 	y := a.Forward(randTensor(8, 2, 3, 8), nil)
 	dy := randTensor(9, y.Shape...)
-	var got *Tensor
-	a.Backward(dy, recordFunc(func(c Contribution) {
-		if c.Local == "w_o" && c.Index[0] == 2 {
-			got = c.Grad.Clone()
-		}
-	}))
+	rec := NewRecorder(RecordFilter{Params: []*Param{a.o.weight}})
+	a.Backward(dy, rec)
+	got := rec.Uses(a.o.weight, UseToken)[2].Grad
 	want := NewTensor(8, 8)
 	for b := range 2 {
 		for o := range 8 {
@@ -236,12 +225,6 @@ func TestSelfAttentionTokenContributionIsRow(t *testing.T) {
 		t.Errorf("token 2's part of w_o: got %v, want %v", got, want.Data)
 	}
 }
-
-// recordFunc is a Tap that hands contributions to a function.
-type recordFunc func(Contribution)
-
-func (f recordFunc) Output(Layer, *Tensor, *Tensor) {}
-func (f recordFunc) Contribute(c Contribution)      { f(c) }
 
 func TestSelfAttentionSpecAndCount(t *testing.T) {
 	a := newTestAttention(t, true)

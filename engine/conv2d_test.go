@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -151,11 +152,11 @@ func TestConv2dTapPositions(t *testing.T) {
 			tap := checkTapSums(t, l, randTensor(uint64(30+i), 3, tc.cfg.InChannels, tc.h, tc.w))
 			out, _ := l.OutShape(tc.cfg.shapeFor(tc.h, tc.w))
 			positions := out[1] * out[2]
-			if got := tap.counts[UsePosition]; got != 2*positions {
+			if got := useCounts(tap)[UsePosition]; got != 2*positions {
 				t.Errorf("%d position contributions, want %d per param", got, positions)
 			}
 			for _, np := range l.Params() {
-				if tap.sums[np.Param][UsePosition] == nil {
+				if tap.Sum(np.Param, UsePosition) == nil {
 					t.Errorf("no position contributions for %s", np.Local)
 				}
 			}
@@ -163,30 +164,21 @@ func TestConv2dTapPositions(t *testing.T) {
 	}
 }
 
-// positionTap keeps one position's weight contribution.
-type positionTap struct {
-	want []int
-	got  *Tensor
-}
-
-func (p *positionTap) Output(Layer, *Tensor, *Tensor) {}
-func (p *positionTap) Contribute(c Contribution) {
-	if c.Local == "weight" && c.Index[0] == p.want[0] && c.Index[1] == p.want[1] {
-		p.got = c.Grad.Clone()
-	}
-}
-
 func TestConv2dPositionContributionIsPatchTimesGrad(t *testing.T) {
 	l, _ := NewConv2d("conv", Conv2dConfig{InChannels: 1, OutChannels: 1, KernelSize: 2}, NewRand(1))
 	x := TensorFrom([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9}, 1, 1, 3, 3)
-	tap := &positionTap{want: []int{1, 0}}
+	tap := NewRecorder(RecordFilter{Params: []*Param{l.Weight}, Kinds: []UseKind{UsePosition}})
 	l.Forward(x, tap)
 	l.Backward(TensorFrom([]float64{0, 0, 2, 0}, 1, 1, 2, 2), tap)
-	// Position (1,0) sees the patch [4 5; 7 8] and has upstream gradient 2.
-	for i, v := range []float64{8, 10, 14, 16} {
-		if tap.got == nil || tap.got.Data[i] != v {
-			t.Fatalf("contribution at (1,0) = %v, want [8 10 14 16]", tap.got)
-		}
+	uses := tap.Uses(l.Weight, UsePosition)
+	if len(uses) != 4 || len(tap.Contributions()) != 4 {
+		t.Fatalf("%d weight uses of %d recorded, want the 4 positions only", len(uses), len(tap.Contributions()))
+	}
+	// Position (1,0) — third in row-major order — sees the patch [4 5; 7 8]
+	// and has upstream gradient 2.
+	got := uses[2]
+	if !slices.Equal(got.Index, []int{1, 0}) || !slices.Equal(got.Grad.Data, []float64{8, 10, 14, 16}) {
+		t.Fatalf("contribution at %v = %v, want (1,0): [8 10 14 16]", got.Index, got.Grad.Data)
 	}
 }
 

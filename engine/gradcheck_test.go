@@ -123,54 +123,37 @@ func zeroParams(ps []NamedParam) {
 	}
 }
 
-// recordingTap keeps every contribution it is shown, summed per Param and
-// kind, and counts them.
-type recordingTap struct {
-	sums    map[*Param]map[UseKind][]float64
-	counts  map[UseKind]int
-	outputs int
+// useCounts returns how many contributions of each kind r recorded.
+func useCounts(r *Recorder) map[UseKind]int {
+	n := map[UseKind]int{}
+	for _, c := range r.Contributions() {
+		n[c.Kind]++
+	}
+	return n
 }
 
-func newRecordingTap() *recordingTap {
-	return &recordingTap{sums: map[*Param]map[UseKind][]float64{}, counts: map[UseKind]int{}}
-}
-
-func (r *recordingTap) Output(Layer, *Tensor, *Tensor) { r.outputs++ }
-
-func (r *recordingTap) Contribute(c Contribution) {
-	if !c.Grad.SameShape(c.Param.Grad) {
-		panic("contribution shape differs from its param")
-	}
-	if r.sums[c.Param] == nil {
-		r.sums[c.Param] = map[UseKind][]float64{}
-	}
-	s := r.sums[c.Param][c.Kind]
-	if s == nil {
-		s = make([]float64, c.Grad.Size())
-	}
-	for i, v := range c.Grad.Data {
-		s[i] += v
-	}
-	r.sums[c.Param][c.Kind] = s
-	r.counts[c.Kind]++
-}
-
-// checkTapSums runs one Forward/Backward of l with a recording tap and checks
-// that, for every Param and kind of use reported, the contributions sum to
-// the Param's gradient within 1e-12 (relative). It returns the tap so a test
-// can check how many uses of each kind were reported.
-func checkTapSums(t *testing.T, l Layer, x *Tensor) *recordingTap {
+// checkTapSums runs one Forward/Backward of l with a Recorder and checks
+// that every contribution has its Param's shape and that, for every Param
+// and kind of use reported, the contributions sum to the Param's gradient
+// within 1e-12 (relative). It returns the Recorder so a test can check how
+// many uses of each kind were reported.
+func checkTapSums(t *testing.T, l Layer, x *Tensor) *Recorder {
 	t.Helper()
-	tap := newRecordingTap()
+	rec := NewRecorder(RecordFilter{})
 	zeroParams(l.Params())
-	y := l.Forward(x, tap)
-	l.Backward(randTensor(7, y.Shape...), tap)
+	y := l.Forward(x, rec)
+	l.Backward(randTensor(7, y.Shape...), rec)
+	for _, c := range rec.Contributions() {
+		if !c.Grad.SameShape(c.Param.Grad) {
+			t.Fatalf("%s: contribution to %s has shape %v, the param %v", l.Spec().Name, c.Local, c.Grad.Shape, c.Param.Grad.Shape)
+		}
+	}
 	for _, np := range l.Params() {
-		for kind, s := range tap.sums[np.Param] {
-			if e := relErr(s, np.Grad.Data); e > 1e-12 {
+		for _, kind := range rec.Kinds(np.Param) {
+			if e := relErr(rec.Sum(np.Param, kind).Data, np.Grad.Data); e > 1e-12 {
 				t.Errorf("%s: %s contributions (%s) sum off by relative %.3g", l.Spec().Name, np.Local, kind, e)
 			}
 		}
 	}
-	return tap
+	return rec
 }

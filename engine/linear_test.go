@@ -47,11 +47,11 @@ func TestLinearTapTokens(t *testing.T) {
 	const steps = 4
 	tap := checkTapSums(t, l, randTensor(5, 3, steps, 3))
 	// One contribution per step for the weight and one for the bias.
-	if got := tap.counts[UseToken]; got != 2*steps {
+	if got := useCounts(tap)[UseToken]; got != 2*steps {
 		t.Errorf("%d token contributions, want %d", got, 2*steps)
 	}
 	for _, np := range l.Params() {
-		if tap.sums[np.Param][UseToken] == nil {
+		if tap.Sum(np.Param, UseToken) == nil {
 			t.Errorf("no token contributions for %s", np.Local)
 		}
 	}

@@ -87,20 +87,29 @@ func TestModelPassesTapToLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tap := newRecordingTap()
+	tap := &outputCounter{Recorder: NewRecorder(RecordFilter{})}
 	if _, err := m.ComputeGrad(randTensor(3, 2, 1, 4, 4), TensorFrom([]float64{0, 1}, 2), tap); err != nil {
 		t.Fatal(err)
 	}
-	if got := tap.counts[UsePosition]; got != 2*16 {
+	if got := useCounts(tap.Recorder)[UsePosition]; got != 2*16 {
 		t.Fatalf("%d per-position contributions, want 32 (16 positions × weight and bias)", got)
 	}
 	if tap.outputs != 3 {
 		t.Errorf("%d layer outputs shown, want 3", tap.outputs)
 	}
-	if e := relErr(tap.sums[conv.Weight][UsePosition], conv.Weight.Grad.Data); e > 1e-12 {
+	if e := relErr(tap.Sum(conv.Weight, UsePosition).Data, conv.Weight.Grad.Data); e > 1e-12 {
 		t.Errorf("per-position contributions sum off by %.3g", e)
 	}
 }
+
+// outputCounter is a Recorder that also counts the layer outputs it is
+// shown: a Tap of one's own built around a Recorder.
+type outputCounter struct {
+	*Recorder
+	outputs int
+}
+
+func (o *outputCounter) Output(Layer, *Tensor, *Tensor) { o.outputs++ }
 
 // nanGradLayer is the identity whose parameter gets a NaN gradient: a loss
 // that stays finite while a gradient does not.
@@ -145,17 +154,21 @@ func TestTiedWeightTaps(t *testing.T) {
 		x.Data[i] = float64(rng.IntN(8))
 		y.Data[i] = float64(rng.IntN(8))
 	}
-	tap := newRecordingTap()
+	tap := NewRecorder(RecordFilter{})
 	if _, err := m.ComputeGrad(x, y, tap); err != nil {
 		t.Fatal(err)
 	}
 	for _, kind := range []UseKind{UseLayer, UseToken} {
-		s := tap.sums[embed][kind]
-		if e := relErr(s, embed.Grad.Data); s == nil || e > 1e-12 {
+		s := tap.Sum(embed, kind)
+		if s == nil {
+			t.Errorf("%s: no %s contributions", embed.Name, kind)
+			continue
+		}
+		if e := relErr(s.Data, embed.Grad.Data); e > 1e-12 {
 			t.Errorf("%s: %s contributions sum off by relative %.3g", embed.Name, kind, e)
 		}
 	}
-	if got := tap.counts[UseLayer]; got < 2 {
+	if got := useCounts(tap)[UseLayer]; got < 2 {
 		t.Errorf("%d per-layer contributions, want one per holder at least", got)
 	}
 }

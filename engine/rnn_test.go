@@ -66,10 +66,16 @@ func TestRecurrentTaps(t *testing.T) {
 				plain = append(plain, slices.Clone(p.Grad.Data))
 			}
 
-			steps := &stepTap{recordingTap: newRecordingTap(), perParam: map[string][]int{}}
+			steps := NewRecorder(RecordFilter{})
 			zeroParams(l.Params())
 			l.Forward(x, steps)
 			dxTap := l.Backward(dy, steps)
+			perParam := map[string][]int{} // the steps of each param's contributions, as reported
+			for _, c := range steps.Contributions() {
+				if c.Kind == UseStep && len(c.Index) == 1 {
+					perParam[c.Local] = append(perParam[c.Local], c.Index[0])
+				}
+			}
 			if e := relErr(dxTap.Data, dxPlain.Data); e > 1e-12 {
 				t.Errorf("dx with a tap differs from dx without by relative %.3g", e)
 			}
@@ -77,7 +83,7 @@ func TestRecurrentTaps(t *testing.T) {
 				if e := relErr(np.Grad.Data, plain[i]); e > 1e-12 {
 					t.Errorf("%s: gradient with a tap differs from without by relative %.3g", np.Local, e)
 				}
-				got := steps.perParam[np.Local]
+				got := perParam[np.Local]
 				want := []int{3, 2, 1, 0} // the order BPTT reaches the steps
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: UseStep contributions at steps %v, want %v", np.Local, got, want)
@@ -85,26 +91,14 @@ func TestRecurrentTaps(t *testing.T) {
 			}
 
 			tap := checkTapSums(t, l, x)
-			if got, want := tap.counts[UseStep], 4*seqT; got != want {
+			counts := useCounts(tap)
+			if got, want := counts[UseStep], 4*seqT; got != want {
 				t.Errorf("%d UseStep contributions, want %d (4 params × %d steps)", got, want, seqT)
 			}
-			if len(tap.counts) != 1 {
-				t.Errorf("contribution kinds %v, want only %q", tap.counts, UseStep)
+			if len(counts) != 1 {
+				t.Errorf("contribution kinds %v, want only %q", counts, UseStep)
 			}
 		})
-	}
-}
-
-// stepTap records, per local param name, the Index of each contribution.
-type stepTap struct {
-	*recordingTap
-	perParam map[string][]int
-}
-
-func (s *stepTap) Contribute(c Contribution) {
-	s.recordingTap.Contribute(c)
-	if c.Kind == UseStep && len(c.Index) == 1 {
-		s.perParam[c.Local] = append(s.perParam[c.Local], c.Index[0])
 	}
 }
 
@@ -136,14 +130,9 @@ func TestRNNByHand(t *testing.T) {
 	}
 	near("h0", y.Data[0], h0)
 	near("h1", y.Data[1], h1)
-	tap := &stepTap{recordingTap: newRecordingTap(), perParam: map[string][]int{}}
-	var parts []Contribution
-	rec := tapFunc(func(c Contribution) {
-		tap.Contribute(c)
-		c.Grad = c.Grad.Clone()
-		parts = append(parts, c)
-	})
+	rec := NewRecorder(RecordFilter{Internals: []string{InternalHiddenGrad}})
 	dx := r.Backward(TensorFrom([]float64{g0, g1}, 1, 2, 1), rec)
+	parts := rec.Contributions()
 	near("dx0", dx.Data[0], a*da0)
 	near("dx1", dx.Data[1], a*da1)
 	near("dW_ih", r.WeightIH.Grad.Data[0], x0*da0+x1*da1)
@@ -152,6 +141,12 @@ func TestRNNByHand(t *testing.T) {
 	near("db_hh", r.BiasHH.Grad.Data[0], da0+da1)
 	near("‖dL/dh1‖", r.HiddenGradNorms()[1], math.Abs(g1))
 	near("‖dL/dh0‖", r.HiddenGradNorms()[0], math.Abs(dh0))
+	if dh := rec.Values(r, InternalHiddenGrad); len(dh) != 2 {
+		t.Errorf("%d hidden gradients shown, want 2", len(dh))
+	} else {
+		near("dL/dh0", dh[0].Value.Data[0], dh0)
+		near("dL/dh1", dh[1].Value.Data[0], g1)
+	}
 	want := map[string][2]float64{ // step 0's and step 1's part
 		"weight_ih": {x0 * da0, x1 * da1},
 		"weight_hh": {0, h0 * da1},
@@ -168,12 +163,6 @@ func TestRNNByHand(t *testing.T) {
 		}
 	}
 }
-
-// tapFunc is a Tap that passes contributions to a function.
-type tapFunc func(Contribution)
-
-func (f tapFunc) Output(Layer, *Tensor, *Tensor) {}
-func (f tapFunc) Contribute(c Contribution)      { f(c) }
 
 // TestRNNGradNormsGrowAndShrink uses a linear regime (x = 0, zero biases, so
 // every h_t = 0 and tanh' = 1) where dL/dh_t = W_hhᵀ dL/dh_{t+1} exactly:
@@ -203,10 +192,14 @@ func TestRNNGradNormsGrowAndShrink(t *testing.T) {
 			}
 		}
 		last = math.Sqrt(last)
-		r.Backward(dy, nil)
-		norms := r.HiddenGradNorms()
+		rec := NewRecorder(RecordFilter{Internals: []string{InternalHiddenGrad}})
+		r.Backward(dy, rec)
+		norms := rec.ValueNorms(r, InternalHiddenGrad)
 		if len(norms) != steps {
 			t.Fatalf("scale %v: %d norms, want %d", s, len(norms), steps)
+		}
+		if relErr(norms, r.HiddenGradNorms()) > 1e-15 {
+			t.Errorf("scale %v: recorded norms %v, HiddenGradNorms %v", s, norms, r.HiddenGradNorms())
 		}
 		for ts, n := range norms {
 			want := last * math.Pow(s, float64(steps-1-ts))
@@ -384,8 +377,8 @@ func TestRecurrentWideGates(t *testing.T) {
 		plain = append(plain, slices.Clone(np.Grad.Data))
 	}
 	tap := checkTapSums(t, l, x)
-	if tap.counts[UseStep] != 4*3 {
-		t.Errorf("%d UseStep contributions, want 12", tap.counts[UseStep])
+	if n := useCounts(tap)[UseStep]; n != 4*3 {
+		t.Errorf("%d UseStep contributions, want 12", n)
 	}
 	for i, np := range l.Params() {
 		if e := relErr(np.Grad.Data, plain[i]); e > 1e-12 {

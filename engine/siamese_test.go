@@ -87,7 +87,7 @@ func TestSiameseBranchContributions(t *testing.T) {
 	s := newTestSiamese(t)
 	x := randTensor(25, 3, 2, 4)
 	tap := checkTapSums(t, s, x)
-	if got, want := tap.counts[UseBranch], 2*len(s.Params()); got != want {
+	if got, want := useCounts(tap)[UseBranch], 2*len(s.Params()); got != want {
 		t.Errorf("%d branch contributions, want %d", got, want)
 	}
 
@@ -100,16 +100,9 @@ func TestSiameseBranchContributions(t *testing.T) {
 		plain = append(plain, slices.Clone(np.Grad.Data))
 	}
 	zeroParams(s.Params())
-	parts := map[*Param][2]*Tensor{}
+	rec := NewRecorder(RecordFilter{Kinds: []UseKind{UseBranch}})
 	s.Forward(x, nil)
-	dxTapped := s.Backward(dy, recordFunc(func(c Contribution) {
-		if c.Kind != UseBranch {
-			return
-		}
-		p := parts[c.Param]
-		p[c.Index[0]] = c.Grad.Clone()
-		parts[c.Param] = p
-	}))
+	dxTapped := s.Backward(dy, rec)
 	if e := relErr(dxTapped.Data, dxPlain.Data); e > 1e-14 {
 		t.Errorf("dx with a tap differs by relative %.3g", e)
 	}
@@ -137,10 +130,11 @@ func TestSiameseBranchContributions(t *testing.T) {
 		return l
 	}
 	for _, np := range s.Params() {
-		got := parts[np.Param][0]
-		if got == nil {
-			t.Fatalf("%s: no side-0 contribution", np.Local)
+		uses := rec.Uses(np.Param, UseBranch)
+		if len(uses) != 2 || uses[0].Index[0] != 0 || uses[1].Index[0] != 1 {
+			t.Fatalf("%s: %d branch contributions, want side 0 then side 1", np.Local, len(uses))
 		}
+		got := uses[0].Grad
 		if e := relErr(got.Data, numericGrad(np.Value.Data, loss0)); e > gradTol {
 			t.Errorf("%s: side 0's part relative error %.3g", np.Local, e)
 		}
@@ -163,8 +157,8 @@ func TestSiameseConvBranch(t *testing.T) {
 	x := randTensor(28, 2, 2, 1, 4, 4)
 	checkLayerGrads(t, s, x, gradCheckOpts{})
 	tap := checkTapSums(t, s, x)
-	if tap.counts[UseBranch] != 4 || tap.counts[UsePosition] == 0 {
-		t.Errorf("contributions %v, want 4 per branch and the conv's positions", tap.counts)
+	if n := useCounts(tap); n[UseBranch] != 4 || n[UsePosition] == 0 {
+		t.Errorf("contributions %v, want 4 per branch and the conv's positions", n)
 	}
 }
 

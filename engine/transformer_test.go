@@ -124,7 +124,7 @@ func TestTransformerBlocksSharedInModel(t *testing.T) {
 	}
 
 	x, target := randTensor(15, 2, 4, 8), randTensor(16, 2, 4, 8)
-	tap := newRecordingTap()
+	tap := NewRecorder(RecordFilter{})
 	if _, err := m.ComputeGrad(x, target, tap); err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +137,17 @@ func TestTransformerBlocksSharedInModel(t *testing.T) {
 			if kind == UseToken && strings.HasPrefix(p.Name, "block1.ln") {
 				continue // layer norms report no per-token parts
 			}
-			s := tap.sums[p][kind]
-			if e := relErr(s, p.Grad.Data); s == nil || e > 1e-12 {
+			s := tap.Sum(p, kind)
+			if s == nil {
+				t.Errorf("%s: no %s contributions", p.Name, kind)
+				continue
+			}
+			if e := relErr(s.Data, p.Grad.Data); e > 1e-12 {
 				t.Errorf("%s: %s contributions sum off by relative %.3g", p.Name, kind, e)
 			}
 		}
 	}
-	if got, want := tap.counts[UseLayer], 2*16; got != want {
+	if got, want := useCounts(tap)[UseLayer], 2*16; got != want {
 		t.Errorf("%d layer contributions, want %d", got, want)
 	}
 	if w1, w2 := first.Attention().Weights(), second.Attention().Weights(); w1 == w2 || slices.Equal(w1.Data, w2.Data) {
