@@ -39,10 +39,6 @@ var figureText = struct {
 }
 
 // figure draws s in format and lang.
-//
-// TODO(viz): viz's fonts have no CJK glyphs yet, so a "zh" figure shows
-// boxes for its Chinese text; pass lang to viz (and use its tiling) once
-// the language option lands.
 func (s *slide) figure(w io.Writer, format, lang string) error {
 	st, p := s.static, s.p
 	output := make([]float64, s.Total())
@@ -56,9 +52,9 @@ func (s *slide) figure(w io.Writer, format, lang string) error {
 	}
 	t := figureText
 	title := fmt.Sprintf(t.title.In(lang), p.Digit, st.Label, presetText[p.Preset].In(lang), p.Stride, p.Padding, p.Dilation, s.pos, s.Total())
-	return viz.WriteHeatmaps(w, format, title,
-		viz.Panel{Title: t.input.In(lang), Grid: viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: s.x.Data}, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
-		viz.Panel{Title: fmt.Sprintf(t.kernel.In(lang), st.Bias), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: st.Kernel[:]}, Diverging: true, Annotate: true, XLabel: "kx", YLabel: "ky"},
-		viz.Panel{Title: t.output.In(lang), Grid: viz.Grid{Rows: s.oh, Cols: s.ow, Values: output}, Diverging: true, Min: -lim, Max: lim, XLabel: "ox", YLabel: "oy"},
-	)
+	return viz.Write(w, format, lang, viz.Heatmaps{Title: title, Panels: []viz.Panel{
+		{Title: t.input.In(lang), Grid: viz.Grid{Rows: st.InputH, Cols: st.InputW, Values: s.x.Data}, Min: 0, Max: 1, XLabel: "x", YLabel: "y"},
+		{Title: fmt.Sprintf(t.kernel.In(lang), st.Bias), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: st.Kernel[:]}, Diverging: true, Annotate: true, XLabel: "kx", YLabel: "ky"},
+		{Title: t.output.In(lang), Grid: viz.Grid{Rows: s.oh, Cols: s.ow, Values: output}, Diverging: true, Min: -lim, Max: lim, XLabel: "ox", YLabel: "oy"},
+	}})
 }

@@ -43,10 +43,6 @@ var figureText = struct {
 }
 
 // figure draws c in format and lang.
-//
-// TODO(viz): viz's fonts have no CJK glyphs yet, so a "zh" figure shows
-// boxes for its Chinese text; pass lang to viz once the language option
-// lands.
 func (c *calc) figure(w io.Writer, format, lang string) error {
 	t := figureText
 	params := viz.BarGroup{Label: t.params.In(lang)}
@@ -63,5 +59,5 @@ func (c *calc) figure(w io.Writer, format, lang string) error {
 	}
 	p := c.static.Params
 	title := fmt.Sprintf(t.title.In(lang), p.Size, p.Size, p.InChannels, p.Kernel, p.Kernel, p.OutChannels)
-	return viz.WriteBars(w, format, title, t.axis.In(lang), names, true, params, uses)
+	return viz.Write(w, format, lang, viz.BarChart{Title: title, YLabel: t.axis.In(lang), Categories: names, LogY: true, Groups: []viz.BarGroup{params, uses}})
 }

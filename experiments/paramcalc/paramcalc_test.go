@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
 )
 
 // values returns the defaults with the given changes.
@@ -144,8 +145,14 @@ func TestExports(t *testing.T) {
 	if _, err := png.Decode(bytes.NewReader(write(c, "png", "en"))); err != nil {
 		t.Fatal(err)
 	}
-	if svg := write(c, "svg", "zh"); !bytes.Contains(svg, []byte("全连接（按公式计算）")) {
-		t.Error("the Chinese svg does not name the computed dense layer")
+	if svg := write(c, "svg", "en"); !bytes.Contains(svg, []byte("(computed)")) {
+		t.Error("the svg does not name the computed dense layer")
+	}
+	// Chinese text is drawn as glyph outlines: check its glyphs exist.
+	for _, tx := range []run.Text{figureText.title, figureText.axis, figureText.params, figureText.uses, figureText.computed} {
+		if m := viz.MissingGlyphs(tx.Zh); len(m) > 0 {
+			t.Errorf("%q: the chart font lacks %q", tx.Zh, m)
+		}
 	}
 	c, err = newCalc(values(map[string]any{"size": 16}))
 	if err != nil {
