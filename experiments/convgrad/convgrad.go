@@ -1,8 +1,9 @@
 // Package convgrad is the experiment of lesson 3, "How a shared kernel
 // learns". The model is a real, small classifier: conv (1→1 channel, 3×3,
 // padding 1) → flatten → linear (784→10) → cross-entropy against the
-// digit's label. One Backward with a tap records each output position's
-// contribution to the kernel's gradient (engine.UsePosition); step k adds
+// digit's label. One Backward with an engine.Recorder records each output
+// position's contribution to the kernel's gradient (engine.UsePosition);
+// step k adds
 // contribution k into a running sum, which after the last position equals
 // the engine's dW — the gradient of a shared weight is the sum of its uses.
 // Beside it the same network with the convolution unshared
@@ -106,7 +107,7 @@ type grad struct {
 	bias      float64
 	dW        [9]float64 // the engine's conv.Weight.Grad after Backward
 	dB        float64
-	contribW  [][9]float64 // per position p = oy·OW + ox, from the tap
+	contribW  [][9]float64 // per position p = oy·OW + ox, from the engine's Recorder
 	contribB  []float64    // = the upstream gradient dL/dy at p
 	lcW       [][9]float64 // the unshared layer's gradient of p's own kernel
 	lcB       []float64
@@ -131,34 +132,6 @@ func newGrad(v run.Values) (*grad, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// positionTap keeps the UsePosition contributions of one conv layer's
-// weight and bias, copied (the engine lends them for the call only).
-//
-// TODO(engine): replace with the engine's recording tap once it lands.
-type positionTap struct {
-	weight, bias *engine.Param
-	ow           int
-	w            [][9]float64
-	b            []float64
-	seen         []bool
-}
-
-func (t *positionTap) Output(engine.Layer, *engine.Tensor, *engine.Tensor) {}
-
-func (t *positionTap) Contribute(c engine.Contribution) {
-	if c.Kind != engine.UsePosition || len(c.Index) != 2 {
-		return
-	}
-	p := c.Index[0]*t.ow + c.Index[1]
-	switch c.Param {
-	case t.weight:
-		copy(t.w[p][:], c.Grad.Data)
-		t.seen[p] = true
-	case t.bias:
-		t.b[p] = c.Grad.Data[0]
-	}
 }
 
 // load builds both models for v, runs one Backward through each and only
@@ -190,13 +163,21 @@ func (g *grad) load(v run.Values) error {
 	}
 	x, target := im.Batch([]int{p.Digit})
 	P := oh * ow
-	tap := &positionTap{weight: conv.Weight, bias: conv.Bias, ow: ow, w: make([][9]float64, P), b: make([]float64, P), seen: make([]bool, P)}
-	loss, err := model.ComputeGrad(x, target, tap)
+	// The ledger of the kernel's and the bias's uses: one contribution per
+	// output position, in raster order.
+	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{conv.Weight, conv.Bias}, Kinds: []engine.UseKind{engine.UsePosition}})
+	loss, err := model.ComputeGrad(x, target, rec)
 	if err != nil {
 		return fmt.Errorf("convgrad: %w", err)
 	}
-	if slices.Contains(tap.seen, false) {
-		return errors.New("convgrad: the engine reported no contribution for some positions")
+	usesW, usesB := rec.Uses(conv.Weight, engine.UsePosition), rec.Uses(conv.Bias, engine.UsePosition)
+	if len(usesW) != P || len(usesB) != P {
+		return fmt.Errorf("convgrad: the engine reported %d kernel and %d bias contributions for %d positions", len(usesW), len(usesB), P)
+	}
+	contribW, contribB := make([][9]float64, P), make([]float64, P)
+	for q := range P {
+		copy(contribW[q][:], usesW[q].Grad.Data)
+		contribB[q] = usesB[q].Grad.Data[0]
 	}
 	probs := slices.Clone(model.Loss.(*engine.CrossEntropy).Probabilities().Data)
 
@@ -229,8 +210,8 @@ func (g *grad) load(v run.Values) error {
 	n := &grad{
 		v: v, p: p, label: int(im.Labels[p.Digit]), x: x, target: target, model: model,
 		oh: oh, ow: ow, loss: loss, probs: probs, bias: conv.Bias.Value.Data[0], dB: conv.Bias.Grad.Data[0],
-		contribW: tap.w, contribB: tap.b, lcW: make([][9]float64, P), lcB: slices.Clone(lc.Bias.Grad.Data),
-		lcLoss: lcLoss, norms: make([]float64, P), rev: g.rev + 1,
+		contribW: contribW, contribB: contribB, lcW: make([][9]float64, P), lcB: slices.Clone(lc.Bias.Grad.Data),
+		lcLoss: lcLoss, norms: rec.Norms(conv.Weight, engine.UsePosition), rev: g.rev + 1,
 	}
 	n.pixels = make([]int, im.H*im.W)
 	for i, b := range im.Pixels[p.Digit*im.H*im.W : (p.Digit+1)*im.H*im.W] {
@@ -241,13 +222,10 @@ func (g *grad) load(v run.Values) error {
 	var acc [9]float64
 	for q := range P {
 		copy(n.lcW[q][:], lc.Weight.Grad.Data[q*9:(q+1)*9])
-		var ss float64
 		for i, c := range n.contribW[q] {
-			ss += c * c
 			acc[i] += c
 			n.accAbsMax = math.Max(n.accAbsMax, math.Abs(acc[i]))
 		}
-		n.norms[q] = math.Sqrt(ss)
 	}
 	keep := g.pos
 	*g = *n

@@ -61,10 +61,6 @@ var figureText = struct {
 }
 
 // figure draws g in format and lang.
-//
-// TODO(viz): viz's fonts have no CJK glyphs yet, so a "zh" figure shows
-// boxes for its Chinese text; pass lang to viz once the language option
-// lands.
 func (g *grad) figure(w io.Writer, format, lang string) error {
 	// The norms of positions not added yet are NaN (grey); the scale is
 	// the largest norm of all positions, so it stays fixed while the sum
@@ -85,10 +81,10 @@ func (g *grad) figure(w io.Writer, format, lang string) error {
 	}
 	t := figureText
 	title := fmt.Sprintf(t.title.In(lang), g.p.Digit, g.label, g.p.Kernel, g.p.Seed, g.pos, g.Total())
-	return viz.WriteHeatmaps(w, format, title,
-		viz.Panel{Title: t.upstream.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: slices.Clone(g.contribB)}, Diverging: true, XLabel: "ox", YLabel: "oy"},
-		viz.Panel{Title: t.norms.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: norms}, Min: 0, Max: normMax, XLabel: "ox", YLabel: "oy"},
-		viz.Panel{Title: fmt.Sprintf(t.sum.In(lang), g.pos), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: g.accW[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
-		viz.Panel{Title: t.engine.In(lang), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: g.dW[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
-	)
+	return viz.Write(w, format, lang, viz.Heatmaps{Title: title, Panels: []viz.Panel{
+		{Title: t.upstream.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: slices.Clone(g.contribB)}, Diverging: true, XLabel: "ox", YLabel: "oy"},
+		{Title: t.norms.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: norms}, Min: 0, Max: normMax, XLabel: "ox", YLabel: "oy"},
+		{Title: fmt.Sprintf(t.sum.In(lang), g.pos), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: g.accW[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
+		{Title: t.engine.In(lang), Grid: viz.Grid{Rows: kernel, Cols: kernel, Values: g.dW[:]}, Diverging: true, Annotate: true, Min: -lim, Max: lim, XLabel: "kx", YLabel: "ky"},
+	}})
 }
