@@ -78,7 +78,9 @@ func (t *Tensor) View(shape ...int) *Tensor {
 // mustShape panics with a ShapeError unless t has exactly the given shape.
 func mustShape(op string, t *Tensor, want ...int) {
 	if !slices.Equal(t.Shape, want) {
-		panic(ShapeError{Op: op, Want: want, Got: t.Shape})
+		// A copy, so that want does not escape: the check costs no
+		// allocation when it passes.
+		panic(ShapeError{Op: op, Want: slices.Clone(want), Got: t.Shape})
 	}
 }
 
