@@ -39,6 +39,22 @@
 // gradient for that pass. When the tap is nil no contribution is computed and
 // nothing is allocated for it.
 //
+// A Tap that also implements Observer (an optional ability, checked with a
+// type assertion) is shown named internals: each head's attention map
+// (InternalAttention, from self_attention and transformer_block), each step's
+// hidden state and the gradient reaching it in backpropagation through time
+// (InternalHidden, InternalHiddenGrad, from rnn, lstm and gru; an lstm also
+// shows its cell state, InternalCell and InternalCellGrad). A Tap without it
+// costs the layers nothing more.
+//
+// Recorder is the ready-made Tap and Observer: a ledger that keeps copies of
+// the contributions, and by name the internals, its RecordFilter lets
+// through (one kernel's per-position parts, say), and answers what a lesson
+// asks of them: the sum per Param and kind (equal to the gradient), one
+// Param's uses in index order, their norms, one internal per step or head.
+// Like every tensor a Tap is given, what a layer shows is borrowed for the
+// call; what a Recorder keeps is its own.
+//
 // # Errors
 //
 // A programmer's mistake (a tensor of the wrong shape passed to a layer that
