@@ -144,7 +144,8 @@ func (a *SelfAttention) Count(in []int) LayerCount {
 // row t of head h is how token t weighs every token (each row sums to 1;
 // with a causal mask the entries above the diagonal are 0). The tensor is
 // owned by the layer and overwritten by the next Forward; nil before the
-// first Forward.
+// first Forward. An Observer is shown the same maps, one head at a time
+// (InternalAttention).
 func (a *SelfAttention) Weights() *Tensor { return a.attn }
 
 // Forward computes the attention output for x. A tap that is an Observer is

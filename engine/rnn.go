@@ -119,7 +119,8 @@ func (r *recurrent) Count(in []int) LayerCount {
 // t+1) for every step of the last Backward: shrinking towards t = 0 is a
 // vanishing gradient, growing is an exploding one. The slice is owned by
 // the layer and overwritten by the next Backward; it is nil before the
-// first.
+// first. A Recorder keeping InternalHiddenGrad has the same norms
+// (ValueNorms) and the gradients themselves.
 func (r *recurrent) HiddenGradNorms() []float64 { return r.hiddenNorms }
 
 // batchSteps checks that x is [B, T, input_size] and returns B and T.
