@@ -1,55 +1,81 @@
-package run
+package drawdigit
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/engine/data"
 	"github.com/paramshare/paramshare/lab"
+	"github.com/paramshare/paramshare/run"
 )
 
-// The draw-digit models are trained once per server process, in the
-// background, and shared read-only by every session: the first draw-digit
-// run (or export) starts the training, later ones wait on the same training
-// and only watch its progress. A session still needs models of its own to
-// run Forward on, because engine layers keep the activations of their last
-// pass; NewDigitModel builds one and copies the trained weights into it.
+// The three models are trained once per server process and shared
+// read-only by every run: the trained weights are shared data, as the
+// digits are. The training is bounded — a fixed budget (training below)
+// cut into pieces of about pieceTime — and it never runs on its own: each
+// piece holds a slot of the run scheduler, lent by a run that waits for
+// the models. A draw-digit run lends its owner's CPU from Attach to Close
+// (the driver goroutine takes the lenders in turn, through their
+// Host.Compute), and a run or an export that advances to step 1 runs
+// pieces itself in its Advance, inside its own slot. Every frame carries
+// the training's progress, and lenders are told to publish as it moves.
+//
+// Runs need instances of the models to run Forward on (engine layers keep
+// the activations of their last pass). Instances are pooled: at most one
+// per CPU, built from the shared weights when first needed, taken for one
+// computation and given back, so a run holds none of them.
 
-// DigitModelNames are the models the draw-digit experiment compares, in the
-// order they are trained and shown: the lessons' CNN, its locally connected
-// twin (the same shapes, a kernel of its own at every position) and the MLP
-// with about the CNN's parameter count.
-func DigitModelNames() []string { return []string{"cnn", "lc", "mlp"} }
+// pieceTime is about how long one piece of training runs: training steps
+// or evaluation chunks until this much time has passed (a step of the
+// locally connected twin alone takes ~50 ms on the development machine).
+const pieceTime = 20 * time.Millisecond
 
-// DigitTraining is the budget the draw-digit models are trained with.
-type DigitTraining struct {
-	TrainSize int `json:"trainSize"` // the first TrainSize embedded training digits, lab.MinTrainSize…lab.MaxTrainSize
-	Epochs    int `json:"epochs"`    // passes over them, ≥ 1
-	EvalSize  int `json:"evalSize"`  // test digits the accuracies are measured on, 1…1000
+// evalChunk is how many test digits one evaluation chunk runs through a
+// model.
+const evalChunk = 100
+
+// notifyEvery is how often lenders are told the progress moved.
+const notifyEvery = 200 * time.Millisecond
+
+// shiftTest are the shifts (pixels to the right) at which a trained model's
+// test accuracy is measured, to put the translation claim to the test on
+// real digits; shift 0 is the plain test accuracy.
+var shiftTest = []int{0, 2, 4, 6, 8}
+
+// stepCost is the measured cost of one training step of each model
+// relative to the CNN's (batch 32 on a shared 2-core machine: cnn 312 steps
+// in 2.9 s, lc in 15.3 s, mlp in 0.04 s), so that the progress fraction
+// moves at about an even pace while the slow model trains.
+var stepCost = map[string]float64{"cnn": 1, "lc": 5.3, "mlp": 0.02}
+
+// training is the budget the models are trained with.
+type training struct {
+	TrainSize int `json:"trainSize"` // the first TrainSize embedded training digits
+	Epochs    int `json:"epochs"`    // passes over them
+	EvalSize  int `json:"evalSize"`  // test digits the accuracies are measured on
 }
 
-// DefaultDigitTraining is the server's budget: two epochs over all 5,000
-// embedded training digits (Adam, batch 32, the lab's learning rates),
-// measured on all 1,000 test digits.
-func DefaultDigitTraining() DigitTraining {
-	return DigitTraining{TrainSize: lab.MaxTrainSize, Epochs: 2, EvalSize: 1000}
+// budget is the server's training: two epochs over all 5,000 embedded
+// training digits (Adam, batch 32, the lab's learning rate), measured on
+// all 1,000 test digits — about 20 s of one core. Test binaries train one
+// epoch over 1,000 digits measured on 200 (a few seconds) unless
+// PARAMSHARE_DRAW_FULL=1 asks for the server's.
+func budget() training {
+	if testing.Testing() && os.Getenv("PARAMSHARE_DRAW_FULL") == "" {
+		return training{TrainSize: 1000, Epochs: 1, EvalSize: 200}
+	}
+	return training{TrainSize: lab.MaxTrainSize, Epochs: 2, EvalSize: lab.TestSet().N}
 }
 
-// DigitShiftTest are the shifts (pixels to the right) at which a trained
-// model's test accuracy is measured, to put the translation claim to the
-// test on real digits.
-var digitShiftTest = []int{0, 2, 4, 6, 8}
-
-// ErrDigitTraining is returned while the draw-digit models are still being
-// trained.
-var ErrDigitTraining = errors.New("run: the digit models are still training")
-
-// DigitModelInfo describes one trained model.
-type DigitModelInfo struct {
+// modelInfo describes one trained model.
+type modelInfo struct {
 	Name          string    `json:"name"`
 	Params        int       `json:"params"`       // unique parameters (engine Count)
 	Steps         int       `json:"steps"`        // training steps taken
@@ -59,213 +85,350 @@ type DigitModelInfo struct {
 	ShiftAccuracy []float64 `json:"shiftAccuracy"`
 }
 
-// DigitProgress is how far the training is.
-type DigitProgress struct {
+// progress is how far the training is.
+type progress struct {
 	Started  bool    `json:"started"`
 	Done     bool    `json:"done"`
 	Model    string  `json:"model"`    // the model being trained (or evaluated) now; "" when done
 	Fraction float64 `json:"fraction"` // 0…1 over all three models, weighted by their cost
 	Error    string  `json:"error,omitempty"`
+	ErrorZh  string  `json:"errorZh,omitempty"`
 }
 
-// stepCost is the measured cost of one training step of each model
-// relative to the CNN's (batch 32 on a shared 2-core machine: cnn 312 steps
-// in 2.9 s, lc in 15.3 s, mlp in 0.04 s), so that the progress fraction
-// moves at about an even pace while the slow model trains.
-var stepCost = map[string]float64{"cnn": 1, "lc": 5.3, "mlp": 0.02}
+// shared is the process's one training of the three models.
+var shared = struct {
+	budget training
+	ready  chan struct{} // closed when the training has ended (models or err set)
 
-// digitCache is the process's one training of the draw-digit models.
-var digitCache = struct {
-	mu       sync.Mutex
-	budget   DigitTraining
-	started  bool
-	done     chan struct{} // closed when training ended (models or err set)
-	progress DigitProgress
-	weights  map[string][][]float64 // per model, its Params' values in model order
-	info     []DigitModelInfo
-	err      error
-}{budget: DefaultDigitTraining(), done: make(chan struct{})}
+	// mu is held while a piece trains; it guards the training's state.
+	mu    sync.Mutex
+	model int          // index in lab.Models() of the model in training
+	tr    *lab.Trainer // nil before the model's first piece
+	step  int          // training steps taken of tr
+	steps int          // training steps tr takes
+	sets  []*data.Images
+	unit  int   // evaluation chunks done of the current model
+	hits  []int // per shift
+	spent time.Duration
+	share []float64 // each model's part of the progress bar
+	done  float64   // the parts of the models finished
+	info  []modelInfo
+	wts   map[string][][]float64
 
-// SetDigitTraining sets the training budget. It is meant for tests, which
-// train smaller models to stay fast, and must be called before anything
-// starts the training (an init function of a test file is a good place):
-// it panics if the training has started or b is out of range.
-func SetDigitTraining(b DigitTraining) {
-	if b.TrainSize < lab.MinTrainSize || b.TrainSize > lab.MaxTrainSize || b.Epochs < 1 || b.EvalSize < 1 || b.EvalSize > 1000 {
-		panic(fmt.Sprintf("run: SetDigitTraining: budget %+v out of range", b))
-	}
-	digitCache.mu.Lock()
-	defer digitCache.mu.Unlock()
-	if digitCache.started {
-		panic("run: SetDigitTraining after the digit models started training")
-	}
-	digitCache.budget = b
-}
+	// Set before ready is closed, read-only after.
+	weights map[string][][]float64 // per model, its Params' values in model order
+	infos   []modelInfo
+	err     *run.Error
 
-// StartDigitTraining starts training the draw-digit models in the
-// background unless that has been done already. It returns at once.
-func StartDigitTraining() {
-	digitCache.mu.Lock()
-	defer digitCache.mu.Unlock()
-	if digitCache.started {
-		return
-	}
-	digitCache.started = true
-	digitCache.progress = DigitProgress{Started: true, Model: DigitModelNames()[0]}
-	go trainDigitModels(digitCache.budget)
-}
+	progMu   sync.Mutex
+	progress progress
+}{budget: budget(), ready: make(chan struct{})}
 
-// DigitTrainingProgress returns how far the training is.
-func DigitTrainingProgress() DigitProgress {
-	digitCache.mu.Lock()
-	defer digitCache.mu.Unlock()
-	return digitCache.progress
-}
-
-// WaitDigitModels starts the training if needed and waits until it has
-// ended or ctx is done. It returns the training's error, or ctx's.
-func WaitDigitModels(ctx context.Context) error {
-	StartDigitTraining()
+// trained returns nil once the models are trained, errTraining while they
+// train, and the training's failure.
+func trained() error {
 	select {
-	case <-digitCache.done:
-		return digitCache.err // written before done was closed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// DigitModels returns what was measured of each trained model, in
-// DigitModelNames order, or ErrDigitTraining (or the training's error)
-// when they are not ready.
-func DigitModels() ([]DigitModelInfo, error) {
-	if err := digitReady(); err != nil {
-		return nil, err
-	}
-	return slices.Clone(digitCache.info), nil
-}
-
-// digitReady returns nil when the models are trained, ErrDigitTraining
-// while they train, and the training's error if it failed. After it
-// returns nil, digitCache.weights and info may be read without the lock:
-// they never change again.
-func digitReady() error {
-	select {
-	case <-digitCache.done:
-		return digitCache.err
+	case <-shared.ready:
+		if shared.err != nil {
+			return shared.err
+		}
+		return nil
 	default:
-		return ErrDigitTraining
+		return errTraining
 	}
 }
 
-// NewDigitModel returns a fresh instance of the named trained model (one of
-// DigitModelNames) holding a copy of the trained weights, for one caller's
-// own Forward passes. It returns ErrDigitTraining while the models train.
-func NewDigitModel(name string) (*engine.Model, error) {
-	if err := digitReady(); err != nil {
-		return nil, err
-	}
-	w, ok := digitCache.weights[name]
-	if !ok {
-		return nil, fmt.Errorf("run: no digit model named %q (have %v)", name, DigitModelNames())
-	}
-	m, err := engine.BuildModel(name, lab.DefaultTrainConfig(name).Seed)
-	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	ps := m.Params()
-	if len(ps) != len(w) {
-		panic(fmt.Sprintf("run: digit model %q has %d params, trained %d", name, len(ps), len(w)))
-	}
-	for i, p := range ps {
-		if len(p.Value.Data) != len(w[i]) {
-			panic(engine.ShapeError{Op: "run: NewDigitModel " + p.Name, Want: []int{len(w[i])}, Got: p.Value.Shape})
-		}
-		copy(p.Value.Data, w[i])
-	}
-	return m, nil
+// errTraining is trained's answer while the models train.
+var errTraining = errors.New("drawdigit: the models are still training")
+
+// currentProgress returns how far the training is.
+func currentProgress() progress {
+	shared.progMu.Lock()
+	defer shared.progMu.Unlock()
+	return shared.progress
 }
 
-// trainDigitModels trains every model in turn with lab.Trainer and
-// publishes the result (or the first error) in digitCache.
-func trainDigitModels(b DigitTraining) {
-	weights := map[string][][]float64{}
-	var info []DigitModelInfo
-	// Each model's share of the progress bar: its steps times its cost,
-	// plus its evaluation (about a third of a step per 32 digits).
-	names := DigitModelNames()
-	share := map[string]float64{}
-	var whole float64
-	for _, name := range names {
-		steps := b.Epochs * (b.TrainSize / lab.DefaultTrainConfig(name).Batch)
-		evals := float64(b.EvalSize*(len(digitShiftTest)+1)) / 32 / 3
-		share[name] = (float64(steps) + evals) * stepCost[name]
-		whole += share[name]
+// trainPiece runs the next piece of the training: training steps or
+// evaluation chunks for about pieceTime (at least one). It returns the
+// training's failure, if it has failed; nil while it goes on and once the
+// models are trained.
+func trainPiece() (err error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if err := trained(); err != errTraining {
+		return err
 	}
-	var before float64 // the shares of the models already trained
-	report := func(name string, f float64) {
-		digitCache.mu.Lock()
-		digitCache.progress.Model = name
-		digitCache.progress.Fraction = min((before+f*share[name])/whole, 1)
-		digitCache.mu.Unlock()
-	}
-	finished := false
-	finish := func(err error) {
-		digitCache.mu.Lock()
-		defer digitCache.mu.Unlock()
-		finished = true
-		if err != nil {
-			digitCache.err = err
-			digitCache.progress = DigitProgress{Started: true, Done: true, Error: err.Error()}
-		} else {
-			digitCache.weights, digitCache.info = weights, info
-			digitCache.progress = DigitProgress{Started: true, Done: true, Fraction: 1}
-		}
-		close(digitCache.done)
-	}
-	// This is the training's own goroutine: a panic in a model must not end
-	// the process; it becomes the training's error, which the draw-digit
-	// runs and exports report.
 	defer func() {
 		if p := recover(); p != nil {
-			err := recovered("draw-digit model training", p)
-			if !finished {
-				finish(err)
-			}
+			finish(run.Recovered(name+" model training", p))
+			err = shared.err
 		}
 	}()
-	for _, name := range names {
+	start := time.Now()
+	for time.Since(start) < pieceTime {
+		if err := trainUnit(); err != nil {
+			finish(err)
+			return shared.err
+		}
+		if trained() != errTraining {
+			return trained()
+		}
+	}
+	return nil
+}
+
+// trainUnit takes one training step or runs one evaluation chunk of the
+// current model, and finishes the training after the last model's last
+// chunk. shared.mu must be held.
+func trainUnit() error {
+	s := &shared
+	b := s.budget
+	names := lab.Models()
+	if s.share == nil { // the first unit: plan the bar and the test sets
+		sub := lab.TestSet().Subset(b.EvalSize)
+		s.sets = []*data.Images{sub}
+		for _, dx := range shiftTest[1:] {
+			s.sets = append(s.sets, data.Shift(sub, dx, 0))
+		}
+		var whole float64
+		for _, n := range names {
+			s.share = append(s.share, modelCost(n, b))
+			whole += s.share[len(s.share)-1]
+		}
+		for i := range s.share {
+			s.share[i] /= whole
+		}
+		s.wts = map[string][][]float64{}
+	}
+	name := names[s.model]
+	if s.tr == nil {
 		cfg := lab.DefaultTrainConfig(name)
 		cfg.TrainSize = b.TrainSize
 		tr, err := lab.NewTrainer(cfg)
 		if err != nil {
-			finish(fmt.Errorf("run: training %s: %w", name, err))
+			return fmt.Errorf("training %s: %w", name, err)
+		}
+		s.tr, s.step, s.steps, s.unit, s.spent = tr, 0, b.Epochs*tr.StepsPerEpoch(), 0, 0
+		s.hits = make([]int, len(shiftTest))
+	}
+	chunks := (b.EvalSize + evalChunk - 1) / evalChunk
+	switch {
+	case s.step < s.steps:
+		t0 := time.Now()
+		if _, err := s.tr.Step(); err != nil {
+			return fmt.Errorf("training %s: %w", name, err)
+		}
+		s.spent += time.Since(t0)
+		s.step++
+	case s.unit < chunks*len(shiftTest):
+		set, lo := s.unit/chunks, (s.unit%chunks)*evalChunk
+		s.hits[set] += s.tr.Hits(s.sets[set], lo, min(lo+evalChunk, b.EvalSize))
+		s.unit++
+	}
+	if s.step < s.steps || s.unit < chunks*len(shiftTest) {
+		evalDone := min(s.unit*evalChunk, b.EvalSize*len(shiftTest))
+		f := (float64(s.step) + evalCost(evalDone)) / (float64(s.steps) + evalCost(b.EvalSize*len(shiftTest)))
+		setProgress(progress{Started: true, Model: name, Fraction: min(s.done+f*s.share[s.model], 1)})
+		return nil
+	}
+	// The model is trained and measured: keep its weights and numbers.
+	m := s.tr.Model()
+	var w [][]float64
+	for _, p := range m.Params() {
+		w = append(w, slices.Clone(p.Value.Data))
+	}
+	s.wts[name] = w
+	acc := make([]float64, len(shiftTest))
+	for i, h := range s.hits {
+		acc[i] = float64(h) / float64(b.EvalSize)
+	}
+	s.info = append(s.info, modelInfo{
+		Name: name, Params: m.Count().Params, Steps: s.steps, Seconds: s.spent.Seconds(),
+		TestAccuracy: acc[0], Shifts: slices.Clone(shiftTest), ShiftAccuracy: acc,
+	})
+	s.done += s.share[s.model]
+	s.tr = nil
+	if s.model++; s.model < len(names) {
+		setProgress(progress{Started: true, Model: names[s.model], Fraction: min(s.done, 1)})
+		return nil
+	}
+	s.sets = nil
+	finish(nil)
+	return nil
+}
+
+// evalCost is the cost of evaluating n digits in training steps: about a
+// third of a step per 32 digits.
+func evalCost(n int) float64 { return float64(n) / 32 / 3 }
+
+// modelCost is a model's training and evaluation cost, in CNN steps.
+func modelCost(name string, b training) float64 {
+	steps := b.Epochs * (b.TrainSize / lab.DefaultTrainConfig(name).Batch)
+	return (float64(steps) + evalCost(b.EvalSize*len(shiftTest))) * stepCost[name]
+}
+
+func setProgress(p progress) {
+	shared.progMu.Lock()
+	shared.progress = p
+	shared.progMu.Unlock()
+}
+
+// finish ends the training with its models, or with err. shared.mu must
+// be held.
+func finish(err error) {
+	if trained() != errTraining {
+		return
+	}
+	if err != nil {
+		shared.err = run.NewError(run.CodeStepFailed,
+			"the digit models could not be trained: "+err.Error(),
+			"数字模型训练失败："+err.Error())
+		setProgress(progress{Started: true, Done: true, Error: shared.err.Text.En, ErrorZh: shared.err.Text.Zh})
+	} else {
+		shared.weights, shared.infos = shared.wts, shared.info
+		setProgress(progress{Started: true, Done: true, Fraction: 1})
+	}
+	shared.tr, shared.sets, shared.wts = nil, nil, nil
+	close(shared.ready)
+}
+
+// startProgress marks the training as asked for, so that frames say it
+// has started before its first piece has run.
+func startProgress() {
+	shared.progMu.Lock()
+	defer shared.progMu.Unlock()
+	if !shared.progress.Started {
+		shared.progress = progress{Started: true, Model: lab.Models()[0]}
+	}
+}
+
+// lenders are the attached runs that lend their owners' CPU to the
+// training, and the one driver goroutine that uses it.
+var lenders = struct {
+	mu         sync.Mutex
+	list       []*digit
+	next       int
+	driving    bool
+	lastNotify time.Time
+}{}
+
+// lend adds d (attached, with its host and context) to the lenders and
+// starts the driver if the models still need training.
+func lend(d *digit) {
+	lenders.mu.Lock()
+	defer lenders.mu.Unlock()
+	if trained() != errTraining {
+		return
+	}
+	startProgress()
+	lenders.list = append(lenders.list, d)
+	if !lenders.driving {
+		lenders.driving = true
+		go drive()
+	}
+}
+
+// unlend removes d from the lenders and waits until the driver no longer
+// uses its host (at most the end of the piece it runs).
+func unlend(d *digit) {
+	lenders.mu.Lock()
+	if i := slices.Index(lenders.list, d); i >= 0 {
+		lenders.list = slices.Delete(lenders.list, i, i+1)
+	}
+	lenders.mu.Unlock()
+	d.cancel()
+	d.busy.Wait()
+}
+
+// drive trains piece after piece on the lenders' CPU, taking them in turn,
+// until the models are trained or nobody waits for them.
+func drive() {
+	for {
+		lenders.mu.Lock()
+		if trained() != errTraining || len(lenders.list) == 0 {
+			lenders.driving = false
+			lenders.mu.Unlock()
 			return
 		}
-		steps := b.Epochs * tr.StepsPerEpoch()
-		evals := float64(b.EvalSize*(len(digitShiftTest)+1)) / 32 / 3
-		start := time.Now()
-		for i := range steps {
-			if _, err := tr.Step(); err != nil {
-				finish(fmt.Errorf("run: training %s: %w", name, err))
-				return
-			}
-			report(name, float64(i+1)/(float64(steps)+evals))
+		d := lenders.list[lenders.next%len(lenders.list)]
+		lenders.next++
+		d.busy.Add(1)
+		lenders.mu.Unlock()
+		err := d.host.Compute(d.ctx, func() { trainPiece() })
+		d.busy.Done()
+		if err == nil {
+			notifyLenders()
 		}
-		secs := time.Since(start).Seconds()
-		acc := tr.TestAccuracy(b.EvalSize)
-		shifted := tr.ShiftAccuracy(digitShiftTest, b.EvalSize)
-		m := tr.Model()
-		var w [][]float64
-		for _, p := range m.Params() {
-			w = append(w, slices.Clone(p.Value.Data))
-		}
-		weights[name] = w
-		info = append(info, DigitModelInfo{
-			Name: name, Params: m.Count().Params, Steps: steps, Seconds: secs,
-			TestAccuracy: acc, Shifts: slices.Clone(digitShiftTest), ShiftAccuracy: shifted,
-		})
-		before += share[name]
-		report(name, 0)
 	}
-	finish(nil)
+}
+
+// notifyLenders tells the lenders' runs to publish the training's progress,
+// at most every notifyEvery, and always once it has ended.
+func notifyLenders() {
+	lenders.mu.Lock()
+	defer lenders.mu.Unlock()
+	if trained() == errTraining && time.Since(lenders.lastNotify) < notifyEvery {
+		return
+	}
+	lenders.lastNotify = time.Now()
+	for _, d := range lenders.list {
+		d.host.Changed()
+	}
+}
+
+// nets is one instance of each trained model, for one computation.
+type nets map[string]*engine.Model
+
+// pool holds the instances: at most one set per CPU.
+var pool = struct {
+	sem  chan struct{}
+	mu   sync.Mutex
+	free []nets
+}{sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+
+// takeNets returns a set of instances of the trained models, waiting while
+// every set is in use; the caller gives it back with putNets. The models
+// must be trained.
+func takeNets() nets {
+	pool.sem <- struct{}{}
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if n := len(pool.free); n > 0 {
+		s := pool.free[n-1]
+		pool.free = pool.free[:n-1]
+		return s
+	}
+	s := nets{}
+	for _, name := range lab.Models() {
+		s[name] = newTrained(name)
+	}
+	return s
+}
+
+func putNets(s nets) {
+	pool.mu.Lock()
+	pool.free = append(pool.free, s)
+	pool.mu.Unlock()
+	<-pool.sem
+}
+
+// newTrained returns a fresh instance of the named model holding a copy of
+// the trained weights. The models must be trained.
+func newTrained(name string) *engine.Model {
+	w := shared.weights[name]
+	m, err := engine.BuildModel(name, lab.DefaultTrainConfig(name).Seed)
+	if err != nil {
+		panic(fmt.Sprintf("drawdigit: %v", err)) // lab trained it: a bug
+	}
+	ps := m.Params()
+	if len(ps) != len(w) {
+		panic(fmt.Sprintf("drawdigit: model %q has %d params, trained %d", name, len(ps), len(w)))
+	}
+	for i, p := range ps {
+		if len(p.Value.Data) != len(w[i]) {
+			panic(engine.ShapeError{Op: "drawdigit: newTrained " + p.Name, Want: []int{len(w[i])}, Got: p.Value.Shape})
+		}
+		copy(p.Value.Data, w[i])
+	}
+	return m
 }

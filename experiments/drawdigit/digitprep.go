@@ -1,4 +1,4 @@
-package run
+package drawdigit
 
 import (
 	"math"
@@ -6,12 +6,13 @@ import (
 	"github.com/paramshare/paramshare/engine"
 )
 
-// DigitSide is the side of the images the digit models read: 28×28 pixels,
-// one byte each (0 background, 255 full ink), as in MNIST.
-const DigitSide = 28
-
-// DigitPixels is the number of bytes of one digit image.
-const DigitPixels = DigitSide * DigitSide
+// side is the side of the images the digit models read: 28×28 pixels, one
+// byte each (0 background, 255 full ink), as in MNIST; area is the number
+// of bytes of one image.
+const (
+	side = 28
+	area = side * side
+)
 
 // mnistBox is the side of the box MNIST scaled each digit's bounding box to
 // fit (keeping its aspect ratio) before centring it by its centre of mass in
@@ -19,19 +20,19 @@ const DigitPixels = DigitSide * DigitSide
 // recognition", 1998).
 const mnistBox = 20
 
-// CenterDigit preprocesses a drawing the way MNIST's digits were: the
+// centerDigit preprocesses a drawing the way MNIST's digits were: the
 // bounding box of its ink (pixels > 0) is scaled, keeping its aspect ratio,
 // so that its longer side is 20 pixels (by area averaging, which also turns
 // a small drawing into a larger one), and the scaled digit is placed in a
 // blank 28×28 image so that its centre of mass falls on the image centre
 // (14, 14), to the nearest pixel; ink moved past an edge is dropped. A
 // drawing without ink comes back blank. The result is a new slice; px is not
-// changed. It panics unless len(px) is DigitPixels.
-func CenterDigit(px []byte) []byte {
-	if len(px) != DigitPixels {
-		panic(engine.ShapeError{Op: "run: CenterDigit", Want: []int{DigitPixels}, Got: []int{len(px)}})
+// changed. It panics unless len(px) is area.
+func centerDigit(px []byte) []byte {
+	if len(px) != area {
+		panic(engine.ShapeError{Op: "drawdigit: centerDigit", Want: []int{area}, Got: []int{len(px)}})
 	}
-	out := make([]byte, DigitPixels)
+	out := make([]byte, area)
 	top, left, bottom, right, ok := inkBox(px)
 	if !ok {
 		return out
@@ -52,19 +53,19 @@ func CenterDigit(px []byte) []byte {
 			mx += v * (float64(x) + 0.5)
 		}
 	}
-	oy := int(math.Round(DigitSide/2 - my/mass))
-	ox := int(math.Round(DigitSide/2 - mx/mass))
+	oy := int(math.Round(side/2 - my/mass))
+	ox := int(math.Round(side/2 - mx/mass))
 	for y := range sh {
 		ty := y + oy
-		if ty < 0 || ty >= DigitSide {
+		if ty < 0 || ty >= side {
 			continue
 		}
 		for x := range sw {
 			tx := x + ox
-			if tx < 0 || tx >= DigitSide {
+			if tx < 0 || tx >= side {
 				continue
 			}
-			out[ty*DigitSide+tx] = byte(math.Round(min(max(scaled[y*sw+x], 0), 255)))
+			out[ty*side+tx] = byte(math.Round(min(max(scaled[y*sw+x], 0), 255)))
 		}
 	}
 	return out
@@ -73,10 +74,10 @@ func CenterDigit(px []byte) []byte {
 // inkBox returns the inclusive bounding box of the pixels > 0, and false
 // when there are none.
 func inkBox(px []byte) (top, left, bottom, right int, ok bool) {
-	top, left, bottom, right = DigitSide, DigitSide, -1, -1
-	for y := range DigitSide {
-		for x := range DigitSide {
-			if px[y*DigitSide+x] == 0 {
+	top, left, bottom, right = side, side, -1, -1
+	for y := range side {
+		for x := range side {
+			if px[y*side+x] == 0 {
 				continue
 			}
 			top, bottom = min(top, y), max(bottom, y)
@@ -102,7 +103,7 @@ func resampleArea(px []byte, top, left, bh, bw, sh, sw int) []float64 {
 				wy := math.Min(y1, float64(sy+1)) - math.Max(y0, float64(sy))
 				for sx := int(x0); sx < bw && float64(sx) < x1; sx++ {
 					wx := math.Min(x1, float64(sx+1)) - math.Max(x0, float64(sx))
-					sum += wy * wx * float64(px[(top+sy)*DigitSide+left+sx])
+					sum += wy * wx * float64(px[(top+sy)*side+left+sx])
 				}
 			}
 			out[y*sw+x] = sum / (fy * fx)
@@ -111,18 +112,18 @@ func resampleArea(px []byte, top, left, bh, bw, sh, sw int) []float64 {
 	return out
 }
 
-// ShiftDigit returns px moved dx pixels to the right (negative: left):
+// shiftDigit returns px moved dx pixels to the right (negative: left):
 // columns moved past the edge are lost, the uncovered ones are blank, as
-// data.Shift does for a whole set. It panics unless len(px) is DigitPixels.
-func ShiftDigit(px []byte, dx int) []byte {
-	if len(px) != DigitPixels {
-		panic(engine.ShapeError{Op: "run: ShiftDigit", Want: []int{DigitPixels}, Got: []int{len(px)}})
+// data.Shift does for a whole set. It panics unless len(px) is area.
+func shiftDigit(px []byte, dx int) []byte {
+	if len(px) != area {
+		panic(engine.ShapeError{Op: "drawdigit: shiftDigit", Want: []int{area}, Got: []int{len(px)}})
 	}
-	out := make([]byte, DigitPixels)
-	for y := range DigitSide {
-		for x := range DigitSide {
-			if sx := x - dx; sx >= 0 && sx < DigitSide {
-				out[y*DigitSide+x] = px[y*DigitSide+sx]
+	out := make([]byte, area)
+	for y := range side {
+		for x := range side {
+			if sx := x - dx; sx >= 0 && sx < side {
+				out[y*side+x] = px[y*side+sx]
 			}
 		}
 	}
@@ -132,21 +133,21 @@ func ShiftDigit(px []byte, dx int) []byte {
 // digitTensor returns px as the [1, 1, 28, 28] tensor the models read,
 // pixel/255 as in data.Images.
 func digitTensor(px []byte) *engine.Tensor {
-	x := engine.NewTensor(1, 1, DigitSide, DigitSide)
+	x := engine.NewTensor(1, 1, side, side)
 	for i, v := range px {
 		x.Data[i] = float64(v) / 255
 	}
 	return x
 }
 
-// PrepareDigit is the whole preprocessing of a drawing before a model sees
-// it: CenterDigit when center is true, then ShiftDigit by shift. It panics
-// unless len(px) is DigitPixels.
-func PrepareDigit(px []byte, center bool, shift int) []byte {
+// prepare is the whole preprocessing of a drawing before a model sees
+// it: centerDigit when center is true, then shiftDigit by shift. It panics
+// unless len(px) is area.
+func prepare(px []byte, center bool, shift int) []byte {
 	if center {
-		px = CenterDigit(px)
+		px = centerDigit(px)
 	}
-	return ShiftDigit(px, shift)
+	return shiftDigit(px, shift)
 }
 
 // inkMass returns the sum of px, to tell a blank image from a drawing.

@@ -1,4 +1,4 @@
-package run
+package drawdigit
 
 import (
 	"math"
@@ -13,8 +13,8 @@ func centreOfMass(px []byte) (cy, cx float64) {
 	for i, v := range px {
 		w := float64(v)
 		m += w
-		cy += w * (float64(i/DigitSide) + 0.5)
-		cx += w * (float64(i%DigitSide) + 0.5)
+		cy += w * (float64(i/side) + 0.5)
+		cx += w * (float64(i%side) + 0.5)
 	}
 	return cy / m, cx / m
 }
@@ -44,7 +44,7 @@ func boxSize(px []byte) (h, w int) {
 }
 
 func TestCenterDigitBlank(t *testing.T) {
-	if got := CenterDigit(make([]byte, DigitPixels)); slices.ContainsFunc(got, func(b byte) bool { return b != 0 }) {
+	if got := centerDigit(make([]byte, area)); slices.ContainsFunc(got, func(b byte) bool { return b != 0 }) {
 		t.Fatal("a blank drawing came back with ink")
 	}
 }
@@ -52,24 +52,24 @@ func TestCenterDigitBlank(t *testing.T) {
 // TestCenterDigitSquare: a solid 6×6 square in the top-left corner becomes
 // a 20×20 square of full ink, centred.
 func TestCenterDigitSquare(t *testing.T) {
-	px := make([]byte, DigitPixels)
+	px := make([]byte, area)
 	for y := 1; y < 7; y++ {
 		for x := 2; x < 8; x++ {
-			px[y*DigitSide+x] = 255
+			px[y*side+x] = 255
 		}
 	}
 	orig := slices.Clone(px)
-	got := CenterDigit(px)
+	got := centerDigit(px)
 	if !slices.Equal(px, orig) {
-		t.Fatal("CenterDigit changed its input")
+		t.Fatal("centerDigit changed its input")
 	}
 	if h, w := boxSize(got); h != 20 || w != 20 {
 		t.Fatalf("box %d×%d, want 20×20", h, w)
 	}
 	for y := 4; y < 24; y++ {
 		for x := 4; x < 24; x++ {
-			if got[y*DigitSide+x] != 255 {
-				t.Fatalf("pixel (%d,%d) = %d, want 255 (the square at rows and columns 4…23)", y, x, got[y*DigitSide+x])
+			if got[y*side+x] != 255 {
+				t.Fatalf("pixel (%d,%d) = %d, want 255 (the square at rows and columns 4…23)", y, x, got[y*side+x])
 			}
 		}
 	}
@@ -79,12 +79,12 @@ func TestCenterDigitSquare(t *testing.T) {
 // and 2.5 → 3 wide (rounded), with its centre of mass within half a pixel
 // of (14, 14).
 func TestCenterDigitKeepsAspect(t *testing.T) {
-	px := make([]byte, DigitPixels)
+	px := make([]byte, area)
 	for y := 10; y < 26; y++ {
-		px[y*DigitSide+20] = 200
-		px[y*DigitSide+21] = 200
+		px[y*side+20] = 200
+		px[y*side+21] = 200
 	}
-	got := CenterDigit(px)
+	got := centerDigit(px)
 	if h, w := boxSize(got); h != 20 || w != 3 {
 		t.Fatalf("box %d×%d, want 20×3", h, w)
 	}
@@ -111,7 +111,7 @@ func TestCenterDigitOnMNIST(t *testing.T) {
 	const n = 50
 	for i := range n {
 		px := testDigit(i)
-		got := CenterDigit(px)
+		got := centerDigit(px)
 		h, w := boxSize(got)
 		if max(h, w) != 20 {
 			t.Errorf("digit %d: box %d×%d after centring, want the longer side 20", i, h, w)
@@ -122,15 +122,15 @@ func TestCenterDigitOnMNIST(t *testing.T) {
 		}
 		// The same digit shifted and drawn smaller comes back to about
 		// the same image: centring undoes position and scale.
-		small := make([]byte, DigitPixels)
-		for y := range DigitSide / 2 {
-			for x := range DigitSide / 2 {
+		small := make([]byte, area)
+		for y := range side / 2 {
+			for x := range side / 2 {
 				// The mean of each 2×2 block, as a smaller drawing would be.
-				sum := int(px[2*y*DigitSide+2*x]) + int(px[2*y*DigitSide+2*x+1]) + int(px[(2*y+1)*DigitSide+2*x]) + int(px[(2*y+1)*DigitSide+2*x+1])
-				small[(y+12)*DigitSide+x+1] = byte(sum / 4)
+				sum := int(px[2*y*side+2*x]) + int(px[2*y*side+2*x+1]) + int(px[(2*y+1)*side+2*x]) + int(px[(2*y+1)*side+2*x+1])
+				small[(y+12)*side+x+1] = byte(sum / 4)
 			}
 		}
-		r := pixelCorrelation(got, CenterDigit(small))
+		r := pixelCorrelation(got, centerDigit(small))
 		if r < 0.6 {
 			t.Errorf("digit %d: centring a half-size shifted copy gives an image correlated %.2f with the centred digit, want ≥ 0.6", i, r)
 		}
@@ -145,26 +145,26 @@ func TestCenterDigitOnMNIST(t *testing.T) {
 }
 
 func TestShiftDigit(t *testing.T) {
-	px := make([]byte, DigitPixels)
+	px := make([]byte, area)
 	for i := range px {
-		px[i] = byte(i % DigitSide)
+		px[i] = byte(i % side)
 	}
 	for _, dx := range []int{-8, -1, 0, 3, 8, 30} {
-		got := ShiftDigit(px, dx)
-		for y := range DigitSide {
-			for x := range DigitSide {
+		got := shiftDigit(px, dx)
+		for y := range side {
+			for x := range side {
 				want := byte(0)
-				if sx := x - dx; sx >= 0 && sx < DigitSide {
-					want = px[y*DigitSide+sx]
+				if sx := x - dx; sx >= 0 && sx < side {
+					want = px[y*side+sx]
 				}
-				if got[y*DigitSide+x] != want {
-					t.Fatalf("shift %d: pixel (%d,%d) = %d, want %d", dx, y, x, got[y*DigitSide+x], want)
+				if got[y*side+x] != want {
+					t.Fatalf("shift %d: pixel (%d,%d) = %d, want %d", dx, y, x, got[y*side+x], want)
 				}
 			}
 		}
 	}
-	if got := PrepareDigit(px, false, 0); !slices.Equal(got, px) {
-		t.Fatal("PrepareDigit without centring or shift changed the image")
+	if got := prepare(px, false, 0); !slices.Equal(got, px) {
+		t.Fatal("prepare without centring or shift changed the image")
 	}
 }
 
@@ -174,5 +174,5 @@ func TestCenterDigitPanicsOnWrongSize(t *testing.T) {
 			t.Fatal("no panic for 783 bytes")
 		}
 	}()
-	CenterDigit(make([]byte, 783))
+	centerDigit(make([]byte, 783))
 }

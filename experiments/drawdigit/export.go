@@ -1,107 +1,150 @@
-package web
+package drawdigit
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
 )
 
-// drawDigitQueryKeys are the query parameters GET /export/draw-digit.*
-// accepts: the widget's parameters (docs/protocol.md, "draw-digit").
-var drawDigitQueryKeys = []string{"pixels", "digit", "center", "shift"}
-
-// serveDrawDigitExport answers GET /export/draw-digit.png and .svg (the
-// input the models read, the CNN's feature maps and every model's class
-// probabilities) and draw-digit.json (the step trace of the CNN on that
-// input, its predicted class as the target). While the server is still
-// training the models it answers 503 with Retry-After.
-func (l *Live) serveDrawDigitExport(w http.ResponseWriter, r *http.Request, format string) {
-	d, err := drawDigitFromQuery(r.URL.Query())
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	run.StartDigitTraining()
-	if err := d.Seek(1); err != nil {
-		if errors.Is(err, run.ErrDigitTraining) {
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, fmt.Sprintf("export: the models are still training (%.0f %%); try again in a few seconds", 100*run.DigitTrainingProgress().Fraction), http.StatusServiceUnavailable)
-			return
-		}
-		l.log.Error("export: draw-digit models", "err", err)
-		http.Error(w, "export: the models could not be trained", http.StatusInternalServerError)
-		return
-	}
-	data := d.DataFrame()
-	if data.Empty {
-		http.Error(w, "export: the drawing is blank: nothing to predict", http.StatusBadRequest)
-		return
-	}
-	var buf bytes.Buffer
-	switch format {
-	case "json":
-		err = d.WriteTrace(&buf)
-	default:
-		err = writeDrawDigitFigure(&buf, format, data)
-	}
-	if err != nil {
-		l.log.Error("export: render", "file", "draw-digit."+format, "err", err)
-		http.Error(w, "export: could not draw the figure", http.StatusInternalServerError)
-		return
-	}
-	writeExport(w, format, &buf)
+// preciseData is the data part with the feature maps at full precision,
+// for the JSON export.
+type preciseData struct {
+	dataPart
+	Maps []preciseMaps `json:"maps,omitempty"`
 }
 
-// drawDigitFromQuery builds a draw-digit experiment from the query through
-// the same validation as set-params. Errors are readable sentences.
-func drawDigitFromQuery(q url.Values) (*run.DrawDigit, error) {
-	if err := checkQuery(q, drawDigitQueryKeys); err != nil {
-		return nil, err
-	}
-	params := map[string]any{}
-	if q.Has("pixels") {
-		// A '+' of base64 that was not percent-encoded arrives as a space;
-		// base64 has no spaces, so the repair is unambiguous.
-		params["pixels"] = strings.ReplaceAll(q.Get("pixels"), " ", "+")
-	}
-	if err := queryInts(q, map[string]*int{"digit": new(int), "shift": new(int)}); err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"digit", "shift"} {
-		if q.Has(k) {
-			n, _ := strconv.Atoi(q.Get(k)) // checked by queryInts
-			params[k] = n
+// preciseMaps are one layer's feature maps, row-major in Shape.
+type preciseMaps struct {
+	Layer  string    `json:"layer"`
+	Shape  []int     `json:"shape"` // [channels, h, w]
+	Values []float64 `json:"values"`
+}
+
+// writeJSON writes the frame with the feature maps at full precision, with
+// the parameters and the step.
+func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
+	d := exp.(*digit)
+	data := preciseData{dataPart: d.data()}
+	if r := d.result; r != nil {
+		for i, l := range mapLayers {
+			data.Maps = append(data.Maps, preciseMaps{Layer: l.name, Shape: l.shape, Values: r.maps[i]})
 		}
 	}
-	if q.Has("center") {
-		b, err := strconv.ParseBool(q.Get("center"))
+	return run.WriteFrameJSON(w, name, d.v, d.pos, d.Total(), run.Frame{StaticRev: 1 + d.pos, Static: d.static(), Data: data})
+}
+
+// writeTrace writes the step trace (engine.WriteTrace) of the CNN on the
+// input the models read, with the CNN's own answer as the target: the
+// gradients a training step on this drawing would use if the answer were
+// right. At step 1 it is the trained CNN; at step 0, before the models
+// are asked, the CNN as its training starts (its seeded initial weights).
+// The seed is the CNN's training seed.
+func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
+	d := exp.(*digit)
+	seed := lab.DefaultTrainConfig("cnn").Seed
+	var cnn *engine.Model
+	if d.pos == 1 {
+		ns := takeNets()
+		defer putNets(ns)
+		cnn = ns["cnn"]
+	} else {
+		m, err := engine.BuildModel("cnn", seed)
 		if err != nil {
-			return nil, fmt.Errorf("export: center must be true or false, got %q", q.Get("center"))
+			return fmt.Errorf("drawdigit: %w", err)
 		}
-		params["center"] = b
+		cnn = m
 	}
-	if !q.Has("pixels") && !q.Has("digit") {
-		return nil, errors.New("export: give the drawing as pixels (base64 of 784 bytes) or a test digit as digit")
+	x := digitTensor(d.input)
+	top := argmax(cnn.Forward(x, nil).Data)
+	return engine.WriteTrace(w, cnn, seed, x, engine.TensorFrom([]float64{float64(top)}, 1))
+}
+
+// writeFigure returns the export that draws the input the models read and
+// the CNN's two layers of feature maps (as mosaics, each layer on one
+// scale as in the widget) and, below, the three models' class
+// probabilities as grouped bars.
+func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
+	return func(w io.Writer, exp run.Experiment, lang string) error {
+		return exp.(*digit).figure(w, format, lang)
 	}
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return nil, fmt.Errorf("export: %v", err)
+}
+
+// figureText is the figure's wording in both languages.
+var figureText = struct {
+	title, centred, notCentred, testDigit, notAsked, blank, input, maps, verdict, says, prob run.Text
+}{
+	title:      run.Text{En: "Draw a digit — %s, shifted %+d px", Zh: "画一个数字 — %s，平移 %+d 像素"},
+	centred:    run.Text{En: "centred as MNIST", Zh: "按 MNIST 的方式居中"},
+	notCentred: run.Text{En: "not centred", Zh: "未居中"},
+	testDigit:  run.Text{En: " — MNIST test digit #%d (a %d)", Zh: " — MNIST 测试集第 %d 号数字（%d）"},
+	notAsked:   run.Text{En: " — step 0: the models have not been asked", Zh: " — 第 0 步：还没有询问模型"},
+	blank:      run.Text{En: " — the drawing is blank: nothing to predict", Zh: " — 画面是空白的：没有可预测的内容"},
+	input:      run.Text{En: "input the models read (pixel / 255)", Zh: "模型读取的输入（像素 / 255）"},
+	maps:       run.Text{En: "%s after ReLU: %d maps of %d×%d", Zh: "%s 经过 ReLU：%d 张 %d×%d 的特征图"},
+	verdict:    run.Text{En: "Class probabilities: ", Zh: "各类别的概率："},
+	says:       run.Text{En: "%s says %d (%.0f %%)", Zh: "%s 认为是 %d（%.0f %%）"},
+	prob:       run.Text{En: "probability", Zh: "概率"},
+}
+
+// figure draws d in format and lang.
+func (d *digit) figure(w io.Writer, format, lang string) error {
+	t := figureText
+	centring := t.centred.In(lang)
+	if !d.p.center {
+		centring = t.notCentred.In(lang)
 	}
-	d := run.NewDrawDigit()
-	if err := d.SetParams(raw); err != nil {
-		return nil, fmt.Errorf("export: %s", strings.TrimPrefix(err.Error(), "run: "))
+	title := fmt.Sprintf(t.title.In(lang), centring, d.p.shift)
+	if d.p.digit >= 0 {
+		title += fmt.Sprintf(t.testDigit.In(lang), d.p.digit, lab.TestSet().Labels[d.p.digit])
 	}
-	return d, nil
+	switch {
+	case d.pos == 0:
+		title += t.notAsked.In(lang)
+	case d.result == nil:
+		title += t.blank.In(lang)
+	}
+	input := viz.Grid{Rows: side, Cols: side, Values: digitTensor(d.input).Data}
+	heat := viz.Heatmaps{Title: title, Panels: []viz.Panel{{Title: t.input.In(lang), Grid: input, Min: 0, Max: 1, XLabel: "x", YLabel: "y"}}}
+	r := d.result
+	if r == nil {
+		return viz.Write(w, format, lang, heat)
+	}
+	for i, l := range mapLayers {
+		c, h, wd := l.shape[0], l.shape[1], l.shape[2]
+		top := 0.0
+		for _, v := range r.maps[i] {
+			top = math.Max(top, v)
+		}
+		heat.Panels = append(heat.Panels, viz.Panel{
+			Title: fmt.Sprintf(t.maps.In(lang), l.name, c, h, wd),
+			Grid:  mosaic(r.maps[i], c, h, wd, 4), Min: 0, Max: max(top, 1e-9),
+		})
+	}
+	classes := make([]string, 10)
+	for i := range classes {
+		classes[i] = strconv.Itoa(i)
+	}
+	var groups []viz.BarGroup
+	var verdict []string
+	for _, m := range lab.Models() {
+		p := r.probs[m]
+		top := argmax(p)
+		groups = append(groups, viz.BarGroup{Label: m, Values: p})
+		verdict = append(verdict, fmt.Sprintf(t.says.In(lang), m, top, 100*p[top]))
+	}
+	sep := ", "
+	if lang == "zh" {
+		sep = "，"
+	}
+	bars := viz.BarChart{Title: t.verdict.In(lang) + strings.Join(verdict, sep), YLabel: t.prob.In(lang), Categories: classes, Groups: groups}
+	return viz.Write(w, format, lang, viz.Figure{Cols: 1, Charts: []viz.Chart{heat, bars}})
 }
 
 // mosaic lays out a layer's maps [c, h, w] in rows of cols tiles with a
@@ -120,64 +163,4 @@ func mosaic(vals []float64, c, h, w, cols int) viz.Grid {
 		}
 	}
 	return g
-}
-
-// writeDrawDigitFigure draws the input, the two layers' feature maps (as
-// mosaics, each layer on one scale as in the widget) and, below, the three
-// models' class probabilities as grouped bars, into one PNG or SVG.
-func writeDrawDigitFigure(buf *bytes.Buffer, format string, data run.DrawDigitData) error {
-	in, err := decodeBytes(data.Input)
-	if err != nil {
-		return err
-	}
-	input := viz.Grid{Rows: run.DigitSide, Cols: run.DigitSide, Values: make([]float64, len(in))}
-	for i, v := range in {
-		input.Values[i] = float64(v) / 255
-	}
-	panels := []viz.Panel{{Title: "input the models read (pixel / 255)", Grid: input, Min: 0, Max: 1, XLabel: "x", YLabel: "y"}}
-	for _, m := range data.Maps {
-		vals, err := m.Maps.Values()
-		if err != nil {
-			return err
-		}
-		s := m.Maps.Shape
-		cols := 4
-		title := fmt.Sprintf("%s after ReLU: %d maps of %d×%d", m.Layer, s[0], s[1], s[2])
-		panels = append(panels, viz.Panel{Title: title, Grid: mosaic(vals, s[0], s[1], s[2], cols), Min: 0, Max: max(m.Maps.Max, 1e-9)})
-	}
-	var top bytes.Buffer
-	centring := "centred as MNIST"
-	if !data.Center {
-		centring = "not centred"
-	}
-	title := fmt.Sprintf("Draw a digit — %s, shifted %+d px", centring, data.Shift)
-	if data.Label >= 0 {
-		title += fmt.Sprintf(" — MNIST test digit #%d (a %d)", data.Digit, data.Label)
-	}
-	if err := viz.WriteHeatmaps(&top, format, title, panels...); err != nil {
-		return err
-	}
-	classes := make([]string, 10)
-	for i := range classes {
-		classes[i] = strconv.Itoa(i)
-	}
-	var groups []viz.BarGroup
-	var verdict []string
-	for _, p := range data.Predictions {
-		groups = append(groups, viz.BarGroup{Label: p.Model, Values: p.Probs})
-		verdict = append(verdict, fmt.Sprintf("%s says %d (%.0f %%)", p.Model, p.Top, 100*p.P))
-	}
-	var bottom bytes.Buffer
-	if err := viz.WriteBars(&bottom, format, "Class probabilities: "+strings.Join(verdict, ", "), "probability", classes, false, groups...); err != nil {
-		return err
-	}
-	return tileCharts(buf, format, 1, [][]byte{top.Bytes(), bottom.Bytes()})
-}
-
-func decodeBytes(b64 string) ([]byte, error) {
-	out, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, fmt.Errorf("export: frame bytes: %w", err)
-	}
-	return out, nil
 }

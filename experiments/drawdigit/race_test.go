@@ -1,0 +1,5 @@
+//go:build race
+
+package drawdigit
+
+const raceEnabled = true
