@@ -81,7 +81,7 @@ func init() {
 		// the run keeps); the trained weights and the model instances (one
 		// set per CPU) are shared. A frame's data is 17 kB (two layers of
 		// quantized feature maps), its static part 0.5 kB.
-		Budget: run.Budget{Step: 150 * time.Millisecond, Memory: 256 << 10, FrameBytes: 24 << 10, StaticBytes: 2 << 10},
+		Budget: run.Budget{Step: 150 * time.Millisecond, Memory: 200_000, FrameBytes: 32 << 10, StaticBytes: 1 << 10},
 		// A drawing with ink: the models are asked, the maps drawn.
 		Costliest: map[string]any{"digit": 0},
 	})
