@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // frontMatter holds the few keys a lesson file declares before its body.
@@ -57,6 +58,9 @@ func parseFrontMatter(src string) (fm frontMatter, body string, bodyLine int, er
 				return fm, "", 0, fmt.Errorf("line %d: bad quoted value for %q: %v", lineNo, key, uerr)
 			}
 			value = uq
+			if !utf8.ValidString(value) { // "\xff" unquotes to a bare byte
+				return fm, "", 0, fmt.Errorf("line %d: quoted value for %q is not valid UTF-8", lineNo, key)
+			}
 		}
 		if seen[key] {
 			return fm, "", 0, fmt.Errorf("line %d: front matter key %q repeated", lineNo, key)

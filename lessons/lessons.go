@@ -22,6 +22,7 @@
 package lessons
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,11 +71,33 @@ type Set struct {
 	outline map[string][]Entry            // lang → planned rows (Lesson filled in later)
 }
 
+// A Loader loads lesson sets, with checks beyond the lessons' own syntax.
+// The zero Loader is ready to use: it is what Load uses.
+type Loader struct {
+	// ValidateWidget, when not nil, is called at load time for every widget
+	// directive of every lesson, with the widget's name (the experiment it
+	// runs, e.g. "conv-slide") and its params: a JSON object, canonical as
+	// in Widget.Params, which is what the page will start the experiment
+	// with. A non-nil error fails the load, reported with the lesson file,
+	// the line of the directive, the widget's name and the error's message,
+	// so a bad parameter ({"stride": 99}, an unknown key) is found when the
+	// server starts rather than when a student starts the widget. It is
+	// called from the goroutine that called Load, once per directive.
+	ValidateWidget func(experiment string, params json.RawMessage) error
+}
+
+// Load reads a lesson set from fsys with the zero Loader: lessons are
+// checked for their own syntax and the package's limits, widget params only
+// for being a JSON object.
+func Load(fsys fs.FS) (*Set, error) { return Loader{}.Load(fsys) }
+
 // Load reads a lesson set from fsys, which must hold an en directory and
 // may hold a zh directory, each with *.md lessons and an optional
-// outline.txt. Other files (images, notes) are ignored. Every problem found
-// is reported, each naming its file (and line where there is one).
-func Load(fsys fs.FS) (*Set, error) {
+// outline.txt. Other files (images, notes) are ignored. Every file must be
+// valid UTF-8 and within the limits of MaxFileBytes, MaxBlockBytes,
+// MaxNesting, MaxTeXBytes and MaxTeXDepth. Every problem found is
+// reported, each naming its file (and line where there is one).
+func (ld Loader) Load(fsys fs.FS) (*Set, error) {
 	s := &Set{lessons: map[string]map[string]*Lesson{}, outline: map[string][]Entry{}}
 	md := newMarkdown()
 	var errs []error
@@ -94,11 +117,12 @@ func Load(fsys fs.FS) (*Set, error) {
 				continue
 			}
 			if e.Name() == "outline.txt" {
-				src, err := fs.ReadFile(fsys, name)
-				if err == nil {
-					s.outline[lang], err = parseOutline(string(src))
-				}
+				src, err := readLimited(fsys, name)
 				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if s.outline[lang], err = parseOutline(string(src)); err != nil {
 					errs = append(errs, fmt.Errorf("lessons: %s: %w", name, err))
 				}
 				continue
@@ -106,7 +130,7 @@ func Load(fsys fs.FS) (*Set, error) {
 			if path.Ext(e.Name()) != ".md" {
 				continue
 			}
-			l, err := loadLesson(fsys, md, name, lang)
+			l, err := ld.loadLesson(fsys, md, name, lang)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -132,10 +156,10 @@ func Load(fsys fs.FS) (*Set, error) {
 	return s, nil
 }
 
-func loadLesson(fsys fs.FS, md goldmark.Markdown, name, lang string) (*Lesson, error) {
-	src, err := fs.ReadFile(fsys, name)
+func (ld Loader) loadLesson(fsys fs.FS, md goldmark.Markdown, name, lang string) (*Lesson, error) {
+	src, err := readLimited(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("lessons: %w", err)
+		return nil, err
 	}
 	fm, body, bodyLine, err := parseFrontMatter(string(src))
 	if err != nil {
@@ -144,7 +168,7 @@ func loadLesson(fsys fs.FS, md goldmark.Markdown, name, lang string) (*Lesson, e
 	if base := strings.TrimSuffix(path.Base(name), ".md"); base != fm.Slug {
 		return nil, fmt.Errorf("lessons: %s: slug %q must match the file name (%s.md)", name, fm.Slug, fm.Slug)
 	}
-	html, widgets, err := renderBody(md, []byte(body), bodyLine, lang)
+	html, widgets, err := renderBody(md, []byte(body), bodyLine, lang, ld.ValidateWidget)
 	if err != nil {
 		return nil, nameEach(name, err)
 	}

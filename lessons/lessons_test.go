@@ -1,6 +1,9 @@
 package lessons
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -188,5 +191,68 @@ func TestMathDelimiters(t *testing.T) {
 	}
 	if !strings.Contains(l.HTML, "<code>$y$</code>") {
 		t.Errorf("math converted inside code: %s", l.HTML)
+	}
+}
+
+func TestLoaderValidateWidget(t *testing.T) {
+	type call struct{ experiment, params string }
+	var calls []call
+	errBadStride := errors.New("stride 99: want 1…3")
+	ld := Loader{ValidateWidget: func(experiment string, params json.RawMessage) error {
+		calls = append(calls, call{experiment, string(params)})
+		var p map[string]any
+		if err := json.Unmarshal(params, &p); err != nil {
+			t.Errorf("params %s are not a JSON object: %v", params, err)
+		}
+		if _, ok := p["bogus"]; ok {
+			return errors.New(`unknown parameter "bogus"`)
+		}
+		if p["stride"] == 99.0 {
+			return errBadStride
+		}
+		return nil
+	}}
+	files := map[string]string{
+		"en/a.md": goodFront + "Text.\n\n```widget conv-slide\n{\"stride\": 1,\n \"digit\": 0}\n```\n\n```widget param-calc\n{}\n```\n",
+		"zh/a.md": goodFront + "文字。\n\n```widget conv-slide\n{\"stride\": 2}\n```\n",
+	}
+	if _, err := ld.Load(mapFS(files)); err != nil {
+		t.Fatalf("Load with params the validator accepts: %v", err)
+	}
+	want := []call{{"conv-slide", `{"digit":0,"stride":1}`}, {"param-calc", `{}`}, {"conv-slide", `{"stride":2}`}}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("validator called with %v, want %v (every directive, canonical params)", calls, want)
+	}
+
+	files["en/a.md"] = goodFront + "Text.\n\n```widget conv-slide\n{\"stride\": 99, \"bogus\": 1}\n```\n"
+	files["zh/a.md"] = goodFront + "```widget conv-slide\n{\"stride\": 99}\n```\n"
+	_, err := ld.Load(mapFS(files))
+	if err == nil {
+		t.Fatal("Load succeeded, want the validator's errors")
+	}
+	for _, w := range []string{
+		`lessons: en/a.md: line 9: widget conv-slide: unknown parameter "bogus"`,
+		`lessons: zh/a.md: line 7: widget conv-slide: stride 99: want 1…3`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if !errors.Is(err, errBadStride) {
+		t.Errorf("error %v does not wrap the validator's error", err)
+	}
+
+	// Load, the zero Loader, checks only that params are a JSON object; a
+	// directive that is not is reported without calling the validator.
+	if _, err := Load(mapFS(files)); err != nil {
+		t.Errorf("Load without a validator: %v", err)
+	}
+	calls = nil
+	files["en/a.md"] = goodFront + "```widget conv-slide\n[1]\n```\n"
+	if _, err := ld.Load(mapFS(files)); err == nil || !strings.Contains(err.Error(), "must be a JSON object") {
+		t.Errorf("Load of a non-object: %v", err)
+	}
+	if len(calls) != 1 || calls[0].params != `{"stride":99}` {
+		t.Errorf("validator called with %v; want only the zh directive", calls)
 	}
 }

@@ -132,8 +132,26 @@ func (htmlRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 // (tables, strikethrough, autolinks), CJK-aware line breaking, and this
 // package's math and widget nodes. Raw HTML in lessons is not passed
 // through (goldmark's default), so a lesson cannot inject scripts.
+// Lists and block quotes are refused beyond MaxNesting levels (see
+// nestingLimit).
 func newMarkdown() goldmark.Markdown {
+	blocks := parser.DefaultBlockParsers()
+	for i, b := range blocks {
+		// A list's items are not wrapped: a list allowed at the deepest
+		// level must still get its items.
+		switch b.Value {
+		case parser.NewListParser():
+			blocks[i].Value = nestingLimit{BlockParser: parser.NewListParser()}
+		case parser.NewBlockquoteParser():
+			blocks[i].Value = nestingLimit{BlockParser: parser.NewBlockquoteParser(), quote: true}
+		}
+	}
 	return goldmark.New(
+		goldmark.WithParser(parser.NewParser(
+			parser.WithBlockParsers(blocks...),
+			parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+			parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		)),
 		goldmark.WithExtensions(
 			extension.GFM,
 			extension.NewCJK(extension.WithEastAsianLineBreaks(), extension.WithEscapedSpace()),
@@ -154,11 +172,20 @@ var noscriptText = map[string]string{
 }
 
 // renderBody converts a lesson body to HTML. firstLine is the body's line
-// number in the file, so errors point at the right line. Every problem
-// (bad widget params, unknown TeX) is reported, joined.
-func renderBody(md goldmark.Markdown, body []byte, firstLine int, lang string) (string, []Widget, error) {
-	doc := md.Parser().Parse(text.NewReader(body))
+// number in the file, so errors point at the right line. validate, when not
+// nil, is Loader.ValidateWidget. Every problem (bad widget params, unknown
+// TeX) is reported, joined; a body beyond MaxBlockBytes or MaxNesting is
+// reported alone, without converting the rest.
+func renderBody(md goldmark.Markdown, body []byte, firstLine int, lang string, validate func(string, json.RawMessage) error) (string, []Widget, error) {
+	if err := checkBlocks(body, firstLine); err != nil {
+		return "", nil, err
+	}
 	lineOf := func(offset int) int { return firstLine + bytes.Count(body[:offset], []byte("\n")) }
+	pc := parser.NewContext()
+	doc := md.Parser().Parse(text.NewReader(body), parser.WithContext(pc))
+	if off, ok := pc.Get(nestingKey).(int); ok {
+		return "", nil, fmt.Errorf("line %d: lists and block quotes are nested more than %d deep", lineOf(off), MaxNesting)
+	}
 
 	var errs []error
 	var widgets []Widget
@@ -205,6 +232,9 @@ func renderBody(md goldmark.Markdown, body []byte, firstLine int, lang string) (
 			raw.Write(seg.Value(body))
 		}
 		params, err := canonicalParams(raw.Bytes())
+		if err == nil && validate != nil {
+			err = validate(fields[1], json.RawMessage(params))
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("line %d: widget %s: %w", line, fields[1], err))
 			continue

@@ -21,7 +21,7 @@ import (
 
 // TeXError reports TeX the converter cannot handle.
 type TeXError struct {
-	TeX string // the whole formula
+	TeX string // the whole formula; only its start, ending in "…", when it is longer than MaxTeXBytes
 	Msg string // what is wrong, e.g. `unknown command \foo`
 }
 
@@ -31,8 +31,14 @@ func (e *TeXError) Error() string {
 
 // TeXToMathML converts one formula (without its $ delimiters) to a <math>
 // element. display selects a display (block) formula. The returned string is
-// safe to place in HTML: every piece of source text is escaped.
+// safe to place in HTML: every piece of source text is escaped. A formula
+// longer than MaxTeXBytes, or nested deeper than MaxTeXDepth, is an error:
+// the work is then bounded by their product.
 func TeXToMathML(tex string, display bool) (string, error) {
+	if len(tex) > MaxTeXBytes {
+		return "", &TeXError{TeX: texStart(tex),
+			Msg: fmt.Sprintf("the formula is %d bytes long; one formula may be at most %d", len(tex), MaxTeXBytes)}
+	}
 	p := &texParser{src: tex}
 	p.tokenize()
 	if p.err != nil {
@@ -80,11 +86,42 @@ type texTok struct {
 }
 
 type texParser struct {
-	src  string
-	toks []texTok
-	pos  int
-	out  *strings.Builder
-	err  error
+	src   string
+	toks  []texTok
+	pos   int
+	out   *strings.Builder
+	err   error
+	depth int // levels entered and not left (see enter)
+}
+
+// enter starts one level of nesting: a braced group, a command's argument,
+// a script, \left…\right or a root's index. Every recursion of the parser
+// passes through one of them, so MaxTeXDepth bounds the recursion (and the
+// copying of each level's output into the one around it). It reports false,
+// with an error, when the level would be too deep; otherwise the caller
+// must call leave when the level ends.
+func (p *texParser) enter() bool {
+	if p.depth >= MaxTeXDepth {
+		p.errorf("nested more than %d deep", MaxTeXDepth)
+		return false
+	}
+	p.depth++
+	return true
+}
+
+func (p *texParser) leave() { p.depth-- }
+
+// texStart is the start of a formula too long to quote whole in an error.
+func texStart(tex string) string {
+	const n = 40
+	if len(tex) <= n {
+		return tex
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(tex[cut]) {
+		cut--
+	}
+	return tex[:cut] + "…"
 }
 
 func (p *texParser) errorf(format string, args ...any) error {
@@ -235,6 +272,10 @@ func (p *texParser) parseScripted() {
 // returns its MathML as exactly one element, as script and fraction
 // elements require.
 func (p *texParser) captureArgument() string {
+	if !p.enter() {
+		return ""
+	}
+	defer p.leave()
 	var b strings.Builder
 	saved := p.out
 	p.out = &b
@@ -312,6 +353,10 @@ func (p *texParser) parseAtom() (limits bool) {
 	p.pos++
 	switch t.kind {
 	case tokOpen:
+		if !p.enter() {
+			return false
+		}
+		defer p.leave()
 		p.out.WriteString("<mrow>")
 		p.parseSequence("")
 		p.expectClose()
@@ -427,6 +472,10 @@ func (p *texParser) parseCommand(name string) (limits bool) {
 		fmt.Fprintf(p.out, "<mfrac>%s%s</mfrac>", num, den)
 	case "sqrt":
 		if t, ok := p.peek(); ok && t.kind == tokChar && t.text == "[" {
+			if !p.enter() {
+				return false
+			}
+			defer p.leave()
 			p.pos++
 			var idx strings.Builder
 			saved := p.out
@@ -455,6 +504,10 @@ func (p *texParser) parseCommand(name string) (limits bool) {
 		txt := p.rawGroup()
 		fmt.Fprintf(p.out, "<mtext>%s</mtext>", html.EscapeString(txt))
 	case "left":
+		if !p.enter() {
+			return false
+		}
+		defer p.leave()
 		open := p.delimiter()
 		p.out.WriteString("<mrow>")
 		if open != "" {
@@ -522,39 +575,47 @@ func (p *texParser) styledGroup(name string) {
 
 // mapMathBold replaces ASCII letters and digits inside <mi> and <mn>
 // elements of already generated MathML with their bold mathematical
-// counterparts. Tags and attributes are left alone.
+// counterparts. Tags and attributes are left alone. It works on bytes, and
+// copies the runs between letters whole: nested \mathbf map their text
+// once per level.
 func mapMathBold(s string) string {
 	var b strings.Builder
+	b.Grow(len(s) + len(s)/2)
 	inTag, inEntity := false, false
-	for _, r := range s {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
-		case r == '<':
+		case c == '<':
 			inTag = true
-		case r == '>':
+			continue
+		case c == '>':
 			inTag = false
-			b.WriteRune(r)
 			continue
-		case r == '&':
+		case c == '&':
 			inEntity = true
-		case r == ';' && inEntity:
+			continue
+		case c == ';' && inEntity:
 			inEntity = false
-			b.WriteRune(r)
+			continue
+		case inTag || inEntity:
 			continue
 		}
-		if inTag || inEntity {
-			b.WriteRune(r)
-			continue
-		}
+		var r rune
 		switch {
-		case r >= 'A' && r <= 'Z':
-			b.WriteRune(0x1D400 + (r - 'A'))
-		case r >= 'a' && r <= 'z':
-			b.WriteRune(0x1D41A + (r - 'a'))
-		case r >= '0' && r <= '9':
-			b.WriteRune(0x1D7CE + (r - '0'))
+		case c >= 'A' && c <= 'Z':
+			r = 0x1D400 + rune(c-'A')
+		case c >= 'a' && c <= 'z':
+			r = 0x1D41A + rune(c-'a')
+		case c >= '0' && c <= '9':
+			r = 0x1D7CE + rune(c-'0')
 		default:
-			b.WriteRune(r)
+			continue
 		}
+		b.WriteString(s[last:i])
+		b.WriteRune(r)
+		last = i + 1
 	}
+	b.WriteString(s[last:])
 	return b.String()
 }
