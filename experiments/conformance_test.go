@@ -6,6 +6,7 @@ package experiments_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -94,6 +95,9 @@ func TestFieldBounds(t *testing.T) {
 				bad = []string{"no-such-" + f.Name, strings.ToUpper(f.Choices[0]) + "x"}
 			case run.Bool:
 				good, bad = []string{"true", "false"}, []string{"1", "yes"}
+			case run.Bytes:
+				good = []string{base64.StdEncoding.EncodeToString(make([]byte, f.Len))}
+				bad = []string{base64.StdEncoding.EncodeToString(make([]byte, f.Len-1)), base64.StdEncoding.EncodeToString(make([]byte, f.Len+1)), "not base64!"}
 			}
 			for _, g := range good {
 				v, err := run.DecodeJSON(s.Fields, run.Defaults(s.Fields), jsonOf(f, g))
@@ -118,9 +122,10 @@ func TestFieldBounds(t *testing.T) {
 
 func num(x float64) string { return fmt.Sprint(x) }
 
-// jsonOf writes value as f's JSON: quoted for a choice.
+// jsonOf writes value as f's JSON: quoted for a choice, bytes, and for a
+// bool that is not a JSON literal.
 func jsonOf(f run.Field, value string) []byte {
-	if f.Kind == run.Choice {
+	if f.Kind == run.Choice || f.Kind == run.Bytes || f.Kind == run.Bool && value != "true" && value != "false" && value != "1" {
 		return []byte(fmt.Sprintf(`{%q: %q}`, f.Name, value))
 	}
 	return []byte(fmt.Sprintf(`{%q: %s}`, f.Name, value))

@@ -28,7 +28,6 @@ import (
 
 	_ "github.com/paramshare/paramshare/experiments/all"
 	"github.com/paramshare/paramshare/lessons"
-	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/web"
 )
 
@@ -127,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	flags.Var(&origins, "allow-origin", "extra `ORIGIN` (https://host[:port]) allowed to open the live websocket; repeatable or comma-separated")
 	maxSessions := flags.Int("max-sessions", web.DefaultMaxSessions, "most open lesson pages (websockets) at once, over all clients")
 	maxPerIP := flags.Int("max-sessions-per-ip", web.DefaultMaxSessionsPerIP, "most open lesson pages from one IP address; raise it when a class shares one address (NAT, a reverse proxy)")
-	slots := flags.Int("compute-slots", run.DefaultSlots(), "how many experiment steps run at once (the CPU widgets and downloads may take, shared fairly between addresses)")
+	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -137,8 +136,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *maxSessions < 1 {
 		return fmt.Errorf("web: -max-sessions must be at least 1, got %d", *maxSessions)
 	}
-	if *slots < 1 || *slots > 256 {
-		return fmt.Errorf("web: -compute-slots must be between 1 and 256, got %d", *slots)
+	if *slots < 0 || *slots > 256 {
+		return fmt.Errorf("web: -compute-slots must be between 0 (automatic) and 256, got %d", *slots)
 	}
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)

@@ -265,3 +265,31 @@ func TestRunSessionFlags(t *testing.T) {
 	stop()
 	waitStopped(t, done)
 }
+
+// TestShutdownCancelsHeavyExport: SIGTERM (here: the context) while a
+// download re-trains a race cancels the download with a 503, and run
+// returns nil (exit status 0) well within the shutdown deadline.
+func TestShutdownCancelsHeavyExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	base, stop, done, _ := start(t)
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(base + "/export/cnn-train.png?epochs=50&trainSize=5000&batch=256")
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	time.Sleep(500 * time.Millisecond) // the export is training
+	stopped := time.Now()
+	stop()
+	waitStopped(t, done)
+	if code := <-status; code != http.StatusServiceUnavailable {
+		t.Fatalf("export in flight at shutdown: %d, want 503", code)
+	}
+	t.Logf("stopped %v after the signal", time.Since(stopped).Round(time.Millisecond))
+}
