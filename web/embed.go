@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paramshare/paramshare/lessons"
+	"github.com/paramshare/paramshare/run"
 )
 
 // staticFiles are the stylesheets, scripts, widget modules and images
@@ -131,6 +133,14 @@ func CheckWidgets(set *lessons.Set) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateWidget checks a lesson's widget directive against the named
+// experiment's spec, with the one decoder the websocket uses: for
+// lessons.Loader, so that a lesson file's bad parameters stop the server
+// at start-up instead of failing when a student starts the widget.
+func ValidateWidget(experiment string, params json.RawMessage) error {
+	return run.Validate(experiment, params)
 }
 
 // discardLogger is used when a caller passes no logger.

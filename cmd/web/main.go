@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *lessonsDir != "" {
 		lessonFS, source = os.DirFS(*lessonsDir), *lessonsDir
 	}
-	set, err := lessons.Load(lessonFS)
+	set, err := lessons.Loader{ValidateWidget: web.ValidateWidget}.Load(lessonFS)
 	if err != nil {
 		return fmt.Errorf("web: loading lessons from %s:\n%w", source, err)
 	}

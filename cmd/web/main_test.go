@@ -185,11 +185,20 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badDir, "en", "x.md"), []byte("---\ntitle: X\nslug: x\norder: 1\nsummary: S\n---\n$\\nope$\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	widgetDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(widgetDir, "en"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(widgetDir, "en", "w.md"), []byte("---\ntitle: W\nslug: w\norder: 1\nsummary: S\n---\n```widget conv-slide\n{\"stride\": 99, \"bogus\": 1}\n```\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"-lessons", widgetDir}, `widget conv-slide: run: unknown parameter "bogus"`},
+		{[]string{"-compute-slots", "-1"}, "-compute-slots must be between 0"},
 		{[]string{"-allow-origin", "ftp://x"}, `web: -allow-origin "ftp://x": the scheme must be http or https; an origin is scheme://host[:port]`},
 		{[]string{"-allow-origin", "https://class.example.org/course"}, `web: -allow-origin "https://class.example.org/course": it must not have a path, query or fragment`},
 		{[]string{"-allow-origin", "https://a.example,https://b.example/x"}, `web: -allow-origin "https://b.example/x": it must not have a path`},
