@@ -2,9 +2,9 @@ package web
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
