@@ -227,6 +227,11 @@ type Run struct {
 	restart  bool   // the worker must restart before moving to target
 	cancel   context.CancelFunc
 	jobCtx   context.Context
+	// closeCtx ends when the run is closed: work that must not be lost to
+	// a later command (new parameters, a restart) waits for a CPU slot
+	// under it alone.
+	closeCtx  context.Context
+	closeDone context.CancelFunc
 	nextTick time.Time
 	last     Update // the last update published
 	subs     map[*Subscription]struct{}
@@ -275,6 +280,7 @@ func New(spec *Spec, v Values, exp Experiment, opts Options) *Run {
 		state: Paused, speed: DefaultSpeed, params: v, subs: map[*Subscription]struct{}{},
 	}
 	r.jobCtx, r.cancel = context.WithCancel(context.Background())
+	r.closeCtx, r.closeDone = context.WithCancel(context.Background())
 	if a, ok := exp.(Attacher); ok {
 		a.Attach(host{r})
 	}
@@ -486,6 +492,7 @@ func (r *Run) Close() {
 		return
 	}
 	r.closed = true
+	r.closeDone()
 	for s := range r.subs {
 		s.close()
 	}
@@ -564,13 +571,13 @@ func (r *Run) work(exp Experiment) {
 			changed = true
 		}
 		if j.params != nil {
-			if err := r.call(exp, "SetParams", func() error { return exp.SetParams(j.params) }); err != nil {
+			if err := r.scheduled(exp, "SetParams", func() error { return exp.SetParams(j.params) }); err != nil {
 				r.fail(err)
 			}
 			changed = true
 		}
 		if j.restart {
-			if err := r.call(exp, "Restart", func() error { return exp.Restart() }); err != nil {
+			if err := r.scheduled(exp, "Restart", exp.Restart); err != nil {
 				r.fail(err)
 			}
 			changed = true
@@ -641,9 +648,9 @@ func (r *Run) moveTo(exp Experiment, j job) {
 	if target < exp.Pos() {
 		var err error
 		if rw, ok := exp.(Rewinder); ok {
-			err = r.call(exp, "Rewind", func() error { return rw.Rewind(target) })
+			err = r.scheduled(exp, "Rewind", func() error { return rw.Rewind(target) })
 		} else {
-			err = r.call(exp, "Restart", exp.Restart)
+			err = r.scheduled(exp, "Restart", exp.Restart)
 		}
 		if err != nil {
 			r.fail(err)
@@ -701,6 +708,17 @@ func (r *Run) failed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.state == Failed || r.state == Diverged
+}
+
+// scheduled calls a method of exp holding a CPU slot: work that a later
+// command does not undo, so only closing the run gives it up (a closed
+// run's worker ends anyway).
+func (r *Run) scheduled(exp Experiment, method string, f func() error) error {
+	var err error
+	if r.sched.Do(r.closeCtx, r.owner, func() { err = r.call(exp, method, f) }) != nil {
+		return nil // closed while waiting
+	}
+	return err
 }
 
 // call runs one method of exp, turning a panic into a *PanicError.
