@@ -215,28 +215,28 @@ type Run struct {
 	wake  chan struct{} // capacity 1: the worker has something to look at
 	done  chan struct{} // closed when the worker has ended
 
-	mu       sync.Mutex
-	closed   bool
-	state    State // the state commands set; published as is
-	speed    float64
-	failure  Text
-	seq      uint64
-	params   Values // the parameters of the last applied set-params
-	pending  Values // parameters the worker has yet to apply, or nil
-	target   int    // the step a Working run moves to
-	restart  bool   // the worker must restart before moving to target
-	cancel   context.CancelFunc
-	jobCtx   context.Context
+	mu      sync.Mutex
+	closed  bool
+	state   State // the state commands set; published as is
+	speed   float64
+	failure Text
+	seq     uint64
+	params  Values // the parameters of the last applied set-params
+	pending Values // parameters the worker has yet to apply, or nil
+	target  int    // the step a Working run moves to
+	restart bool   // the worker must restart before moving to target
+	cancel  context.CancelFunc
+	jobCtx  context.Context
 	// closeCtx ends when the run is closed: work that must not be lost to
 	// a later command (new parameters, a restart) waits for a CPU slot
 	// under it alone.
 	closeCtx  context.Context
 	closeDone context.CancelFunc
-	nextTick time.Time
-	last     Update // the last update published
-	subs     map[*Subscription]struct{}
-	bgErr    error // a failure reported by background work
-	dirty    bool  // background work changed the picture
+	nextTick  time.Time
+	last      Update // the last update published
+	subs      map[*Subscription]struct{}
+	bgErr     error // a failure reported by background work
+	dirty     bool  // background work changed the picture
 }
 
 // Start decodes raw onto the spec's defaults, builds the experiment and
