@@ -140,16 +140,10 @@ func (a *SelfAttention) Count(in []int) LayerCount {
 	return LayerCount{Uses: 4 * steps * d * d, Unshared: steps * (4*d*d + 4*d)}
 }
 
-// Weights returns the attention maps A of the last Forward, [B, h, T, T]:
-// row t of head h is how token t weighs every token (each row sums to 1;
-// with a causal mask the entries above the diagonal are 0). The tensor is
-// owned by the layer and overwritten by the next Forward; nil before the
-// first Forward. An Observer is shown the same maps, one head at a time
-// (InternalAttention).
-func (a *SelfAttention) Weights() *Tensor { return a.attn }
-
 // Forward computes the attention output for x. A tap that is an Observer is
-// shown each head's attention map (InternalAttention). It panics with a
+// shown each head's attention map (InternalAttention), [B, T, T]: row t is
+// how token t weighs every token (each row sums to 1; with a causal mask
+// the entries above the diagonal are 0). It panics with a
 // ShapeError unless x is [B, T, d_model] with T ≥ 1.
 func (a *SelfAttention) Forward(x *Tensor, tap Tap) *Tensor {
 	if len(x.Shape) != 3 || x.Shape[1] < 1 || x.Shape[2] != a.dModel {

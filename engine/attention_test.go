@@ -154,16 +154,21 @@ func TestSelfAttentionMatchesFormula(t *testing.T) {
 func TestSelfAttentionMaps(t *testing.T) {
 	for _, causal := range []bool{false, true} {
 		a := newTestAttention(t, causal)
-		if a.Weights() != nil {
-			t.Fatal("Weights before Forward is not nil")
+		rec := NewRecorder(RecordFilter{Internals: []string{InternalAttention}})
+		a.Forward(randTensor(5, 2, 4, 8), rec)
+		maps := rec.Values(a, InternalAttention)
+		if len(maps) != 2 {
+			t.Fatalf("%d maps shown, want one per head (2)", len(maps))
 		}
-		a.Forward(randTensor(5, 2, 4, 8), nil)
-		w := a.Weights()
-		if !slices.Equal(w.Shape, []int{2, 2, 4, 4}) {
-			t.Fatalf("maps shape %v, want [2 2 4 4]", w.Shape)
+		var all []float64 // head 0's maps [B, T, T], then head 1's
+		for h, v := range maps {
+			if !slices.Equal(v.Value.Shape, []int{2, 4, 4}) {
+				t.Fatalf("head %d map shape %v, want [2 4 4]", h, v.Value.Shape)
+			}
+			all = append(all, v.Value.Data...)
 		}
-		for r := range w.Size() / 4 {
-			row := w.Data[r*4 : (r+1)*4]
+		for r := range len(all) / 4 {
+			row := all[r*4 : (r+1)*4]
 			i := r % 4 // query token
 			var sum float64
 			for j, p := range row {

@@ -107,12 +107,10 @@ func (g *GRU) Backward(dy *Tensor, tap Tap) *Tensor {
 	}
 	dhNext := g.dh // dL/dh_t arriving from step t+1; zero after the last step
 	clear(dhNext)
-	g.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
 		if obs != nil {
 			g.showHiddenGrad(obs, g, t, dy.Data, dhNext, batch, steps)
 		}
-		var sq float64
 		for b := range batch {
 			n := b*steps + t
 			gi, gh := gate[n*3*h:][:3*h], hid[n*3*h:][:3*h]
@@ -121,7 +119,6 @@ func (g *GRU) Backward(dy *Tensor, tap Tap) *Tensor {
 			dhn := dhNext[b*h:][:h]
 			for j := range h {
 				dh := dy.Data[n*h+j] + dhn[j] // dL/dh_t = dy_t + (from step t+1)
-				sq += dh * dh
 				var hPrev float64
 				if t > 0 {
 					hPrev = hs[(n-1)*h+j]
@@ -135,7 +132,6 @@ func (g *GRU) Backward(dy *Tensor, tap Tap) *Tensor {
 				dhn[j] = dh * z                             // ∂h_t/∂h_{t-1} directly: z
 			}
 		}
-		g.hiddenNorms[t] = math.Sqrt(sq)
 		if t > 0 {
 			g.backStep(dHH, dhNext, batch, steps, t, 1) // + dHH_t W_hh, through the gates
 		}

@@ -111,12 +111,10 @@ func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 	dhNext, dcNext := l.dh, l.dc // arriving from step t+1; zero after the last step
 	clear(dhNext)
 	clear(dcNext)
-	l.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
 		if obs != nil {
 			l.showGrads(obs, t, dy.Data, dhNext, dcNext, batch, steps)
 		}
-		var sq float64
 		for b := range batch {
 			n := b*steps + t
 			g4 := gate[n*4*h:][:4*h]
@@ -126,7 +124,6 @@ func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 			dhn, dcn := dhNext[b*h:][:h], dcNext[b*h:][:h]
 			for j := range h {
 				dh := dy.Data[n*h+j] + dhn[j] // dL/dh_t = dy_t + (from step t+1)
-				sq += dh * dh
 				th := tc[n*h+j]
 				dc := dcn[j] + dh*og[j]*(1-th*th) // dL/dc_t: from c_{t+1} and via h_t = o tanh(c_t)
 				var cPrev float64
@@ -140,7 +137,6 @@ func (l *LSTM) Backward(dy *Tensor, tap Tap) *Tensor {
 				dcn[j] = dc * fg[j]                      // dL/dc_{t-1} = dc_t f_t
 			}
 		}
-		l.hiddenNorms[t] = math.Sqrt(sq)
 		if t > 0 {
 			l.backStep(dGate, dhNext, batch, steps, t, 0) // dL/dh_{t-1} from step t: dGate_t W_hh
 		}

@@ -91,11 +91,6 @@ func (pe *PositionalEncoding) Params() []NamedParam {
 	return []NamedParam{{Local: "weight", Param: pe.Weight}}
 }
 
-// Table returns the [max_len, d] table of position vectors (the learned
-// Param's value, or the fixed sinusoids), for display. It is owned by the
-// layer.
-func (pe *PositionalEncoding) Table() *Tensor { return pe.table }
-
 // OutShape accepts [T, d_model] with 1 ≤ T ≤ max_len and returns it.
 func (pe *PositionalEncoding) OutShape(in []int) ([]int, error) {
 	if len(in) != 2 || in[1] != pe.dModel || in[0] < 1 {

@@ -43,9 +43,6 @@ type recurrent struct {
 	wihT, whhT []float64
 	dwihT      []float64 // dW_ihᵀ [I, G·H] before it is added into Grad
 
-	// hiddenNorms[t] is ‖dL/dh_t‖ over the batch, from the last Backward.
-	hiddenNorms []float64
-
 	// Buffers for one step's contributions, made only when a tap is given.
 	stepWIH, stepWHH, stepBIH, stepBHH *Tensor
 	stepIdx                            [][]int // Index slices [t], made once and never modified
@@ -114,15 +111,6 @@ func (r *recurrent) Count(in []int) LayerCount {
 	return LayerCount{Uses: steps * gh * (r.inSize + r.hidden), Unshared: steps * params}
 }
 
-// HiddenGradNorms returns ‖dL/dh_t‖ (the Frobenius norm over the batch of
-// the gradient reaching hidden state t, from the output at t and from step
-// t+1) for every step of the last Backward: shrinking towards t = 0 is a
-// vanishing gradient, growing is an exploding one. The slice is owned by
-// the layer and overwritten by the next Backward; it is nil before the
-// first. A Recorder keeping InternalHiddenGrad has the same norms
-// (ValueNorms) and the gradients themselves.
-func (r *recurrent) HiddenGradNorms() []float64 { return r.hiddenNorms }
-
 // batchSteps checks that x is [B, T, input_size] and returns B and T.
 func (r *recurrent) batchSteps(x *Tensor) (int, int) {
 	if len(x.Shape) != 3 || x.Shape[2] != r.inSize {
@@ -185,15 +173,6 @@ func (r *recurrent) recurStep(hs, pre []float64, batch, steps, t int) {
 func (r *recurrent) backStep(dHH, dhPrev []float64, batch, steps, t int, beta float64) {
 	h, gh := r.hidden, r.gates*r.hidden
 	gemm(false, false, batch, h, gh, 1, dHH[t*gh:], steps*gh, r.WeightHH.Value.Data, h, beta, dhPrev, h)
-}
-
-// resetNorms makes hiddenNorms T zeros, reusing its storage.
-func (r *recurrent) resetNorms(steps int) {
-	if cap(r.hiddenNorms) < steps {
-		r.hiddenNorms = make([]float64, steps)
-	}
-	r.hiddenNorms = r.hiddenNorms[:steps]
-	clear(r.hiddenNorms)
 }
 
 // SkipInputGrad makes Backward return nil instead of dx when skip is true.
@@ -412,22 +391,18 @@ func (r *RNN) Backward(dy *Tensor, tap Tap) *Tensor {
 	}
 	dhNext := r.dh // dL/dh_t arriving from step t+1; zero after the last step
 	clear(dhNext)
-	r.resetNorms(steps)
 	for t := steps - 1; t >= 0; t-- {
 		if obs != nil {
 			r.showHiddenGrad(obs, r, t, dy.Data, dhNext, batch, steps)
 		}
-		var sq float64
 		for b := range batch {
 			off := (b*steps + t) * h
 			for j := range h {
 				g := dy.Data[off+j] + dhNext[b*h+j] // dL/dh_t = dy_t + (from step t+1)
-				sq += g * g
 				y := hs[off+j]
 				da[off+j] = g * (1 - y*y) // tanh' = 1 - h_t²
 			}
 		}
-		r.hiddenNorms[t] = math.Sqrt(sq)
 		if t > 0 {
 			r.backStep(da, dhNext, batch, steps, t, 0) // dL/dh_{t-1} from step t: da_t W_hh
 		}

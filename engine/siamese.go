@@ -123,20 +123,6 @@ func (s *Siamese) Count(in []int) LayerCount {
 	return c
 }
 
-// Embeddings returns the branch outputs of the last Forward for the first
-// and the second input of every pair, each [B, ...]. They share the last
-// branch layer's buffer (overwritten by the next Forward); nil before the
-// first Forward.
-func (s *Siamese) Embeddings() (first, second *Tensor) {
-	if s.emb == nil {
-		return nil, nil
-	}
-	shape := slices.Clone(s.emb.Shape)
-	shape[0] = s.batch
-	half := s.emb.Size() / 2
-	return TensorFrom(s.emb.Data[:half], shape...), TensorFrom(s.emb.Data[half:], shape...)
-}
-
 // Forward returns the distance of each pair. With a tap, each branch
 // layer's output is shown to tap.Output as the batch of 2B it computes:
 // rows 0…B−1 are the first inputs of the pairs, rows B…2B−1 the second. It

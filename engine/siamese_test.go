@@ -52,11 +52,21 @@ func side(x *Tensor, k int) *Tensor {
 	return out
 }
 
+// outputKeeper is a Tap that keeps a copy of the last output of every layer
+// it is shown.
+type outputKeeper struct {
+	nopTap
+	outs map[Layer]*Tensor
+}
+
+func (k *outputKeeper) Output(l Layer, _, y *Tensor) { k.outs[l] = y.Clone() }
+
 func TestSiameseDistance(t *testing.T) {
 	s := newTestSiamese(t)
 	x := randTensor(23, 3, 2, 4)
 	a, b := branchOn(s, side(x, 0)), branchOn(s, side(x, 1))
-	y := s.Forward(x, nil)
+	keep := &outputKeeper{outs: map[Layer]*Tensor{}}
+	y := s.Forward(x, keep)
 	if !slices.Equal(y.Shape, []int{3}) {
 		t.Fatalf("output shape %v, want [3]", y.Shape)
 	}
@@ -70,9 +80,15 @@ func TestSiameseDistance(t *testing.T) {
 			t.Errorf("pair %d: distance %.17g, want %.17g", p, y.Data[p], want)
 		}
 	}
-	first, second := s.Embeddings()
-	if relErr(first.Data, a.Data) > 1e-15 || relErr(second.Data, b.Data) > 1e-15 || !slices.Equal(first.Shape, []int{3, 3}) {
-		t.Errorf("embeddings %v %v, want %v %v", first, second, a, b)
+	// The embeddings: the last branch layer's output, shown as one batch of
+	// 2B, the first inputs of the pairs and then the second ones.
+	branch := s.Sublayers()
+	emb := keep.outs[branch[len(branch)-1]]
+	if emb == nil || !slices.Equal(emb.Shape, []int{6, 3}) {
+		t.Fatalf("embeddings %v, want shape [6 3]", emb)
+	}
+	if first, second := emb.Data[:9], emb.Data[9:]; relErr(first, a.Data) > 1e-15 || relErr(second, b.Data) > 1e-15 {
+		t.Errorf("embeddings %v %v, want %v %v", first, second, a.Data, b.Data)
 	}
 }
 

@@ -98,10 +98,6 @@ func (blk *TransformerBlock) nameFeedForward() {
 	blk.ff2.wLocal, blk.ff2.bLocal = "ff2.weight", "ff2.bias"
 }
 
-// Attention returns the block's self-attention, whose Weights are the
-// attention maps of the last Forward.
-func (blk *TransformerBlock) Attention() *SelfAttention { return blk.attn }
-
 // Spec returns type "transformer_block" with d_model, num_heads, d_ff and
 // causal.
 func (blk *TransformerBlock) Spec() Spec {

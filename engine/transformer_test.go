@@ -124,7 +124,7 @@ func TestTransformerBlocksSharedInModel(t *testing.T) {
 	}
 
 	x, target := randTensor(15, 2, 4, 8), randTensor(16, 2, 4, 8)
-	tap := NewRecorder(RecordFilter{})
+	tap := NewRecorder(RecordFilter{Internals: []string{InternalAttention}})
 	if _, err := m.ComputeGrad(x, target, tap); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,18 @@ func TestTransformerBlocksSharedInModel(t *testing.T) {
 	if got, want := useCounts(tap)[UseLayer], 2*16; got != want {
 		t.Errorf("%d layer contributions, want %d", got, want)
 	}
-	if w1, w2 := first.Attention().Weights(), second.Attention().Weights(); w1 == w2 || slices.Equal(w1.Data, w2.Data) {
+	// Each block shows maps of its own, and keeps them in a buffer of its
+	// own for Backward.
+	m1, m2 := tap.Values(first, InternalAttention), tap.Values(second, InternalAttention)
+	if len(m1) != 2 || len(m2) != 2 {
+		t.Fatalf("%d and %d attention maps shown, want 2 heads each", len(m1), len(m2))
+	}
+	for h := range m1 {
+		if slices.Equal(m1[h].Value.Data, m2[h].Value.Data) {
+			t.Errorf("head %d: both blocks show the same attention map", h)
+		}
+	}
+	if first.attn.attn == second.attn.attn {
 		t.Error("the two blocks share their attention maps: activations must be their own")
 	}
 
