@@ -1,46 +1,71 @@
 // live.js is the page's one websocket, shared by every widget, and the step
-// controls all widgets use. Protocol: docs/protocol.md.
+// controls all widgets use. Protocol: docs/protocol.md. Widgets do not call
+// it directly: ui.js's liveWidget wires a widget to it.
 //
 //   const ch = channel(widgetId, {onOpen, onMessage, onStatus});
 //   ch.send({type: "play"});   // v and widget are filled in
 //
-// onOpen runs on every (re)connection: the server forgets a page's runs when
-// its socket closes, so a widget sends start again (and restores its step).
+// The page opens /ws?lang=LANG (the page's language): the server writes its
+// hello (experiment specs, limits) and every error message in it. onOpen
+// runs once the hello of each (re)connection has arrived, so that a widget
+// can read the specs (hello()) before it starts its run: the server forgets
+// a page's runs when its socket closes, so a widget starts again on every
+// connection (and restores its step).
+//
+// onStatus(status, detail) follows the connection:
+//   connecting   the first connection is being made
+//   open         connected, hello received
+//   reconnecting the connection broke; detail.retryAt (ms, Date.now clock)
+//   going-away   the server closed with 1001 (shutting down or restarting);
+//                detail.retryAt
+//   refused      the server turned the page away (too many sessions, server
+//                busy, shutting down: an error message, then close 1013);
+//                detail.message is its reason in the page's language,
+//                detail.retryAt when the page tries again (10–30 s later)
 
 const PROTOCOL = 1;
 const channels = new Map(); // widget id -> {onOpen, onMessage, onStatus}
 let ws = null;
-let status = "connecting"; // connecting | open | reconnecting | closed
+let status = "connecting";
+let detail = {};
 let retry = 0;
 let retryTimer = 0;
-let hello = null;
+let hello = null; // the last connection's hello
+let refusal = null; // a session-level error received before a close
+
+// Session-level refusals: the server sends one of these, then closes with 1013.
+const REFUSALS = new Set(["too-many-sessions", "server-busy", "shutting-down"]);
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** pageLang is the page's language as the protocol names it: "zh" or "en". */
+export const pageLang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
 
 function wsURL() {
   const u = new URL("/ws", location.href);
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  u.searchParams.set("lang", pageLang);
   return u.href;
 }
 
-function setStatus(s, detail) {
+function setStatus(s, d = {}) {
   status = s;
-  for (const ch of channels.values()) ch.onStatus?.(s, detail);
+  detail = d;
+  for (const ch of channels.values()) ch.onStatus?.(s, d);
 }
 
 function connect() {
   clearTimeout(retryTimer);
+  retryTimer = 0;
+  refusal = null;
   let sock;
   try {
     sock = new WebSocket(wsURL());
-  } catch (err) {
+  } catch {
     scheduleReconnect();
     return;
   }
   ws = sock;
-  sock.addEventListener("open", () => {
-    retry = 0;
-    setStatus("open");
-    for (const ch of channels.values()) ch.onOpen?.();
-  });
   sock.addEventListener("message", (ev) => {
     let m;
     try {
@@ -51,6 +76,13 @@ function connect() {
     if (m.v !== PROTOCOL) return;
     if (m.type === "hello") {
       hello = m;
+      retry = 0;
+      setStatus("open");
+      for (const ch of channels.values()) ch.onOpen?.();
+      return;
+    }
+    if (m.type === "error" && !m.widget && REFUSALS.has(m.code)) {
+      refusal = m; // the close (1013) follows
       return;
     }
     if (m.widget && channels.has(m.widget)) {
@@ -63,24 +95,42 @@ function connect() {
   sock.addEventListener("close", (ev) => {
     if (ws !== sock) return;
     ws = null;
-    scheduleReconnect(ev.code);
+    scheduleReconnect(ev.code, ev.reason);
   });
 }
 
-// scheduleReconnect retries with exponential backoff (0.5 s doubling to
-// 15 s, with jitter so that a restarted server is not hit by every page at
-// the same instant).
-function scheduleReconnect(code) {
-  const base = Math.min(15000, 500 * 2 ** retry);
-  retry++;
-  const delay = base / 2 + Math.random() * (base / 2);
-  setStatus("reconnecting", { code, delay });
+// scheduleReconnect tries again later. A refusal (1013, or its error
+// message) waits 10–30 s: the server is full, and a page asking again at
+// once would only add to it. Otherwise the wait starts at 0.25–0.5 s and
+// doubles up to 15 s; jitter keeps a restarted server from being hit by
+// every page at the same instant.
+function scheduleReconnect(code, reason) {
+  let delay;
+  let s = "reconnecting";
+  const d = { code };
+  if (refusal || code === CLOSE_TRY_AGAIN_LATER) {
+    s = "refused";
+    d.code = refusal?.code ?? "server-busy";
+    d.message = refusal?.message || reason || "";
+    delay = 10000 + Math.random() * 20000;
+  } else {
+    const base = Math.min(15000, 500 * 2 ** retry);
+    retry++;
+    delay = base / 2 + Math.random() * (base / 2);
+    if (code === CLOSE_GOING_AWAY) {
+      s = "going-away";
+      delay = Math.max(delay, 1000 + Math.random() * 2000);
+    }
+  }
+  refusal = null;
+  d.retryAt = Date.now() + delay;
+  setStatus(s, d);
   retryTimer = setTimeout(connect, delay);
 }
 
-// Reconnect at once when the page comes back online or into view.
+// Reconnect at once when the page comes back online.
 addEventListener("online", () => {
-  if (!ws) connect();
+  if (!ws && status !== "refused") connect();
 });
 
 /**
@@ -89,9 +139,9 @@ addEventListener("online", () => {
  */
 export function channel(id, handlers) {
   channels.set(id, handlers);
-  if (!ws && status === "connecting") connect();
-  else if (ws && ws.readyState === WebSocket.OPEN) queueMicrotask(() => handlers.onOpen?.());
-  queueMicrotask(() => handlers.onStatus?.(status));
+  if (!ws && status === "connecting" && !retryTimer) connect();
+  else if (ws && ws.readyState === WebSocket.OPEN && hello) queueMicrotask(() => handlers.onOpen?.());
+  queueMicrotask(() => handlers.onStatus?.(status, detail));
   return {
     send(msg) {
       if (!ws || ws.readyState !== WebSocket.OPEN) return false;
@@ -101,10 +151,12 @@ export function channel(id, handlers) {
     get status() {
       return status;
     },
-    get limits() {
-      return hello?.limits;
-    },
   };
+}
+
+/** helloMessage returns the last hello (specs, limits), or null before the first. */
+export function helloMessage() {
+  return hello;
 }
 
 // ---- Shared step controls -------------------------------------------------
@@ -126,20 +178,17 @@ const controlStrings = {
   },
 };
 
-export const MIN_SPEED = 0.25;
-export const MAX_SPEED = 120;
-
-/** limits returns the server's limits from hello (speed bounds until it has come). */
-export function limits() {
-  return hello?.limits ?? { minSpeed: MIN_SPEED, maxSpeed: MAX_SPEED };
+// The speed slider is logarithmic: position 0..100 spans the server's
+// limits.minSpeed..maxSpeed (from hello).
+function speedScale({ minSpeed: lo, maxSpeed: hi }) {
+  return {
+    toSpeed(pos) {
+      const v = lo * (hi / lo) ** (pos / 100);
+      return Math.min(hi, Math.max(lo, v >= 10 ? Math.round(v) : Math.round(v * 4) / 4 || lo));
+    },
+    toPos: (sps) => Math.round((100 * Math.log(sps / lo)) / Math.log(hi / lo)),
+  };
 }
-
-// The speed slider is logarithmic: position 0..100 spans MIN..MAX_SPEED.
-const toSpeed = (pos) => {
-  const v = MIN_SPEED * (MAX_SPEED / MIN_SPEED) ** (pos / 100);
-  return v >= 10 ? Math.round(v) : Math.round(v * 4) / 4 || MIN_SPEED;
-};
-const toPos = (sps) => Math.round((100 * Math.log(sps / MIN_SPEED)) / Math.log(MAX_SPEED / MIN_SPEED));
 
 function button(text, testid, onClick) {
   const b = document.createElement("button");
@@ -174,19 +223,25 @@ function throttled(send) {
  * {el, setState(state), setSpeed(sps), setPosition(step, total)}; state is
  * the run's state.
  *
+ * opts.limits is hello's limits: the speed slider spans minSpeed..maxSpeed.
  * opts.seek adds a position slider (test id "seek") and a back button
  * (test id "back") that call h.onSeek(k): the run goes to step k, backwards
  * or forwards (protocol command "seek"). The widget reports each frame's
  * step and total through setPosition so that the slider follows the run.
+ *
+ * While the run is "running" or "working" (moving to a step far away) the
+ * play button pauses: a pause (or a reset) interrupts the work.
  */
-export function controls(lang, h, speed, opts = {}) {
+export function controls(lang, h, speed, opts) {
+  const { toSpeed, toPos } = speedScale(opts.limits);
   const s = controlStrings[lang] ?? controlStrings.en;
   const el = document.createElement("div");
   el.className = "live-controls";
   el.setAttribute("role", "group");
   el.setAttribute("aria-label", s.controls);
   let state = "paused";
-  const play = button(s.play, "play", () => (state === "running" ? h.onPause() : h.onPlay()));
+  const busy = () => state === "running" || state === "working";
+  const play = button(s.play, "play", () => (busy() ? h.onPause() : h.onPlay()));
   play.className = "live-play";
   const step = button(s.step + " →", "step", () => h.onStep());
   const reset = button(s.reset, "reset", () => h.onReset());
@@ -273,7 +328,7 @@ export function controls(lang, h, speed, opts = {}) {
     el,
     setState(st) {
       state = st;
-      const running = st === "running";
+      const running = busy();
       // Only glyphs every system font has: ⏸ is missing from many.
       play.textContent = running ? s.pause : st === "done" ? s.replay : "▶ " + s.play;
       play.setAttribute("aria-pressed", String(running));

@@ -4,17 +4,11 @@
 // "param-calc"): the engine's Model.Count on layers it builds, or — for a
 // layer too big to build — the same formula, marked "computed".
 
-import { channel } from "/static/live.js";
-import { el, fill, begin, statusLines, narrator, link } from "/static/widgets/ui.js";
+import { el, fill, begin, narrator, liveWidget, field } from "/static/widgets/ui.js";
 
 const LAYERS = ["dense", "locally-connected", "conv"];
 // Okabe–Ito colours (viz.SeriesColors): vermillion, blue, bluish green.
 const COLOURS = { dense: "#d55e00", "locally-connected": "#0072b2", conv: "#009e73" };
-const KERNELS = [1, 3, 5, 7, 9, 11];
-// The bars share one logarithmic axis from 1 to 10^13 (the largest dense
-// layer the sliders allow has 4.4·10^12 parameters), so a bar's length
-// can be compared between settings.
-const LOG_MAX = 13;
 
 const strings = {
   en: {
@@ -28,9 +22,9 @@ const strings = {
     perWeight: "each weight used {n} times", once: "each weight used once",
     ratio: "The dense layer needs {dense}× the parameters of the convolution; the locally connected layer {local}×.",
     sweep: "Parameters as the image grows (other settings fixed)",
-    sweepAlt: "Line chart: parameters of the three layers for image sizes 8 to 128, logarithmic scale",
+    sweepAlt: "Line chart: parameters of the three layers for image sizes {lo} to {hi}, logarithmic scale",
     sizeAxis: "image size",
-    download: "Download PNG",
+    download: "Download PNG", svg: "SVG", json: "Counts (JSON)",
     waiting: "Waiting for the server's numbers…",
     say: "Size {size}: dense {dense}, locally connected {local}, convolution {conv} parameters.",
   },
@@ -45,9 +39,9 @@ const strings = {
     perWeight: "每个权重使用 {n} 次", once: "每个权重只使用一次",
     ratio: "全连接层的参数是卷积层的 {dense} 倍；局部连接层是 {local} 倍。",
     sweep: "图像变大时的参数个数（其他设置不变）",
-    sweepAlt: "折线图：图像尺寸从 8 到 128 时三种层的参数个数，对数刻度",
+    sweepAlt: "折线图：图像尺寸从 {lo} 到 {hi} 时三种层的参数个数，对数刻度",
     sizeAxis: "图像尺寸",
-    download: "下载 PNG",
+    download: "下载 PNG", svg: "SVG", json: "计数（JSON）",
     waiting: "正在等待服务器的计算结果……",
     say: "尺寸 {size}：全连接 {dense}，局部连接 {local}，卷积 {conv} 个参数。",
   },
@@ -61,64 +55,27 @@ function svg(tag, attrs) {
 }
 
 export default function mount(root, initial, { lang }) {
-  const { S, locale, nf, id } = begin(root, lang, strings, "pc");
+  const kit = begin(root, lang, strings, "pc");
+  const { S, locale, nf } = kit;
   const ratioFmt = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
 
-  let params = { size: 28, inChannels: 1, kernel: 3, outChannels: 1, ...initial };
+  // The parameters asked for: the lesson's, until the server's first frame
+  // says which are in effect (its defaults fill the rest).
+  let params = { ...initial };
   let frame = null; // the server's static part
   let speakTimer = 0;
+  // The bars share one logarithmic axis from 1 to 10^logMax, the decade
+  // above the largest dense layer the fields' bounds allow, so that a bar's
+  // length can be compared between settings (set from the spec).
+  let logMax = 13;
 
-  const { status, errorBox, showStatus, showError } = statusLines(root, "pc", S);
-
-  // ---- Sliders ----
   const sliders = el("div", "pc-sliders");
   const fields = {};
-  function slider(key, min, max, toValue, toPos) {
-    const label = el("label", "pc-field");
-    const name = el("span", "pc-name", S[key]);
-    const input = document.createElement("input");
-    input.type = "range";
-    input.min = String(min);
-    input.max = String(max);
-    input.value = String(toPos(params[key]));
-    input.dataset.testid = "slider-" + key;
-    const shown = el("output", "pc-value");
-    shown.dataset.testid = "value-" + key;
-    const show = (v) => {
-      shown.textContent = key === "kernel" ? `${v}×${v}` : nf.format(v);
-      input.setAttribute("aria-valuetext", shown.textContent);
-    };
-    show(params[key]);
-    // Throttle to the server's command rate: at most every 120 ms, always
-    // the final value.
-    let last = 0;
-    let pending = 0;
-    input.addEventListener("input", () => {
-      const v = toValue(Number(input.value));
-      show(v);
-      clearTimeout(pending);
-      const send = () => {
-        last = performance.now();
-        setParams({ [key]: v });
-      };
-      const wait = 120 - (performance.now() - last);
-      if (wait <= 0) send();
-      else pending = setTimeout(send, wait);
-    });
-    label.append(name, shown, input);
-    sliders.append(label);
-    fields[key] = { input, show, toPos };
-  }
-  const ident = (v) => v;
-  slider("size", 8, 128, ident, ident);
-  slider("inChannels", 1, 64, ident, ident);
-  slider("kernel", 0, KERNELS.length - 1, (i) => KERNELS[i], (k) => Math.max(0, KERNELS.indexOf(k)));
-  slider("outChannels", 1, 256, ident, ident);
-
   const shape = el("p", "pc-shape");
   shape.dataset.testid = "shape";
 
   // ---- Bars ----
+  const axes = [];
   function barGroup(kind) {
     const fig = el("figure", "pc-bars");
     const cap = el("figcaption", "", S[kind]);
@@ -144,16 +101,22 @@ export default function mount(root, initial, { lang }) {
       fig.append(row);
       rows[layer] = { bar, value, badge, note };
     }
-    // Decade ticks under the bars: 1, 10³, 10⁶, 10⁹, 10¹².
     const axis = el("div", "pc-axis");
     axis.setAttribute("aria-hidden", "true");
-    for (const e of [0, 3, 6, 9, 12]) {
-      const t = el("span", "pc-tick", e === 0 ? "1" : "10" + supers(e));
-      t.style.left = `${(100 * e) / LOG_MAX}%`;
-      axis.append(t);
-    }
     fig.append(axis);
+    axes.push(axis);
     return { fig, rows };
+  }
+  // Decade ticks under the bars: 1, 10³, 10⁶, …
+  function drawAxes() {
+    for (const axis of axes) {
+      axis.replaceChildren();
+      for (let e = 0; e < logMax; e += 3) {
+        const t = el("span", "pc-tick", e === 0 ? "1" : "10" + supers(e));
+        t.style.left = `${(100 * e) / logMax}%`;
+        axis.append(t);
+      }
+    }
   }
   function supers(n) {
     const map = "⁰¹²³⁴⁵⁶⁷⁸⁹";
@@ -163,6 +126,7 @@ export default function mount(root, initial, { lang }) {
   const usesBars = barGroup("uses");
   const bars = el("div", "pc-bargroups");
   bars.append(paramsBars.fig, usesBars.fig);
+  drawAxes();
 
   const ratio = el("p", "pc-ratio");
   ratio.dataset.testid = "ratio";
@@ -170,25 +134,102 @@ export default function mount(root, initial, { lang }) {
   // ---- Sweep chart ----
   const sweepFig = el("figure", "pc-sweep");
   const sweepCap = el("figcaption", "", S.sweep);
-  const chart = svg("svg", { viewBox: "0 0 420 200", role: "img", "aria-label": S.sweepAlt });
+  const chart = svg("svg", { viewBox: "0 0 420 200", role: "img" });
   chart.dataset.testid = "sweep";
   sweepFig.append(sweepCap, chart);
 
-  const exports = el("p", "pc-exports");
-  const png = link(S.download, "download-png");
-  exports.append(png);
-
   const voice = narrator("pc", 1500);
-
   const waiting = el("p", "pc-waiting", S.waiting);
-  root.append(status, sliders, shape, waiting, bars, ratio, sweepFig, exports, errorBox, voice.el);
+
+  const w = liveWidget(root, kit, {
+    experiment: "param-calc",
+    prefix: "pc",
+    params: () => params,
+    exports: { png: S.download, svg: S.svg, json: S.json },
+    ready(spec) {
+      // Sliders from the server's fields: their bounds, and the odd kernel
+      // sizes within the kernel's (a kernel has a centre).
+      const ident = (v) => v;
+      for (const key of ["size", "inChannels", "kernel", "outChannels"]) {
+        const f = field(spec, key);
+        if (key === "kernel") {
+          const odd = [];
+          for (let k = f.min; k <= f.max; k++) if (k % 2 === 1) odd.push(k);
+          slider(f, 0, odd.length - 1, (i) => odd[i], (k) => Math.max(0, odd.indexOf(k)));
+        } else {
+          slider(f, f.min, f.max, ident, ident);
+        }
+      }
+      const top = (name) => field(spec, name).max;
+      const hw = top("size") ** 2;
+      logMax = Math.ceil(Math.log10(hw * top("inChannels") * hw * top("outChannels") + hw * top("outChannels")));
+      drawAxes();
+    },
+    frame(m) {
+      if (!m.static) return;
+      frame = m.static;
+      if (!Object.values(fields).some((f) => f.input === document.activeElement)) syncSliders(frame.params);
+      else params = { ...frame.params, ...pendingChange };
+      requestAnimationFrame(draw);
+    },
+    error() {
+      if (frame) syncSliders(frame.params);
+    },
+  });
+
+  // Until the server's first numbers arrive only the waiting line shows:
+  // no empty bars and no empty chart.
+  for (const part of [bars, ratio, sweepFig]) part.hidden = true;
+  root.append(w.status, sliders, shape, waiting, bars, ratio, sweepFig, w.exports, w.errorBox, voice.el);
+
+  // ---- Sliders (made once the spec has come) ----
+  let pendingChange = {};
+  function slider(f, min, max, toValue, toPos) {
+    const key = f.name;
+    const label = el("label", "pc-field");
+    label.title = f.desc;
+    const name = el("span", "pc-name", S[key] ?? key);
+    const input = document.createElement("input");
+    input.type = "range";
+    input.min = String(min);
+    input.max = String(max);
+    input.value = String(toPos(params[key] ?? f.default));
+    input.dataset.testid = "slider-" + key;
+    const shown = el("output", "pc-value");
+    shown.dataset.testid = "value-" + key;
+    const show = (v) => {
+      shown.textContent = key === "kernel" ? `${v}×${v}` : nf.format(v);
+      input.setAttribute("aria-valuetext", shown.textContent);
+    };
+    show(params[key] ?? f.default);
+    // Throttle to the server's command rate: at most every 120 ms, always
+    // the final value.
+    let last = 0;
+    let pending = 0;
+    input.addEventListener("input", () => {
+      const v = toValue(Number(input.value));
+      show(v);
+      clearTimeout(pending);
+      const send = () => {
+        last = performance.now();
+        setParams({ [key]: v });
+      };
+      const wait = 120 - (performance.now() - last);
+      if (wait <= 0) send();
+      else pending = setTimeout(send, wait);
+    });
+    label.append(name, shown, input);
+    sliders.append(label);
+    fields[key] = { input, show, toPos };
+  }
 
   function setParams(change) {
     params = { ...params, ...change };
-    ch.send({ type: "set-params", params: change });
+    pendingChange = { ...pendingChange, ...change };
+    w.send({ type: "set-params", params: change });
   }
 
-  const width = (v) => `${Math.max(0.5, (100 * Math.log10(Math.max(v, 1))) / LOG_MAX)}%`;
+  const width = (v) => `${Math.max(0.5, (100 * Math.log10(Math.max(v, 1))) / logMax)}%`;
 
   function drawBars(group, kind) {
     for (const c of frame.counts) {
@@ -216,7 +257,9 @@ export default function mount(root, initial, { lang }) {
     const W = 420, H = 200, left = 44, right = 10, top = 10, bottom = 30;
     const pts = frame.sweep;
     const maxE = Math.ceil(Math.log10(Math.max(...pts.map((p) => p.params[0]))));
-    const x = (size) => left + ((size - 8) / 120) * (W - left - right);
+    const lo = pts[0].size, hi = pts[pts.length - 1].size;
+    chart.setAttribute("aria-label", fill(S.sweepAlt, { lo, hi }));
+    const x = (size) => left + ((size - lo) / (hi - lo || 1)) * (W - left - right);
     const y = (v) => top + (1 - Math.log10(Math.max(v, 1)) / maxE) * (H - top - bottom);
     for (let e = 0; e <= maxE; e += maxE > 8 ? 3 : 2) {
       chart.append(svg("line", { x1: left, x2: W - right, y1: y(10 ** e), y2: y(10 ** e), class: "pc-grid" }));
@@ -224,7 +267,9 @@ export default function mount(root, initial, { lang }) {
       t.textContent = e === 0 ? "1" : "10" + supers(e);
       chart.append(t);
     }
-    for (const size of [8, 32, 64, 96, 128]) {
+    // The sweep's own sizes label the axis: its ends and the multiples of 32 between.
+    const ticks = [lo, ...pts.map((q) => q.size).filter((v) => v % 32 === 0 && v - lo >= 16 && hi - v >= 16), hi];
+    for (const size of ticks) {
       const t = svg("text", { x: x(size), y: H - bottom + 16, "text-anchor": "middle", class: "pc-axis-text" });
       t.textContent = String(size);
       chart.append(t);
@@ -247,6 +292,7 @@ export default function mount(root, initial, { lang }) {
   function draw() {
     if (!frame) return;
     waiting.hidden = true;
+    for (const part of [bars, ratio, sweepFig]) part.hidden = false;
     const p = frame.params;
     shape.textContent = fill(S.shape, { h: p.size, w: p.size, c: p.inChannels, oc: p.outChannels, k: p.kernel, p: (p.kernel - 1) / 2 });
     drawBars(paramsBars, "params");
@@ -254,8 +300,6 @@ export default function mount(root, initial, { lang }) {
     const [dense, local, conv] = LAYERS.map((l) => frame.counts.find((c) => c.layer === l));
     ratio.textContent = fill(S.ratio, { dense: ratioFmt.format(dense.params / conv.params), local: ratioFmt.format(local.params / conv.params) });
     drawSweep();
-    png.href = "/export/param-calc.png?" + new URLSearchParams({ size: p.size, inChannels: p.inChannels, kernel: p.kernel, outChannels: p.outChannels });
-    png.download = `param-calc-${p.size}-${p.inChannels}-${p.kernel}-${p.outChannels}.png`;
     root.dataset.size = String(p.size);
     // Speak the new counts once the sliders rest (at most every 1.5 s).
     clearTimeout(speakTimer);
@@ -267,28 +311,11 @@ export default function mount(root, initial, { lang }) {
 
   function syncSliders(p) {
     params = { ...p };
+    pendingChange = {};
     for (const [key, f] of Object.entries(fields)) {
       if (document.activeElement !== f.input) f.input.value = String(f.toPos(p[key]));
       f.show(p[key]);
     }
   }
 
-  const ch = channel(id, {
-    onOpen() {
-      ch.send({ type: "start", experiment: "param-calc", params });
-    },
-    onStatus: showStatus,
-    onMessage(m) {
-      if (m.type === "frame") {
-        if (!m.static) return;
-        frame = m.static;
-        if (!document.activeElement || !Object.values(fields).some((f) => f.input === document.activeElement)) syncSliders(frame.params);
-        requestAnimationFrame(draw);
-      } else if (m.type === "error") {
-        showError(m.message);
-        if (frame) syncSliders(frame.params);
-      }
-    },
-  });
-  showStatus(ch.status);
 }

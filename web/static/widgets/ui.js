@@ -1,13 +1,23 @@
-// ui.js is what the lesson widgets build the same way: elements and string
-// templates, the page's language and number format, the connection status
-// and error lines, the screen-reader narrator, the step controls of a
-// playable run, the digit picker and form fields, and the cell grids and
-// heat maps coloured by palette.js. Class names carry the widget's prefix
-// (cs, cg, pc, ct, dd), so each widget's own stylesheet keeps styling them;
-// the status, error and narrator lines also carry widget-connection,
-// widget-alert and sr-only, which site.css styles the same for all.
+// ui.js is what the lesson widgets build the same way. A widget is its
+// drawing code and its string table; everything else comes from here:
+//
+//   - liveWidget: the widget's channel on the page's socket, the connection
+//     and error lines, the "working" progress line, the step controls of a
+//     playable run, the download links (exportURL, the one way to name an
+//     export) and what a (re)connection sends: start with the widget's
+//     current parameters, then a seek back to the step it showed — the same
+//     for all five widgets;
+//   - controls made from the server's field specs (hello): bounds, choices
+//     and digit counts are never copied into a widget;
+//   - elements and string templates, plurals, the narrator, the cell grids
+//     and heat maps coloured by palette.js.
+//
+// Class names carry the widget's prefix (cs, cg, pc, ct, dd), so each
+// widget's own stylesheet keeps styling them; the status, error, working and
+// narrator lines also carry widget-connection, widget-alert, widget-working
+// and sr-only, which site.css styles the same for all.
 
-import { controls, keyboard, limits } from "/static/live.js";
+import { channel, controls, keyboard, helloMessage } from "/static/live.js";
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
 
 /** el makes a tag with class cls (when not empty) and text (when given). */
@@ -43,8 +53,15 @@ const shared = {
   en: {
     connecting: "Connecting to the server…",
     reconnecting: "Connection lost — reconnecting…",
+    reconnectingIn: "Connection lost — reconnecting in {s} s…",
+    "going-away": "The server is shutting down or restarting — reconnecting in {s} s…",
+    refused: "{msg} — next try in {s} s.",
+    refusedDefault: "The server is busy.",
     closed: "Not connected to the server.",
-    error: "Server: {msg}",
+    noExperiment: "This server does not run the experiment \"{name}\".",
+    working: "Computing: step {k} → {target}",
+    workingNote: "Pause or Reset stops it.",
+    files: { png: "the PNG", svg: "the SVG", json: "the JSON data", "trace.json": "the step trace" },
     digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
     preparing: "Preparing {name}… {s} s",
     preparingSlow: "Preparing {name}… {s} s — the server is re-computing this step; it can take a minute.",
@@ -58,16 +75,23 @@ const shared = {
   zh: {
     connecting: "正在连接服务器……",
     reconnecting: "连接已断开——正在重新连接……",
+    reconnectingIn: "连接已断开——{s} 秒后重新连接……",
+    "going-away": "服务器正在关闭或重启——{s} 秒后重新连接……",
+    refused: "{msg}——{s} 秒后再试。",
+    refusedDefault: "服务器繁忙。",
     closed: "未连接到服务器。",
-    error: "服务器：{msg}",
+    noExperiment: "此服务器不运行实验“{name}”。",
+    working: "正在计算：第 {k} 步 → 第 {target} 步",
+    workingNote: "按“暂停”或“重置”可中止。",
+    files: { png: "PNG 图", svg: "SVG 图", json: "JSON 数据", "trace.json": "单步追踪" },
     digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
     preparing: "正在生成{name}…… {s} 秒",
     preparingSlow: "正在生成{name}…… {s} 秒——服务器正在重新计算这一步，可能需要一分钟。",
     receiving: "正在接收{name}…… {kb} kB",
     busyRetry: "{msg} {s} 秒后重试。",
     downloadFailed: "无法生成{name}：{msg}",
-    downloadNetwork: "{name}：连接失败，请重试。",
-    downloaded: "{name}已下载。",
+    downloadNetwork: "下载{name}失败：连接中断，请重试。",
+    downloaded: "已下载{name}。",
     cancel: "取消",
   },
 };
@@ -98,10 +122,11 @@ export function begin(root, lang, strings, prefix) {
  * statusLines makes the connection status line (role status, test id
  * "connection-status", classes widget-connection and prefix-status)
  * and the error line (role alert, test id "widget-error", classes
- * widget-alert and prefix-error, hidden). S is begin's (it
- * needs connecting, reconnecting, closed and error). showStatus takes
- * live.js's connection states and records them on root.dataset.connection;
- * showError shows a server message for 8 s.
+ * widget-alert and prefix-error, hidden). S is begin's. showStatus takes
+ * live.js's connection states (and their detail: a refusal's message, when
+ * the page tries again, counted down each second) and records them on
+ * root.dataset.connection; showError shows a server message as given (the
+ * server writes it in the page's language) for 8 s.
  */
 export function statusLines(root, prefix, S) {
   const status = el("p", `widget-connection ${prefix}-status`);
@@ -112,16 +137,30 @@ export function statusLines(root, prefix, S) {
   errorBox.dataset.testid = "widget-error";
   errorBox.hidden = true;
   let errorTimer = 0;
+  let countdown = 0;
   return {
     status,
     errorBox,
-    showStatus(s) {
+    showStatus(s, d = {}) {
       root.dataset.connection = s;
-      status.textContent = s === "open" ? "" : S[s] ?? S.closed;
+      clearInterval(countdown);
       status.hidden = s === "open";
+      if (s === "open") {
+        status.textContent = "";
+        return;
+      }
+      const show = () => {
+        const left = d.retryAt ? Math.max(0, Math.ceil((d.retryAt - Date.now()) / 1000)) : 0;
+        if (s === "refused") status.textContent = fill(S.refused, { msg: d.message || S.refusedDefault, s: left });
+        else if (s === "going-away") status.textContent = fill(S["going-away"], { s: left });
+        else if (s === "reconnecting") status.textContent = left >= 2 ? fill(S.reconnectingIn, { s: left }) : S.reconnecting;
+        else status.textContent = S[s] ?? S.closed;
+      };
+      show();
+      if (d.retryAt) countdown = setInterval(show, 1000);
     },
     showError(msg) {
-      errorBox.textContent = fill(S.error, { msg });
+      errorBox.textContent = msg;
       errorBox.hidden = false;
       clearTimeout(errorTimer);
       errorTimer = setTimeout(() => (errorBox.hidden = true), 8000);
@@ -172,9 +211,11 @@ export function narrator(prefix, gap) {
  * It returns {ctl, state, step(), reset(), update(m), frame(step, total),
  * resend(start, ...)}: update applies a "state" message and reports whether
  * the state changed; resend sends start, the speed, each restoring message
- * that is not false, and play if the run was playing.
+ * that is not false, and play if the run was playing. limits is hello's
+ * (the speed's bounds). liveWidget makes the player of a widget.
  */
-export function player(root, lang, send, { speed, seek = false }) {
+export function player(root, lang, send, { speed, seek = false, limits }) {
+  speed = Math.min(limits.maxSpeed, Math.max(limits.minSpeed, speed));
   let state = "paused";
   let wantPlaying = false;
   let at = { step: 0, total: 0 }; // the last frame's
@@ -218,8 +259,7 @@ export function player(root, lang, send, { speed, seek = false }) {
     onStep: step,
     onReset: reset,
     onSpeed: (sps) => {
-      const lim = limits();
-      speed = Math.min(lim.maxSpeed, Math.max(lim.minSpeed, sps));
+      speed = Math.min(limits.maxSpeed, Math.max(limits.minSpeed, sps));
       send({ type: "speed", speed });
     },
   };
@@ -234,7 +274,7 @@ export function player(root, lang, send, { speed, seek = false }) {
     handlers.onBack = back;
     keys.back = back;
   }
-  const ctl = controls(lang, handlers, speed, { seek });
+  const ctl = controls(lang, handlers, speed, { seek, limits });
   keyboard(root, keys);
   ctl.setState(state);
   return {
@@ -573,6 +613,319 @@ export function downloads(S, prefix) {
         stop();
         fetchTo(a.href, a.download || "", typeof name === "function" ? name() : name, 0);
       });
+    },
+  };
+}
+
+// ---- Exports ----------------------------------------------------------------
+
+/**
+ * exportURL is the one way a widget names an export:
+ * /export/EXPERIMENT.FORMAT?FIELD=VALUE&…&step=K&lang=LANG, with the
+ * parameters of params that the experiment's fields name, in the fields'
+ * order (so that one state has one URL, which the server's cache keys on),
+ * the step on screen and the page's language (the titles drawn in it).
+ */
+export function exportURL(experiment, format, fields, params, step, lang) {
+  const q = new URLSearchParams();
+  for (const f of fields) {
+    const v = params[f.name];
+    if (v !== undefined && v !== null) q.set(f.name, String(v));
+  }
+  q.set("step", String(step));
+  q.set("lang", lang);
+  return `/export/${experiment}.${format}?${q}`;
+}
+
+/** exportName is a file name for an export: the experiment, the short parameter values, the step. */
+function exportName(experiment, format, fields, params, step) {
+  const parts = [experiment];
+  for (const f of fields) {
+    const v = params[f.name];
+    if (v === undefined || v === null || String(v).length > 16) continue; // a drawing's base64 is not a name
+    parts.push(String(v));
+  }
+  parts.push("step" + step);
+  return parts.join("-").replace(/[^A-Za-z0-9._-]+/g, "_") + "." + format;
+}
+
+// Test ids of the export links by format (the browser tests find them so).
+const exportTestIDs = { png: "download-png", svg: "download-svg", json: "export-json", "trace.json": "export-trace" };
+
+// ---- Fields from the server's specs -----------------------------------------
+
+/** field returns the field named name of spec (hello's), or throws naming what is missing. */
+export function field(spec, name) {
+  const f = spec.fields.find((x) => x.name === name);
+  if (!f) throw new Error(`the server's spec has no field "${name}"`);
+  return f;
+}
+
+/** intValues lists the whole numbers of an int field, min to max (for a short select). */
+export function intValues(f) {
+  const out = [];
+  for (let v = f.min; v <= f.max; v++) out.push(v);
+  return out;
+}
+
+/**
+ * niceValues lists round values within a field's bounds for a select: 1, 2,
+ * 5, 10, 20, 50, … (1, 3, 10, 30, … with thirds; 1, 2, 4, 8, … with
+ * powersOf2), plus the default and the maximum, sorted. For an int field
+ * the values are whole.
+ */
+export function niceValues(f, { thirds = false, powersOf2 = false } = {}) {
+  const set = new Set([f.default, f.max]);
+  if (powersOf2) {
+    for (let v = 1; v <= f.max; v *= 2) if (v >= f.min) set.add(v);
+    return [...set].sort((a, b) => a - b);
+  }
+  const mults = thirds ? [1, 3] : [1, 2, 5];
+  const lo = Math.max(f.min, f.kind === "int" ? 1 : Number.MIN_VALUE);
+  for (let e = Math.floor(Math.log10(lo)) - 1; 10 ** e <= f.max; e++) {
+    for (const m of mults) {
+      const v = Number((m * 10 ** e).toPrecision(6));
+      if (v >= f.min && v <= f.max && (f.kind !== "int" || Number.isInteger(v))) set.add(v);
+    }
+  }
+  return [...set].filter((v) => v >= f.min && v <= f.max).sort((a, b) => a - b);
+}
+
+/**
+ * fieldInput makes the input of a field: a select of f.choices (choice),
+ * a checkbox (bool), or a number input within [f.min, f.max] (int, number)
+ * that chooses a value in range and otherwise behaves as intInput. The
+ * field's description (in the page's language) becomes its title.
+ */
+export function fieldInput(f, current, choose, { name = String, onRange } = {}) {
+  let input;
+  if (f.kind === "choice") {
+    input = document.createElement("select");
+    for (const v of f.choices) {
+      const o = document.createElement("option");
+      o.value = v;
+      o.textContent = name(v);
+      input.append(o);
+    }
+    input.value = String(current());
+    input.addEventListener("change", () => choose(input.value));
+  } else if (f.kind === "bool") {
+    input = document.createElement("input");
+    input.type = "checkbox";
+    input.checked = !!current();
+    input.addEventListener("change", () => choose(input.checked));
+  } else if (f.kind === "int") {
+    input = intInput(f.min, f.max, current, choose, onRange);
+  } else {
+    input = document.createElement("input");
+    input.type = "number";
+    input.step = "any";
+    input.min = String(f.min);
+    input.max = String(f.max);
+    input.value = String(current());
+    input.addEventListener("change", () => {
+      const v = Number(input.value);
+      const ok = input.value.trim() !== "" && Number.isFinite(v) && v >= f.min && v <= f.max;
+      if (ok) choose(v);
+      else if (!onRange) input.value = String(current());
+      if (onRange) onRange(ok);
+    });
+  }
+  if (f.desc) input.title = f.desc;
+  return input;
+}
+
+// ---- A live widget ------------------------------------------------------------
+
+/**
+ * liveWidget connects a widget to its run on the page's socket. kit is
+ * begin's. opts:
+ *
+ *   experiment  the experiment's name (hello.specs key)
+ *   prefix      the widget's class prefix
+ *   params()    the parameters as the widget has them now: what start
+ *               sends on every (re)connection and what export links carry
+ *   player      {speed, seek}: make the play/step/reset controls (w.run);
+ *               they are placed in w.controls once hello has come
+ *   exports     {format: link text}: the link texts; the formats shown are
+ *               the spec's (hello), in its order. exportDisabled(format,
+ *               step) may grey a link out (e.g. nothing to draw at step 0).
+ *   ready(spec) called once, when the first hello has brought the
+ *               experiment's spec: build the controls that need its fields
+ *   opened()    called after each (re)start was sent
+ *   frame(m)    each frame message (after the step is recorded)
+ *   state(m, changed)  each state message
+ *   error(m)    each error message for the widget (already shown)
+ *   stateError(m)  whether a state's error text is shown in the error
+ *               line (default: always)
+ *
+ * On every (re)connection it sends start with params(), the speed, then
+ * {"type":"seek","to":k} when the widget showed step k > 0 (the target, if
+ * the run was working towards one), and play if it was playing: every
+ * widget comes back where it was. While the run is "working" (moving to a
+ * far step: a long step, seek or replay) the working line shows "step k →
+ * target" with a progress bar; pause and reset interrupt it.
+ *
+ * It returns {status, errorBox, working, controls, exports, downloads,
+ * send, showError, spec, run, step, state, refreshExports}; the widget
+ * places the elements in its layout.
+ */
+export function liveWidget(root, kit, opts) {
+  const { L, S, id } = kit;
+  const { experiment, prefix } = opts;
+  const lines = statusLines(root, prefix, S);
+
+  const working = el("div", `widget-working ${prefix}-working`);
+  working.setAttribute("role", "status");
+  working.dataset.testid = "working";
+  working.hidden = true;
+  const workingText = el("span", "widget-working-text");
+  const workingBar = document.createElement("progress");
+  workingBar.className = "widget-working-bar";
+  working.append(workingText, workingBar, el("span", "widget-working-note", S.workingNote));
+
+  const controlsSlot = el("div", `${prefix}-controls`);
+  const exportsLine = el("p", `widget-exports ${prefix}-exports`);
+  exportsLine.dataset.testid = "exports";
+  exportsLine.hidden = true;
+  const fetching = downloads(S, prefix);
+  const links = []; // {format, a}
+
+  let spec = null;
+  let run = null;
+  let frameStep = 0;
+  let frameTotal = 0;
+  let state = "paused";
+  let target = null;
+
+  const send = (m) => ch.send(m);
+
+  function build(hello) {
+    spec = hello.specs[experiment];
+    if (opts.player) {
+      run = player(root, L, send, { ...opts.player, limits: hello.limits });
+      controlsSlot.replaceChildren(run.ctl.el);
+    }
+    const texts = opts.exports ?? {};
+    const parts = [];
+    for (const e of spec.exports) {
+      const a = link(texts[e.format] ?? e.format.toUpperCase(), exportTestIDs[e.format] ?? "export-" + e.format.replace(/\W/g, "-"));
+      if (e.heavy) fetching.watch(a, () => S.files[e.format] ?? e.format);
+      links.push({ format: e.format, a });
+      if (parts.length) parts.push(" · ");
+      parts.push(a);
+    }
+    exportsLine.replaceChildren(...parts);
+    if (opts.exportsNote) exportsLine.append(el("span", `widget-exports-note`, " " + opts.exportsNote));
+    exportsLine.hidden = links.length === 0;
+    opts.ready?.(spec);
+    refreshExports();
+  }
+
+  function refreshExports() {
+    if (!spec) return;
+    const p = opts.params();
+    for (const { format, a } of links) {
+      a.href = exportURL(experiment, format, spec.fields, p, frameStep, L);
+      a.download = exportName(experiment, format, spec.fields, p, frameStep);
+      const off = !!opts.exportDisabled?.(format, frameStep);
+      if (off) a.setAttribute("aria-disabled", "true");
+      else a.removeAttribute("aria-disabled");
+      a.classList.toggle("widget-link-disabled", off);
+    }
+  }
+
+  function showWorking() {
+    const on = state === "working" && target !== null;
+    working.hidden = !on;
+    root.toggleAttribute("aria-busy", on);
+    if (!on) return;
+    workingText.textContent = fill(S.working, { k: kit.nf.format(frameStep), target: kit.nf.format(target) });
+    if (frameStep <= target) {
+      workingBar.max = Math.max(1, target);
+      workingBar.value = frameStep;
+    } else {
+      workingBar.removeAttribute("value"); // a replay from 0 back to the target: no fraction to show
+    }
+  }
+
+  const ch = channel(id, {
+    onOpen() {
+      const hello = helloMessage();
+      if (!hello?.specs?.[experiment]) {
+        lines.showError(fill(S.noExperiment, { name: experiment }));
+        return;
+      }
+      if (!spec) build(hello);
+      else spec = hello.specs[experiment];
+      // Come back where the page was: the step on screen, or the one the
+      // run was working towards.
+      const k = state === "working" && target !== null ? target : frameStep;
+      const start = { type: "start", experiment, params: opts.params() };
+      const seek = k > 0 && { type: "seek", to: k };
+      if (run) run.resend(start, seek);
+      else {
+        send(start);
+        if (seek) send(seek);
+      }
+      opts.opened?.();
+    },
+    onStatus: lines.showStatus,
+    onMessage(m) {
+      switch (m.type) {
+        case "frame":
+          frameStep = m.step;
+          frameTotal = m.total;
+          root.dataset.step = String(m.step);
+          run?.frame(m.step, m.total);
+          opts.frame?.(m);
+          refreshExports();
+          showWorking();
+          break;
+        case "state": {
+          const changed = m.state !== state;
+          state = m.state;
+          target = m.target ?? null;
+          if (run) run.update(m);
+          else root.dataset.state = state;
+          showWorking();
+          if (m.error && (opts.stateError?.(m) ?? true)) lines.showError(m.error);
+          opts.state?.(m, changed);
+          break;
+        }
+        case "error":
+          lines.showError(m.message);
+          opts.error?.(m);
+          break;
+      }
+    },
+  });
+  lines.showStatus(ch.status);
+
+  return {
+    status: lines.status,
+    errorBox: lines.errorBox,
+    working,
+    controls: controlsSlot,
+    exports: exportsLine,
+    downloads: fetching.line,
+    send,
+    showError: lines.showError,
+    refreshExports,
+    get spec() {
+      return spec;
+    },
+    get run() {
+      return run;
+    },
+    get step() {
+      return frameStep;
+    },
+    get total() {
+      return frameTotal;
+    },
+    get state() {
+      return state;
     },
   };
 }
