@@ -3,15 +3,12 @@
 // Every number comes from the server's engine over /ws (docs/protocol.md,
 // "conv-slide"); this module only draws.
 
-import { channel } from "/static/live.js";
 import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import {
-  el, fill, reducedMotion, begin, statusLines, narrator, player, digitPicker, selectField,
-  paintCells, sharpCanvas, fillCells, ring, perFrame, link,
+  el, fill, plural, reducedMotion, begin, narrator, digitPicker, selectField,
+  paintCells, sharpCanvas, fillCells, ring, perFrame, liveWidget, field, intValues,
 } from "/static/widgets/ui.js";
 
-const PRESETS = ["identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
-const DIGITS = 1000; // the embedded MNIST test set
 
 const strings = {
   en: {
@@ -33,10 +30,10 @@ const strings = {
     cellLine: "cell ({oy}, {ox}) = Σ products {sum} + bias {bias} = ",
     noCell: "Press Step or Play to compute the first cell.",
     progress: "{step} of {total} cells",
-    downloadPNG: "Download PNG",
+    downloadPNG: "Download PNG", downloadSVG: "SVG",
     json: "Frame data (JSON)",
     say: "Cell row {oy}, column {ox}: the nine products add up to {sum}; plus bias {bias} gives {out}.",
-    sayPadding: " {n} of the nine inputs are padding zeros.",
+    sayPadding: { one: " {n} of the nine inputs is a padding zero.", other: " {n} of the nine inputs are padding zeros." },
     sayState: { running: "Playing.", paused: "Paused.", done: "Done: every output cell is computed.", error: "The run stopped with an error.", diverged: "The run diverged." },
     inputAlt: "The input digit with the kernel's window",
     outputAlt: "The output feature map, filled up to the current cell",
@@ -60,7 +57,7 @@ const strings = {
     cellLine: "单元 ({oy}, {ox}) = 乘积之和 {sum} + 偏置 {bias} = ",
     noCell: "按“单步”或“播放”计算第一个单元。",
     progress: "已算 {step} / {total} 个单元",
-    downloadPNG: "下载 PNG",
+    downloadPNG: "下载 PNG", downloadSVG: "SVG",
     json: "帧数据（JSON）",
     say: "第 {oy} 行第 {ox} 列的单元：九个乘积之和为 {sum}，加上偏置 {bias} 得 {out}。",
     sayPadding: "九个输入中有 {n} 个是填充的零。",
@@ -70,12 +67,15 @@ const strings = {
   },
 };
 
-function select(text, values, name, current, onChange) {
-  return selectField({ cls: "cs-field", text, values, name, current, onChange });
+function select(f, text, values, name, current, onChange) {
+  const s = selectField({ cls: "cs-field", text, values, name, current, onChange });
+  s.label.title = f.desc;
+  return s;
 }
 
 export default function mount(root, initial, { lang }) {
-  const { L, S, locale, nf, id } = begin(root, lang, strings, "cs");
+  const kit = begin(root, lang, strings, "cs");
+  const { L, S, locale, nf, id } = kit;
   // signDisplay "negative": a value that rounds to zero shows as 0, not −0.
   const formats = new Map();
   const num = (v, d = 3) => {
@@ -85,13 +85,13 @@ export default function mount(root, initial, { lang }) {
   const fixed4 = new Intl.NumberFormat(locale, { minimumFractionDigits: 4, maximumFractionDigits: 4, signDisplay: "negative" });
 
   // Widget state: the parameters asked for, and what the server last sent.
-  let params = { digit: 0, preset: "vertical-edge", stride: 1, padding: 1, dilation: 1, ...initial };
+  // The lesson's parameters until the first frame says which are in effect
+  // (the server's defaults fill the rest).
+  let params = { ...initial };
   let statics = null; // frame.static
   let frame = null; // frame.data
 
   // ---- Layout ----
-  const { status, errorBox, showStatus, showError } = statusLines(root, "cs", S);
-
   const sharing = el("p", "cs-sharing");
   sharing.dataset.testid = "sharing-line";
   const unshared = el("p", "cs-unshared");
@@ -133,32 +133,65 @@ export default function mount(root, initial, { lang }) {
   panels.append(inputFig, mathFig, outFig);
 
   const settings = el("div", "cs-settings");
-  const preset = select(S.preset, PRESETS, (v) => S.presets[v], params.preset, (v) => setParams({ preset: v }));
-  const stride = select(S.stride, [1, 2, 3], String, params.stride, (v) => setParams({ stride: Number(v) }));
-  const padding = select(S.padding, [0, 1, 2], String, params.padding, (v) => setParams({ padding: Number(v) }));
-  const dilation = select(S.dilation, [1, 2], String, params.dilation, (v) => setParams({ dilation: Number(v) }));
-  const digit = digitPicker(S, {
-    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
-    cls: "cs-field cs-digit", prevClass: "cs-prev", nextClass: "cs-next",
-  });
-  settings.append(preset.label, stride.label, padding.label, dilation.label, digit.field);
-
-  const exports = el("p", "cs-exports");
-  const pngLink = link(S.downloadPNG, "download-png", "cs-download");
-  const jsonLink = link(S.json, "export-json");
-  exports.append(pngLink, " · ", jsonLink);
+  // Made from the server's fields once hello has come (ready below).
+  let preset, stride, padding, dilation, digit;
 
   const voice = narrator("cs", 1000);
-  const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
+  const w = liveWidget(root, kit, {
+    experiment: "conv-slide",
+    prefix: "cs",
+    params: () => params,
+    player: { speed: reducedMotion.matches ? 2 : 8 },
+    exports: { png: S.downloadPNG, svg: S.downloadSVG, json: S.json },
+    ready(spec) {
+      const cur = (name) => params[name] ?? field(spec, name).default;
+      const pf = field(spec, "preset");
+      preset = select(pf, S.preset, pf.choices, (v) => S.presets[v] ?? v, cur("preset"), (v) => setParams({ preset: v }));
+      const ints = (name, text) => {
+        const f = field(spec, name);
+        return select(f, text, intValues(f), String, cur(name), (v) => setParams({ [name]: Number(v) }));
+      };
+      stride = ints("stride", S.stride);
+      padding = ints("padding", S.padding);
+      dilation = ints("dilation", S.dilation);
+      const df = field(spec, "digit");
+      digit = digitPicker(S, {
+        id, count: df.max + 1, current: () => cur("digit"), choose: (d) => setParams({ digit: d }),
+        cls: "cs-field cs-digit", prevClass: "cs-prev", nextClass: "cs-next",
+      });
+      digit.field.title = df.desc;
+      settings.append(preset.label, stride.label, padding.label, dilation.label, digit.field);
+    },
+    frame(m) {
+      if (m.static) {
+        statics = m.static;
+        syncSettings(statics.params);
+      }
+      if (!statics) return;
+      const prevStep = frame?.step;
+      frame = m.data;
+      draw();
+      if (frame.step !== prevStep) narrate(false);
+    },
+    state(m, changed) {
+      if (!changed) return;
+      voice.say(S.sayState[m.state] ?? "");
+      if (m.state === "paused") setTimeout(() => narrate(true), 600);
+    },
+    error() {
+      if (statics) syncSettings(statics.params); // undo a refused change in the form
+    },
+  });
 
-  root.append(status, sharing, unshared, panels, run.ctl.el, settings, exports, errorBox, voice.el);
+  root.append(w.status, w.working, sharing, unshared, panels, w.controls, settings, w.exports, w.errorBox, voice.el);
 
   function setParams(change) {
-    ch.send({ type: "set-params", params: change });
+    w.send({ type: "set-params", params: change });
   }
 
   function syncSettings(p) {
     params = { ...p };
+    if (!preset) return;
     preset.input.value = p.preset;
     stride.input.value = String(p.stride);
     padding.input.value = String(p.padding);
@@ -263,21 +296,16 @@ export default function mount(root, initial, { lang }) {
     unshared.textContent = fill(S.unshared, { n: nf.format(c.unshared) });
     digitLabel.textContent = fill(S.digitLabel, { i: statics.params.digit, label: statics.label });
     progress.textContent = fill(S.progress, { step: nf.format(frame.step), total: nf.format(frame.total) });
-    const p = statics.params;
-    const q = new URLSearchParams({ digit: p.digit, preset: p.preset, stride: p.stride, padding: p.padding, dilation: p.dilation, step: frame.step });
-    pngLink.href = "/export/conv-slide.png?" + q;
-    pngLink.download = `conv-slide-${p.digit}-${p.preset}-s${p.stride}p${p.padding}d${p.dilation}-${frame.step}.png`;
-    jsonLink.href = "/export/conv-slide.json?" + q;
   }
 
   // narrate speaks the current cell: every step when paused or stepping,
   // at most once a second while playing.
   function narrate(force) {
     const cell = frame?.cell;
-    if (!cell || !voice.due(force || run.state !== "running")) return;
+    if (!cell || !voice.due(force || w.state !== "running")) return;
     const pads = cell.terms.filter((t) => t.padding).length;
     voice.say(fill(S.say, { oy: cell.oy, ox: cell.ox, sum: num(cell.sum, 4), bias: num(cell.bias, 4), out: num(cell.out, 4) }) +
-      (pads ? fill(S.sayPadding, { n: pads }) : ""));
+      (pads ? fill(plural(S.sayPadding, pads, L), { n: pads }) : ""));
   }
 
   const draw = perFrame(() => {
@@ -288,48 +316,5 @@ export default function mount(root, initial, { lang }) {
     drawText();
   });
 
-  // ---- Messages ----
-  const ch = channel(id, {
-    onOpen() {
-      // A new socket has no runs: start ours again where it was.
-      const step = frame?.step ?? 0;
-      run.resend({ type: "start", experiment: "conv-slide", params }, step > 0 && { type: "step", n: step });
-    },
-    onStatus(s) {
-      showStatus(s);
-    },
-    onMessage(m) {
-      switch (m.type) {
-        case "frame": {
-          if (m.static) {
-            statics = m.static;
-            syncSettings(statics.params);
-          }
-          if (!statics) return;
-          const prevStep = frame?.step;
-          frame = m.data;
-          root.dataset.step = String(frame.step);
-          run.frame(frame.step, frame.total);
-          draw();
-          if (frame.step !== prevStep) narrate(false);
-          break;
-        }
-        case "state": {
-          if (run.update(m)) {
-            voice.say(S.sayState[m.state] ?? "");
-            if (m.state === "paused") setTimeout(() => narrate(true), 600);
-          }
-          if (m.error) showError(m.error);
-          break;
-        }
-        case "error":
-          showError(m.message);
-          if (statics) syncSettings(statics.params); // undo a refused change in the form
-          break;
-      }
-    },
-  });
-
-  showStatus(ch.status);
   drawProducts();
 }
