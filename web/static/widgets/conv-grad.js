@@ -6,17 +6,13 @@
 // it, the unshared twin keeps each contribution in its own kernel. Every
 // number comes from the server (docs/protocol.md, "conv-grad").
 
-import { channel } from "/static/live.js";
 import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
 import {
-  el, fill, plural, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
-  paintCells, longestText, sharpCanvas, fillCells, ring, perFrame, link,
+  el, fill, plural, reducedMotion, begin, narrator, digitPicker, selectField, liveWidget, field, fieldInput,
+  paintCells, longestText, sharpCanvas, fillCells, ring, perFrame,
 } from "/static/widgets/ui.js";
 
-const KERNELS = ["random", "identity", "vertical-edge", "horizontal-edge", "blur", "sharpen"];
-const DIGITS = 1000;
-const MAX_SEED = 9999;
 
 const strings = {
   en: {
@@ -94,7 +90,8 @@ const strings = {
 };
 
 export default function mount(root, initial, { lang }) {
-  const { L, S, locale, nf, id } = begin(root, lang, strings, "cg");
+  const kit = begin(root, lang, strings, "cg");
+  const { L, S, locale, nf, id } = kit;
   const sig = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3, signDisplay: "negative" });
   // sci writes v as "1.22×10⁻¹⁵" (Intl's scientific notation writes "1.22E-15").
   const sci = (v) => {
@@ -107,12 +104,12 @@ export default function mount(root, initial, { lang }) {
   // scientific notation below 10⁻³.
   const g3 = (v) => (v !== 0 && Math.abs(v) < 1e-3 ? sci(v) : sig.format(v));
 
-  let params = { digit: 0, kernel: "vertical-edge", seed: 1, ...initial };
+  // The lesson's parameters until the first frame says which are in effect.
+  let params = { ...initial };
   let statics = null;
   let frame = null;
   let decoded = null; // dequantized arrays of statics
 
-  const { status, errorBox, showStatus, showError } = statusLines(root, "cg", S);
 
   const model = el("p", "cg-model", S.model);
   const header = el("p", "cg-header");
@@ -171,45 +168,80 @@ export default function mount(root, initial, { lang }) {
   twinRow.append(own.fig, allFig.fig);
   twin.append(twinTitle, twinRow, el("p", "cg-note", S.unsharedNote));
 
-  // ---- Settings ----
+  // ---- Settings (from the server's fields, once hello has come) ----
   const settings = el("div", "cg-settings");
-  const kernel = selectField({
-    cls: "cg-field", text: S.kernel, values: KERNELS, name: (k) => S.kernels[k], current: params.kernel,
-    testid: "kernel-select", onChange: (v) => setParams({ kernel: v }),
-  });
-  const digit = digitPicker(S, {
-    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
-    cls: "cg-field cg-number", testid: "digit-input",
-  });
-  const seedField = el("div", "cg-field cg-number");
-  const seedName = el("label", "", S.seed);
-  const seedInput = intInput(0, MAX_SEED, () => params.seed, (v) => setParams({ seed: v }));
-  seedInput.id = `${id}-seed`;
-  seedInput.dataset.testid = "seed-input";
-  seedName.htmlFor = seedInput.id;
-  seedField.append(seedName, seedInput);
-  settings.append(digit.field, kernel.label, seedField);
-
-  const exports = el("p", "cg-exports");
-  const png = link(S.downloadPNG, "download-png");
-  const svgLink = link(S.downloadSVG, "download-svg");
-  const json = link(S.json, "export-json");
-  const trace = link(S.trace, "export-trace");
-  exports.append(png, " · ", svgLink, " · ", json, " · ", trace);
+  let kernel, digit, seedInput;
 
   const voice = narrator("cg", 1500);
-  const run = player(root, L, (m) => ch.send(m), {
-    speed: reducedMotion.matches ? 4 : 30, seek: true,
+  const w = liveWidget(root, kit, {
+    experiment: "conv-grad",
+    prefix: "cg",
+    params: () => params,
+    player: { speed: reducedMotion.matches ? 4 : 30, seek: true },
+    exports: { png: S.downloadPNG, svg: S.downloadSVG, json: S.json, "trace.json": S.trace },
+    ready(spec) {
+      const cur = (name) => params[name] ?? field(spec, name).default;
+      const kf = field(spec, "kernel");
+      kernel = selectField({
+        cls: "cg-field", text: S.kernel, values: kf.choices, name: (k) => S.kernels[k] ?? k, current: cur("kernel"),
+        testid: "kernel-select", onChange: (v) => setParams({ kernel: v }),
+      });
+      kernel.label.title = kf.desc;
+      const df = field(spec, "digit");
+      digit = digitPicker(S, {
+        id, count: df.max + 1, current: () => cur("digit"), choose: (d) => setParams({ digit: d }),
+        cls: "cg-field cg-number", testid: "digit-input",
+      });
+      digit.field.title = df.desc;
+      const seedField = el("div", "cg-field cg-number");
+      const seedName = el("label", "", S.seed);
+      seedInput = fieldInput(field(spec, "seed"), () => cur("seed"), (v) => setParams({ seed: v }));
+      seedInput.id = `${id}-seed`;
+      seedInput.dataset.testid = "seed-input";
+      seedName.htmlFor = seedInput.id;
+      seedField.append(seedName, seedInput);
+      settings.append(digit.field, kernel.label, seedField);
+    },
+    frame(m) {
+      if (m.static) {
+        try {
+          decoded = {
+            upstream: dequantize(m.static.upstream),
+            norms: dequantize(m.static.norms),
+            unshared: dequantize(m.static.unshared),
+          };
+        } catch (err) {
+          w.showError(String(err));
+          return;
+        }
+        statics = m.static;
+        syncSettings(statics.params);
+      }
+      if (!statics) return;
+      const prevStep = frame?.step;
+      frame = m.data;
+      draw();
+      if (frame.step !== prevStep) narrate(false);
+    },
+    state(m, changed) {
+      if (!changed) return;
+      voice.say(S.sayState[m.state] ?? "");
+      if (m.state !== "running" && m.state !== "working") setTimeout(() => narrate(true), 600);
+    },
+    error() {
+      if (statics) syncSettings(statics.params);
+    },
   });
 
-  root.append(status, model, header, maps, atLine, flow, biasLine, progress, verdict, run.ctl.el, twin, settings, exports, errorBox, voice.el);
+  root.append(w.status, model, header, maps, atLine, flow, biasLine, progress, verdict, w.controls, w.working, twin, settings, w.exports, w.errorBox, voice.el);
 
   function setParams(change) {
-    ch.send({ type: "set-params", params: change });
+    w.send({ type: "set-params", params: change });
   }
 
   function syncSettings(p) {
     params = { ...p };
+    if (!kernel) return;
     kernel.input.value = p.kernel;
     if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
     if (document.activeElement !== seedInput) seedInput.value = String(p.seed);
@@ -317,15 +349,6 @@ export default function mount(root, initial, { lang }) {
     const p = statics.params;
     header.textContent = fill(S.header, { i: p.digit, label: statics.label, p: sig.format(statics.probs[statics.label]), loss: sig.format(statics.loss) });
     twinTitle.textContent = fill(S.unshared, { n: nf.format(statics.unsharedParams), s: nf.format(statics.sharedParams) });
-    const q = new URLSearchParams({ digit: p.digit, kernel: p.kernel, seed: p.seed, step: frame.step });
-    const base = `conv-grad-${p.digit}-${p.kernel}-${p.seed}-${frame.step}`;
-    png.href = "/export/conv-grad.png?" + q;
-    png.download = base + ".png";
-    svgLink.href = "/export/conv-grad.svg?" + q;
-    svgLink.download = base + ".svg";
-    json.href = "/export/conv-grad.json?" + q;
-    const tq = new URLSearchParams({ digit: p.digit, kernel: p.kernel, seed: p.seed });
-    trace.href = "/export/conv-grad.trace.json?" + tq;
   }
 
   const paint = perFrame(() => {
@@ -344,61 +367,12 @@ export default function mount(root, initial, { lang }) {
 
   function narrate(force) {
     const at = frame?.at;
-    if (!at || !voice.due(force || run.state !== "running")) return;
+    if (!at || !voice.due(force || w.state !== "running")) return;
     voice.say(frame.step === frame.total
       ? fill(S.sayDone, { n: nf.format(frame.total) })
       : fill(S.say, { oy: at.oy, ox: at.ox, g: g3(at.upstream), step: frame.step, total: frame.total }));
   }
 
-  const ch = channel(id, {
-    onOpen() {
-      const step = frame?.step ?? 0;
-      run.resend({ type: "start", experiment: "conv-grad", params }, step > 0 && { type: "seek", to: step });
-    },
-    onStatus: showStatus,
-    onMessage(m) {
-      switch (m.type) {
-        case "frame": {
-          if (m.static) {
-            try {
-              decoded = {
-                upstream: dequantize(m.static.upstream),
-                norms: dequantize(m.static.norms),
-                unshared: dequantize(m.static.unshared),
-              };
-            } catch (err) {
-              showError(String(err));
-              return;
-            }
-            statics = m.static;
-            syncSettings(statics.params);
-          }
-          if (!statics) return;
-          const prevStep = frame?.step;
-          frame = m.data;
-          root.dataset.step = String(frame.step);
-          run.frame(frame.step, frame.total);
-          draw();
-          if (frame.step !== prevStep) narrate(false);
-          break;
-        }
-        case "state": {
-          if (run.update(m)) {
-            voice.say(S.sayState[m.state] ?? "");
-            if (m.state !== "running") setTimeout(() => narrate(true), 600);
-          }
-          if (m.error) showError(m.error);
-          break;
-        }
-        case "error":
-          showError(m.message);
-          if (statics) syncSettings(statics.params);
-          break;
-      }
-    },
-  });
-
-  showStatus(ch.status);
   for (const gr of [patch.grid, contrib.grid, sum.grid, engine.grid, own.grid]) gridCells(gr, blank());
   atLine.textContent = S.noPos;
 }
