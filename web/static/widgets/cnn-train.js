@@ -4,12 +4,11 @@
 // position) and an MLP of about the CNN's size. Every number comes from the
 // engine over /ws (docs/protocol.md, "cnn-train"); this module only draws.
 
-import { channel } from "/static/live.js";
 import { divergingAt } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
 import {
-  el, fill, plural, reducedMotion, begin, statusLines, narrator, player, intInput, digitPicker, selectField,
-  fillCells, viridisImage, perFrame, link, downloads,
+  el, fill, plural, reducedMotion, begin, narrator, digitPicker, selectField, liveWidget, field, fieldInput, niceValues,
+  fillCells, viridisImage, perFrame,
 } from "/static/widgets/ui.js";
 
 const MODELS = ["cnn", "lc", "mlp"];
@@ -20,11 +19,6 @@ const STYLE = {
   lc: { color: "#d55e00", dash: [8, 4], marker: "square" },
   mlp: { color: "#009e73", dash: [2, 3], marker: "triangle" },
 };
-const LRS = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
-const BATCHES = [8, 16, 32, 64, 128];
-const OPTIMIZERS = ["sgd", "momentum", "adam"];
-const SIZES = [100, 300, 1000, 3000, 5000];
-const DIGITS = 1000;
 
 const strings = {
   en: {
@@ -67,11 +61,10 @@ const strings = {
     notFinite: "not a finite number",
     resetRace: "Reset the race",
     downloadPNG: "Download charts (PNG)", downloadSVG: "Download SVG",
-    json: "CNN step trace (JSON)",
-    files: { png: "the charts (PNG)", svg: "the charts (SVG)", json: "the CNN step trace (JSON)" },
+    json: "Race data (JSON)", trace: "CNN step trace (JSON)",
+    files: { png: "the charts (PNG)", svg: "the charts (SVG)", json: "the race data (JSON)", "trace.json": "the CNN step trace (JSON)" },
     exportNote: "The server re-trains to this step to draw it (a few seconds).",
-    restarted: "Reconnected: training cannot be resumed, so the race starts again from step 0.",
-    empty: "Press Play (or Space) to start the race. Each step trains all three models on one minibatch.",
+    empty: "Press Play to start the race. Each step trains all three models on one minibatch.",
     say: "Step {k} of {n}. Test accuracy: {tests}.",
     sayShift: "Shift test done at step {k}: at 4 pixels, {accs}.",
     sayState: { running: "Training.", paused: "Paused.", done: "Budget spent: the race is over.", error: "The run stopped with an error.", diverged: "Diverged. Lower the learning rate and reset." },
@@ -111,11 +104,10 @@ const strings = {
     notFinite: "不是有限数",
     resetRace: "重置比赛",
     downloadPNG: "下载图表（PNG）", downloadSVG: "下载 SVG",
-    json: "CNN 单步追踪（JSON）",
-    files: { png: "图表（PNG）", svg: "图表（SVG）", json: "CNN 单步追踪（JSON）" },
+    json: "比赛数据（JSON）", trace: "CNN 单步追踪（JSON）",
+    files: { png: "图表（PNG）", svg: "图表（SVG）", json: "比赛数据（JSON）", "trace.json": "CNN 单步追踪（JSON）" },
     exportNote: "服务器会重新训练到这一步再绘图（需要几秒钟）。",
-    restarted: "已重新连接：训练无法接着进行，比赛从第 0 步重新开始。",
-    empty: "按“播放”（或空格键）开始比赛。每一步让三个模型各训练一个小批量。",
+    empty: "按“播放”开始比赛。每一步让三个模型各训练一个小批量。",
     say: "第 {k} / {n} 步。测试准确率：{tests}。",
     sayShift: "第 {k} 步的平移测试完成：平移 4 像素时，{accs}。",
     sayState: { running: "正在训练。", paused: "已暂停。", done: "预算用完：比赛结束。", error: "运行因错误而停止。", diverged: "发散了。请降低学习率并重置。" },
@@ -124,7 +116,8 @@ const strings = {
 };
 
 export default function mount(root, initial, { lang }) {
-  const { L, S, locale, nf, id } = begin(root, lang, strings, "ct");
+  const kit = begin(root, lang, strings, "ct");
+  const { L, S, locale, nf, id } = kit;
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   // The gap is a difference of two accuracies: percentage points, not a percent.
   const gapNum = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
@@ -134,13 +127,9 @@ export default function mount(root, initial, { lang }) {
   let params = { lr: 0.003, batch: 32, optimizer: "adam", trainSize: 1000, seed: 1, epochs: 3, digit: 0, ...initial };
   let statics = null;
   let frame = null;
-  let everOpened = false;
   let lastShiftSpoken = -1;
 
   // ---- Layout ----
-  const { status, errorBox, showStatus, showError } = statusLines(root, "ct", S);
-  const notice = el("p", "ct-notice");
-  notice.hidden = true;
 
   const head = el("div", "ct-head");
   const stepLine = el("p", "ct-step");
@@ -269,11 +258,8 @@ export default function mount(root, initial, { lang }) {
   digitCanvas.height = 28;
   digitCanvas.className = "ct-digit";
   digitCanvas.setAttribute("role", "img");
-  const digit = digitPicker(S, {
-    id, count: DIGITS, current: () => params.digit, choose: (d) => setParams({ digit: d }),
-    cls: "ct-digit-field", testid: "digit",
-  });
-  mapsHead.append(digitCanvas, digit.field);
+  let digit = null; // the digit picker, once the spec has come
+  mapsHead.append(digitCanvas);
   const maps = el("div", "ct-maps");
   maps.dataset.testid = "feature-maps";
   const mapCanvases = [];
@@ -301,31 +287,40 @@ export default function mount(root, initial, { lang }) {
   const settings = el("fieldset", "ct-settings");
   const legendEl = el("legend", "", S.settings);
   settings.append(legendEl);
-  // A value the server chose outside the usual list gets an option too.
-  const optionName = (v) => (typeof v === "number" ? nf.format(v) : String(v));
-  function choice(text, key, values, name, parse) {
-    const current = params[key];
+  // The settings are made from the server's fields once hello has come:
+  // round values within each field's bounds for the selects (a value the
+  // server chose outside them gets an option too), the choices of the
+  // optimizer, and typed whole numbers for epochs and seed.
+  // (Significant digits: a learning rate of 0.00001 is not "0".)
+  const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
+  const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
+  function choice(f, text, values, name, parse) {
+    const current = params[f.name] ?? f.default;
     const opts = values.includes(current) ? values : [...values, current].sort((a, b) => (typeof a === "number" ? a - b : 0));
-    const f = selectField({
-      cls: "ct-field", text, values: opts, name, current, testid: "set-" + key, onChange: (v) => setParams({ [key]: parse(v) }),
+    const sel = selectField({
+      cls: "ct-field", text, values: opts, name, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: parse(v) }),
     });
-    settings.append(f.label);
-    return f.input;
+    sel.label.title = f.desc;
+    settings.append(sel.label);
+    return sel.input;
   }
   // A value out of range is not sent: the field keeps it and says the range.
   const rangeMessages = new Map();
-  function numberField(text, key, min, max) {
+  function numberField(f, text) {
+    const key = f.name;
     const lab = el("label", "ct-field");
     lab.append(el("span", "", text));
-    const msg = el("span", "ct-field-msg", fill(S.outOfRange, { min: nf.format(min), max: nf.format(max) }));
+    const msg = el("span", "ct-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
     msg.id = `${id}-${key}-range`;
     msg.dataset.testid = `set-${key}-range`;
     msg.setAttribute("role", "alert");
     msg.hidden = true;
-    const i = intInput(min, max, () => params[key], (v) => setParams({ [key]: v }), (ok) => {
-      msg.hidden = ok;
-      if (ok) i.removeAttribute("aria-describedby");
-      else i.setAttribute("aria-describedby", msg.id);
+    const i = fieldInput(f, () => params[key] ?? f.default, (v) => setParams({ [key]: v }), {
+      onRange(ok) {
+        msg.hidden = ok;
+        if (ok) i.removeAttribute("aria-describedby");
+        else i.setAttribute("aria-describedby", msg.id);
+      },
     });
     i.step = "1";
     i.dataset.testid = "set-" + key;
@@ -334,36 +329,75 @@ export default function mount(root, initial, { lang }) {
     rangeMessages.set(i, msg);
     return i;
   }
-  const lrInput = choice(S.lr, "lr", LRS, optionName, Number);
-  const batchInput = choice(S.batch, "batch", BATCHES, optionName, Number);
-  const optInput = choice(S.optimizer, "optimizer", OPTIMIZERS, (v) => S.optimizers[v], String);
-  const sizeInput = choice(S.trainSize, "trainSize", SIZES, optionName, Number);
-  const epochsInput = numberField(S.epochs, "epochs", 1, 50);
-  const seedInput = numberField(S.seed, "seed", 0, 1000000);
-
-  const exports = el("p", "ct-exports");
-  const pngLink = link(S.downloadPNG, "download-png");
-  const svgLink = link(S.downloadSVG, "download-svg");
-  const jsonLink = link(S.json, "export-json");
-  exports.append(pngLink, " · ", svgLink, " · ", jsonLink, el("span", "ct-note-inline", " " + S.exportNote));
-  // Each export re-trains to the step on screen (seconds): fetched with
-  // progress shown, then saved.
-  const fetching = downloads(S, "ct");
-  fetching.watch(pngLink, S.files.png);
-  fetching.watch(svgLink, S.files.svg);
-  fetching.watch(jsonLink, S.files.json);
+  let lrInput, batchInput, optInput, sizeInput, epochsInput, seedInput;
 
   const voice = narrator("ct", 4000);
-  const run = player(root, L, (m) => ch.send(m), { speed: reducedMotion.matches ? 2 : 8 });
+  const w = liveWidget(root, kit, {
+    experiment: "cnn-train",
+    prefix: "ct",
+    params: () => params,
+    player: { speed: reducedMotion.matches ? 2 : 8 },
+    // Every export re-trains to the step on screen (seconds): the server
+    // marks them heavy, and ui.js fetches them with progress shown.
+    exports: { png: S.downloadPNG, svg: S.downloadSVG, json: S.json, "trace.json": S.trace },
+    exportsNote: S.exportNote,
+    ready(spec) {
+      const f = (name) => field(spec, name);
+      lrInput = choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }), optionName, Number);
+      batchInput = choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }), optionName, Number);
+      optInput = choice(f("optimizer"), S.optimizer, f("optimizer").choices, (v) => S.optimizers[v] ?? v, String);
+      sizeInput = choice(f("trainSize"), S.trainSize, niceValues(f("trainSize"), { thirds: true }), optionName, Number);
+      epochsInput = numberField(f("epochs"), S.epochs);
+      seedInput = numberField(f("seed"), S.seed);
+      const df = f("digit");
+      digit = digitPicker(S, {
+        id, count: df.max + 1, current: () => params.digit ?? df.default, choose: (d) => setParams({ digit: d }),
+        cls: "ct-digit-field", testid: "digit",
+      });
+      digit.field.title = df.desc;
+      mapsHead.append(digit.field);
+    },
+    frame(m) {
+      if (m.static) {
+        statics = m.static;
+        syncSettings(statics.params);
+        drawDigit();
+      }
+      if (!statics) return;
+      const prevStep = frame?.step;
+      frame = m.data;
+      draw();
+      if (frame.step !== prevStep) narrate(false);
+    },
+    state(m, changed) {
+      if (changed) {
+        voice.say(S.sayState[m.state] ?? "");
+        if (m.state === "paused" || m.state === "done") setTimeout(() => narrate(true), 800);
+      }
+      draw();
+    },
+    // A divergence has its own box; other failures go to the error line.
+    stateError: (m) => m.state !== "diverged",
+    error() {
+      if (statics) syncSettings(statics.params); // undo a refused change in the form
+    },
+  });
+  const run = {
+    get state() {
+      return w.state;
+    },
+    reset: () => w.run?.reset(),
+  };
 
-  root.append(status, notice, head, run.ctl.el, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, exports, fetching.line, errorBox, voice.el);
+  root.append(w.status, head, w.controls, w.working, divergedBox, empty, tableWrap, evalNote, legend, charts, cnnPanel, settings, w.exports, w.downloads, w.errorBox, voice.el);
 
   function setParams(change) {
-    ch.send({ type: "set-params", params: change });
+    w.send({ type: "set-params", params: change });
   }
 
   function syncSettings(p) {
     params = { ...p };
+    if (!lrInput) return;
     for (const [input, key] of [[lrInput, "lr"], [batchInput, "batch"], [optInput, "optimizer"], [sizeInput, "trainSize"]]) {
       if (![...input.options].some((o) => o.value === String(p[key]))) {
         const o = document.createElement("option");
@@ -379,7 +413,7 @@ export default function mount(root, initial, { lang }) {
       input.value = String(p[key]);
       rangeMessages.get(input).hidden = true;
     }
-    if (document.activeElement !== digit.input) digit.input.value = String(p.digit);
+    if (digit && document.activeElement !== digit.input) digit.input.value = String(p.digit);
   }
 
   // ---- Drawing ----
@@ -674,22 +708,6 @@ export default function mount(root, initial, { lang }) {
         : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(", "), k });
       divergedDetail.title = div.map((m) => (L === "zh" && m.divergedZh) || m.diverged).join("\n");
     }
-    const q = new URLSearchParams({
-      lr: p.lr, batch: p.batch, optimizer: p.optimizer, trainSize: p.trainSize, seed: p.seed, epochs: p.epochs, digit: p.digit, step: frame.step,
-    });
-    pngLink.href = "/export/cnn-train.png?" + q;
-    const base = `cnn-train-${p.optimizer}-lr${p.lr}-b${p.batch}-n${p.trainSize}-s${p.seed}-step${frame.step}`;
-    pngLink.download = base + ".png";
-    svgLink.href = "/export/cnn-train.svg?" + q;
-    svgLink.download = base + ".svg";
-    // At step 0 there is nothing to draw (the server answers 400).
-    for (const a of [pngLink, svgLink]) {
-      if (frame.step === 0) a.setAttribute("aria-disabled", "true");
-      else a.removeAttribute("aria-disabled");
-      a.classList.toggle("ct-disabled", frame.step === 0);
-    }
-    jsonLink.href = "/export/cnn-train.json?" + q;
-    jsonLink.download = base + ".json";
   }
 
   function narrate(force) {
@@ -713,55 +731,5 @@ export default function mount(root, initial, { lang }) {
   // Charts follow the width of the page (phone, projector).
   if ("ResizeObserver" in window) new ResizeObserver(() => draw()).observe(charts);
 
-  // ---- Messages ----
-  const ch = channel(id, {
-    onOpen() {
-      // A new socket has no runs, and training cannot be resumed cheaply:
-      // start the race again from step 0 and say so.
-      if (everOpened && frame && frame.step > 0) {
-        notice.textContent = S.restarted;
-        notice.hidden = false;
-        setTimeout(() => (notice.hidden = true), 10000);
-      }
-      everOpened = true;
-      run.resend({ type: "start", experiment: "cnn-train", params });
-    },
-    onStatus(s) {
-      showStatus(s);
-    },
-    onMessage(m) {
-      switch (m.type) {
-        case "frame": {
-          if (m.static) {
-            statics = m.static;
-            syncSettings(statics.params);
-            drawDigit();
-          }
-          if (!statics) return;
-          const prevStep = frame?.step;
-          frame = m.data;
-          run.frame(frame.step, frame.total);
-          draw();
-          if (frame.step !== prevStep) narrate(false);
-          break;
-        }
-        case "state": {
-          if (run.update(m)) {
-            voice.say(S.sayState[m.state] ?? "");
-            if (m.state === "paused" || m.state === "done") setTimeout(() => narrate(true), 800);
-          }
-          if (m.error && m.state !== "diverged") showError(m.error);
-          draw();
-          break;
-        }
-        case "error":
-          showError(m.message);
-          if (statics) syncSettings(statics.params); // undo a refused change in the form
-          break;
-      }
-    },
-  });
-
-  showStatus(ch.status);
   stepLine.textContent = S.connecting;
 }
