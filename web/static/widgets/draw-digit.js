@@ -5,11 +5,13 @@
 // from its engine over /ws (docs/protocol.md, "draw-digit"); this module
 // draws, and turns the strokes into the 28×28 bytes it sends.
 
-import { channel } from "/static/live.js";
 import { dequantize } from "/static/widgets/quant.js";
-import { el, fill, begin, statusLines, narrator, viridisImage, perFrame, link } from "/static/widgets/ui.js";
+import { el, fill, begin, narrator, viridisImage, perFrame, liveWidget, field } from "/static/widgets/ui.js";
 
-const SIDE = 28; // the models read 28×28 pixels
+// The models read 28×28 pixels: the spec's pixels field holds SIDE² bytes
+// (checked when hello comes). The shift's bounds and the number of test
+// digits come from the spec too.
+const SIDE = 28;
 const SCALE = 10; // drawing-canvas pixels per model pixel
 const CANVAS = SIDE * SCALE;
 // Stroke width in drawing-canvas pixels: 2.6 model pixels, about MNIST's
@@ -20,8 +22,6 @@ const SAY_GAP = 1500; // ms between spoken predictions
 const MODELS = ["cnn", "lc", "mlp"];
 // Okabe–Ito, in the order viz draws the groups of the exported bars.
 const MODEL_COLORS = { cnn: "#0072b2", lc: "#d55e00", mlp: "#009e73" };
-const MIN_SHIFT = -8, MAX_SHIFT = 8;
-const DIGITS = 1000;
 
 const strings = {
   en: {
@@ -57,7 +57,9 @@ const strings = {
     epochs: (n) => (n === 1 ? "one epoch" : `${n} epochs`),
     trainingFailed: "Training failed: {msg}",
     downloadPNG: "Download PNG", downloadSVG: "Download SVG",
-    trace: "CNN step trace (JSON)",
+    trace: "CNN step trace (JSON)", json: "Frame data (JSON)",
+    files: { png: "the PNG", svg: "the SVG", json: "the frame data (JSON)", "trace.json": "the CNN step trace (JSON)" },
+    badSpec: "The server's drawing has {n} bytes; this page draws {m}. Reload the page.",
     say: "CNN says {cnn} ({pcnn}). Locally connected says {lc} ({plc}). MLP says {mlp} ({pmlp}).",
     sayEmpty: "The drawing is empty.",
     sayReady: "The models are trained. Draw a digit.",
@@ -97,7 +99,9 @@ const strings = {
     epochs: (n) => `${n} 轮`,
     trainingFailed: "训练失败：{msg}",
     downloadPNG: "下载 PNG", downloadSVG: "下载 SVG",
-    trace: "CNN 单步轨迹（JSON）",
+    trace: "CNN 单步轨迹（JSON）", json: "帧数据（JSON）",
+    files: { png: "PNG 图", svg: "SVG 图", json: "帧数据（JSON）", "trace.json": "CNN 单步轨迹（JSON）" },
+    badSpec: "服务器的图像有 {n} 个字节，本页面画的是 {m} 个。请刷新页面。",
     say: "CNN 判断为 {cnn}（{pcnn}）。局部连接网络判断为 {lc}（{plc}）。MLP 判断为 {mlp}（{pmlp}）。",
     sayEmpty: "画布是空的。",
     sayReady: "模型已训练好。请写一个数字。",
@@ -120,26 +124,26 @@ function bytesToB64(bytes) {
 }
 
 export default function mount(root, initial, { lang }) {
-  const { S, locale, nf, id } = begin(root, lang, strings, "dd");
+  const kit = begin(root, lang, strings, "dd");
+  const { L, S, locale, nf, id } = kit;
   const pct = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 });
   const pct1 = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const num2 = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
 
   // What the page asks for, and what the server last said.
-  const params = { center: true, shift: 0, ...initial };
+  // The lesson's centre and shift; the spec's defaults fill what it leaves out.
+  const params = { ...initial };
   let pixels = new Uint8Array(SIDE * SIDE); // the drawing, shrunk to 28×28
   let digit = Number.isInteger(params.digit) ? params.digit : -1; // a loaded test digit not drawn over
   delete params.digit;
   let statics = null;
   let data = null;
-  let state = "paused";
   let pending = null; // parameters waiting for the next send slot
   let lastSend = 0;
   let sendTimer = 0;
   let spokenKey = "";
 
   // ---- Layout ----
-  const { status, errorBox, showStatus, showError } = statusLines(root, "dd", S);
 
   const training = el("div", "dd-training");
   training.dataset.testid = "training";
@@ -184,10 +188,8 @@ export default function mount(root, initial, { lang }) {
   const shiftName = el("span", "", S.shift);
   const shiftInput = document.createElement("input");
   shiftInput.type = "range";
-  shiftInput.min = String(MIN_SHIFT);
-  shiftInput.max = String(MAX_SHIFT);
+  shiftInput.disabled = true; // until the spec gives its bounds
   shiftInput.step = "1";
-  shiftInput.value = String(params.shift);
   shiftInput.dataset.testid = "shift";
   const shiftShown = el("output", "dd-shift-value");
   shiftLabel.append(shiftName, shiftInput, shiftShown);
@@ -195,7 +197,7 @@ export default function mount(root, initial, { lang }) {
   const centerLabel = el("label", "dd-center");
   const centerInput = document.createElement("input");
   centerInput.type = "checkbox";
-  centerInput.checked = params.center;
+  centerInput.checked = params.center ?? true;
   centerInput.dataset.testid = "center";
   centerInput.id = id + "-center";
   const centerHelp = el("span", "dd-help", S.centerHelp);
@@ -276,10 +278,13 @@ export default function mount(root, initial, { lang }) {
     sweepScroll.classList.toggle("dd-scrolls", scrolls);
   };
   if ("ResizeObserver" in window) new ResizeObserver(checkScroll).observe(sweepScroll);
-  {
+  // The sweep's columns are the shift field's values (made in ready).
+  let shiftField = { min: 0, max: 0 };
+  let digitCount = 1;
+  function buildSweep() {
     const head = el("tr");
     head.append(el("th", "", ""));
-    for (let s = MIN_SHIFT; s <= MAX_SHIFT; s++) {
+    for (let s = shiftField.min; s <= shiftField.max; s++) {
       const th = el("th", "", s > 0 ? "+" + s : String(s));
       th.scope = "col";
       head.append(th);
@@ -293,10 +298,10 @@ export default function mount(root, initial, { lang }) {
       th.scope = "row";
       th.style.color = MODEL_COLORS[m];
       tr.append(th);
-      for (let s = MIN_SHIFT; s <= MAX_SHIFT; s++) tr.append(el("td", "", "·"));
+      for (let s = shiftField.min; s <= shiftField.max; s++) tr.append(el("td", "", "·"));
       tbody.append(tr);
     }
-    sweepTable.append(thead, tbody);
+    sweepTable.replaceChildren(thead, tbody);
   }
 
   // Accuracy of the trained models, from the server's measurements.
@@ -329,16 +334,71 @@ export default function mount(root, initial, { lang }) {
     layerBoxes[layer] = { tiles, scale, side };
   }
 
-  const exportsLine = el("p", "dd-exports");
-  const pngLink = link(S.downloadPNG, "download-png");
-  const svgLink = link(S.downloadSVG, "download-svg");
-  const traceLink = link(S.trace, "export-json");
-  exportsLine.append(pngLink, " · ", svgLink, " · ", traceLink);
-  exportsLine.hidden = true;
-
   const voice = narrator("dd", SAY_GAP);
 
-  root.append(status, training, top, sweepFig, accBox, mapsFig, exportsLine, errorBox, voice.el);
+  const w = liveWidget(root, kit, {
+    experiment: "draw-digit",
+    prefix: "dd",
+    params: () => {
+      // A test digit shown stands for the drawing; otherwise the drawing
+      // (digit −1). Blank paper sends no pixels: the server's default.
+      const p = { center: params.center, shift: params.shift };
+      if (digit >= 0) p.digit = digit;
+      else {
+        p.digit = -1;
+        if (pixels.some((v) => v)) p.pixels = bytesToB64(pixels);
+      }
+      return p;
+    },
+    exports: { png: S.downloadPNG, svg: S.downloadSVG, json: S.json, "trace.json": S.trace },
+    ready(spec) {
+      const pf = field(spec, "pixels");
+      if (pf.len && pf.len !== SIDE * SIDE) w.showError(fill(S.badSpec, { n: pf.len, m: SIDE * SIDE }));
+      const sf = field(spec, "shift");
+      shiftField = sf;
+      params.shift ??= sf.default;
+      params.center ??= field(spec, "center").default;
+      centerInput.checked = params.center;
+      shiftInput.min = String(sf.min);
+      shiftInput.max = String(sf.max);
+      shiftInput.value = String(params.shift);
+      showShift();
+      shiftInput.title = sf.desc;
+      shiftInput.disabled = false;
+      centerInput.title = field(spec, "center").desc;
+      digitCount = field(spec, "digit").max + 1;
+      buildSweep();
+      w.exports.hidden = true; // until there are predictions to export
+      draw();
+    },
+    // The run's one step loads the trained models; playing it waits for
+    // the training and shows its progress meanwhile. After a reconnection
+    // liveWidget seeks back to step 1 when the models were loaded.
+    opened() {
+      if (w.step === 0) w.send({ type: "play" });
+    },
+    frame(m) {
+      if (m.static) statics = m.static;
+      data = m.data;
+      // A test digit asked for: paint it, so strokes can be added.
+      if (data.digit >= 0 && data.digit === digit && data.drawing) {
+        pixels = b64ToBytes(data.drawing);
+        paint(pixels);
+        root.dataset.pixels = data.drawing;
+        digitName.textContent = fill(S.testDigitName, { i: data.digit, label: data.label });
+      }
+      if (m.static && statics.models.length && !spokenKey) voice.say(S.sayReady);
+      draw();
+      narrate();
+    },
+    state(m) {
+      // A reset (or a failed load) leaves the run at step 0: play loads
+      // the models again.
+      if (m.state === "paused" && m.step === 0) w.send({ type: "play" });
+    },
+  });
+
+  root.append(w.status, training, w.working, top, sweepFig, accBox, mapsFig, w.exports, w.downloads, w.errorBox, voice.el);
 
   // ---- Drawing ----
   const g = canvas.getContext("2d", { willReadFrequently: true });
@@ -449,7 +509,7 @@ export default function mount(root, initial, { lang }) {
   let nextDigit = 0;
   digitBtn.addEventListener("click", () => {
     digit = nextDigit;
-    nextDigit = (nextDigit + 1) % DIGITS;
+    nextDigit = (nextDigit + 1) % digitCount;
     queue({ digit }, true);
   });
   shiftInput.addEventListener("input", () => setShift(Number(shiftInput.value)));
@@ -478,7 +538,8 @@ export default function mount(root, initial, { lang }) {
   });
 
   function setShift(n) {
-    n = Math.max(MIN_SHIFT, Math.min(MAX_SHIFT, Math.trunc(n)));
+    if (shiftInput.disabled) return;
+    n = Math.max(shiftField.min, Math.min(shiftField.max, Math.trunc(n)));
     if (n === params.shift) return;
     params.shift = n;
     shiftInput.value = String(n);
@@ -488,6 +549,7 @@ export default function mount(root, initial, { lang }) {
 
   function showShift() {
     const n = params.shift;
+    if (n === undefined) return;
     shiftShown.textContent = fill(S.shiftValue, { n: n > 0 ? "+" + n : String(n) });
     shiftInput.setAttribute("aria-valuetext", shiftShown.textContent);
   }
@@ -518,10 +580,11 @@ export default function mount(root, initial, { lang }) {
     if (p.pixels) {
       pixels = shrink();
       p.pixels = bytesToB64(pixels);
+      p.digit = -1; // the drawing, not a test digit
       root.dataset.pixels = p.pixels; // what the page sent: tests compare with the engine
     }
     lastSend = performance.now();
-    ch.send({ type: "set-params", params: p });
+    w.send({ type: "set-params", params: p });
   }
 
   // ---- Drawing the server's frames ----
@@ -593,9 +656,9 @@ export default function mount(root, initial, { lang }) {
     const rows = sweepTable.tBodies[0].rows;
     MODELS.forEach((m, r) => {
       const cells = rows[r].cells;
-      for (let i = 0; i <= MAX_SHIFT - MIN_SHIFT; i++) {
+      for (let i = 0; i < cells.length - 1; i++) {
         const td = cells[i + 1];
-        const shift = MIN_SHIFT + i;
+        const shift = shiftField.min + i;
         td.classList.toggle("dd-now", shift === params.shift);
         if (!sw) {
           td.textContent = "·";
@@ -603,10 +666,16 @@ export default function mount(root, initial, { lang }) {
           td.removeAttribute("title");
           continue;
         }
-        const atZero = sw.top[m][-MIN_SHIFT];
-        td.textContent = String(sw.top[m][i]);
-        td.classList.toggle("dd-same", sw.top[m][i] === atZero);
-        td.title = `${m}, ${shift > 0 ? "+" : ""}${shift} px: ${sw.top[m][i]} (${pct.format(sw.p[m][i])})`;
+        // The server's sweep names its shifts: find this column's.
+        const j = sw.shifts.indexOf(shift);
+        const atZero = sw.top[m][sw.shifts.indexOf(0)];
+        if (j < 0) {
+          td.textContent = "·";
+          continue;
+        }
+        td.textContent = String(sw.top[m][j]);
+        td.classList.toggle("dd-same", sw.top[m][j] === atZero);
+        td.title = `${m}, ${shift > 0 ? "+" : ""}${shift} px: ${sw.top[m][j]} (${pct.format(sw.p[m][j])})`;
       }
     });
   }
@@ -618,7 +687,7 @@ export default function mount(root, initial, { lang }) {
     root.dataset.ready = String(!!loaded);
     if (!t || loaded) return;
     if (t.error) {
-      trainingText.textContent = fill(S.trainingFailed, { msg: t.error });
+      trainingText.textContent = fill(S.trainingFailed, { msg: (L === "zh" && t.errorZh) || t.error });
       return;
     }
     const p = Math.round(100 * (t.fraction || 0));
@@ -656,17 +725,8 @@ export default function mount(root, initial, { lang }) {
   }
 
   function drawExports() {
-    const ok = data?.predictions?.length > 0;
-    exportsLine.hidden = !ok;
-    if (!ok) return;
-    const q = new URLSearchParams({ center: String(data.center), shift: String(data.shift) });
-    if (data.digit >= 0) q.set("digit", String(data.digit));
-    else q.set("pixels", bytesToB64(pixels));
-    pngLink.href = "/export/draw-digit.png?" + q;
-    pngLink.download = `draw-digit-${data.predictions[0].top}-shift${data.shift}.png`;
-    svgLink.href = "/export/draw-digit.svg?" + q;
-    svgLink.download = `draw-digit-${data.predictions[0].top}-shift${data.shift}.svg`;
-    traceLink.href = "/export/draw-digit.json?" + q;
+    // Exports show what the models read: only once they have answered.
+    if (w.spec) w.exports.hidden = !(data?.predictions?.length > 0);
   }
 
   function narrate() {
@@ -713,56 +773,6 @@ export default function mount(root, initial, { lang }) {
     return !pixels.some((v) => v) && digit < 0 && !drawing;
   }
 
-  // ---- Messages ----
-  const ch = channel(id, {
-    onOpen() {
-      // A new socket has no runs: start ours again with what is drawn. The
-      // run's one step loads the trained models; playing it waits for the
-      // training and shows its progress meanwhile.
-      const start = { center: params.center, shift: params.shift };
-      if (digit >= 0) start.digit = digit;
-      else if (pixels.some((v) => v)) start.pixels = bytesToB64(pixels);
-      ch.send({ type: "start", experiment: "draw-digit", params: start });
-      ch.send({ type: "play" });
-    },
-    onStatus(s) {
-      showStatus(s);
-    },
-    onMessage(m) {
-      switch (m.type) {
-        case "frame": {
-          if (m.static) statics = m.static;
-          data = m.data;
-          root.dataset.step = String(m.step);
-          // A test digit asked for: paint it, so strokes can be added.
-          if (data.digit >= 0 && data.digit === digit && data.drawing) {
-            pixels = b64ToBytes(data.drawing);
-            paint(pixels);
-            root.dataset.pixels = data.drawing;
-            digitName.textContent = fill(S.testDigitName, { i: data.digit, label: data.label });
-          }
-          if (m.static && statics.models.length && !spokenKey) voice.say(S.sayReady);
-          draw();
-          narrate();
-          break;
-        }
-        case "state": {
-          state = m.state;
-          root.dataset.state = state;
-          // A reset (or a failed load) leaves the run at step 0: play loads
-          // the models again.
-          if (state === "paused" && m.step === 0) ch.send({ type: "play" });
-          if (m.error) showError(m.error);
-          break;
-        }
-        case "error":
-          showError(m.message);
-          break;
-      }
-    },
-  });
-
-  showStatus(ch.status);
   showShift();
   draw();
 }
