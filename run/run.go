@@ -614,30 +614,28 @@ func (r *Run) sleep(j job) {
 	<-r.wake
 }
 
-// tick takes one step of a running run.
+// tick takes one step of a running run and publishes it, both holding
+// the slot: drawing and encoding the frame is the run's work too.
 func (r *Run) tick(exp Experiment, j job) {
-	err := r.sched.Do(j.ctx, r.owner, func() {
+	r.sched.Do(j.ctx, r.owner, func() {
 		if exp.Pos() < exp.Total() {
 			if err := r.call(exp, "Advance", exp.Advance); err != nil {
 				r.fail(err)
 			}
 		}
-	})
-	if err != nil { // interrupted while waiting for a slot
-		return
-	}
-	r.mu.Lock()
-	if r.state == Running {
-		r.nextTick = r.nextTick.Add(periodOf(r.speed))
-		if now := time.Now(); r.nextTick.Before(now.Add(-time.Second)) {
-			r.nextTick = now // fell behind (a busy server): do not catch up in a burst
+		r.mu.Lock()
+		if r.state == Running {
+			r.nextTick = r.nextTick.Add(periodOf(r.speed))
+			if now := time.Now(); r.nextTick.Before(now.Add(-time.Second)) {
+				r.nextTick = now // fell behind (a busy server): do not catch up in a burst
+			}
+			if exp.Pos() >= exp.Total() {
+				r.state = Done
+			}
 		}
-		if exp.Pos() >= exp.Total() {
-			r.state = Done
-		}
-	}
-	r.mu.Unlock()
-	r.publish(exp)
+		r.mu.Unlock()
+		r.publish(exp)
+	}) // an error: interrupted while waiting for a slot
 }
 
 // moveTo takes the experiment to j.target: back by Rewind or by Restart
