@@ -214,3 +214,37 @@ func heapNow() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// TestHostileManyCheapWidgets: 16 pages of 8 conv-grad widgets at top
+// speed from one address (the issue measured 1.5 cores) take at most the
+// compute slots' worth of CPU plus the pages' pacing.
+func TestHostileManyCheapWidgets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	base, stop, done, _ := start(t, "-compute-slots", "1")
+	var pages []func() map[string]int
+	for range 16 {
+		p := openPage(t, base, "127.0.0.1")
+		pages = append(pages, p.drain())
+		for i := range 8 {
+			p.send(`{"v":1,"type":"start","widget":"c%d","experiment":"conv-grad"}`, i)
+			p.send(`{"v":1,"type":"speed","widget":"c%d","speed":120}`, i)
+			p.send(`{"v":1,"type":"play","widget":"c%d"}`, i)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	used := cores(t, 3*time.Second)
+	var steps int
+	for _, p := range pages {
+		for _, n := range p() {
+			steps += n
+		}
+	}
+	t.Logf("16 pages × 8 conv-grad at 120 steps/s: %.2f cores over 3 s; %d steps reached", used, steps)
+	if used > 1.4 {
+		t.Fatalf("%.2f cores for one address with one compute slot", used)
+	}
+	stop()
+	waitStopped(t, done)
+}
