@@ -252,8 +252,9 @@ func TestRunAddrFromEnvironment(t *testing.T) {
 }
 
 // TestRunSessionFlags: -max-sessions-per-ip and -allow-origin reach the live
-// server: a second page from the same address is refused with 503, and an
-// allowed origin given with a trailing slash matches the browser's Origin.
+// server: a second page from the same address is told why it is refused
+// (close 1013), and an allowed origin given with a trailing slash matches
+// the browser's Origin.
 func TestRunSessionFlags(t *testing.T) {
 	base, stop, done, _ := start(t, "-max-sessions", "5", "-max-sessions-per-ip", "1", "-allow-origin", "https://class.example.org/")
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
@@ -262,13 +263,17 @@ func TestRunSessionFlags(t *testing.T) {
 		t.Fatalf("dial from the allowed origin: %v", err)
 	}
 	defer conn.Close()
-	_, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("second page from one address: %v %v, want 503", err, resp)
+	second, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatalf("second page from one address: %v, want a socket that says why", err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), "at most 1") {
-		t.Errorf("refusal %q does not give the cap", body)
+	defer second.Close()
+	_, body, err := second.ReadMessage()
+	if err != nil || !strings.Contains(string(body), "at most 1") || !strings.Contains(string(body), `"too-many-sessions"`) {
+		t.Errorf("refusal %q (%v) does not give the cap", body, err)
+	}
+	if _, _, err := second.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
+		t.Errorf("after the refusal: %v, want close 1013", err)
 	}
 	conn.Close()
 	stop()
