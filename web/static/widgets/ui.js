@@ -818,7 +818,13 @@ export function liveWidget(root, kit, opts) {
     exportsLine.replaceChildren(...parts);
     if (opts.exportsNote) exportsLine.append(el("span", `widget-exports-note`, " " + opts.exportsNote));
     exportsLine.hidden = links.length === 0;
-    opts.ready?.(spec);
+    try {
+      opts.ready?.(spec);
+    } catch (err) {
+      // A spec without a field the widget needs: say so, and still run.
+      console.error("widget", id, err);
+      lines.showError(String(err.message ?? err));
+    }
     refreshExports();
   }
 
