@@ -41,6 +41,7 @@ type Field struct {
 	Max     float64  // Int and Number: the largest value allowed
 	Choices []string // Choice: the values allowed, in the order a page lists them
 	Len     int      // Bytes: the number of bytes a value holds
+	Step    int      // Int: values are Min, Min+Step, … (0 means 1): odd kernel sizes
 	Desc    Text     // one line, both languages
 }
 
@@ -54,12 +55,13 @@ type FieldInfo struct {
 	Max     *float64 `json:"max,omitempty"`
 	Choices []string `json:"choices,omitempty"`
 	Len     int      `json:"len,omitempty"`
+	Step    int      `json:"step,omitempty"`
 	Desc    string   `json:"desc"`
 }
 
 // Info returns f for the page, in lang.
 func (f Field) Info(lang string) FieldInfo {
-	fi := FieldInfo{Name: f.Name, Kind: f.Kind, Default: f.Default, Choices: f.Choices, Len: f.Len, Desc: f.Desc.In(lang)}
+	fi := FieldInfo{Name: f.Name, Kind: f.Kind, Default: f.Default, Choices: f.Choices, Len: f.Len, Step: f.Step, Desc: f.Desc.In(lang)}
 	if f.Kind == Int || f.Kind == Number {
 		lo, hi := f.Min, f.Max
 		fi.Min, fi.Max = &lo, &hi
@@ -78,6 +80,9 @@ func (f Field) check() {
 		d, ok := f.Default.(int)
 		if !ok || float64(d) < f.Min || float64(d) > f.Max || f.Min != math.Trunc(f.Min) || f.Max != math.Trunc(f.Max) {
 			bad("an int field needs an int default within whole-number bounds")
+		}
+		if f.Step < 0 || f.Step > 1 && ((d-int(f.Min))%f.Step != 0 || (int(f.Max)-int(f.Min))%f.Step != 0) {
+			bad("an int field's default and maximum must be on its steps")
 		}
 	case Number:
 		d, ok := f.Default.(float64)
@@ -233,6 +238,12 @@ func shown(s string) string {
 func (f Field) wantText() Text {
 	switch f.Kind {
 	case Int:
+		if f.Step > 1 {
+			return Text{
+				En: fmt.Sprintf("a whole number from %g to %g in steps of %d", f.Min, f.Max, f.Step),
+				Zh: fmt.Sprintf("%g 到 %g 之间、以 %d 为步长的整数", f.Min, f.Max, f.Step),
+			}
+		}
 		return Text{
 			En: fmt.Sprintf("a whole number from %g to %g", f.Min, f.Max),
 			Zh: fmt.Sprintf("%g 到 %g 之间的整数", f.Min, f.Max),
@@ -383,7 +394,7 @@ func numberValue(f Field, s string) (any, error) {
 		return nil, fieldError(f, s)
 	}
 	if f.Kind == Int {
-		if x != math.Trunc(x) {
+		if x != math.Trunc(x) || f.Step > 1 && (int(x)-int(f.Min))%f.Step != 0 {
 			return nil, fieldError(f, s)
 		}
 		return int(x), nil

@@ -156,3 +156,17 @@ func TestBytesField(t *testing.T) {
 		}()
 	}
 }
+
+func TestIntStep(t *testing.T) {
+	f := []Field{{Name: "k", Kind: Int, Default: 3, Min: 1, Max: 11, Step: 2, Desc: Text{En: "k", Zh: "k"}}}
+	f[0].check()
+	for raw, ok := range map[string]bool{`{"k":1}`: true, `{"k":11}`: true, `{"k":5.0}`: true, `{"k":4}`: false, `{"k":13}`: false} {
+		_, err := DecodeJSON(f, Defaults(f), json.RawMessage(raw))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+	if fi := f[0].Info("en"); fi.Step != 2 {
+		t.Fatalf("info %+v", fi)
+	}
+}

@@ -165,18 +165,18 @@ func (l *Live) admit(ip string) *protoError {
 	switch {
 	case l.closing:
 		return &protoError{code: codeShuttingDown, text: run.Text{
-			En: "the server is shutting down; the page reconnects when it is back",
-			Zh: "服务器正在关闭；它恢复后页面会自动重新连接",
+			En: "The server is shutting down; the page reconnects when it is back.",
+			Zh: "服务器正在关闭；它恢复后页面会自动重新连接。",
 		}}
 	case l.open >= l.opts.MaxSessions:
 		return &protoError{code: codeBusy, text: run.Text{
-			En: fmt.Sprintf("the server is full (%d pages open at once); the page tries again shortly", l.opts.MaxSessions),
-			Zh: fmt.Sprintf("服务器已满（同时打开了 %d 个页面）；页面稍后会再试", l.opts.MaxSessions),
+			En: fmt.Sprintf("The server is full: %d lesson pages are open at once.", l.opts.MaxSessions),
+			Zh: fmt.Sprintf("服务器已满：同时打开了 %d 个课程页面。", l.opts.MaxSessions),
 		}}
 	case l.perIP[ip] >= l.opts.MaxSessionsPerIP:
 		return &protoError{code: codeTooManySessions, text: run.Text{
-			En: fmt.Sprintf("too many lesson pages open from your address (at most %d): close other tabs of the course; this page tries again shortly", l.opts.MaxSessionsPerIP),
-			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页；本页面稍后会再试", l.opts.MaxSessionsPerIP),
+			En: fmt.Sprintf("Too many lesson pages are open from your address (at most %d): close other tabs of the course.", l.opts.MaxSessionsPerIP),
+			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页。", l.opts.MaxSessionsPerIP),
 		}}
 	}
 	l.open++

@@ -44,7 +44,7 @@ var fields = []run.Field{
 		En: "the input's channels (1 for grey, 3 for colour)",
 		Zh: "输入的通道数（灰度为 1，彩色为 3）",
 	}},
-	{Name: "kernel", Kind: run.Int, Default: 3, Min: 1, Max: 11, Desc: run.Text{
+	{Name: "kernel", Kind: run.Int, Default: 3, Min: 1, Max: 11, Step: 2, Desc: run.Text{
 		En: "the window's side k (odd) for the convolution and the locally connected layer",
 		Zh: "卷积层和局部连接层的窗口边长 k（奇数）",
 	}},
@@ -54,22 +54,11 @@ var fields = []run.Field{
 	}},
 }
 
-// check refuses an even kernel, which no "same" padding fits.
-func check(v run.Values) error {
-	if k := v.Int("kernel"); k%2 == 0 {
-		return run.CheckError("kernel", k,
-			"the kernel must be odd, so that padding (k−1)/2 on each side keeps the output as large as the input",
-			"卷积核边长必须是奇数，这样每边填充 (k−1)/2 才能让输出与输入一样大")
-	}
-	return nil
-}
-
 func init() {
 	run.Register(run.Spec{
 		Name:   name,
 		Title:  run.Text{En: "Why share?", Zh: "为什么要共享？"},
 		Fields: fields,
-		Check:  check,
 		New:    func(v run.Values) (run.Experiment, error) { return newCalc(v) },
 		Exports: []run.Export{
 			{Format: "png", Write: writeFigure("png")},

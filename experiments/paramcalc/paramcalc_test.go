@@ -104,8 +104,8 @@ func TestCounts(t *testing.T) {
 	}
 }
 
-// TestEvenKernelRefused checks the spec's cross-field rule, in a start
-// message and in an export URL.
+// TestEvenKernelRefused checks the kernel field's step of 2 (odd sizes
+// only), in a start message and in an export URL.
 func TestEvenKernelRefused(t *testing.T) {
 	spec, ok := run.Lookup(name)
 	if !ok {
@@ -113,7 +113,7 @@ func TestEvenKernelRefused(t *testing.T) {
 	}
 	_, err := spec.Decode(nil, []byte(`{"kernel":4}`))
 	pe, ok := run.AsParamError(err)
-	if !ok || pe.Field != "kernel" || !strings.Contains(pe.Text.En, "odd") || !strings.Contains(pe.Text.Zh, "奇数") {
+	if !ok || pe.Field != "kernel" || !strings.Contains(pe.Text.En, "in steps of 2") || !strings.Contains(pe.Text.Zh, "以 2 为步长") {
 		t.Fatalf("kernel 4: %v", err)
 	}
 	if _, err := spec.DecodeQuery(url.Values{"kernel": {"2"}}); err == nil {

@@ -68,7 +68,7 @@ const strings = {
     contribution: "贡献",
     added: "加到",
     sum: "共享卷积核的梯度（目前之和 Σ）",
-    engine: "引擎算出的 dW（一次 Backward）",
+    engine: "引擎算出的 dW（一次反向传播）",
     sumBias: "偏置：Σ {s} · 引擎 {e}",
     progress: "已加入 {step} / {total} 个位置",
     equal: "全部 {n} 个贡献之和 = 引擎的 dW（最大差 {d}）。",

@@ -147,18 +147,12 @@ export default function mount(root, initial, { lang }) {
     params: () => params,
     exports: { png: S.download, svg: S.svg, json: S.json },
     ready(spec) {
-      // Sliders from the server's fields: their bounds, and the odd kernel
-      // sizes within the kernel's (a kernel has a centre).
-      const ident = (v) => v;
+      // Sliders from the server's fields: their bounds and steps (the
+      // kernel's sizes are odd: a kernel has a centre).
       for (const key of ["size", "inChannels", "kernel", "outChannels"]) {
         const f = field(spec, key);
-        if (key === "kernel") {
-          const odd = [];
-          for (let k = f.min; k <= f.max; k++) if (k % 2 === 1) odd.push(k);
-          slider(f, 0, odd.length - 1, (i) => odd[i], (k) => Math.max(0, odd.indexOf(k)));
-        } else {
-          slider(f, f.min, f.max, ident, ident);
-        }
+        const step = f.step || 1;
+        slider(f, 0, Math.round((f.max - f.min) / step), (i) => f.min + i * step, (k) => Math.round((k - f.min) / step));
       }
       const top = (name) => field(spec, name).max;
       const hw = top("size") ** 2;
