@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"slices"
 	"sort"
@@ -43,6 +44,10 @@ type Spec struct {
 	New func(Values) (Experiment, error)
 	// Exports are the files a page can download of the experiment's state.
 	Exports []Export
+	// Widget holds the page's side: NAME.js, the widget module (its
+	// drawing code and string table), and optionally NAME.css, served
+	// under /static/widgets/. Nil for an experiment without a page.
+	Widget fs.FS
 	// Budget is what one run may cost; the conformance test measures it
 	// at Costliest: the values (over the defaults) that make a step and a
 	// run the most expensive.
@@ -115,6 +120,11 @@ func Register(s Spec) {
 			panic(fmt.Sprintf("run: experiment %q: Costliest %q is not a field of its kind", s.Name, k))
 		}
 	}
+	if s.Widget != nil {
+		if _, err := fs.Stat(s.Widget, s.Name+".js"); err != nil {
+			panic(fmt.Sprintf("run: experiment %q: its widget files have no %s.js", s.Name, s.Name))
+		}
+	}
 	for _, e := range s.Exports {
 		if e.Write == nil || !slices.Contains([]string{"png", "svg", "json", "trace.json"}, e.Format) {
 			panic(fmt.Sprintf("run: experiment %q: bad export %q", s.Name, e.Format))
@@ -126,6 +136,16 @@ func Register(s Spec) {
 		panic(fmt.Sprintf("run: experiment %q registered twice", s.Name))
 	}
 	registry[s.Name] = &s
+}
+
+// Sub returns the subtree dir of fsys, for Spec.Widget: an experiment's
+// embedded widget folder. It panics if dir is not a valid path.
+func Sub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(fmt.Sprintf("run: widget files: %v", err))
+	}
+	return sub
 }
 
 // CostliestValues returns the defaults with Costliest over them.

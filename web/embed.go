@@ -62,37 +62,69 @@ func staticType(name string) string {
 	return "application/octet-stream"
 }
 
-// handleStatic serves the files of fsys. Widget modules are imported by a
-// fixed path (/static/widgets/NAME.js), so the addresses cannot carry a
-// content hash; instead every file has a strong ETag and "no-cache", which
-// makes browsers revalidate each time and get a cheap 304 when nothing
-// changed — never a stale widget after an upgrade. Directories are not
-// listed; unknown files get the friendly 404 page.
-func handleStatic(fsys fs.FS, notFound http.Handler) (http.Handler, error) {
-	etags := map[string]string{}
-	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+// staticFile is one file /static/ serves, with its ETag.
+type staticFile struct {
+	fsys fs.FS
+	name string
+	etag string
+}
+
+// staticTree lists every file /static/ serves: web's own (the site's
+// styles and scripts, the widgets' shared modules) and, under widgets/,
+// each registered experiment's widget files, so that web names no
+// experiment: the registry is the routing table.
+func staticTree(own fs.FS) (map[string]staticFile, error) {
+	files := map[string]staticFile{}
+	add := func(fsys fs.FS, prefix string) error {
+		return fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return err
+			}
+			if _, dup := files[prefix+name]; dup {
+				return fmt.Errorf("%s%s is served twice", prefix, name)
+			}
+			sum := sha256.Sum256(b)
+			files[prefix+name] = staticFile{fsys: fsys, name: name, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+			return nil
+		})
+	}
+	if err := add(own, ""); err != nil {
+		return nil, fmt.Errorf("web: static files: %w", err)
+	}
+	for _, s := range run.Specs() {
+		if s.Widget == nil {
+			continue
 		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return err
+		if err := add(s.Widget, "widgets/"); err != nil {
+			return nil, fmt.Errorf("web: %s's widget files: %w", s.Name, err)
 		}
-		sum := sha256.Sum256(b)
-		etags[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
-		return nil
-	})
+	}
+	return files, nil
+}
+
+// handleStatic serves the files of staticTree(own). Widget modules are
+// imported by a fixed path (/static/widgets/NAME.js), so the addresses
+// cannot carry a content hash; instead every file has a strong ETag and
+// "no-cache", which makes browsers revalidate each time and get a cheap
+// 304 when nothing changed — never a stale widget after an upgrade.
+// Directories are not listed; unknown files get the friendly 404 page.
+func handleStatic(own fs.FS, notFound http.Handler) (http.Handler, error) {
+	files, err := staticTree(own)
 	if err != nil {
-		return nil, fmt.Errorf("web: hashing static files: %w", err)
+		return nil, err
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
-		etag, ok := etags[name]
+		sf, ok := files[name]
 		if !ok {
 			notFound.ServeHTTP(w, r)
 			return
 		}
-		f, err := fsys.Open(name)
+		f, err := sf.fsys.Open(sf.name)
 		if err != nil {
 			notFound.ServeHTTP(w, r)
 			return
@@ -106,16 +138,20 @@ func handleStatic(fsys fs.FS, notFound http.Handler) (http.Handler, error) {
 		h := w.Header()
 		h.Set("Content-Type", staticType(name))
 		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", etag)
+		h.Set("ETag", sf.etag)
 		// Embedded files have no modification time; the ETag does the work.
 		http.ServeContent(w, r, name, time.Time{}, content)
 	}), nil
 }
 
 // CheckWidgets returns an error naming every widget used by a lesson in set
-// that has no module at static/widgets/NAME.js, so a typo in a lesson is
+// that no registered experiment provides (NAME.js among its widget files), so a typo in a lesson is
 // found when the server starts, not by a student.
 func CheckWidgets(set *lessons.Set) error {
+	files, err := staticTree(Static())
+	if err != nil {
+		return err
+	}
 	var errs []error
 	seen := map[string]bool{}
 	for _, lang := range lessons.Languages {
@@ -126,8 +162,8 @@ func CheckWidgets(set *lessons.Set) error {
 					continue
 				}
 				seen[key] = true
-				if _, err := fs.Stat(Static(), "widgets/"+w.Name+".js"); err != nil {
-					errs = append(errs, fmt.Errorf("web: %s uses widget %q, but static/widgets/%s.js does not exist", l.File, w.Name, w.Name))
+				if _, ok := files["widgets/"+w.Name+".js"]; !ok {
+					errs = append(errs, fmt.Errorf("web: %s uses widget %q, but no experiment of that name has a widget (%s.js)", l.File, w.Name, w.Name))
 				}
 			}
 		}

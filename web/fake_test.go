@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -76,6 +77,7 @@ func init() {
 	run.Register(run.Spec{
 		Name: "stepper", Title: run.Text{En: "Stepper", Zh: "步进"}, Fields: fields, New: build,
 		Exports: []run.Export{{Format: "json", Write: text}, {Format: "svg", Write: gated}, {Format: "png", Heavy: true, Write: gated}},
+		Widget:  fstest.MapFS{"stepper.js": {Data: []byte("export default function mount() {}\n")}},
 		Budget:  run.Budget{Step: time.Second, Memory: 100 << 20, FrameBytes: 100, StaticBytes: 100},
 	})
 }

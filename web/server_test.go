@@ -325,3 +325,19 @@ func TestCheckWidgets(t *testing.T) {
 		t.Errorf("CheckWidgets = %v, want it to name the lesson and the widget", err)
 	}
 }
+
+// TestWidgetFilesFromTheRegistry: /static/widgets/NAME.js is the widget an
+// experiment's spec carries, beside web's own shared modules.
+func TestWidgetFilesFromTheRegistry(t *testing.T) {
+	h := newTestServer(t)
+	r := get(t, h, "/static/widgets/stepper.js")
+	if r.code != 200 || !strings.Contains(r.body, "export default") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") || r.header.Get("ETag") == "" {
+		t.Fatalf("stepper.js: %d %q %v", r.code, r.body, r.header)
+	}
+	if r := get(t, h, "/static/widgets/ui.js"); r.code != 200 {
+		t.Fatalf("ui.js: %d", r.code)
+	}
+	if r := get(t, h, "/static/widgets/nope.js"); r.code != 404 {
+		t.Fatalf("nope.js: %d", r.code)
+	}
+}

@@ -28,6 +28,7 @@ package cnntrain
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"math"
@@ -46,9 +47,16 @@ import (
 // URLs.
 const Name = "cnn-train"
 
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
 func init() {
 	run.Register(run.Spec{
 		Name:   Name,
+		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "Train a CNN live", Zh: "现场训练一个 CNN"},
 		Fields: fields(),
 		Check:  check,

@@ -10,7 +10,7 @@ import (
 )
 
 // staticFrame is the part of a frame that changes only with the
-// parameters (web/static/widgets/cnn-train.js reads it as "static").
+// parameters (the widget, widget/cnn-train.js, reads it as "static").
 type staticFrame struct {
 	Params        run.Values  `json:"params"`
 	Total         int         `json:"total"`

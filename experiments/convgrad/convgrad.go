@@ -13,6 +13,7 @@
 package convgrad
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"math"
@@ -55,9 +56,16 @@ var fields = []run.Field{
 	}},
 }
 
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
 func init() {
 	run.Register(run.Spec{
 		Name:   name,
+		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "How a shared kernel learns", Zh: "共享的卷积核如何学习"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newGrad(v) },

@@ -7,6 +7,7 @@
 package convslide
 
 import (
+	"embed"
 	"fmt"
 	"math"
 	"slices"
@@ -89,9 +90,16 @@ var fields = []run.Field{
 	}},
 }
 
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
 func init() {
 	run.Register(run.Spec{
 		Name:   name,
+		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "One kernel, many places", Zh: "同一个卷积核，用在许多位置"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newSlide(v) },

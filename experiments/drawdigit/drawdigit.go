@@ -14,6 +14,7 @@ package drawdigit
 
 import (
 	"context"
+	"embed"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -56,9 +57,16 @@ var fields = []run.Field{
 	}},
 }
 
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
 func init() {
 	run.Register(run.Spec{
 		Name:   name,
+		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "Draw a digit", Zh: "画一个数字"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newDigit(v), nil },

@@ -8,6 +8,7 @@
 package paramcalc
 
 import (
+	"embed"
 	"fmt"
 	"time"
 
@@ -54,9 +55,16 @@ var fields = []run.Field{
 	}},
 }
 
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
 func init() {
 	run.Register(run.Spec{
 		Name:   name,
+		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "Why share?", Zh: "为什么要共享？"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newCalc(v) },

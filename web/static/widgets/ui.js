@@ -496,7 +496,7 @@ export function link(text, testid, cls = "") {
 
 /**
  * downloads makes the status line of a widget's heavy downloads (exports
- * the server needs seconds to compute, such as cnn-train's, which re-train
+ * the server needs seconds to compute, such as a training race's, which re-train
  * to the step on screen) and returns {line, watch(a, name)}. watch(a, name)
  * turns a plain click on link a into a fetch: the line says "Preparing
  * NAME… 3 s" with a spinner and a Cancel button, then the file is saved
