@@ -66,9 +66,6 @@ func NewScheduler(slots int) *Scheduler {
 // sockets, and at least one.
 func DefaultSlots() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
-// Slots returns the number of slots.
-func (s *Scheduler) Slots() int { return s.slots }
-
 func addrKey(o Owner) string    { return "a\x00" + o.Addr }
 func sessionKey(o Owner) string { return "s\x00" + o.Addr + "\x00" + o.Session }
 
