@@ -97,7 +97,8 @@ const shared = {
 };
 
 /**
- * begin empties root and gives it the widget's class prefix. strings needs
+ * begin empties root and gives it the shared card class (site.css) and the
+ * widget's class prefix. strings needs
  * an "en" and a "zh" table. It returns {L, S, locale, nf, id}: the language
  * ("en" or "zh"; anything else is English), its strings (the shared words
  * above, overridden by the widget's table), the Intl locale, a plain number
@@ -107,7 +108,7 @@ const shared = {
 export function begin(root, lang, strings, prefix) {
   const L = lang === "zh" ? "zh" : "en";
   const locale = L === "zh" ? "zh-CN" : "en";
-  root.classList.add(prefix);
+  root.classList.add("widget-card", prefix);
   root.replaceChildren();
   return {
     L,
