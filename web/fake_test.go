@@ -31,6 +31,7 @@ var (
 	stepperBuilds  atomic.Int64
 	stepperRunning atomic.Int64 // workers inside Advance now
 	exportGate     chan struct{}
+	exportsAtGate  atomic.Int64 // exports waiting at exportGate
 )
 
 func (s *stepper) Total() int { return s.total }
@@ -70,7 +71,9 @@ func init() {
 	}
 	gated := func(w io.Writer, exp run.Experiment, lang string) error {
 		if exportGate != nil {
+			exportsAtGate.Add(1)
 			<-exportGate
+			exportsAtGate.Add(-1)
 		}
 		return text(w, exp, lang)
 	}
@@ -104,6 +107,15 @@ type wsClient struct {
 	t     *testing.T
 	conn  *websocket.Conn
 	hello map[string]any
+	// inbox, when set, holds what a reader goroutine took off the
+	// connection: a pipe, unlike a TCP socket, buffers nothing, and a
+	// server's write would otherwise wait for the test to read.
+	inbox chan inboxItem
+}
+
+type inboxItem struct {
+	b   []byte
+	err error
 }
 
 func wsURL(srv *httptest.Server, lang string) string {
@@ -154,8 +166,19 @@ func (c *wsClient) next() map[string]any {
 }
 
 func (c *wsClient) read() (map[string]any, error) {
-	c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	_, b, err := c.conn.ReadMessage()
+	var b []byte
+	var err error
+	if c.inbox != nil {
+		select {
+		case it := <-c.inbox:
+			b, err = it.b, it.err
+		case <-time.After(30 * time.Second):
+			err = errors.New("no message within 30 s")
+		}
+	} else {
+		c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, b, err = c.conn.ReadMessage()
+	}
 	if err != nil {
 		return nil, err
 	}

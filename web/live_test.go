@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,9 +70,16 @@ func TestSessionDrivesRun(t *testing.T) {
 // a code and a message in the page's language, changes nothing, and the
 // next good command works.
 func TestBadInput(t *testing.T) {
-	_, srv := liveServer(t, LiveOptions{})
+	synctest.Test(t, func(t *testing.T) { badInput(t) })
+}
+
+// badInput runs on fake time: the commands are paced within the rate
+// limit at no cost.
+func badInput(t *testing.T) {
+	live, stop := fakeLive(t, LiveOptions{})
+	defer stop()
 	for _, lang := range []string{"en", "zh"} {
-		c := dialLang(t, srv, "", lang)
+		c := pipeDial(t, live, "10.0.0.1", lang)
 		c.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":100}}`)
 		c.frameAt("w1", 0)
 		c.send(`{"v":1,"type":"seek","widget":"w1","to":50}`)
@@ -143,78 +151,86 @@ func TestRunCapAndRateLimit(t *testing.T) {
 // MaxMemoryPerIP of them, the rest are refused with a reason until a run
 // closes.
 func TestMemoryCapPerAddress(t *testing.T) {
-	live, srv := liveServer(t, LiveOptions{MaxMemoryPerIP: 250 << 20}) // two steppers of 100 MB
-	a, b := dial(t, srv, ""), dial(t, srv, "")
-	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
-	a.frameAt("w1", 0)
-	b.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
-	b.frameAt("w1", 0)
-	b.send(`{"v":1,"type":"start","widget":"w2","experiment":"stepper"}`)
-	if m := b.errorCode(codeTooManyRuns); !strings.Contains(m["message"].(string), "close other tabs") {
-		t.Fatalf("refusal %v", m)
-	}
-	a.conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	synctest.Test(t, func(t *testing.T) {
+		live, stop := fakeLive(t, LiveOptions{MaxMemoryPerIP: 250 << 20}) // two steppers of 100 MB
+		defer stop()
+		a, b := pipeDial(t, live, "10.0.0.1", ""), pipeDial(t, live, "10.0.0.1", "")
+		a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+		a.frameAt("w1", 0)
+		b.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+		b.frameAt("w1", 0)
+		b.send(`{"v":1,"type":"start","widget":"w2","experiment":"stepper"}`)
+		if m := b.errorCode(codeTooManyRuns); !strings.Contains(m["message"].(string), "close other tabs") {
+			t.Fatalf("refusal %v", m)
+		}
+		// Another address has its own share.
+		c := pipeDial(t, live, "10.0.0.2", "")
+		c.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+		c.frameAt("w1", 0)
+		a.conn.Close()
+		time.Sleep(time.Second)
 		live.mu.Lock()
-		mem := live.mem
+		mem := live.memPerIP["10.0.0.1"]
 		live.mu.Unlock()
-		if mem == 100<<20 {
-			break
+		if mem != 100<<20 {
+			t.Fatalf("a second after the page closed, its address holds %d bytes, want one run's", mem)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("memory still reserved after the page closed: %d", mem)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b.send(`{"v":1,"type":"start","widget":"w2","experiment":"stepper"}`)
-	b.frameAt("w2", 0)
+		b.send(`{"v":1,"type":"start","widget":"w2","experiment":"stepper"}`)
+		b.frameAt("w2", 0)
+		b.conn.Close()
+		c.conn.Close()
+	})
 }
 
 // TestClosedPageStopsRuns: a page closed with eight runs in a long seek
-// (1,000 steps of 100 ms each) leaves no run working a second later, and a
-// closed socket's commands never reach the runs.
+// (1,000 steps of 100 ms each) leaves no run working a second later. On
+// fake time (synctest), so the bound is exact.
 func TestClosedPageStopsRuns(t *testing.T) {
-	_, srv := liveServer(t, LiveOptions{ComputeSlots: 8, MaxMemoryPerIP: 1 << 40})
-	c := dial(t, srv, "")
-	for i := range maxRuns {
-		w := "w" + string(rune('a'+i))
-		c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":1000,"costMs":100}}`)
-		c.send(`{"v":1,"type":"seek","widget":"` + w + `","to":1000}`)
-	}
-	for i := range maxRuns {
-		c.state("w"+string(rune('a'+i)), "working")
-	}
-	for stepperRunning.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	closed := time.Now()
-	c.conn.Close()
-	for stepperRunning.Load() > 0 {
-		if time.Since(closed) > time.Second {
-			t.Fatalf("%d runs still stepping a second after the page closed", stepperRunning.Load())
+	synctest.Test(t, func(t *testing.T) {
+		live, stop := fakeLive(t, LiveOptions{ComputeSlots: 8, MaxMemoryPerIP: 1 << 40})
+		defer stop()
+		c := pipeDial(t, live, "10.0.0.1", "")
+		for i := range maxRuns {
+			w := "w" + string(rune('a'+i))
+			c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":1000,"costMs":100}}`)
+			c.send(`{"v":1,"type":"seek","widget":"` + w + `","to":1000}`)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Logf("every run stopped %v after the page closed", time.Since(closed).Round(time.Millisecond))
+		for i := range maxRuns {
+			c.state("w"+string(rune('a'+i)), "working")
+		}
+		time.Sleep(5 * time.Second)
+		if n := stepperRunning.Load(); n != maxRuns {
+			t.Fatalf("%d runs stepping, want %d", n, maxRuns)
+		}
+		c.conn.Close()
+		time.Sleep(time.Second)
+		if n := stepperRunning.Load(); n != 0 {
+			t.Fatalf("%d runs still stepping a second after the page closed", n)
+		}
+	})
 }
 
-// TestCommandsDuringLongSeek: pause and seek during a long seek are served
-// at once (the reader never waits for a step), and the run stops.
+// TestCommandsDuringLongSeek: pause and seek during a 40-second seek are
+// served within 100 ms (the reader never waits for a step).
 func TestCommandsDuringLongSeek(t *testing.T) {
-	_, srv := liveServer(t, LiveOptions{})
-	c := dial(t, srv, "")
-	c.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":400,"costMs":100}}`)
-	c.send(`{"v":1,"type":"seek","widget":"w1","to":400}`) // 40 s of work
-	c.state("w1", "working")
-	sent := time.Now()
-	c.send(`{"v":1,"type":"pause","widget":"w1"}`)
-	c.state("w1", "paused")
-	if d := time.Since(sent); d > 500*time.Millisecond {
-		t.Fatalf("pause during a 40-second seek answered after %v", d)
-	}
-	c.send(`{"v":1,"type":"seek","widget":"w1","to":1}`)
-	c.frameAt("w1", 1)
+	synctest.Test(t, func(t *testing.T) {
+		live, stop := fakeLive(t, LiveOptions{})
+		defer stop()
+		c := pipeDial(t, live, "10.0.0.1", "")
+		c.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":400,"costMs":100}}`)
+		c.send(`{"v":1,"type":"seek","widget":"w1","to":400}`) // 40 s of work
+		c.state("w1", "working")
+		time.Sleep(10 * time.Second)
+		sent := time.Now()
+		c.send(`{"v":1,"type":"pause","widget":"w1"}`)
+		c.state("w1", "paused")
+		if d := time.Since(sent); d > 100*time.Millisecond {
+			t.Fatalf("pause during a 40-second seek answered after %v", d)
+		}
+		c.send(`{"v":1,"type":"seek","widget":"w1","to":1}`)
+		c.frameAt("w1", 1)
+		c.conn.Close()
+	})
 }
 
 func TestOversizedMessageClosesWith1009(t *testing.T) {
@@ -340,37 +356,51 @@ func TestShutdown(t *testing.T) {
 }
 
 // TestFramePacing: eight widgets playing at full speed get at most
-// maxFramesPerSecond frames a second between them (plus one burst), each
-// widget its turn. Only an upper bound is checked: a slow machine sends
-// fewer.
+// maxFramesPerSecond frames a second between them (after one burst of
+// maxRuns), each widget its turn. On fake time, so the count is exact.
 func TestFramePacing(t *testing.T) {
-	_, srv := liveServer(t, LiveOptions{ComputeSlots: 8, MaxMemoryPerIP: 1 << 40})
-	c := dial(t, srv, "")
-	for i := range maxRuns {
-		w := "w" + string(rune('a'+i))
-		c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":100000}}`)
-		c.send(`{"v":1,"type":"speed","widget":"` + w + `","speed":120}`)
-		c.send(`{"v":1,"type":"play","widget":"` + w + `"}`)
-	}
-	c.state("wh", "running")
-	start := time.Now()
-	perWidget := map[string]int{}
-	frames := 0
-	for time.Since(start) < 1500*time.Millisecond {
-		if m := c.next(); m["type"] == "frame" {
-			frames++
-			perWidget[m["widget"].(string)]++
+	synctest.Test(t, func(t *testing.T) {
+		live, stop := fakeLive(t, LiveOptions{ComputeSlots: 8, MaxMemoryPerIP: 1 << 40})
+		defer stop()
+		c := pipeDial(t, live, "10.0.0.1", "")
+		for i := range maxRuns {
+			w := "w" + string(rune('a'+i))
+			c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":100000,"costMs":1}}`)
+			c.send(`{"v":1,"type":"speed","widget":"` + w + `","speed":120}`)
+			c.send(`{"v":1,"type":"play","widget":"` + w + `"}`)
 		}
-	}
-	elapsed := time.Since(start)
-	most := int(elapsed.Seconds()*maxFramesPerSecond) + maxRuns + 1
-	t.Logf("%d frames in %v (%v per widget); at most %d allowed", frames, elapsed.Round(time.Millisecond), perWidget, most)
-	if frames > most {
-		t.Fatalf("%d frames in %v: over %d per second", frames, elapsed, maxFramesPerSecond)
-	}
-	if len(perWidget) != maxRuns {
-		t.Fatalf("only %d of %d widgets got frames: %v", len(perWidget), maxRuns, perWidget)
-	}
+		c.state("wh", "running")
+		time.Sleep(time.Second) // past the first burst
+		for len(c.inbox) > 0 { // what came before the window
+			<-c.inbox
+		}
+		time.Sleep(3 * time.Second)
+		perWidget := map[string]int{}
+		frames := 0
+		for len(c.inbox) > 0 {
+			m, err := c.read()
+			if err != nil {
+				break
+			}
+			if m["type"] == "frame" {
+				frames++
+				perWidget[m["widget"].(string)]++
+			}
+		}
+		c.conn.Close()
+		t.Logf("%d frames in 3 s (%v per widget)", frames, perWidget)
+		if frames > 3*maxFramesPerSecond+1 || frames < 3*maxFramesPerSecond-3 {
+			t.Fatalf("%d frames in 3 s, want %d a second", frames, maxFramesPerSecond)
+		}
+		for w, n := range perWidget {
+			if n < frames/maxRuns-2 {
+				t.Fatalf("widget %s got %d of %d frames: no fair turns (%v)", w, n, frames, perWidget)
+			}
+		}
+		if len(perWidget) != maxRuns {
+			t.Fatalf("only %d of %d widgets got frames: %v", len(perWidget), maxRuns, perWidget)
+		}
+	})
 }
 
 // TestExport: one generic handler serves every spec's exports: the query
@@ -438,10 +468,9 @@ func TestExport(t *testing.T) {
 			results <- resp.StatusCode
 		}()
 	}
-	for stepperBuilds.Load() < before+1+exportSlots {
+	for exportsAtGate.Load() < exportSlots { // both hold their slots
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // both handlers reach the gate holding their slots
 	code, body, h := get("/export/stepper.svg?total=7&lang=zh")
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") != exportRetryAfter || !strings.Contains(body, "正忙") {
 		t.Fatalf("with every slot taken: %d %q %v", code, body, h)
