@@ -371,7 +371,7 @@ func TestFramePacing(t *testing.T) {
 		}
 		c.state("wh", "running")
 		time.Sleep(time.Second) // past the first burst
-		for len(c.inbox) > 0 { // what came before the window
+		for len(c.inbox) > 0 {  // what came before the window
 			<-c.inbox
 		}
 		time.Sleep(3 * time.Second)
