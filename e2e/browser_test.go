@@ -5,26 +5,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 
+	_ "github.com/paramshare/paramshare/experiments/all"
 	"github.com/paramshare/paramshare/lessons"
-	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/web"
 )
 
-// The browser tests share one set of helpers, kept here: browserSession
-// starts the site and a headless Chromium on it (or skips), pollJS and
-// evalJS wait for and read the page, setSlider drags a range input, and
-// saveScreenshots / screenshots write PNGs for a reader to look at.
+// The browser tests share one set of helpers, kept here: requireBrowser
+// finds Chromium (or skips), startSite serves every lesson on an httptest
+// server whose Live can be restarted, newBrowser opens a headless Chromium,
+// browserSession does all three; pollJS and evalJS wait for and read the
+// page, setSlider drags a range input, focusWidget puts the keyboard in a
+// widget, and saveScreenshots / screenshots write PNGs for a reader to look
+// at.
 
 // findChromium returns a Chromium-family browser, or "" when none is found.
 func findChromium() string {
@@ -36,14 +42,11 @@ func findChromium() string {
 	return ""
 }
 
-// browserSession starts the site with every lesson on an httptest server
-// and a headless Chromium (1280×1000) on it, and returns the server's URL
-// and a browser context that expires after timeout; both are closed when
-// the test ends. It skips the test under -short (CI's race pass: Chromium
-// under the race detector is slow and flaky), even when
-// PARAMSHARE_REQUIRE_BROWSER=1; otherwise a missing Chromium skips the test,
-// or fails it when PARAMSHARE_REQUIRE_BROWSER=1.
-func browserSession(t *testing.T, timeout time.Duration) (string, context.Context) {
+// requireBrowser returns the Chromium to run, or skips the test: always
+// under -short (CI's race pass: Chromium under the race detector is slow
+// and flaky), even when PARAMSHARE_REQUIRE_BROWSER=1; otherwise a missing
+// Chromium skips the test, or fails it when PARAMSHARE_REQUIRE_BROWSER=1.
+func requireBrowser(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		if os.Getenv("PARAMSHARE_REQUIRE_BROWSER") == "1" {
@@ -58,18 +61,79 @@ func browserSession(t *testing.T, timeout time.Duration) (string, context.Contex
 		}
 		t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome); set PARAMSHARE_REQUIRE_BROWSER=1 to make this a failure")
 	}
-	set, err := lessons.Load(lessons.Embedded)
+	return chrome
+}
+
+// site is the whole course on an httptest server, as cmd/web serves it:
+// every lesson (widget parameters checked at load), every experiment, one
+// Live. restartLive replaces the Live as a restarted server would.
+type site struct {
+	URL  string
+	set  *lessons.Set
+	opts web.LiveOptions
+
+	mu      sync.Mutex
+	live    *web.Live
+	handler atomic.Pointer[http.Handler]
+}
+
+// startSite serves the course with a Live made with opts until the test
+// ends.
+func startSite(t *testing.T, opts web.LiveOptions) *site {
+	t.Helper()
+	set, err := lessons.Loader{ValidateWidget: web.ValidateWidget}.Load(lessons.Embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := NewLive(LiveOptions{}, nil)
-	srv := httptest.NewServer(NewServer(nil, set, live))
+	s := &site{set: set, opts: opts}
+	s.serve(web.NewLive(opts, nil))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*s.handler.Load()).ServeHTTP(w, r)
+	}))
+	s.URL = srv.URL
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		s.mu.Lock()
+		live := s.live
+		s.mu.Unlock()
 		live.Shutdown(ctx)
 		srv.Close()
 	})
+	return s
+}
+
+// serve makes live the one that new requests reach.
+func (s *site) serve(live *web.Live) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.live = live
+	h := web.NewServer(nil, s.set, live)
+	s.handler.Store(&h)
+}
+
+// restartLive puts a new Live in place and shuts the old one down: its
+// sockets are closed with 1001 (going away), as when the server restarts,
+// and the pages' next connections reach the new one.
+func (s *site) restartLive(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	old := s.live
+	s.mu.Unlock()
+	s.serve(web.NewLive(s.opts, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Shutdown(ctx); err != nil {
+		t.Fatalf("shut the old Live down: %v", err)
+	}
+}
+
+// newBrowser starts a headless Chromium (1280×1000) and returns a browser
+// context (its first tab) that expires after timeout; it is closed when
+// the test ends. The page's uncaught exceptions fail the test; its console
+// errors are logged.
+func newBrowser(t *testing.T, chrome string, timeout time.Duration) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome),
 		chromedp.Flag("headless", true),
@@ -87,14 +151,119 @@ func browserSession(t *testing.T, timeout time.Duration) (string, context.Contex
 	ctx, cancelC := context.WithTimeout(ctx, timeout)
 	// Cleanups run last-in first-out: this one runs before the server's.
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
-	return srv.URL, ctx
+	watchConsole(t, ctx, "")
+	return ctx
 }
 
-// pollJS waits until the page expression expr is true, for at most timeout.
+// newTab opens another tab of the browser of ctx, closed when the test
+// ends; name labels its console messages.
+func newTab(t *testing.T, ctx context.Context, name string) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx)
+	t.Cleanup(func() { cancel() })
+	watchConsole(t, tab, name)
+	return tab
+}
+
+// knownExceptions are uncaught exceptions of widget code that are known
+// and reported to the widget's owner: they are logged as such instead of
+// failing the test. Each is matched by the script's path and a part of the
+// message; remove an entry once the widget is fixed, so that it fails
+// again if it comes back.
+var knownExceptions = []struct{ script, text, why string }{{
+	script: "/static/widgets/draw-digit.js",
+	text:   "reading 'rows'",
+	why:    "draw-digit's first draw (at the first animation frame after mount) runs drawSweep before the hello's ready() has built the sweep table",
+}}
+
+// knownException returns why the exception m is known, or "".
+func knownException(m chromedp.ConsoleMessage) string {
+	for _, k := range knownExceptions {
+		if strings.HasSuffix(m.URL, k.script) && strings.Contains(m.Text, k.text) {
+			return k.why
+		}
+	}
+	return ""
+}
+
+// knownBug logs a failure of the site that is known and reported to the
+// owner of the code at fault, instead of failing the test; once it is
+// fixed, the call becomes t.Errorf again.
+func knownBug(t *testing.T, format string, args ...any) {
+	t.Helper()
+	t.Logf("KNOWN BUG, reported (not failing the test): "+format, args...)
+}
+
+// watchConsole collects the console of the tab of ctx: when the test ends,
+// errors are logged and uncaught exceptions fail it (a widget that threw
+// has stopped drawing, whatever its last frame shows), unless they are
+// known (knownExceptions).
+func watchConsole(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var mu sync.Mutex
+	var errs, exceptions []string
+	msgs := chromedp.Console(ctx) // subscribes now, before the first navigation
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type != chromedp.ConsoleError && !m.IsException() {
+				continue
+			}
+			line := m.String()
+			if m.URL != "" {
+				line += fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
+			}
+			mu.Lock()
+			if why := knownException(m); m.IsException() && why != "" {
+				errs = append(errs, "KNOWN WIDGET BUG, reported: "+line+" — "+why)
+			} else if m.IsException() {
+				exceptions = append(exceptions, line)
+			} else {
+				errs = append(errs, line)
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		prefix := "page console"
+		if name != "" {
+			prefix += " (" + name + ")"
+		}
+		for _, e := range errs {
+			t.Logf("%s: %s", prefix, e)
+		}
+		for _, e := range exceptions {
+			t.Errorf("%s: uncaught %s", prefix, e)
+		}
+	})
+}
+
+// browserSession starts the course with the default limits and a headless
+// Chromium on it (or skips, see requireBrowser), and returns the server's
+// URL and a browser context that expires after timeout.
+func browserSession(t *testing.T, timeout time.Duration) (string, context.Context) {
+	t.Helper()
+	chrome := requireBrowser(t)
+	s := startSite(t, web.LiveOptions{})
+	return s.URL, newBrowser(t, chrome, timeout)
+}
+
+// pollJS waits until the page expression expr is true, for at most
+// timeout. An expression that throws (an element not made yet) counts as
+// false; on timeout the error says what expr last gave.
 func pollJS(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))(ctx, t)
-		return err
+		safe := `(() => { try { return !!(` + expr + `); } catch { return false; } })()`
+		_, err := chromedp.Poll[bool](safe, chromedp.WithPollingTimeout(timeout))(ctx, t)
+		if err != nil {
+			last, lerr := chromedp.Evaluate[any](`(() => { try { return (`+expr+`); } catch (e) { return "throws " + e; } })()`)(ctx, t)
+			return fmt.Errorf("%w: %s is %v (%v)", err, expr, last, lerr)
+		}
+		return nil
 	})
 }
 
@@ -108,6 +277,24 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
+// do runs the actions; an error fails the test with what it was doing.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// textOf returns the rendered text of the element selector finds.
+func textOf(t *testing.T, ctx context.Context, selector string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", selector, err)
+	}
+	return s
+}
+
 // attrOf returns attribute name of the element selector finds; a missing
 // element or attribute fails the test.
 func attrOf(t *testing.T, ctx context.Context, selector, name string) string {
@@ -117,6 +304,27 @@ func attrOf(t *testing.T, ctx context.Context, selector, name string) string {
 		t.Fatalf("%s %s: %v (exists %v)", selector, name, err, r.Exists)
 	}
 	return r.Value
+}
+
+// widgetIs waits until the widget's root attribute data-NAME is value.
+func widgetIs(widget, name, value string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	return pollJS(fmt.Sprintf(`document.querySelector(%q).dataset[%q] === %q`, widget, name, value), timeout)
+}
+
+// stepIs waits until the widget shows step n.
+func stepIs(widget string, n int, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	return widgetIs(widget, "step", strconv.Itoa(n), timeout)
+}
+
+// stateIs waits until the widget's run is in state s.
+func stateIs(widget, s string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	return widgetIs(widget, "state", s, timeout)
+}
+
+// connected waits until the widget's connection is open (the server's
+// hello has come and its controls are built).
+func connected(widget string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	return widgetIs(widget, "connection", "open", timeout)
 }
 
 // setSlider moves a range input as a user's drag ends: value, then input
@@ -137,15 +345,33 @@ func setSlider(t *testing.T, ctx context.Context, selector string, value int) {
 // run takes seconds, not minutes.
 func topSpeed(t *testing.T, ctx context.Context, widget string) {
 	t.Helper()
-	evalJS[bool](t, ctx, `(() => {
-		const s = document.querySelector('`+widget+` .live-speed input');
+	evalJS[bool](t, ctx, fmt.Sprintf(`(() => {
+		const s = document.querySelector(%q);
 		s.value = s.max;
 		s.dispatchEvent(new Event("input", {bubbles: true}));
 		return true;
-	})()`)
-	if err := chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
-		t.Fatal(err)
+	})()`, widget+` .live-speed input`))
+	do(t, ctx, "speed", chromedp.Sleep(300*time.Millisecond))
+}
+
+// focusWidget puts the keyboard focus on the widget's card, as a click on
+// it does: keys act only while focus is inside a widget.
+func focusWidget(t *testing.T, ctx context.Context, widget string) {
+	t.Helper()
+	ok := evalJS[bool](t, ctx, fmt.Sprintf(`(() => {
+		const w = document.querySelector(%q);
+		w.focus({preventScroll: true});
+		return document.activeElement === w;
+	})()`, widget))
+	if !ok {
+		t.Fatalf("%s does not take the focus", widget)
 	}
+}
+
+// blurAll takes the focus out of every widget (to the page's body).
+func blurAll(t *testing.T, ctx context.Context) {
+	t.Helper()
+	evalJS[bool](t, ctx, `(() => { document.activeElement?.blur(); return document.activeElement === document.body; })()`)
 }
 
 // waitCells waits until the cells selector finds carry, in data-value, the
@@ -172,12 +398,36 @@ func waitCells(t *testing.T, ctx context.Context, selector string, want []float6
 	}
 }
 
+// pageFits reports an error when the page or the widget is wider than the
+// viewport (a phone must not scroll sideways; wide tables scroll inside
+// their own boxes).
+func pageFits(t *testing.T, ctx context.Context, widget string) {
+	t.Helper()
+	var m struct {
+		Page, View, Widget, WidgetBox int
+	}
+	raw := evalJS[string](t, ctx, fmt.Sprintf(`(() => {
+		const w = document.querySelector(%q);
+		return JSON.stringify({Page: document.documentElement.scrollWidth, View: window.innerWidth, Widget: w.scrollWidth, WidgetBox: w.clientWidth});
+	})()`, widget))
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Page > m.View+1 || m.Widget > m.WidgetBox+1 {
+		t.Errorf("%s: the layout overflows sideways: page %d px in a %d px viewport, widget content %d px in %d px", widget, m.Page, m.View, m.Widget, m.WidgetBox)
+	}
+}
+
 // screenshotDir is where browser tests save screenshots: the directory
-// PARAMSHARE_SCREENSHOT_DIR names, or else the test's own temporary
-// directory (so that parallel or repeated runs never overwrite each other).
+// PARAMSHARE_SCREENSHOT_DIR names (made if missing), or else the test's own
+// temporary directory (so that parallel or repeated runs never overwrite
+// each other).
 func screenshotDir(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		return dir
 	}
 	return t.TempDir()
@@ -217,206 +467,26 @@ func shoot(t *testing.T, ctx context.Context, selector string) []byte {
 // returned function puts the 1280×1000 desktop back.
 func phoneViewport(t *testing.T, ctx context.Context) (desktop func()) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch), chromedp.Sleep(400*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
+	do(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch), chromedp.Sleep(400*time.Millisecond))
 	return func() {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 1000)); err != nil {
-			t.Fatal(err)
-		}
+		do(t, ctx, "desktop viewport", chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 1000), chromedp.Sleep(200*time.Millisecond))
 	}
 }
 
-// screenshots saves the page and the first widget at desktop and phone
-// width as paramshare-NAME-{page,widget}-{desktop,phone}.png.
-func screenshots(t *testing.T, ctx context.Context, name string) {
+// screenshots saves the page and the widget at desktop and phone width as
+// paramshare-NAME-{page,widget}-{desktop,phone}.png, and checks that the
+// phone layout does not overflow sideways.
+func screenshots(t *testing.T, ctx context.Context, name, widget string) {
 	t.Helper()
 	shots := map[string][]byte{
 		"paramshare-" + name + "-page-desktop.png":   shoot(t, ctx, ""),
-		"paramshare-" + name + "-widget-desktop.png": shoot(t, ctx, `[data-widget]`),
+		"paramshare-" + name + "-widget-desktop.png": shoot(t, ctx, widget),
 	}
 	desktop := phoneViewport(t, ctx)
+	pageFits(t, ctx, widget)
 	shots["paramshare-"+name+"-page-phone.png"] = shoot(t, ctx, "")
-	shots["paramshare-"+name+"-widget-phone.png"] = shoot(t, ctx, `[data-widget]`)
+	shots["paramshare-"+name+"-widget-phone.png"] = shoot(t, ctx, widget)
 	desktop()
 	saveScreenshots(t, shots)
-}
-
-// TestBrowserConvSlide opens the lesson in a real headless Chromium, presses
-// Space to play the conv-slide widget, waits for the whole output map to
-// fill, compares every cell drawn on the page's output canvas with the
-// engine's Forward (on the widget's colour scale) and the cell readout with
-// Forward at that cell, then checks the keys with focus on a button (→ and
-// R act, Space presses the button once) and saves screenshots.
-func TestBrowserConvSlide(t *testing.T) {
-	url, ctx := browserSession(t, 90*time.Second)
-
-	const total = 784 // 28×28 cells at stride 1, padding 1
-	widget := `[data-widget="conv-slide"]`
-	poll := pollJS
-	stepIs := func(n int) chromedp.Action[chromedp.Void] {
-		return poll(fmt.Sprintf(`document.querySelector('%s').dataset.step === "%d"`, widget, n), 10*time.Second)
-	}
-	stateIs := func(s string) chromedp.Action[chromedp.Void] {
-		return poll(fmt.Sprintf(`document.querySelector('%s').dataset.state === %q`, widget, s), 10*time.Second)
-	}
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(url+"/en/lessons/one-kernel-many-places"),
-		chromedp.WaitVisible(chromedp.CSS(widget+` [data-testid="play"]`)),
-		// The first frame has arrived when the sharing line is filled in.
-		poll(`document.querySelector('[data-testid="sharing-line"]').textContent.length > 0`, 20*time.Second),
-	)
-	if err != nil {
-		t.Fatalf("browser: open the lesson: %v", err)
-	}
-	sharing, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="sharing-line"]`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sharing != "10 parameters, used at 784 positions: 7,056 multiply-adds" {
-		t.Errorf("sharing line %q", sharing)
-	}
-	topSpeed(t, ctx, widget)
-	err = chromedp.Do(ctx,
-		// Space with focus on the page (not in a field) plays the widget.
-		chromedp.Blur(chromedp.CSS(`.live-speed input`)),
-		chromedp.KeyEvent(" "),
-		stateIs("running"),
-	)
-	if err != nil {
-		t.Fatalf("browser: play with Space: %v", err)
-	}
-	// Wait for the output map to fill: the run ends at the last cell.
-	err = chromedp.Do(ctx,
-		poll(fmt.Sprintf(`document.querySelector('%s').dataset.step === "%d"`, widget, total), 60*time.Second),
-		stateIs("done"),
-	)
-	if err != nil {
-		t.Fatalf("browser: the map never filled: %v", err)
-	}
-
-	y := forward(t, run.ConvSlideParams{Digit: 0, Preset: "vertical-edge", Stride: 1, Padding: 1, Dilation: 1})
-	if len(y.Data) != total {
-		t.Fatalf("Forward gives %d cells, want %d", len(y.Data), total)
-	}
-	// Every cell of the output canvas must have the colour of the engine's
-	// value on the widget's scale (the page's own palette module colours
-	// Go's numbers; the page drew from the server's 4-decimal frames, so a
-	// channel may differ by rounding).
-	var lim float64
-	nonZero := 0
-	for _, v := range y.Data {
-		lim = math.Max(lim, math.Abs(v))
-		if v != 0 {
-			nonZero++
-		}
-	}
-	if nonZero == 0 {
-		t.Fatal("the engine's map is all zero: nothing to compare")
-	}
-	values, _ := json.Marshal(y.Data)
-	type canvasCheck struct {
-		Bad     int    `json:"bad"`
-		First   string `json:"first"`
-		Checked int    `json:"checked"`
-		// Inked counts the cells whose colour differs from that of 0: a
-		// page that drew nothing but zeros would fail on those.
-		Inked int `json:"inked"`
-	}
-	// The widget draws the last frame at the next animation frame after
-	// data-step says 784, so the check looks again at each animation frame
-	// for up to 10 s before it reports the cells that differ.
-	res, err := chromedp.Run(ctx, chromedp.Evaluate[canvasCheck](fmt.Sprintf(`(async () => {
-		const { divergingAt } = await import("/static/widgets/palette.js");
-		const want = %s, lim = %v, H = %d, W = %d;
-		const c = document.querySelector('%s [data-testid="output-canvas"]');
-		const zero = divergingAt(0, lim);
-		const compare = () => {
-			const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-			let bad = 0, first = "", checked = 0, inked = 0;
-			for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
-				const x = Math.floor((ox + 0.5) * c.width / W), y = Math.floor((oy + 0.5) * c.height / H);
-				const at = 4 * (y * c.width + x);
-				const got = [px[at], px[at + 1], px[at + 2]], exp = divergingAt(want[oy * W + ox], lim);
-				checked++;
-				if (exp.some((e, k) => Math.abs(e - zero[k]) > 2)) inked++;
-				if (got.some((g, k) => Math.abs(g - exp[k]) > 2)) {
-					if (!bad) first = "cell (" + oy + "," + ox + "): canvas " + got + ", engine " + want[oy * W + ox] + " → " + exp;
-					bad++;
-				}
-			}
-			return { bad, first, checked, inked };
-		};
-		const until = performance.now() + 10000;
-		let r = compare();
-		while (r.bad > 0 && performance.now() < until) {
-			await new Promise((done) => requestAnimationFrame(done));
-			r = compare();
-		}
-		return r;
-	})()`, values, lim, 28, 28, widget), chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Checked != total || res.Bad > 0 || res.Inked == 0 {
-		t.Fatalf("output canvas: %d of %d cells differ from the engine's Forward (%d visibly non-zero); first: %s", res.Bad, res.Checked, res.Inked, res.First)
-	}
-	t.Logf("output canvas: all %d cells match the engine's Forward (%d non-zero, %d of them visibly)", res.Checked, nonZero, res.Inked)
-	done := shoot(t, ctx, widget)
-
-	readout := chromedp.CSS(`[data-testid="cell-value"]`)
-	// check reads the cell the page shows and compares it with Forward.
-	check := func(wantStep int) float64 {
-		t.Helper()
-		if err := chromedp.Do(ctx, poll(fmt.Sprintf(`document.querySelector('[data-testid="cell-value"]').dataset.oy * 28 + document.querySelector('[data-testid="cell-value"]').dataset.ox * 1 + 1 === %d`, wantStep), 10*time.Second)); err != nil {
-			t.Fatalf("readout never reached step %d: %v", wantStep, err)
-		}
-		attr := func(name string) string { return attrOf(t, ctx, `[data-testid="cell-value"]`, name) }
-		oy, _ := strconv.Atoi(attr("data-oy"))
-		ox, _ := strconv.Atoi(attr("data-ox"))
-		exact, err := strconv.ParseFloat(attr("data-value"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shown, err := chromedp.Run(ctx, chromedp.Text(readout))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, err := strconv.ParseFloat(strings.ReplaceAll(shown, "−", "-"), 64)
-		if err != nil {
-			t.Fatalf("readout %q is not a number: %v", shown, err)
-		}
-		want := y.Data[oy*y.Shape[3]+ox]
-		if math.Abs(exact-want) > 1e-12 || math.Abs(text-want) > 0.5e-4+1e-12 {
-			t.Fatalf("page shows cell (%d,%d) = %q (exact %g); engine Forward gives %g", oy, ox, shown, exact, want)
-		}
-		t.Logf("page cell (%d,%d) = %s; engine Forward = %.6f", oy, ox, shown, want)
-		return want
-	}
-	check(total)
-
-	// Keys with focus on a button. Clicking Reset leaves focus on it; →
-	// must still step and R reset. Space on a focused Step button presses
-	// it once (a step), and must not also toggle play.
-	resetButton := chromedp.CSS(widget + ` [data-testid="reset"]`)
-	stepButton := chromedp.CSS(widget + ` [data-testid="step"]`)
-	if err := chromedp.Do(ctx, chromedp.Click(resetButton), stepIs(0), stateIs("paused")); err != nil {
-		t.Fatalf("browser: click Reset: %v", err)
-	}
-	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowRight), stepIs(1)); err != nil {
-		t.Fatalf("browser: → with focus on the Reset button: %v", err)
-	}
-	check(1)
-	if err := chromedp.Do(ctx, chromedp.Click(stepButton), stepIs(2), chromedp.KeyEvent(kb.ArrowRight), stepIs(3)); err != nil {
-		t.Fatalf("browser: → right after clicking Step: %v", err)
-	}
-	check(3)
-	if err := chromedp.Do(ctx, chromedp.KeyEvent(" "), stepIs(4), chromedp.Sleep(500*time.Millisecond), stateIs("paused"), stepIs(4)); err != nil {
-		t.Fatalf("browser: Space on the focused Step button must step once and not play: %v", err)
-	}
-	if err := chromedp.Do(ctx, chromedp.KeyEvent("r"), stepIs(0)); err != nil {
-		t.Fatalf("browser: R with focus on the Step button: %v", err)
-	}
-	saveScreenshots(t, map[string][]byte{"paramshare-conv-slide-page.png": shoot(t, ctx, ""), "paramshare-conv-slide-widget-done.png": done})
 }
