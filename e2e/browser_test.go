@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,39 +164,9 @@ func newTab(t *testing.T, ctx context.Context, name string) context.Context {
 	return tab
 }
 
-// knownExceptions are uncaught exceptions of widget code that are known
-// and reported to the widget's owner: they are logged as such instead of
-// failing the test. Each is matched by the script's path and a part of the
-// message; remove an entry once the widget is fixed, so that it fails
-// again if it comes back.
-var knownExceptions = []struct{ script, text, why string }{{
-	script: "/static/widgets/draw-digit.js",
-	text:   "reading 'rows'",
-	why:    "draw-digit's first draw (at the first animation frame after mount) runs drawSweep before the hello's ready() has built the sweep table",
-}}
-
-// knownException returns why the exception m is known, or "".
-func knownException(m chromedp.ConsoleMessage) string {
-	for _, k := range knownExceptions {
-		if strings.HasSuffix(m.URL, k.script) && strings.Contains(m.Text, k.text) {
-			return k.why
-		}
-	}
-	return ""
-}
-
-// knownBug logs a failure of the site that is known and reported to the
-// owner of the code at fault, instead of failing the test; once it is
-// fixed, the call becomes t.Errorf again.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	t.Logf("KNOWN BUG, reported (not failing the test): "+format, args...)
-}
-
 // watchConsole collects the console of the tab of ctx: when the test ends,
 // errors are logged and uncaught exceptions fail it (a widget that threw
-// has stopped drawing, whatever its last frame shows), unless they are
-// known (knownExceptions).
+// has stopped drawing, whatever its last frame shows).
 func watchConsole(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	var mu sync.Mutex
@@ -216,9 +185,7 @@ func watchConsole(t *testing.T, ctx context.Context, name string) {
 				line += fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
 			}
 			mu.Lock()
-			if why := knownException(m); m.IsException() && why != "" {
-				errs = append(errs, "KNOWN WIDGET BUG, reported: "+line+" — "+why)
-			} else if m.IsException() {
+			if m.IsException() {
 				exceptions = append(exceptions, line)
 			} else {
 				errs = append(errs, line)

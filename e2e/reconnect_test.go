@@ -146,7 +146,7 @@ func TestBrowserReconnect(t *testing.T) {
 			// server's Play interrupts the seek's work (run.Run.Play on a
 			// Working run), so the run plays on from where the seek had
 			// got to: step 0 or 1.
-			knownBug(t, "a page playing at step %d when its socket broke plays on from step %d after reconnecting, not from %d: play interrupted the seek (sent %q)", at, steps[0], at, log)
+			t.Errorf("a page playing at step %d when its socket broke plays on from step %d after reconnecting, not from %d: play interrupted the seek (sent %q)", at, steps[0], at, log)
 		} else {
 			t.Fatalf("closed while playing at step %d: the new socket brought steps %v, never past %d (%v); it said %q", at, steps, at+2, err, log)
 		}

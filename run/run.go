@@ -237,6 +237,10 @@ type Run struct {
 	subs      map[*Subscription]struct{}
 	bgErr     error // a failure reported by background work
 	dirty     bool  // background work changed the picture
+	// playAfter: a play came while the run was working towards its
+	// target; it plays from there once it arrives (a page reconnecting
+	// mid-run sends start, seek to its step, then play).
+	playAfter bool
 }
 
 // Start decodes raw onto the spec's defaults, builds the experiment and
@@ -332,6 +336,9 @@ func (r *Run) Play() error {
 	switch r.state {
 	case Running:
 		return nil
+	case Working:
+		r.playAfter = true
+		return nil
 	case Done, Diverged, Failed:
 		r.restart, r.failure = true, Text{}
 	}
@@ -354,7 +361,7 @@ func (r *Run) Pause() error {
 		return nil
 	}
 	r.state = Paused
-	r.restart = false
+	r.restart, r.playAfter = false, false
 	r.interruptLocked()
 	r.publishStateLocked()
 	return nil
@@ -385,7 +392,7 @@ func (r *Run) Step(n int) error {
 		from = r.target
 	}
 	r.target = min(from+n, r.last.Total)
-	r.state = Working
+	r.state, r.playAfter = Working, false
 	r.interruptLocked()
 	r.publishStateLocked()
 	return nil
@@ -412,7 +419,7 @@ func (r *Run) Seek(k int) error {
 			r.restart = true // the failed step cannot be taken again as it is
 		}
 	}
-	r.target, r.state = k, Working
+	r.target, r.state, r.playAfter = k, Working, false
 	r.interruptLocked()
 	r.publishStateLocked()
 	return nil
@@ -425,7 +432,7 @@ func (r *Run) Reset() error {
 	if r.closed {
 		return closedError()
 	}
-	r.target, r.state, r.restart, r.failure = 0, Working, true, Text{}
+	r.target, r.state, r.restart, r.failure, r.playAfter = 0, Working, true, Text{}, false
 	r.interruptLocked()
 	r.publishStateLocked()
 	return nil
@@ -454,7 +461,7 @@ func (r *Run) SetParams(raw json.RawMessage) error {
 		r.state, r.failure = Paused, Text{}
 	}
 	if r.state == Working {
-		r.state = Paused
+		r.state, r.playAfter = Paused, false
 	}
 	r.interruptLocked()
 	return nil
@@ -681,9 +688,13 @@ func (r *Run) moveTo(exp Experiment, j job) {
 	r.mu.Lock()
 	if j.ctx.Err() == nil && r.state == Working {
 		r.state = Paused
-		if exp.Pos() >= exp.Total() {
+		switch {
+		case exp.Pos() >= exp.Total():
 			r.state = Done
+		case r.playAfter:
+			r.state, r.nextTick = Running, time.Time{}
 		}
+		r.playAfter = false
 	}
 	r.mu.Unlock()
 	r.publish(exp)

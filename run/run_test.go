@@ -333,3 +333,32 @@ func TestStartDecodesParams(t *testing.T) {
 		t.Fatalf("zh message: %s %s", code, msg)
 	}
 }
+
+// TestPlayDuringSeek: a page reconnecting mid-run sends start, seek to its
+// step and play: the run arrives at the step, then plays on from there.
+func TestPlayDuringSeek(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, _ := newCounter(t, 1000, 10*time.Millisecond, Options{})
+		defer closeAll(r)
+		r.Seek(300)
+		r.Play()
+		if u := r.Snapshot(); u.State != Working || u.Target != 300 {
+			t.Fatalf("play during a seek: %s to %d", u.State, u.Target)
+		}
+		time.Sleep(3100 * time.Millisecond) // the seek: 300 steps of 10 ms
+		u := r.Snapshot()
+		if u.State != Running || u.Step < 300 || u.Step > 310 {
+			t.Fatalf("after the seek: %s at %d, want running from 300", u.State, u.Step)
+		}
+		// A pause during the seek cancels the play that waited for it.
+		r.Seek(0)
+		settle(t, r)
+		r.Seek(300)
+		r.Play()
+		time.Sleep(time.Second)
+		r.Pause()
+		if u := settle(t, r); u.State != Paused || u.Step >= 300 {
+			t.Fatalf("pause during the seek: %s at %d", u.State, u.Step)
+		}
+	})
+}

@@ -652,6 +652,8 @@ export default function mount(root, initial, { lang }) {
   }
 
   function drawSweep() {
+    // The table is built once the server's fields (hello) are known.
+    if (!sweepTable.tBodies.length) return;
     const sw = data?.sweep;
     const rows = sweepTable.tBodies[0].rows;
     MODELS.forEach((m, r) => {
