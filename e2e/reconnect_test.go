@@ -232,7 +232,7 @@ func TestBrowserSessionCap(t *testing.T) {
 					t.Errorf("the refused page says %q, which contains %q", status, s)
 				}
 			}
-			if c.lang == "en" && !strings.Contains(status, "next try in") {
+			if c.lang == "en" && !strings.Contains(status, "Next try in") {
 				t.Errorf("the refused page says %q: it does not say when it tries again", status)
 			}
 			if c.lang == "zh" && !strings.Contains(status, "秒后再试") {
