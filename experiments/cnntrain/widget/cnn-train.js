@@ -73,7 +73,7 @@ const strings = {
   zh: {
     race: "比赛",
     model: "模型", params: "参数量", loss: "损失", batchAcc: "训练（批次，平滑）",
-    trainAcc: "训练准确率", testAcc: "测试准确率", gap: "差距（训练 − 测试）",
+    trainAcc: "训练准确率", testAcc: "测试准确率", gap: "差距（训练 − 测试，百分点）",
     kinds: { cnn: "（共享卷积核）", lc: "（局部连接，不共享）", mlp: "（全连接）" },
     short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
     progress: "第 {k} / {n} 步 · 第 {e} 轮",
@@ -96,7 +96,7 @@ const strings = {
     lr: "学习率", batch: "批大小", optimizer: "优化器", trainSize: "训练数字个数",
     epochs: "轮数", seed: "随机种子",
     outOfRange: "请输入 {min} 到 {max} 之间的整数；此值未被采用。",
-    gapPts: "{v} 个百分点", gapTitle: "百分点：训练准确率减去测试准确率",
+    gapPts: "{v} 点", gapTitle: "百分点：训练准确率减去测试准确率",
     optimizers: { sgd: "SGD", momentum: "SGD + 动量 0.9", adam: "Adam" },
     diverged: "发散了——请降低学习率。",
     divergedDetail: "{models} 在第 {k} 步爆掉了：批次损失超过随机猜测的十倍。请重置，或选择更小的学习率。",
