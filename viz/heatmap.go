@@ -318,6 +318,7 @@ func luminance(c color.RGBA) float64 {
 // Heat-map layout in CSS pixels.
 const (
 	figureTitleBand   = 40 // above the panels when the figure has a title
+	titleMargin       = 12 // between a figure title and the image's side
 	colorBarBand      = 44 // colour bar with its tick labels
 	colorBarGap       = 8  // between the heat map's x axis and the bar
 	panelMarginLeft   = 6
@@ -331,8 +332,9 @@ const (
 
 // WriteHeatmaps draws panels side by side, each heat map with square cells
 // above its colour bar, under an optional figure title, and writes the
-// figure in format ("png" or "svg"). Each panel is 400 px wide; the height
-// follows the grids' shapes. It returns an error for an unknown format, no
+// figure in format ("png" or "svg"). Each panel is 400 px wide (a title
+// wider than the panels widens the figure, the panels centred under it);
+// the height follows the grids' shapes. It returns an error for an unknown format, no
 // panels, or an empty or inconsistent grid.
 //
 // Its text is English; Write with a Heatmaps draws the same chart in
@@ -389,10 +391,19 @@ func layoutHeatmaps(t typeset, title string, panels []Panel) (*heatFigure, error
 		top = float64(figureTitleBand)
 	}
 	bottom := float64(colorBarGap + colorBarBand + panelMarginBottom)
-	f.w = px(float64(heatmapPanelWidth * len(panels)))
+	// A title wider than the panels widens the figure, the panels centred
+	// under it, so that it is never cut off at the image's edges.
+	width, left := float64(heatmapPanelWidth*len(panels)), 0.0
+	if title != "" {
+		if tw := math.Ceil(toPx(t.style(titleSize+1).Width(title))) + 2*titleMargin; tw > width {
+			left = math.Round((tw - width) / 2)
+			width = tw
+		}
+	}
+	f.w = px(width)
 	f.h = px(top + heatH + bottom)
 	for i := range panels {
-		x0 := float64(heatmapPanelWidth * i)
+		x0 := left + float64(heatmapPanelWidth*i)
 		f.areas = append(f.areas, vg.Rectangle{
 			Min: vg.Point{X: px(x0 + panelMarginLeft), Y: px(bottom)},
 			Max: vg.Point{X: px(x0 + heatmapPanelWidth - panelMarginRight), Y: px(bottom + heatH)},

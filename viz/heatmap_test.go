@@ -149,6 +149,49 @@ func TestWriteHeatmapsSVG(t *testing.T) {
 	checkSVG(t, buf.Bytes(), "Kernel <3×3> & input", "Input", "Kernel", "column")
 }
 
+func TestHeatmapsWideTitle(t *testing.T) {
+	// One 400-px panel under a title far wider than it: the figure widens
+	// and the title is whole, its ink clear of the image's sides.
+	panel := Panel{Title: "input", Grid: Grid{Rows: 28, Cols: 28, Values: make([]float64, 28*28)}, Min: 0, Max: 1}
+	for lang, title := range map[string]string{
+		"en":   "Draw a digit — centred as MNIST, shifted +0 px — the drawing is blank: nothing to predict",
+		LangZh: "画一个数字 — 按 MNIST 的方式居中，平移 +0 像素 — 画面是空白的：没有可预测的内容",
+	} {
+		var buf bytes.Buffer
+		if err := Write(&buf, FormatPNG, lang, Heatmaps{Title: title, Panels: []Panel{panel}}); err != nil {
+			t.Fatal(err)
+		}
+		img := decodePNG(t, buf.Bytes())
+		w := img.Bounds().Dx()
+		if w <= heatmapPanelWidth {
+			t.Errorf("%s: width %d, want wider than the panel's %d", lang, w, heatmapPanelWidth)
+		}
+		inked := 0
+		for y := range figureTitleBand - 8 {
+			for x := range w {
+				if c := rgbaAt(img, x, y); c.R < 200 {
+					inked++
+					if x < 4 || x >= w-4 {
+						t.Fatalf("%s: title ink at (%d, %d), at the image's side", lang, x, y)
+					}
+				}
+			}
+		}
+		if inked < 100 {
+			t.Errorf("%s: %d inked pixels in the title band", lang, inked)
+		}
+		// The panel is centred: as much white left of its heat map as right.
+		f, err := layoutHeatmaps(typesetFor(lang), title, []Panel{panel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.areas[0]
+		if l, r := toPx(a.Min.X)-panelMarginLeft, toPx(f.w-a.Max.X)-panelMarginRight; math.Abs(l-r) > 1 {
+			t.Errorf("%s: panel %v px from the left, %v px from the right", lang, l, r)
+		}
+	}
+}
+
 func TestHeatmapsBadInput(t *testing.T) {
 	ok := Panel{Grid: Grid{Rows: 1, Cols: 2, Values: []float64{1, 2}}}
 	for name, tc := range map[string]struct {
