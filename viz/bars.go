@@ -40,7 +40,8 @@ func WriteBars(w io.Writer, format, title, yLabel string, categories []string, l
 // barSpan is the fraction of each category's slot that its bars fill.
 const barSpan = 0.8
 
-func barsPlot(t typeset, title, yLabel string, categories []string, logY bool, groups []BarGroup) (*plot.Plot, error) {
+func barsPlot(t typeset, c BarChart) (*plot.Plot, error) {
+	title, yLabel, categories, logY, groups := c.Title, c.YLabel, c.Categories, c.LogY, c.Groups
 	if len(categories) == 0 {
 		return nil, errors.New("viz: no bar categories")
 	}
@@ -102,7 +103,7 @@ func barsPlot(t typeset, title, yLabel string, categories []string, logY bool, g
 		col, _ := seriesStyle(i)
 		b := &groupBars{
 			text:   t,
-			values: g.Values, base: base, color: col,
+			values: g.Values, base: base, color: col, labelMin: c.LabelMin,
 			offset: barSpan*(float64(i)+0.5)/float64(len(groups)) - barSpan/2,
 			width:  barSpan / float64(len(groups)),
 		}
@@ -128,6 +129,7 @@ type groupBars struct {
 	text          typeset
 	values        []float64
 	base          float64 // 0, or the bottom of a log axis
+	labelMin      float64 // bars whose |value| is below it get no label
 	color         color.Color
 	offset, width float64 // in category units
 }
@@ -149,6 +151,9 @@ func (b *groupBars) Plot(c draw.Canvas, plt *plot.Plot) {
 		x0, x1 = x0+gap, x1-gap
 		y0, y1 := trY(b.base), trY(v)
 		c.FillPolygon(b.color, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+		if math.Abs(v) < b.labelMin {
+			continue
+		}
 		label := compact(v)
 		if sty.Width(label) > (x1-x0)*1.6 {
 			continue // would run into the neighbouring bar's label

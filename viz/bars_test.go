@@ -88,3 +88,26 @@ func TestWriteBarsBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestBarsLabelMin(t *testing.T) {
+	// Class probabilities: the two large bars keep their labels, the tiny
+	// ones below LabelMin have none (they would crowd each other's).
+	c := BarChart{Title: "p", Categories: []string{"0", "1", "2", "3"}, LabelMin: 0.01,
+		Groups: []BarGroup{{Label: "a", Values: []float64{0.7, 0.0031, 0.29, 6.6e-13}}, {Label: "b", Values: []float64{0.99, 0.004, 0.00628, 0.01}}}}
+	var buf bytes.Buffer
+	if err := Write(&buf, FormatSVG, "", c); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, buf.Bytes(), "0.7", "0.29", "0.99", "0.01")
+	for _, small := range []string{"0.0031", "6.6e-13", "0.004", "0.00628"} {
+		if strings.Contains(buf.String(), ">"+small+"<") {
+			t.Errorf("bar of %s is labelled", small)
+		}
+	}
+	c.LabelMin = 0
+	buf.Reset()
+	if err := Write(&buf, FormatSVG, "", c); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, buf.Bytes(), "0.0031")
+}

@@ -53,15 +53,19 @@ func (c LineChart) layout(t typeset) (*laidOut, error) {
 
 // BarChart is the chart WriteBars draws: grouped bars, one per group in
 // each category, 640×400 px. See WriteBars for the styling and the errors.
+// LabelMin, when above 0, leaves the bars whose value is below it in size
+// without their value label: many tiny bars (the probabilities of the
+// classes a model rules out) would only crowd each other's labels.
 type BarChart struct {
 	Title, YLabel string
 	Categories    []string
 	LogY          bool
 	Groups        []BarGroup
+	LabelMin      float64
 }
 
 func (c BarChart) layout(t typeset) (*laidOut, error) {
-	p, err := barsPlot(t, c.Title, c.YLabel, c.Categories, c.LogY, c.Groups)
+	p, err := barsPlot(t, c)
 	if err != nil {
 		return nil, err
 	}
