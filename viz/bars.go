@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -23,7 +24,9 @@ type BarGroup struct {
 
 // WriteBars draws grouped bars — for each category one bar per group, side
 // by side, each group in its own Okabe–Ito colour and named in the legend
-// — with each bar's value written above it, and writes the chart in format
+// — with each bar's value written above it (unless the label would run
+// into a neighbour's: the first group's labels come first), and writes the
+// chart in format
 // ("png" or "svg"), 640×400 px. With logY the value axis is logarithmic,
 // so counts that differ by orders of magnitude (dense against shared
 // weights) can be read on one chart. It returns an error for an unknown
@@ -99,11 +102,13 @@ func barsPlot(t typeset, c BarChart) (*plot.Plot, error) {
 	p.Y.Min, p.Y.Max = lo, hi
 
 	var tops [][2]float64
+	placed := new([]vg.Rectangle) // the value labels drawn so far, shared by the groups
 	for i, g := range groups {
 		col, _ := seriesStyle(i)
 		b := &groupBars{
 			text:   t,
 			values: g.Values, base: base, color: col, labelMin: c.LabelMin,
+			first: i == 0, placed: placed,
 			offset: barSpan*(float64(i)+0.5)/float64(len(groups)) - barSpan/2,
 			width:  barSpan / float64(len(groups)),
 		}
@@ -132,6 +137,11 @@ type groupBars struct {
 	labelMin      float64 // bars whose |value| is below it get no label
 	color         color.Color
 	offset, width float64 // in category units
+	// placed are the value labels the chart's groups have drawn, so that
+	// a label that would overlap one is left out; the first group, drawn
+	// first, starts the list afresh.
+	first  bool
+	placed *[]vg.Rectangle
 }
 
 var (
@@ -140,6 +150,9 @@ var (
 )
 
 func (b *groupBars) Plot(c draw.Canvas, plt *plot.Plot) {
+	if b.first {
+		*b.placed = (*b.placed)[:0]
+	}
 	trX, trY := plt.Transforms(&c)
 	sty := b.text.style(8.5)
 	sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
@@ -162,8 +175,20 @@ func (b *groupBars) Plot(c draw.Canvas, plt *plot.Plot) {
 		if v < b.base {
 			y = y1 - px(2) - sty.Height(label)
 		}
+		// Nor into a neighbouring group's label at the same height.
+		lw, lh := sty.Width(label), sty.Height(label)
+		box := vg.Rectangle{Min: vg.Point{X: (x0+x1)/2 - lw/2, Y: y}, Max: vg.Point{X: (x0+x1)/2 + lw/2, Y: y + lh}}
+		if slices.ContainsFunc(*b.placed, func(r vg.Rectangle) bool { return overlaps(r, box) }) {
+			continue
+		}
+		*b.placed = append(*b.placed, box)
 		c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: y}, label)
 	}
+}
+
+// overlaps reports whether a and b share more than an edge.
+func overlaps(a, b vg.Rectangle) bool {
+	return a.Min.X < b.Max.X && b.Min.X < a.Max.X && a.Min.Y < b.Max.Y && b.Min.Y < a.Max.Y
 }
 
 func (b *groupBars) Thumbnail(c *draw.Canvas) {

@@ -111,3 +111,21 @@ func TestBarsLabelMin(t *testing.T) {
 	}
 	checkSVG(t, buf.Bytes(), "0.0031")
 }
+
+func TestBarsLabelsDoNotOverlap(t *testing.T) {
+	// Two groups of equal bars in ten categories: each label ("0.555") is
+	// wider than the distance between neighbouring bars' centres, so the
+	// second group's would run into the first's and are left out.
+	cats := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	v := make([]float64, len(cats))
+	for i := range v {
+		v[i] = 0.555
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, FormatSVG, "", BarChart{Categories: cats, Groups: []BarGroup{{Label: "a", Values: v}, {Label: "b", Values: v}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), ">0.555<"); n != len(cats) {
+		t.Errorf("%d labels of 0.555, want %d (one per category)", n, len(cats))
+	}
+}
