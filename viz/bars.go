@@ -26,13 +26,13 @@ type BarGroup struct {
 // by side, each group in its own Okabe–Ito colour and named in the legend
 // — with each bar's value written above it (unless the label would run
 // into a neighbour's: the first group's labels come first), and writes the
-// chart in format
-// ("png" or "svg"), 640×400 px. With logY the value axis is logarithmic,
-// so counts that differ by orders of magnitude (dense against shared
-// weights) can be read on one chart. It returns an error for an unknown
-// format, no categories or groups, a group whose number of values differs
-// from the number of categories, a NaN or infinite value, or a value ≤ 0
-// with logY.
+// chart in format ("png" or "svg"), 640×400 px. With logY the value axis
+// is logarithmic, so counts that differ by orders of magnitude (dense
+// against shared weights) can be read on one chart; it starts below the
+// smallest value, so every bar has a height. It returns an error for an
+// unknown format, no categories or groups, a group whose number of values
+// differs from the number of categories, a NaN or infinite value, or a
+// value ≤ 0 with logY.
 //
 // Its text is English; Write with a BarChart draws the same chart in
 // another language.
@@ -77,7 +77,13 @@ func barsPlot(t typeset, c BarChart) (*plot.Plot, error) {
 	// Leave headroom above the tallest bar for its label and the legend.
 	var base float64
 	if logY {
+		least := lo
 		lo, hi = decadeRange(lo, hi)
+		if lo >= least {
+			// The smallest value is a power of ten: a bar standing on
+			// the axis at its own value would have no height.
+			lo /= 10
+		}
 		if hi/lo < 100 {
 			hi *= 10 // one decade is too little to read a log axis
 		}

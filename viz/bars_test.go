@@ -129,3 +129,28 @@ func TestBarsLabelsDoNotOverlap(t *testing.T) {
 		t.Errorf("%d labels of 0.555, want %d (one per category)", n, len(cats))
 	}
 }
+
+func TestBarsLogPowerOfTen(t *testing.T) {
+	// The smallest value is a power of ten (a convolution's 10
+	// parameters): its bar still has a height, the axis starting below.
+	var buf bytes.Buffer
+	if err := WriteBars(&buf, "png", "", "", []string{"dense", "conv"}, true, BarGroup{Values: []float64{1e5, 10}}); err != nil {
+		t.Fatal(err)
+	}
+	img := decodePNG(t, buf.Bytes())
+	c, _ := seriesStyle(0)
+	w := img.Bounds().Dx()
+	right := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(image.Rect(w/2, 0, w, img.Bounds().Dy()))
+	if n := countNear(right, c, 0); n < 200 {
+		t.Errorf("the bar of 10 has %d px of its colour", n)
+	}
+	p, err := barsPlot(english, BarChart{Categories: []string{"a"}, LogY: true, Groups: []BarGroup{{Values: []float64{10}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Y.Min >= 10 {
+		t.Errorf("axis starts at %g, want below 10", p.Y.Min)
+	}
+}
