@@ -136,14 +136,17 @@ func (d *digit) figure(w io.Writer, format, lang string) error {
 	for _, m := range lab.Models() {
 		p := r.probs[m]
 		top := argmax(p)
-		groups = append(groups, viz.BarGroup{Label: m, Values: p})
-		verdict = append(verdict, fmt.Sprintf(t.says.In(lang), m, top, 100*p[top]))
+		name := strings.ToUpper(m) // CNN, LC, MLP, as the page names them
+		groups = append(groups, viz.BarGroup{Label: name, Values: p})
+		verdict = append(verdict, fmt.Sprintf(t.says.In(lang), name, top, 100*p[top]))
 	}
 	sep := ", "
 	if lang == "zh" {
 		sep = "，"
 	}
-	bars := viz.BarChart{Title: t.verdict.In(lang) + strings.Join(verdict, sep), YLabel: t.prob.In(lang), Categories: classes, Groups: groups}
+	// Only bars of at least 1 % are labelled: the many near-zero
+	// probabilities (2.7e-06, 0.00019…) would run into each other.
+	bars := viz.BarChart{Title: t.verdict.In(lang) + strings.Join(verdict, sep), YLabel: t.prob.In(lang), Categories: classes, Groups: groups, LabelMin: 0.01}
 	return viz.Write(w, format, lang, viz.Figure{Cols: 1, Charts: []viz.Chart{heat, bars}})
 }
 

@@ -45,7 +45,7 @@ func TestFigure(t *testing.T) {
 	if err := writeFigure("svg")(&svg, d, "en"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Draw a digit — centred as MNIST, shifted +2 px — MNIST test digit #3", "Class probabilities: cnn says", "conv2 after ReLU: 16 maps of 14×14"} {
+	for _, want := range []string{"Draw a digit — centred as MNIST, shifted +2 px — MNIST test digit #3", "Class probabilities: CNN says", "conv2 after ReLU: 16 maps of 14×14"} {
 		if !bytes.Contains(svg.Bytes(), []byte(want)) {
 			t.Errorf("the SVG has no %q", want)
 		}
