@@ -58,6 +58,11 @@ var presetText = map[string]run.Text{
 // identity, vertical-edge, horizontal-edge, blur, sharpen.
 func Presets() []string { return slices.Clone(presetNames) }
 
+// PresetText names a preset in English and Chinese, as conv-slide's
+// figures do ("vertical-edge", "竖直边缘"); the zero Text for a name
+// that is not one of Presets.
+func PresetText(name string) run.Text { return presetText[name] }
+
 // Preset returns a preset's nine kernel values (row-major; the bias is 0)
 // and whether the name is one of Presets.
 func Preset(name string) ([9]float64, bool) {
