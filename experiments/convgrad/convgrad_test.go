@@ -201,3 +201,25 @@ func TestJSONExportIsPrecise(t *testing.T) {
 		t.Fatalf("trace loss %v, experiment's %v", tr.Loss.Value, g.loss)
 	}
 }
+
+// TestKernelNames: every kernel choice has a name in both languages for the
+// figure, conv-slide's presets the very names conv-slide's figure uses.
+func TestKernelNames(t *testing.T) {
+	for _, k := range kernels {
+		tx := kernelText(k)
+		if tx.En == "" || tx.Zh == "" {
+			t.Errorf("kernel %q: names %+v", k, tx)
+		}
+	}
+	if got := kernelText("vertical-edge").Zh; got != "竖直边缘" {
+		t.Errorf("vertical-edge in Chinese: %q", got)
+	}
+	g := newTestGrad(t, `{"kernel": "vertical-edge"}`)
+	var buf bytes.Buffer
+	if err := writeFigure("svg")(&buf, g, "en"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("vertical-edge kernel")) {
+		t.Error(`the English figure does not say "vertical-edge kernel"`)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/experiments/convslide"
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
 )
@@ -52,12 +53,21 @@ var figureText = struct {
 }{
 	title: run.Text{
 		En: "How a shared kernel learns — digit #%d (a %d), %s kernel, seed %d — %d of %d positions added",
-		Zh: "共享的卷积核如何学习 — 第 %d 号数字（%d），卷积核 %s，种子 %d — 已加入 %d / %d 个位置",
+		Zh: "共享的卷积核如何学习 — 第 %d 号数字（%d），%s卷积核，种子 %d — 已加入 %d / %d 个位置",
 	},
 	upstream: run.Text{En: "upstream gradient dL/dy", Zh: "上游梯度 dL/dy"},
 	norms:    run.Text{En: "contribution size per position", Zh: "每个位置贡献的大小"},
 	sum:      run.Text{En: "sum of %d contributions", Zh: "%d 个贡献之和"},
 	engine:   run.Text{En: "engine dW", Zh: "引擎算出的 dW"},
+}
+
+// kernelText names a kernel choice as conv-slide's figures name its
+// presets; random is this lesson's own.
+func kernelText(name string) run.Text {
+	if name == random {
+		return run.Text{En: "random", Zh: "随机"}
+	}
+	return convslide.PresetText(name)
 }
 
 // figure draws g in format and lang.
@@ -80,7 +90,7 @@ func (g *grad) figure(w io.Writer, format, lang string) error {
 		lim = 1
 	}
 	t := figureText
-	title := fmt.Sprintf(t.title.In(lang), g.p.Digit, g.label, g.p.Kernel, g.p.Seed, g.pos, g.Total())
+	title := fmt.Sprintf(t.title.In(lang), g.p.Digit, g.label, kernelText(g.p.Kernel).In(lang), g.p.Seed, g.pos, g.Total())
 	return viz.Write(w, format, lang, viz.Heatmaps{Title: title, Panels: []viz.Panel{
 		{Title: t.upstream.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: slices.Clone(g.contribB)}, Diverging: true, XLabel: "ox", YLabel: "oy"},
 		{Title: t.norms.In(lang), Grid: viz.Grid{Rows: g.oh, Cols: g.ow, Values: norms}, Min: 0, Max: normMax, XLabel: "ox", YLabel: "oy"},
