@@ -3,19 +3,46 @@ package viz
 import (
 	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Series is one named curve: Y[i] at X[i].
+// Series is one named curve: Y[i] at X[i]. Its colour, dash pattern and
+// marker shape are those of its position among the chart's series, unless
+// Style chooses them.
 type Series struct {
 	Name string
 	X, Y []float64
+	// Style, when not nil, gives the series the look it names instead of
+	// its position's, so that several curves can share a colour: one
+	// model's training and test accuracy, told apart by their dashes.
+	Style *Style
 }
+
+// Style is a series' look by index: Color into the Okabe–Ito palette
+// (SeriesColors: 0 blue, 1 vermillion, 2 bluish green, …), Dash into the
+// dash patterns (0 solid, 1 long dashes, 2 dots, …) and Marker into the
+// marker shapes (0 circle, 1 square, 2 triangle, …). The n-th series
+// without a Style has Style{n, n, n}; indices wrap around.
+type Style struct{ Color, Dash, Marker int }
+
+// style returns the colour, dash pattern and marker of the i-th series s.
+func (s Series) style(i int) (color.RGBA, []vg.Length, draw.GlyphDrawer) {
+	st := Style{i, i, i}
+	if s.Style != nil {
+		st = *s.Style
+	}
+	return okabeIto[mod(st.Color, len(okabeIto))], dashes[mod(st.Dash, len(dashes))], markers[mod(st.Marker, len(markers))]
+}
+
+// mod is i modulo n, in [0, n).
+func mod(i, n int) int { return (i%n + n) % n }
 
 // markerLimit is the most points a series may have and still get a marker
 // at each point; denser curves are plain lines.
@@ -31,9 +58,9 @@ var markers = []draw.GlyphDrawer{
 // WriteLines draws series as lines on one set of axes — loss and accuracy
 // curves, gradient norms over time (logY), accuracy per shift — and writes
 // the chart in format ("png" or "svg"), 640×400 px. Each series has its
-// own Okabe–Ito colour and dash pattern, so lines can be told apart by
-// colour-blind readers and in grey print; series of at most 30 points also
-// get point markers. Points that cannot be drawn — NaN or ±Inf, and y ≤ 0
+// own Okabe–Ito colour and dash pattern (or those its Style names), so
+// lines can be told apart by colour-blind readers and in grey print;
+// series of at most 30 points also get point markers. Points that cannot be drawn — NaN or ±Inf, and y ≤ 0
 // on a log axis — leave a gap in their line, so a loss that blew up shows
 // where it stopped. It returns an error for an unknown format, no series,
 // a series with no points or with len(X) ≠ len(Y), or when no point at all
@@ -102,7 +129,7 @@ func linesPlot(t typeset, title, xLabel, yLabel string, logY bool, series []Seri
 
 	var drawn plotter.XYs
 	for i, s := range series {
-		col, dash := seriesStyle(i)
+		col, dash, shape := s.style(i)
 		var first plot.Thumbnailer
 		for _, run := range runs[i] {
 			l, err := plotter.NewLine(run)
@@ -119,7 +146,7 @@ func linesPlot(t typeset, title, xLabel, yLabel string, logY bool, series []Seri
 				if err != nil {
 					return nil, fmt.Errorf("viz: series %q: %w", s.Name, err)
 				}
-				sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: px(3.5), Shape: markers[i%len(markers)]}
+				sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: px(3.5), Shape: shape}
 				p.Add(sc)
 				first = thumbs{l, sc}
 			}

@@ -112,3 +112,34 @@ func TestLegendCorner(t *testing.T) {
 		t.Errorf("legend top=%v left=%v, want top right", p.Legend.Top, p.Legend.Left)
 	}
 }
+
+func TestSeriesStyle(t *testing.T) {
+	// Three curves styled as the first series: all blue, none in the
+	// second or third series' colours; the styled curve's look is the one
+	// it names, whatever its position.
+	s := lossCurves()
+	for i := range s {
+		s[i].Style = &Style{Color: 0, Dash: i, Marker: 2}
+	}
+	var buf bytes.Buffer
+	if err := WriteLines(&buf, "png", "", "", "", false, s...); err != nil {
+		t.Fatal(err)
+	}
+	img := decodePNG(t, buf.Bytes())
+	blue, _ := seriesStyle(0)
+	if n := countNear(img, blue, 8); n < 200 {
+		t.Errorf("%d blue pixels", n)
+	}
+	for i := 1; i < 3; i++ {
+		if c, _ := seriesStyle(i); countNear(img, c, 40) > 0 {
+			t.Errorf("series colour %d drawn, though every series is styled as the first", i)
+		}
+	}
+	col, dash, shape := Series{Style: &Style{Color: 9, Dash: -1, Marker: 2}}.style(0)
+	if col != okabeIto[1] || len(dash) != len(dashes[len(dashes)-1]) || shape != markers[2] {
+		t.Errorf("Style{9, -1, 2}: %v, %v, %T", col, dash, shape)
+	}
+	if col, dash, _ := (Series{}).style(1); col != okabeIto[1] || len(dash) != len(dashes[1]) {
+		t.Errorf("second series without a Style: %v, %v", col, dash)
+	}
+}
