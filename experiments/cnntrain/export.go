@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/lab"
@@ -137,6 +138,25 @@ var figureText = struct {
 	paramsGroup: run.Text{En: "parameters", Zh: "参数量"},
 }
 
+// optimizerText names each optimizer as the widget's settings do.
+var optimizerText = map[string]run.Text{
+	"sgd":      {En: "SGD", Zh: "SGD"},
+	"momentum": {En: "SGD + momentum 0.9", Zh: "SGD + 动量 0.9"},
+	"adam":     {En: "Adam", Zh: "Adam"},
+}
+
+// modelName is a model as the page names it: CNN, LC, MLP.
+func modelName(m string) string { return strings.ToUpper(m) }
+
+// modelNames are Models as the page names them.
+func modelNames() []string {
+	var names []string
+	for _, m := range Models() {
+		names = append(names, modelName(m))
+	}
+	return names
+}
+
 // writeFigure draws four charts in a 2×2 grid under the settings: the loss per step, the
 // accuracy (smoothed batch accuracy and the test evaluations), the latest
 // shift test and train against test accuracy at the latest evaluation.
@@ -158,24 +178,31 @@ func writeFigure(w io.Writer, exp run.Experiment, format, lang string) error {
 			counts = append(counts, float64(c.Params))
 		}
 		return viz.Write(w, format, lang, viz.BarChart{
-			Title: in(t.untrained), YLabel: in(t.paramsAxis), Categories: Models(), LogY: true,
+			Title: in(t.untrained), YLabel: in(t.paramsAxis), Categories: modelNames(), LogY: true,
 			Groups: []viz.BarGroup{{Label: in(t.paramsGroup), Values: counts}},
 		})
 	}
 
 	v := r.v
-	cfg := in(t.config, v.String("optimizer"), v.Float("lr"), v.Int("batch"), v.Int("trainSize"), v.Int("seed"), r.pos, r.Total())
+	opt := v.String("optimizer")
+	if tx, ok := optimizerText[opt]; ok {
+		opt = tx.In(lang)
+	}
+	cfg := in(t.config, opt, v.Float("lr"), v.Int("batch"), v.Int("trainSize"), v.Int("seed"), r.pos, r.Total())
+	// Each model keeps its colour (the widget's) on every chart; on the
+	// accuracy chart its training curve is solid and its test curve
+	// dashed, with the model's marker.
 	var loss, acc []viz.Series
 	for i, m := range Models() {
 		xs := make([]float64, len(r.loss[i]))
 		for k := range xs {
 			xs[k] = float64(k + 1)
 		}
-		loss = append(loss, viz.Series{Name: m, X: xs, Y: r.loss[i]})
-		acc = append(acc, viz.Series{Name: in(t.batchAcc, m), X: xs, Y: r.smooth[i]})
+		loss = append(loss, viz.Series{Name: modelName(m), X: xs, Y: r.loss[i]})
+		acc = append(acc, viz.Series{Name: in(t.batchAcc, modelName(m)), X: xs, Y: r.smooth[i], Style: &viz.Style{Color: i, Dash: 0, Marker: i}})
 	}
 	for i, m := range Models() {
-		s := viz.Series{Name: in(t.test, m, EvalImages)}
+		s := viz.Series{Name: in(t.test, modelName(m), EvalImages), Style: &viz.Style{Color: i, Dash: 1, Marker: i}}
 		for _, e := range r.evals {
 			s.X, s.Y = append(s.X, float64(e.Step)), append(s.Y, e.Test[i])
 		}
@@ -192,7 +219,7 @@ func writeFigure(w io.Writer, exp run.Experiment, format, lang string) error {
 		sh := r.shifts[n-1]
 		var series []viz.Series
 		for i, m := range Models() {
-			s := viz.Series{Name: m}
+			s := viz.Series{Name: modelName(m)}
 			for k, dx := range shiftAmounts() {
 				s.X, s.Y = append(s.X, float64(dx)), append(s.Y, sh.Acc[i][k])
 			}
@@ -202,7 +229,7 @@ func writeFigure(w io.Writer, exp run.Experiment, format, lang string) error {
 	}
 	if n := len(r.evals); n > 0 {
 		e := r.evals[n-1]
-		charts[3] = viz.BarChart{Title: in(t.gap, e.Step), YLabel: in(t.accAxis), Categories: Models(), Groups: []viz.BarGroup{
+		charts[3] = viz.BarChart{Title: in(t.gap, e.Step), YLabel: in(t.accAxis), Categories: modelNames(), Groups: []viz.BarGroup{
 			{Label: in(t.trainGroup, EvalImages), Values: e.Train},
 			{Label: in(t.testGroup, EvalImages), Values: e.Test},
 		}}

@@ -53,12 +53,28 @@ func TestExports(t *testing.T) {
 		t.Fatalf("png is %v, want four charts", rect)
 	}
 	t.Logf("png %v, %d bytes", img.Bounds(), len(b))
+	// Every curve is in its model's colour (the widget's: the first three
+	// of viz's palette); no fourth colour, as test curves once had.
+	colors := viz.SeriesColors()
+	for _, c := range colors[3:6] {
+		n := 0
+		for y := range img.Bounds().Dy() {
+			for x := range img.Bounds().Dx() {
+				if cr, cg, cb, _ := img.At(x, y).RGBA(); cr>>8 == uint32(c.R) && cg>>8 == uint32(c.G) && cb>>8 == uint32(c.B) {
+					n++
+				}
+			}
+		}
+		if n > 0 {
+			t.Errorf("%d px of %v, a colour of none of the three models", n, c)
+		}
+	}
 	if r.gate != nil {
 		t.Fatal("the export left its step's gate open")
 	}
 
 	b = export(t, r, "svg", "en")
-	checkSVG(t, b, "Train a CNN live — adam, lr 0.003, batch 32, 96 digits, seed 1 — step 3 of 3", "Loss per step", "Accuracy", "Shift test — 500 test digits moved right, weights of step 3",
+	checkSVG(t, b, "Train a CNN live — Adam, lr 0.003, batch 32, 96 digits, seed 1 — step 3 of 3", "Loss per step", "Accuracy", "Shift test — 500 test digits moved right, weights of step 3",
 		"Train vs test accuracy at step 3 (gap = train − test)")
 	shot := filepath.Join(os.TempDir(), "paramshare-cnn-train-export.svg")
 	if err := os.WriteFile(shot, b, 0o644); err != nil {
@@ -127,7 +143,10 @@ func TestFigureTextHasGlyphs(t *testing.T) {
 	f := figureText
 	for _, tx := range []run.Text{f.config, f.loss, f.accuracy, f.step, f.lossAxis, f.accAxis, f.batchAcc, f.test,
 		f.shift, f.shiftAxis, f.gap, f.trainGroup, f.testGroup, f.untrained, f.paramsAxis, f.paramsGroup} {
-		zh := tx.Zh + "adam sgd momentum cnn lc mlp 0.003 1e-05 — 0123456789"
+		zh := tx.Zh + "CNN LC MLP 0.003 1e-05 — 0123456789"
+		for _, o := range optimizerText {
+			zh += o.Zh
+		}
 		if m := viz.MissingGlyphs(zh); len(m) > 0 {
 			t.Errorf("%q: the chart font lacks %q", tx.Zh, m)
 		}
