@@ -9,4 +9,5 @@ import (
 	_ "github.com/paramshare/paramshare/experiments/convslide"
 	_ "github.com/paramshare/paramshare/experiments/drawdigit"
 	_ "github.com/paramshare/paramshare/experiments/paramcalc"
+	_ "github.com/paramshare/paramshare/experiments/rnnunroll"
 )
