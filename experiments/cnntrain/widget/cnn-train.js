@@ -27,6 +27,7 @@ const strings = {
     trainAcc: "Train accuracy", testAcc: "Test accuracy", gap: "Gap (train − test)",
     kinds: { cnn: "(shared kernels)", lc: "(locally connected, no sharing)", mlp: "(dense)" },
     short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
+    list: ", ", // between the items of a list ("CNN, LC, MLP")
     progress: "Step {k} of {n} · epoch {e}",
     budget: {
       one: "Budget: {n} steps = {epochs} × {per} steps per epoch; one step is one minibatch of {batch} digits for each model.",
@@ -76,6 +77,7 @@ const strings = {
     trainAcc: "训练准确率", testAcc: "测试准确率", gap: "差距（训练 − 测试，百分点）",
     kinds: { cnn: "（共享卷积核）", lc: "（局部连接，不共享）", mlp: "（全连接）" },
     short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
+    list: "、",
     progress: "第 {k} / {n} 步 · 第 {e} 轮",
     budget: "预算：{n} 步 = {epochs} 轮 × 每轮 {per} 步；每一步让每个模型各训练一个含 {batch} 个数字的小批量。",
     budgetCapped: "预算：{n} 步（已封顶；{epochs} 轮本需 {want} 步）；每一步让每个模型各训练一个含 {batch} 个数字的小批量。",
@@ -586,11 +588,11 @@ export default function mount(root, initial, { lang }) {
       shiftBar.value = sh.running.done;
       shiftFig.fig.setAttribute("aria-busy", "true");
     } else {
-      shiftInfo.textContent = done ? "" : fill(S.shiftNone, { steps: statics.shiftSteps.map((k) => nf.format(k)).join(", ") });
+      shiftInfo.textContent = done ? "" : fill(S.shiftNone, { steps: statics.shiftSteps.map((k) => nf.format(k)).join(S.list) });
       shiftBar.hidden = true;
       shiftFig.fig.removeAttribute("aria-busy");
     }
-    const latest = (arr) => MODELS.map((m, i) => `${S.short[m]} ${Number.isFinite(arr[i]) ? arr[i] : "—"}`).join(", ");
+    const latest = (arr) => MODELS.map((m, i) => `${S.short[m]} ${Number.isFinite(arr[i]) ? arr[i] : "—"}`).join(S.list);
     lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, {
       title: S.lossChart, values: latest(frame.models.map((mm) => (mm.loss == null ? NaN : num3.format(mm.loss)))),
     }));
@@ -704,20 +706,20 @@ export default function mount(root, initial, { lang }) {
       // that says which step (divergedStep) is taken at its word.
       const k = nf.format(div.find((m) => m.divergedStep)?.divergedStep ?? frame.step);
       divergedDetail.textContent = div.length
-        ? fill(S.divergedLoss, { models: div.map((m) => S.short[m.name]).join(", "), k, losses: losses.join(", "), guess: num3.format(Math.LN10) })
-        : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(", "), k });
+        ? fill(S.divergedLoss, { models: div.map((m) => S.short[m.name]).join(S.list), k, losses: losses.join(S.list), guess: num3.format(Math.LN10) })
+        : fill(S.divergedDetail, { models: frame.models.map((m) => S.short[m.name]).join(S.list), k });
       divergedDetail.title = div.map((m) => (L === "zh" && m.divergedZh) || m.diverged).join("\n");
     }
   }
 
   function narrate(force) {
     if (!frame || !voice.due(force || run.state !== "running")) return;
-    const tests = frame.models.map((m) => `${S.short[m.name]} ${m.test == null ? S.notYet : pct.format(m.test)}`).join(", ");
+    const tests = frame.models.map((m) => `${S.short[m.name]} ${m.test == null ? S.notYet : pct.format(m.test)}`).join(S.list);
     let text = fill(S.say, { k: nf.format(frame.step), n: nf.format(frame.total), tests });
     const done = frame.shift?.done;
     if (done && done.step !== lastShiftSpoken) {
       lastShiftSpoken = done.step;
-      text += " " + fill(S.sayShift, { k: nf.format(done.step), accs: MODELS.map((m, i) => `${S.short[m]} ${pct.format(done.acc[i][4])}`).join(", ") });
+      text += " " + fill(S.sayShift, { k: nf.format(done.step), accs: MODELS.map((m, i) => `${S.short[m]} ${pct.format(done.acc[i][4])}`).join(S.list) });
     }
     voice.say(text);
   }
