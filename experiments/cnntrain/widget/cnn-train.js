@@ -683,7 +683,9 @@ export default function mount(root, initial, { lang }) {
   function drawText() {
     if (!statics || !frame) return;
     const total = statics.total;
-    stepLine.textContent = fill(S.progress, { k: nf.format(frame.step), n: nf.format(total), e: nf.format(frame.epoch) });
+    // Epochs count from 1: before the first step the race is about to
+    // start epoch 1 (the trainer says 0, no epoch started yet).
+    stepLine.textContent = fill(S.progress, { k: nf.format(frame.step), n: nf.format(total), e: nf.format(Math.max(1, frame.epoch)) });
     root.dataset.step = String(frame.step);
     bar.max = total;
     bar.value = frame.step;
