@@ -40,6 +40,7 @@ const strings = {
     seenCaption: "{centre}, moved {shift} px",
     centred: "centred", notCentred: "not centred",
     names: { cnn: "CNN (shared kernels)", lc: "Locally connected (unshared)", mlp: "MLP (dense)" },
+    short: { cnn: "CNN", lc: "LC", mlp: "MLP" }, // table rows
     params: "{n} parameters",
     says: "says",
     noPrediction: "—",
@@ -82,6 +83,7 @@ const strings = {
     seenCaption: "{centre}，平移 {shift} 像素",
     centred: "已居中", notCentred: "未居中",
     names: { cnn: "CNN（共享卷积核）", lc: "局部连接（不共享）", mlp: "MLP（全连接）" },
+    short: { cnn: "CNN", lc: "LC", mlp: "MLP" },
     params: "{n} 个参数",
     says: "判断为",
     noPrediction: "—",
@@ -294,8 +296,9 @@ export default function mount(root, initial, { lang }) {
     const tbody = el("tbody");
     for (const m of MODELS) {
       const tr = el("tr");
-      const th = el("th", "", m);
+      const th = el("th", "", S.short[m]);
       th.scope = "row";
+      th.title = S.names[m];
       th.style.color = MODEL_COLORS[m];
       tr.append(th);
       for (let s = shiftField.min; s <= shiftField.max; s++) tr.append(el("td", "", "·"));
@@ -693,7 +696,7 @@ export default function mount(root, initial, { lang }) {
       return;
     }
     const p = Math.round(100 * (t.fraction || 0));
-    trainingText.textContent = t.fraction > 0 ? fill(S.training, { p, model: t.model || "…" }) : S.trainingStart;
+    trainingText.textContent = t.fraction > 0 ? fill(S.training, { p, model: S.short[t.model] ?? (t.model || "…") }) : S.trainingStart;
     trainingFill.style.width = p + "%";
     trainingBar.setAttribute("aria-valuenow", String(p));
     trainingBar.setAttribute("aria-valuetext", trainingText.textContent);
@@ -715,8 +718,9 @@ export default function mount(root, initial, { lang }) {
     const tbody = el("tbody");
     for (const m of ms) {
       const tr = el("tr");
-      const th = el("th", "", m.name);
+      const th = el("th", "", S.short[m.name] ?? m.name);
       th.scope = "row";
+      th.title = S.names[m.name] ?? "";
       th.style.color = MODEL_COLORS[m.name];
       tr.append(th);
       for (const a of m.shiftAccuracy) tr.append(el("td", "", pct1.format(a)));
