@@ -32,7 +32,7 @@ const strings = {
     contribution: "Contribution",
     added: "added into",
     sum: "Shared kernel gradient so far (Σ)",
-    engine: "Engine's dW (one Backward)",
+    engine: "Engine's dW (one backward pass)",
     sumBias: "bias: Σ {s} · engine {e}",
     progress: "{step} of {total} positions added",
     equal: "Σ of all {n} contributions = the engine's dW (largest difference {d}).",
@@ -142,17 +142,22 @@ export default function mount(root, initial, { lang }) {
     fig.append(el("figcaption", "", caption), grid);
     return { fig, grid };
   }
-  const patch = gridFig(S.patch, "patch");
-  const timesOp = el("span", "cg-op");
-  const contrib = gridFig(S.contribution, "contribution");
+  const patch = gridFig(S.patch, "patch", "cg-factor");
+  // The multiplier's box keeps one width whatever number it shows, so the
+  // flow does not rewrap as the positions go by.
+  const timesOp = el("span", "cg-op cg-times");
+  const contrib = gridFig(S.contribution, "contribution", "cg-factor");
   const plusOp = el("span", "cg-op", S.added);
   const sum = gridFig(S.sum, "sum-grid", "cg-shared");
   const engine = gridFig(S.engine, "engine-grid");
   const flow = el("div", "cg-flow");
-  // The sum and the engine's dW stay side by side, even when the row wraps.
+  // The sum and the engine's dW stay side by side, even when the row wraps,
+  // and "added into" stays with them.
   const pair = el("div", "cg-pair");
   pair.append(sum.fig, engine.fig);
-  flow.append(patch.fig, timesOp, contrib.fig, plusOp, pair);
+  const join = el("div", "cg-join");
+  join.append(plusOp, pair);
+  flow.append(patch.fig, timesOp, contrib.fig, join);
   const biasLine = el("p", "cg-bias");
   const progress = el("p", "cg-progress");
   progress.dataset.testid = "progress";
