@@ -329,11 +329,7 @@ func DecodeJSON(fields []Field, base Values, raw json.RawMessage) (Values, error
 			return nil, unknownError(fields, name)
 		}
 		if seen[name] {
-			n := shown(name)
-			return nil, &ParamError{Field: n, Text: Text{
-				En: fmt.Sprintf("parameter %q is given twice", n),
-				Zh: fmt.Sprintf("参数 %q 出现了两次", n),
-			}}
+			return nil, repeatedError(name)
 		}
 		seen[name] = true
 		if bytes.Equal(v, []byte("null")) {
@@ -459,7 +455,7 @@ func DecodeQuery(fields []Field, q url.Values, extra ...string) (Values, error) 
 		var err error
 		switch f.Kind {
 		case Int, Number:
-			if isJSONNumber(json.RawMessage(s)) {
+			if isJSONNumber(json.RawMessage(s)) && json.Valid([]byte(s)) { // JSON's number syntax: no 0x1p1, 1., +2
 				x, err = numberValue(f, s)
 			} else {
 				err = fieldError(f, strconv.Quote(s))

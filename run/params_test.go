@@ -46,7 +46,7 @@ func TestDecodeJSON(t *testing.T) {
 		{`{"preset": "d"}`, "preset", `one of a, b, c; got "d"`, "以下之一：a、b、c"},
 		{`{"preset": 1}`, "preset", "one of", "以下之一"},
 		{`{"shift": "yes"}`, "shift", "true or false", "true 或 false"},
-		{`{"total": 3, "total": 4}`, "total", "given twice", "两次"},
+		{`{"total": 3, "total": 4}`, "total", "more than once", "不止一次"},
 		{`[1]`, "", "one JSON object", "JSON 对象"},
 		{`"x"`, "", "one JSON object", "JSON 对象"},
 		{`{"total": 3} {}`, "", "one JSON object", "JSON 对象"},
@@ -76,7 +76,7 @@ func TestDecodeQuery(t *testing.T) {
 	if err != nil || !v.Equal(def.With("total", 5).With("lr", 0.5).With("preset", "a").With("shift", true)) {
 		t.Fatalf("%v %v", v, err)
 	}
-	for _, s := range []string{"Total=5", "total=0", "total=x", "total=", "total=1&total=2", "step=1&step=2", "lr=NaN", "lr=Inf", "shift=1", "preset=A", "bogus=1"} {
+	for _, s := range []string{"Total=5", "total=0", "total=x", "total=", "total=1&total=2", "step=1&step=2", "lr=NaN", "lr=Inf", "shift=1", "preset=A", "bogus=1", "total=0x1p1", "total=2.", "total=+2", "lr=.5"} {
 		if _, err := DecodeQuery(counterFields, q(s), "step"); err == nil {
 			t.Errorf("%s accepted", s)
 		} else if _, ok := AsParamError(err); !ok {

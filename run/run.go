@@ -484,6 +484,9 @@ func (r *Run) SetSpeed(sps float64) error {
 		return nil
 	}
 	r.speed = sps
+	if next := time.Now().Add(periodOf(sps)); r.nextTick.After(next) {
+		r.nextTick = next // faster: do not wait out the slow period
+	}
 	r.signal()
 	r.publishStateLocked()
 	return nil
@@ -625,6 +628,9 @@ func (r *Run) sleep(j job) {
 // the slot: drawing and encoding the frame is the run's work too.
 func (r *Run) tick(exp Experiment, j job) {
 	r.sched.Do(j.ctx, r.owner, func() {
+		if j.ctx.Err() != nil {
+			return // paused (or anything else) while waiting: no step
+		}
 		if exp.Pos() < exp.Total() {
 			if err := r.call(exp, "Advance", exp.Advance); err != nil {
 				r.fail(err)
@@ -750,9 +756,18 @@ func (r *Run) fail(err error) {
 		r.state = Diverged
 	}
 	var re *Error
-	if errors.As(err, &re) {
+	var pe *PanicError
+	switch {
+	case errors.As(err, &re):
 		r.failure = re.Text
-	} else {
+	case errors.As(err, &pe):
+		// The panic's value and stack are in the server's log; the page
+		// learns only that this is a bug.
+		r.failure = Text{
+			En: "the experiment crashed (a bug; the server logged it). Reset to start again.",
+			Zh: "实验崩溃了（这是一个错误，服务器已记录）。请重置后重新开始。",
+		}
+	default:
 		r.failure = Text{En: err.Error(), Zh: err.Error()}
 	}
 }
@@ -772,8 +787,14 @@ func (r *Run) publish(exp Experiment) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
+		// A picture that cannot be drawn or encoded is a bug: logged
+		// here (a panic was logged where it was recovered).
+		slog.Error("run: frame failed", "experiment", r.spec.Name, "err", err)
 		r.state = Failed
-		r.failure = Text{En: err.Error(), Zh: err.Error()}
+		r.failure = Text{
+			En: "the experiment could not draw its picture (a bug; the server logged it). Reset to start again.",
+			Zh: "实验无法绘制当前画面（这是一个错误，服务器已记录）。请重置后重新开始。",
+		}
 		static, data, f.StaticRev = r.last.Static, r.last.Data, r.last.StaticRev
 		step, total = r.last.Step, r.last.Total
 	}

@@ -48,9 +48,10 @@ const (
 )
 
 type grant struct {
-	owner Owner
-	ready chan struct{}
-	given bool
+	owner      Owner
+	addr, sess *keyState // the owner's accounts, active while the grant lives
+	ready      chan struct{}
+	given      bool
 }
 
 // NewScheduler returns a scheduler with slots CPU slots; slots ≤ 0 means
@@ -75,7 +76,7 @@ func sessionKey(o Owner) string { return "s\x00" + o.Addr + "\x00" + o.Session }
 func (s *Scheduler) Acquire(ctx context.Context, o Owner) (release func(), err error) {
 	s.mu.Lock()
 	s.activate(o)
-	g := &grant{owner: o, ready: make(chan struct{})}
+	g := &grant{owner: o, addr: s.keys[addrKey(o)], sess: s.keys[sessionKey(o)], ready: make(chan struct{})}
 	if s.busy < s.slots && len(s.wait) == 0 {
 		s.busy++
 		g.given = true
@@ -86,6 +87,10 @@ func (s *Scheduler) Acquire(ctx context.Context, o Owner) (release func(), err e
 	s.mu.Unlock()
 	select {
 	case <-g.ready:
+		if ctx.Err() != nil { // both were ready: the cancellation wins
+			s.release(o, 0)
+			return nil, ctx.Err()
+		}
 	case <-ctx.Done():
 		s.mu.Lock()
 		if !g.given {
@@ -177,7 +182,7 @@ func (s *Scheduler) release(o Owner, held time.Duration) {
 	for s.busy < s.slots && len(s.wait) > 0 {
 		best := 0
 		for i := 1; i < len(s.wait); i++ {
-			if s.before(s.wait[i].owner, s.wait[best].owner) {
+			if before(s.wait[i], s.wait[best]) {
 				best = i
 			}
 		}
@@ -192,10 +197,9 @@ func (s *Scheduler) release(o Owner, held time.Duration) {
 // before reports whether a should be served before b: the address that
 // has had less, then the session that has had less; ties go to the
 // earlier waiter (the caller scans in arrival order).
-func (s *Scheduler) before(a, b Owner) bool {
-	ua, ub := s.keys[addrKey(a)].used, s.keys[addrKey(b)].used
-	if ua != ub {
-		return ua < ub
+func before(a, b *grant) bool {
+	if a.addr.used != b.addr.used {
+		return a.addr.used < b.addr.used
 	}
-	return s.keys[sessionKey(a)].used < s.keys[sessionKey(b)].used
+	return a.sess.used < b.sess.used
 }

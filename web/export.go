@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/paramshare/paramshare/run"
 )
@@ -19,9 +20,9 @@ import (
 // a few hundred cheap steps) takes about 0.1 s of one core; a heavy one
 // replays training to its step (seconds). Each kind has its own slots: at
 // most exportSlots light and heavySlots heavy exports are computed at once
-// in the server; one more is answered 503 with Retry-After at once, not
-// queued, so a client fetching in a loop cannot take the CPU from the
-// class. Their steps go through the same CPU scheduler as the runs', on
+// in the server, and one at a time per address; one more is answered 503
+// with Retry-After at once, not queued, so a client fetching in a loop
+// cannot take the CPU from the class. Their steps go through the same CPU scheduler as the runs', on
 // the requesting address's account. Heavy results are cached (by their
 // canonical URL), so that a class downloading the same figure computes it
 // once.
@@ -38,9 +39,10 @@ type exporter struct {
 	light chan struct{}
 	heavy chan struct{}
 
-	mu    sync.Mutex
-	cache map[string]cached // canonical URL → file
-	order []string          // cache keys, oldest first
+	mu     sync.Mutex
+	cache  map[string]cached // canonical URL → file
+	order  []string          // cache keys, oldest first
+	active map[string]bool   // addresses with a download being computed
 }
 
 type cached struct {
@@ -51,8 +53,25 @@ type cached struct {
 func newExporter(l *Live) *exporter {
 	return &exporter{
 		live: l, light: make(chan struct{}, exportSlots), heavy: make(chan struct{}, heavySlots),
-		cache: map[string]cached{},
+		cache: map[string]cached{}, active: map[string]bool{},
 	}
+}
+
+// enter marks a download of ip as being computed, unless one already is.
+func (e *exporter) enter(ip string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.active[ip] {
+		return false
+	}
+	e.active[ip] = true
+	return true
+}
+
+func (e *exporter) leave(ip string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.active, ip)
 }
 
 // exportError is a refusal with its HTTP status, in both languages.
@@ -77,6 +96,10 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 	if q.Get("lang") == "zh" {
 		lang = "zh"
 	}
+	// A heavy export may compute for longer than the server's write
+	// timeout: its answer must still get through (it is cancelled with its
+	// client or at shutdown instead).
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	body, format, err := l.exports.serve(r.Context(), r.PathValue("file"), q, lang, remoteIP(r))
 	if err != nil {
 		var ee *exportError
@@ -113,7 +136,7 @@ func (e *exporter) serve(ctx context.Context, file string, q url.Values, lang, i
 	step := -1 // the last step
 	if q.Has("step") {
 		n, err := strconv.Atoi(q.Get("step"))
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || strings.TrimLeft(q.Get("step"), "0123456789") != "" {
 			return nil, "", stepError(q.Get("step"), -1)
 		}
 		step = n
@@ -127,14 +150,21 @@ func (e *exporter) serve(ctx context.Context, file string, q url.Values, lang, i
 			return c.body, c.format, nil
 		}
 	}
+	busy := &exportError{http.StatusServiceUnavailable, run.Text{
+		En: "Busy: other downloads are being computed right now; try again in a moment.",
+		Zh: "正忙：其他下载正在计算中；请稍后再试。",
+	}}
+	// One download at a time per address, so that one client fetching in
+	// a loop cannot hold every slot while the class waits.
+	if !e.enter(ip) {
+		return nil, "", busy
+	}
+	defer e.leave(ip)
 	select {
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
 	default:
-		return nil, "", &exportError{http.StatusServiceUnavailable, run.Text{
-			En: "busy: other downloads are being computed right now; try again in a moment",
-			Zh: "正忙：其他下载正在计算中；请稍后再试",
-		}}
+		return nil, "", busy
 	}
 	// The export gives up when its client leaves or the server shuts down.
 	ctx, cancel := context.WithCancel(ctx)
@@ -152,8 +182,13 @@ func (e *exporter) serve(ctx context.Context, file string, q url.Values, lang, i
 		}
 		return nil, "", err
 	}
+	// Drawing is the export's work too: it holds a CPU slot like a step.
 	var buf bytes.Buffer
-	if err := exp.Write(&buf, x, lang); err != nil {
+	err = nil
+	if serr := e.live.sched.Do(ctx, run.Owner{Addr: ip, Session: "export"}, func() { err = exp.Write(&buf, x, lang) }); serr != nil {
+		return nil, "", &exportError{http.StatusServiceUnavailable, run.Text{En: "the download was cancelled (the server is shutting down)", Zh: "下载已取消（服务器正在关闭）"}}
+	}
+	if err != nil {
 		return nil, "", err
 	}
 	if key != "" {

@@ -159,22 +159,22 @@ func remoteIP(r *http.Request) string {
 
 // admit counts a new session from ip against the caps, or returns why it
 // is refused. Every nil return must be paired with a release(ip).
-func (l *Live) admit(ip string) *protoError {
+func (l *Live) admit(ip string) (id uint64, pe *protoError) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.closing:
-		return &protoError{code: codeShuttingDown, text: run.Text{
+		return 0, &protoError{code: codeShuttingDown, text: run.Text{
 			En: "The server is shutting down; the page reconnects when it is back.",
 			Zh: "服务器正在关闭；它恢复后页面会自动重新连接。",
 		}}
 	case l.open >= l.opts.MaxSessions:
-		return &protoError{code: codeBusy, text: run.Text{
+		return 0, &protoError{code: codeBusy, text: run.Text{
 			En: fmt.Sprintf("The server is full: %d lesson pages are open at once.", l.opts.MaxSessions),
 			Zh: fmt.Sprintf("服务器已满：同时打开了 %d 个课程页面。", l.opts.MaxSessions),
 		}}
 	case l.perIP[ip] >= l.opts.MaxSessionsPerIP:
-		return &protoError{code: codeTooManySessions, text: run.Text{
+		return 0, &protoError{code: codeTooManySessions, text: run.Text{
 			En: fmt.Sprintf("Too many lesson pages are open from your address (at most %d): close other tabs of the course.", l.opts.MaxSessionsPerIP),
 			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页。", l.opts.MaxSessionsPerIP),
 		}}
@@ -183,7 +183,7 @@ func (l *Live) admit(ip string) *protoError {
 	l.perIP[ip]++
 	l.nextID++
 	l.wg.Add(1)
-	return nil
+	return l.nextID, nil
 }
 
 // reserve counts mem bytes of a new run from ip against the memory caps,
@@ -251,7 +251,8 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, lang := remoteIP(r), socketLang(r)
-	if pe := l.admit(ip); pe != nil {
+	id, pe := l.admit(ip)
+	if pe != nil {
 		l.log.Info("live: websocket refused", "remote", r.RemoteAddr, "reason", pe.text.En)
 		w.Header().Set("Retry-After", sessionRetryAfter)
 		if pe.code == codeShuttingDown || !websocket.IsWebSocketUpgrade(r) {
@@ -269,9 +270,6 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := l.log.With("remote", r.RemoteAddr)
-	l.mu.Lock()
-	id := l.nextID
-	l.mu.Unlock()
 	s := newSession(l, conn, log, lang, run.Owner{Addr: ip, Session: strconv.FormatUint(id, 10)})
 	l.mu.Lock()
 	if l.closing { // Shutdown began between the check above and now

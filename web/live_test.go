@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -134,17 +136,32 @@ func badInput(t *testing.T) {
 }
 
 func TestRunCapAndRateLimit(t *testing.T) {
-	_, srv := liveServer(t, LiveOptions{MaxMemoryPerIP: 1 << 40})
-	c := dial(t, srv, "")
-	for i := range maxRuns {
-		c.send(`{"v":1,"type":"start","widget":"w` + string(rune('a'+i)) + `","experiment":"stepper"}`)
-	}
-	c.send(`{"v":1,"type":"start","widget":"extra","experiment":"stepper"}`)
-	c.errorCode(codeTooManyRuns)
-	for range commandBurst + 10 {
+	synctest.Test(t, func(t *testing.T) {
+		live, stop := fakeLive(t, LiveOptions{MaxMemoryPerIP: 1 << 40})
+		defer stop()
+		c := pipeDial(t, live, "10.0.0.1", "")
+		for i := range maxRuns {
+			c.send(`{"v":1,"type":"start","widget":"w` + string(rune('a'+i)) + `","experiment":"stepper"}`)
+			time.Sleep(time.Second / commandRate * startCost) // within the rate
+		}
+		c.send(`{"v":1,"type":"start","widget":"extra","experiment":"stepper"}`)
+		c.errorCode(codeTooManyRuns)
+		time.Sleep(3 * time.Second) // a full bucket
+		for range commandBurst {
+			c.send(`{"v":1,"type":"pause","widget":"wa"}`)
+		}
 		c.send(`{"v":1,"type":"pause","widget":"wa"}`)
-	}
-	c.errorCode(codeRateLimited)
+		c.errorCode(codeRateLimited)
+		// A start costs startCost commands.
+		time.Sleep(3 * time.Second)
+		for range commandBurst/startCost + 1 {
+			c.send(`{"v":1,"type":"start","widget":"wa","experiment":"stepper"}`)
+		}
+		if m := c.errorCode(codeRateLimited); !strings.Contains(m["message"].(string), "a start counts 5") {
+			t.Fatalf("%v", m)
+		}
+		c.conn.Close()
+	})
 }
 
 // TestMemoryCapPerAddress: runs declare their memory; an address may hold
@@ -194,6 +211,7 @@ func TestClosedPageStopsRuns(t *testing.T) {
 			w := "w" + string(rune('a'+i))
 			c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":1000,"costMs":100}}`)
 			c.send(`{"v":1,"type":"seek","widget":"` + w + `","to":1000}`)
+			time.Sleep(time.Second / 2) // within the command rate
 		}
 		for i := range maxRuns {
 			c.state("w"+string(rune('a'+i)), "working")
@@ -368,6 +386,7 @@ func TestFramePacing(t *testing.T) {
 			c.send(`{"v":1,"type":"start","widget":"` + w + `","experiment":"stepper","params":{"total":100000,"costMs":1}}`)
 			c.send(`{"v":1,"type":"speed","widget":"` + w + `","speed":120}`)
 			c.send(`{"v":1,"type":"play","widget":"` + w + `"}`)
+			time.Sleep(time.Second / 2) // within the command rate
 		}
 		c.state("wh", "running")
 		time.Sleep(time.Second) // past the first burst
@@ -458,27 +477,41 @@ func TestExport(t *testing.T) {
 		t.Fatalf("the same heavy export was built %d times", n)
 	}
 
-	// With its slots taken, an export is 503 with Retry-After at once.
+	// With its slots taken, an export is 503 with Retry-After at once; and
+	// one address computes one download at a time.
+	live := NewLive(LiveOptions{ComputeSlots: 4}, nil) // drawing holds a slot: the gated ones must not starve the rest
+	exportFrom := func(ip, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.RemoteAddr = ip + ":1"
+		r.SetPathValue("file", strings.TrimPrefix(strings.SplitN(path, "?", 2)[0], "/export/"))
+		w := httptest.NewRecorder()
+		live.ServeExport(w, r)
+		return w
+	}
 	exportGate = make(chan struct{})
 	defer func() { exportGate = nil }()
 	results := make(chan int, exportSlots)
 	for i := range exportSlots {
 		go func() {
-			resp, _ := fetch(t, srv.URL+"/export/stepper.svg?total="+string(rune('1'+i)))
-			results <- resp.StatusCode
+			results <- exportFrom(fmt.Sprintf("10.0.0.%d", i+1), fmt.Sprintf("/export/stepper.svg?total=%d", i+1)).Code
 		}()
 	}
 	for exportsAtGate.Load() < exportSlots { // both hold their slots
 		time.Sleep(time.Millisecond)
 	}
-	code, body, h := get("/export/stepper.svg?total=7&lang=zh")
-	if code != http.StatusServiceUnavailable || h.Get("Retry-After") != exportRetryAfter || !strings.Contains(body, "正忙") {
-		t.Fatalf("with every slot taken: %d %q %v", code, body, h)
+	for _, ip := range []string{"10.0.0.9", "10.0.0.1"} { // slots full; that address busy
+		w := exportFrom(ip, "/export/stepper.json?total=7&lang=zh")
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != exportRetryAfter || !strings.Contains(w.Body.String(), "正忙") {
+			t.Fatalf("from %s with every slot taken: %d %q %v", ip, w.Code, w.Body, w.Header())
+		}
 	}
 	close(exportGate)
 	for range exportSlots {
 		if c := <-results; c != http.StatusOK {
 			t.Fatalf("gated export: %d", c)
 		}
+	}
+	if w := exportFrom("10.0.0.1", "/export/stepper.json?total=7"); w.Code != http.StatusOK {
+		t.Fatalf("after the downloads: %d %s", w.Code, w.Body)
 	}
 }

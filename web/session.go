@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"regexp"
@@ -38,9 +39,12 @@ const (
 	closeGrace = time.Second
 
 	// commandRate and commandBurst are the token bucket of client commands
-	// per session: a steady 20 per second, bursts of 40.
+	// per session: a steady 20 per second, bursts of 40. A start, which
+	// builds an experiment on the reader (a model's buffers: a few
+	// milliseconds and megabytes), costs startCost of them.
 	commandRate  = 20
 	commandBurst = 40
+	startCost    = 5
 	// maxRuns is how many widgets one page (session) may run at once.
 	maxRuns = 8
 	// maxFramesPerSecond is how many frame messages a session sends per
@@ -259,18 +263,22 @@ func (s *session) readPump() {
 			continue
 		}
 		if !s.bucket.take(time.Now()) {
-			// Tell the client once a second at most, so that a flood of
-			// commands does not become a flood of replies.
-			if now := time.Now(); now.Sub(s.lastRateError) >= time.Second {
-				s.lastRateError = now
-				s.replyErr(&protoError{code: codeRateLimited, text: run.Text{
-					En: fmt.Sprintf("too many commands: at most %d per second (bursts of %d); this one was dropped", commandRate, commandBurst),
-					Zh: fmt.Sprintf("命令太多：每秒最多 %d 条（突发 %d 条）；这一条已被丢弃", commandRate, commandBurst),
-				}})
-			}
+			s.rateLimited()
 			continue
 		}
 		s.handle(msg)
+	}
+}
+
+// rateLimited tells the client a command was dropped, once a second at
+// most, so that a flood of commands does not become a flood of replies.
+func (s *session) rateLimited() {
+	if now := time.Now(); now.Sub(s.lastRateError) >= time.Second {
+		s.lastRateError = now
+		s.replyErr(&protoError{code: codeRateLimited, text: run.Text{
+			En: fmt.Sprintf("too many commands: at most %d per second (bursts of %d; a start counts %d); this one was dropped", commandRate, commandBurst, startCost),
+			Zh: fmt.Sprintf("命令太多：每秒最多 %d 条（突发 %d 条；一条 start 算 %d 条）；这一条已被丢弃", commandRate, commandBurst, startCost),
+		}})
 	}
 }
 
@@ -278,6 +286,10 @@ func (s *session) readPump() {
 // message in the session's language and leaves the session as it was.
 func (s *session) handle(msg []byte) {
 	m, err := parseClientMsg(msg)
+	if err == nil && m.Type == "start" && !s.bucket.takeN(time.Now(), startCost-1) {
+		s.rateLimited()
+		return
+	}
 	if err == nil {
 		err = s.run(m)
 	}
@@ -351,8 +363,8 @@ func (s *session) start(m *clientMsg) error {
 			Zh: fmt.Sprintf("一个页面最多同时运行 %d 个组件", maxRuns),
 		}}
 	}
-	if _, err := spec.Decode(nil, m.Params); err != nil {
-		return err // refused before anything is reserved
+	if err := run.Validate(m.Experiment, m.Params); err != nil {
+		return err // bad parameters are refused as such, before anything is reserved
 	}
 	release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
 	if err != nil {
@@ -510,7 +522,7 @@ func (s *session) sendUpdate(w *widget, u run.Update) error {
 		return err
 	}
 	// Step and total change with every frame, which carries them.
-	key := fmt.Sprintf("%s %g %v %s", u.State, u.Speed, st.Target, st.Error)
+	key := fmt.Sprintf("%s %g %d %s", u.State, u.Speed, u.Target, st.Error)
 	if key != w.sentState {
 		if err := s.write(websocket.TextMessage, b); err != nil {
 			return err
@@ -725,10 +737,10 @@ func objectFields(b []byte) (map[string]json.RawMessage, *protoError) {
 		}
 		fields[name] = raw
 	}
-	if _, err := dec.Token(); err != nil {
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, notObject
 	}
-	if _, err := dec.Token(); err == nil || dec.More() {
+	if _, err := dec.Token(); err != io.EOF { // nothing after it
 		return nil, notObject
 	}
 	return fields, nil
@@ -775,14 +787,17 @@ type tokenBucket struct {
 	last        time.Time
 }
 
-func (b *tokenBucket) take(now time.Time) bool {
+func (b *tokenBucket) take(now time.Time) bool { return b.takeN(now, 1) }
+
+// takeN takes n tokens at once, or none.
+func (b *tokenBucket) takeN(now time.Time, n float64) bool {
 	if !b.last.IsZero() {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < n {
 		return false
 	}
-	b.tokens--
+	b.tokens -= n
 	return true
 }
