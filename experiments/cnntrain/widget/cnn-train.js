@@ -2,7 +2,7 @@
 // with the same data, optimizer and budget — the CNN (shared 3×3 kernels),
 // its locally connected twin (the same shapes, a kernel of its own at every
 // position) and an MLP of about the CNN's size. Every number comes from the
-// engine over /ws (docs/protocol.md, "cnn-train"); this module only draws.
+// engine over /ws (this package's README); this module only draws.
 
 import { divergingAt } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
@@ -703,7 +703,7 @@ export default function mount(root, initial, { lang }) {
       // divergedLoss is each diverged model's batch loss at that step
       // (absent when it was NaN or infinite); guessing gives ln 10.
       const losses = div.map((m) => `${S.short[m.name]} ${m.divergedLoss != null ? num3.format(m.divergedLoss) : S.notFinite}`);
-      // The diverging step counts for every model (docs/protocol.md), so
+      // The diverging step counts for every model (the package README), so
       // the step shown in the header is the step they blew up at; a model
       // that says which step (divergedStep) is taken at its word.
       const k = nf.format(div.find((m) => m.divergedStep)?.divergedStep ?? frame.step);

@@ -4,7 +4,7 @@
 // contribution, reported by the engine's tap — being added into the one
 // shared kernel gradient. At the end the sum equals the engine's dW. Beside
 // it, the unshared twin keeps each contribution in its own kernel. Every
-// number comes from the server (docs/protocol.md, "conv-grad").
+// number comes from the server (this package's README).
 
 import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";

@@ -1,7 +1,7 @@
 // conv-slide: a real 3×3 kernel slides over a real MNIST digit; the output
 // map fills cell by cell, each cell showing the nine products that make it.
-// Every number comes from the server's engine over /ws (docs/protocol.md,
-// "conv-slide"); this module only draws.
+// Every number comes from the server's engine over /ws (this
+// package's README); this module only draws.
 
 import { viridisAt, divergingAt, css, missing } from "/static/widgets/palette.js";
 import {

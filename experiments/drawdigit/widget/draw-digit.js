@@ -2,7 +2,7 @@
 // models read it: the CNN's feature maps, every model's class
 // probabilities, and what happens when the drawing moves sideways. The
 // models are trained on the server (once per server) and every number comes
-// from its engine over /ws (docs/protocol.md, "draw-digit"); this module
+// from its engine over /ws (this package's README); this module
 // draws, and turns the strokes into the 28×28 bytes it sends.
 
 import { dequantize } from "/static/widgets/quant.js";

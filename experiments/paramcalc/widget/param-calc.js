@@ -1,7 +1,7 @@
 // param-calc: how many parameters a dense layer, a locally connected layer
 // and a convolution need for the same input and output, and how many times
-// each is used. Every number comes from the server (docs/protocol.md,
-// "param-calc"): the engine's Model.Count on layers it builds, or — for a
+// each is used. Every number comes from the server (this
+// package's README): the engine's Model.Count on layers it builds, or — for a
 // layer too big to build — the same formula, marked "computed".
 
 import { el, fill, begin, narrator, liveWidget, field } from "/static/widgets/ui.js";
