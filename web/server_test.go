@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -248,15 +249,21 @@ func TestLessonPage(t *testing.T) {
 		}
 		body := r.body[strings.Index(r.body, `data-testid="lesson-body"`):]
 		body = body[:strings.Index(body, `data-testid="prev-link"`)]
-		for _, want := range []string{`data-widget="conv-slide"`, `id="w1"`, `data-testid="widget-conv-slide"`,
+		// The page carries the lesson file's widget directive as written.
+		l, _, _ := set.Lesson(tt.lang, "one-kernel-many-places")
+		if len(l.Widgets) == 0 {
+			t.Fatalf("%s: the lesson has no widget", tt.lang)
+		}
+		w := l.Widgets[0]
+		for _, want := range []string{`data-widget="` + w.Name + `"`, `id="` + w.ID + `"`, `data-testid="widget-` + w.Name + `"`,
 			`<math display="block">`, "⌊", "<noscript>"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: lesson-body lacks %q", tt.lang, want)
 			}
 		}
-		tag, _ := byTestID(t, r.body, "widget-conv-slide")
-		if got := attr(tag, "data-params"); got != `{&#34;digit&#34;:0,&#34;dilation&#34;:1,&#34;padding&#34;:1,&#34;preset&#34;:&#34;vertical-edge&#34;,&#34;stride&#34;:1}` {
-			t.Errorf("%s: data-params = %s", tt.lang, got)
+		tag, _ := byTestID(t, r.body, "widget-"+w.Name)
+		if got := html.UnescapeString(attr(tag, "data-params")); got != w.Params {
+			t.Errorf("%s: data-params = %s, want %s", tt.lang, got, w.Params)
 		}
 		// The neighbours are lessons 1 and 3, linked as prev and next.
 		for _, n := range []struct{ id, href, rel string }{
