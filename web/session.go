@@ -39,11 +39,12 @@ const (
 	closeGrace = time.Second
 
 	// commandRate and commandBurst are the token bucket of client commands
-	// per session: a steady 20 per second, bursts of 40. A start, which
+	// per session: a steady 20 per second, bursts of 60. A start, which
 	// builds an experiment on the reader (a model's buffers: a few
-	// milliseconds and megabytes), costs startCost of them.
+	// milliseconds and megabytes), costs startCost of them; a page of
+	// maxRuns widgets reconnecting (start, speed, seek each) fits one burst.
 	commandRate  = 20
-	commandBurst = 40
+	commandBurst = 60
 	startCost    = 5
 	// maxRuns is how many widgets one page (session) may run at once.
 	maxRuns = 8

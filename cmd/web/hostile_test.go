@@ -147,6 +147,7 @@ func TestHostileEightRaces(t *testing.T) {
 		p.send(`{"v":1,"type":"start","widget":"r%d","experiment":"cnn-train","params":%s}`, i, costlyRace)
 		p.send(`{"v":1,"type":"speed","widget":"r%d","speed":120}`, i)
 		p.send(`{"v":1,"type":"play","widget":"r%d"}`, i)
+		time.Sleep(time.Second / 3) // within the command rate
 	}
 	time.Sleep(4 * time.Second)
 	heap1 := heapNow()
@@ -185,21 +186,27 @@ func TestHostileAddressShare(t *testing.T) {
 		for i := range 8 {
 			p.send(`{"v":1,"type":"start","widget":"g%d","experiment":"cnn-train","params":{"epochs":50}}`, i)
 			p.send(`{"v":1,"type":"seek","widget":"g%d","to":600}`, i)
+			time.Sleep(time.Second / 3) // within the command rate
 		}
 	}
 	lone := openPage(t, base, "127.0.0.2")
 	loneSteps := lone.drain()
 	lone.send(`{"v":1,"type":"start","widget":"l","experiment":"cnn-train","params":{"epochs":50}}`)
 	lone.send(`{"v":1,"type":"seek","widget":"l","to":600}`)
-	time.Sleep(8 * time.Second)
-	var a int
-	for _, g := range greedy {
-		for _, n := range g() {
-			a += n
+	total := func() (a, b int) {
+		for _, g := range greedy {
+			for _, n := range g() {
+				a += n
+			}
 		}
+		return a, loneSteps()["l"]
 	}
-	b := loneSteps()["l"]
-	t.Logf("8 s on one slot: 16 races from 127.0.0.1 took %d steps, 1 race from 127.0.0.2 took %d", a, b)
+	time.Sleep(time.Second) // both addresses have work waiting from now on
+	a0, b0 := total()
+	time.Sleep(6 * time.Second)
+	a1, b1 := total()
+	a, b := a1-a0, b1-b0
+	t.Logf("6 s on one slot, both waiting: 16 races from 127.0.0.1 took %d steps, 1 race from 127.0.0.2 took %d", a, b)
 	if b == 0 || float64(b) < 0.35*float64(a+b) {
 		t.Fatalf("the lone address got %d of %d steps, want about half", b, a+b)
 	}
@@ -232,6 +239,7 @@ func TestHostileManyCheapWidgets(t *testing.T) {
 			p.send(`{"v":1,"type":"speed","widget":"c%d","speed":120}`, i)
 			p.send(`{"v":1,"type":"play","widget":"c%d"}`, i)
 		}
+		time.Sleep(50 * time.Millisecond) // 16 pages: each page's burst suffices
 	}
 	time.Sleep(500 * time.Millisecond)
 	used := cores(t, 3*time.Second)
