@@ -132,11 +132,18 @@ func TestBrowserReconnect(t *testing.T) {
 	do(t, ctx, "play", chromedp.KeyEvent(" "), stateIs(widget, "running", 10*time.Second),
 		pollJS(`Number(document.querySelector('`+widget+`').dataset.step) >= `+fmt.Sprint(k+4), 10*time.Second))
 	at := evalJS[int](t, ctx, `(() => { const s = window.__e2eSockets.at(-1); s.close(4000, "e2e: network lost"); return s.e2eSteps.at(-1); })()`)
-	do(t, ctx, "reconnect while playing",
-		pollJS(`window.__e2eSockets.length === 3 && window.__e2eSockets[2].e2eSteps.length > 0`, 10*time.Second),
-		connected(widget, 10*time.Second),
-		stateIs(widget, "running", 10*time.Second),
-	)
+	// Generous waits: under CI's load (every package testing at once) a
+	// reconnection and its replay take seconds.
+	if err := chromedp.Do(ctx,
+		pollJS(`window.__e2eSockets.length === 3 && window.__e2eSockets[2].e2eSteps.length > 0`, 20*time.Second),
+		connected(widget, 20*time.Second),
+		stateIs(widget, "running", 20*time.Second),
+	); err != nil {
+		t.Fatalf("browser: reconnect while playing at step %d: %v; the widget is %q; the new socket said %q and brought steps %v", at, err,
+			evalJS[string](t, ctx, `document.querySelector('`+widget+`').dataset.state`),
+			evalJS[[]string](t, ctx, `window.__e2eSockets.at(-1).e2eLog`),
+			evalJS[[]int](t, ctx, `window.__e2eSockets.at(-1).e2eSteps`))
+	}
 	resumed := fmt.Sprintf(`window.__e2eSockets[2].e2eSteps.some((s) => s >= %d)`, at+3)
 	if err := chromedp.Do(ctx, pollJS(resumed, 10*time.Second)); err != nil {
 		steps := evalJS[[]int](t, ctx, `window.__e2eSockets[2].e2eSteps`)
