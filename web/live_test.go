@@ -216,7 +216,9 @@ func TestClosedPageStopsRuns(t *testing.T) {
 		for i := range maxRuns {
 			c.state("w"+string(rune('a'+i)), "working")
 		}
-		time.Sleep(5 * time.Second)
+		// Mid-step (steps are 100 ms from a start on a 500-ms grid): at a
+		// step's boundary the bubble may wake the test before the worker.
+		time.Sleep(5*time.Second + 50*time.Millisecond)
 		if n := stepperRunning.Load(); n != maxRuns {
 			t.Fatalf("%d runs stepping, want %d", n, maxRuns)
 		}
