@@ -16,7 +16,7 @@ import (
 // where Q_h is the h-th block of d/h columns of Q and the causal mask is −∞
 // above the diagonal (a token attends to itself and earlier tokens only).
 // The four projections are applied to every token with the same weights:
-// that is the sharing lesson 7 (attention) shows, and with a tap Backward reports each
+// that is the sharing the attention lesson shows, and with a tap Backward reports each
 // token's part of every projection's gradient.
 type SelfAttention struct {
 	name     string

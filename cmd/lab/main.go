@@ -59,6 +59,9 @@ type experiment struct {
 	setup       func(fs *flag.FlagSet) func(ctx context.Context, o output) error
 }
 
+// experiments lists the lab experiments; a file of this package adds its
+// own in an init function (experiments = append(experiments, …)), so a new
+// experiment is a new file.
 var experiments = []experiment{
 	{"params", "unique parameters and uses of a dense, a locally connected and a conv layer by image size", setupParams},
 	{"cnn-vs-unshared", "cnn vs lc vs mlp on one budget: params, train/test accuracy, gap, accuracy per shift (mean ± sd over seeds)", setupCompare},

@@ -4,10 +4,15 @@
 package all
 
 import (
+	_ "github.com/paramshare/paramshare/experiments/bpttledger"
+	_ "github.com/paramshare/paramshare/experiments/charmodel"
+	_ "github.com/paramshare/paramshare/experiments/cliff"
 	_ "github.com/paramshare/paramshare/experiments/cnntrain"
 	_ "github.com/paramshare/paramshare/experiments/convgrad"
 	_ "github.com/paramshare/paramshare/experiments/convslide"
 	_ "github.com/paramshare/paramshare/experiments/drawdigit"
+	_ "github.com/paramshare/paramshare/experiments/gaterace"
+	_ "github.com/paramshare/paramshare/experiments/gradflow"
 	_ "github.com/paramshare/paramshare/experiments/paramcalc"
 	_ "github.com/paramshare/paramshare/experiments/rnnunroll"
 )

@@ -1,0 +1,2 @@
+// Package charmodel is the char-model experiment of lesson 10 (A character model).
+package charmodel
