@@ -199,6 +199,9 @@ type SeqConfig struct {
 	// scaled by about 2⁻²⁰ and the LSTM sits at chance for hundreds of
 	// steps before it finds the task.
 	ForgetBias float64
+	// Nonlinearity is the rnn cell's activation: tanh when empty (torch's
+	// default); relu or sigmoid trace as elman_rnn. Other cells refuse it.
+	Nonlinearity Nonlinearity
 }
 
 // DefaultSeqConfig is the lessons' recurrent model for remember-the-first-
@@ -217,12 +220,19 @@ func NewSeqModel(name string, cfg SeqConfig, seed uint64) (*Model, error) {
 	if cfg.Vocab < 2 || cfg.Hidden < 1 || cfg.T < 1 {
 		return nil, fmt.Errorf("engine: model %q: vocab %d (want ≥ 2), hidden %d and T %d (want ≥ 1)", name, cfg.Vocab, cfg.Hidden, cfg.T)
 	}
+	if cfg.Cell != "rnn" && cfg.Nonlinearity != "" {
+		return nil, fmt.Errorf("engine: model %q: nonlinearity %q is for the rnn cell, not %s", name, cfg.Nonlinearity, cfg.Cell)
+	}
 	rng := NewRand(seed)
 	var cell Layer
 	var err error
 	switch cfg.Cell {
 	case "rnn":
-		cell, err = NewRNN("cell", cfg.Vocab, cfg.Hidden, rng)
+		act := cfg.Nonlinearity
+		if act == "" {
+			act = ActTanh
+		}
+		cell, err = NewRNNWith("cell", cfg.Vocab, cfg.Hidden, act, rng)
 	case "lstm":
 		var lstm *LSTM
 		lstm, err = NewLSTM("cell", cfg.Vocab, cfg.Hidden, rng)

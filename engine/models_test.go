@@ -44,6 +44,13 @@ func smallModels() []smallModel {
 		add(cell, func() (*Model, error) { return NewSeqModel(cell, seq(cell, false), 1) }, tokenTensor(3, 4, 2, 6), classTargets(4, 4, 2))
 		add(cell+"-every-step", func() (*Model, error) { return NewSeqModel(cell, seq(cell, true), 1) }, tokenTensor(3, 4, 2, 6), tokenTensor(5, 4, 2, 6))
 	}
+	for _, act := range []Nonlinearity{ActReLU, ActSigmoid} {
+		add("rnn-"+string(act), func() (*Model, error) {
+			cfg := seq("rnn", false)
+			cfg.Nonlinearity = act
+			return NewSeqModel("rnn", cfg, 1)
+		}, tokenTensor(3, 4, 2, 6), classTargets(4, 4, 2))
+	}
 	tokens, targets := tokenTensor(6, 5, 2, 5), tokenTensor(7, 5, 2, 5)
 	add("attention", func() (*Model, error) { return NewTransformer("attention", tf(1, false, true, false), 1) }, tokens, targets)
 	add("attention-causal", func() (*Model, error) { return NewTransformer("attention", tf(1, false, true, true), 1) }, tokens, targets)

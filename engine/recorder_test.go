@@ -288,6 +288,16 @@ func cellStep(l recurrentLayer, x, h, c []float64) (hNext, cNext []float64) {
 		switch r.typ {
 		case "rnn":
 			hNext[j] = math.Tanh(gi(j) + gh(j))
+		case "elman_rnn":
+			a := gi(j) + gh(j)
+			switch l.(*RNN).Nonlinearity() {
+			case ActReLU:
+				hNext[j] = max(a, 0)
+			case ActSigmoid:
+				hNext[j] = gateSigmoid(a)
+			default:
+				panic("cellStep: unknown nonlinearity")
+			}
 		case "lstm":
 			i := gateSigmoid(gi(j) + gh(j))
 			f := gateSigmoid(gi(nh+j) + gh(nh+j))

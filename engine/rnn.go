@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // This file holds the Elman RNN and what the three recurrent layers (RNN,
@@ -324,6 +325,7 @@ func addRows(dst, m []float64, n int) {
 // gradients are sums over the steps (backpropagation through time).
 type RNN struct {
 	recurrent
+	act Nonlinearity
 	out *Tensor // h, [B, T, H]; also holds the pre-activations during Forward
 	da  *Tensor // dL/da_t (pre-activation), [B, T, H]
 	dh  []float64
@@ -334,14 +336,112 @@ var (
 	_ Counter = (*RNN)(nil)
 )
 
+// Nonlinearity is the activation of an RNN cell.
+type Nonlinearity string
+
+// The RNN cell's activations. ActTanh and ActReLU are torch.nn.RNN's
+// nonlinearity='tanh' and 'relu'; ActSigmoid has no torch.nn.RNN counterpart
+// and is here for the vanishing-gradient lesson: its derivative is at most
+// ¼, so gradients through it vanish once W_hh's largest singular value is
+// below 4 (Pascanu et al. 2013, γ = ¼).
+const (
+	ActTanh    Nonlinearity = "tanh"
+	ActReLU    Nonlinearity = "relu"
+	ActSigmoid Nonlinearity = "sigmoid"
+)
+
+// Nonlinearities lists the RNN activations NewRNNWith accepts.
+func Nonlinearities() []Nonlinearity { return []Nonlinearity{ActTanh, ActReLU, ActSigmoid} }
+
+// DerivativeBound is γ, the largest value of the activation's derivative:
+// 1 for tanh and ReLU, ¼ for sigmoid. With ‖W_hh‖₂ < 1/γ every step back
+// shrinks ∂L/∂h by at least that factor (vanishing is then guaranteed).
+func (a Nonlinearity) DerivativeBound() float64 {
+	if a == ActSigmoid {
+		return 0.25
+	}
+	return 1
+}
+
 // NewRNN returns a tanh RNN layer with PyTorch's initialisation drawn from
 // rng. It returns an error when a size is not positive.
 func NewRNN(name string, inputSize, hiddenSize int, rng *rand.Rand) (*RNN, error) {
-	base, err := newRecurrent("rnn", name, inputSize, hiddenSize, 1, rng)
+	return NewRNNWith(name, inputSize, hiddenSize, ActTanh, rng)
+}
+
+// NewRNNWith returns an RNN layer with activation act (h_t = act(a_t)) and
+// PyTorch's initialisation drawn from rng. A tanh RNN traces as type "rnn";
+// the others as the project's "elman_rnn" with a nonlinearity attr
+// (docs/trace-format.md). It returns an error when a size is not positive
+// or act is unknown.
+func NewRNNWith(name string, inputSize, hiddenSize int, act Nonlinearity, rng *rand.Rand) (*RNN, error) {
+	if !slices.Contains(Nonlinearities(), act) {
+		return nil, fmt.Errorf("engine: rnn %q: nonlinearity %q, want tanh, relu or sigmoid", name, act)
+	}
+	typ := "rnn"
+	if act != ActTanh {
+		typ = "elman_rnn"
+	}
+	base, err := newRecurrent(typ, name, inputSize, hiddenSize, 1, rng)
 	if err != nil {
 		return nil, err
 	}
-	return &RNN{recurrent: base}, nil
+	return &RNN{recurrent: base, act: act}, nil
+}
+
+// Nonlinearity returns the cell's activation.
+func (r *RNN) Nonlinearity() Nonlinearity { return r.act }
+
+// Spec returns the trace spec: "rnn" for tanh, otherwise "elman_rnn" with
+// the nonlinearity.
+func (r *RNN) Spec() Spec {
+	s := r.recurrent.Spec()
+	if r.act != ActTanh {
+		s.Attrs["nonlinearity"] = string(r.act)
+	}
+	return s
+}
+
+// activate applies the cell's activation to a in place.
+func (r *RNN) activate(a []float64) {
+	switch r.act {
+	case ActTanh:
+		for j, v := range a {
+			a[j] = math.Tanh(v)
+		}
+	case ActReLU:
+		for j, v := range a {
+			a[j] = max(v, 0)
+		}
+	case ActSigmoid:
+		for j, v := range a {
+			a[j] = gateSigmoid(v)
+		}
+	}
+}
+
+// slopeInto writes da = g·act'(a) for one row (da may be g), with the derivative written
+// in terms of y = act(a), as backward keeps only h_t. The switch is outside
+// the loop: this is the inner loop of every RNN backward.
+func (r *RNN) slopeInto(da, g, y []float64) {
+	switch r.act {
+	case ActReLU:
+		for j, v := range y {
+			if v > 0 { // torch's ReLU derivative at 0 is 0
+				da[j] = g[j]
+			} else {
+				da[j] = 0
+			}
+		}
+	case ActSigmoid:
+		for j, v := range y {
+			da[j] = g[j] * v * (1 - v)
+		}
+	default:
+		for j, v := range y {
+			da[j] = g[j] * (1 - v*v)
+		}
+	}
 }
 
 // Forward runs the cell over every step of x. A tap that is an Observer is
@@ -361,10 +461,7 @@ func (r *RNN) Forward(x *Tensor, tap Tap) *Tensor {
 			r.recurStep(hs, hs, batch, steps, t) // a_t += h_{t-1} W_hhᵀ
 		}
 		for b := range batch {
-			row := hs[(b*steps+t)*h:][:h]
-			for j, a := range row {
-				row[j] = math.Tanh(a) // h_t = tanh(a_t)
-			}
+			r.activate(hs[(b*steps+t)*h:][:h]) // h_t = act(a_t)
 		}
 		if obs != nil {
 			r.showStep(obs, r, InternalHidden, t, hs, batch, steps)
@@ -397,11 +494,11 @@ func (r *RNN) Backward(dy *Tensor, tap Tap) *Tensor {
 		}
 		for b := range batch {
 			off := (b*steps + t) * h
-			for j := range h {
-				g := dy.Data[off+j] + dhNext[b*h+j] // dL/dh_t = dy_t + (from step t+1)
-				y := hs[off+j]
-				da[off+j] = g * (1 - y*y) // tanh' = 1 - h_t²
+			row := da[off : off+h]
+			for j := range row {
+				row[j] = dy.Data[off+j] + dhNext[b*h+j] // dL/dh_t = dy_t + (from step t+1)
 			}
+			r.slopeInto(row, row, hs[off:off+h])
 		}
 		if t > 0 {
 			r.backStep(da, dhNext, batch, steps, t, 0) // dL/dh_{t-1} from step t: da_t W_hh

@@ -22,8 +22,8 @@ type recurrentLayer interface {
 	Counter
 }
 
-// newTestRecurrent builds each of the three recurrent layers at the small
-// test sizes.
+// newTestRecurrents builds each of the three recurrent layers, and the RNN
+// with its other two activations, at the small test sizes.
 func newTestRecurrents(t *testing.T) []recurrentLayer {
 	t.Helper()
 	rnn, err := NewRNN("rnn", seqI, seqH, NewRand(1))
@@ -38,7 +38,15 @@ func newTestRecurrents(t *testing.T) []recurrentLayer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []recurrentLayer{rnn, lstm, gru}
+	relu, err := NewRNNWith("relu_rnn", seqI, seqH, ActReLU, NewRand(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := NewRNNWith("sigmoid_rnn", seqI, seqH, ActSigmoid, NewRand(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []recurrentLayer{rnn, lstm, gru, relu, sig}
 }
 
 func TestRecurrentGrads(t *testing.T) {
@@ -241,11 +249,18 @@ func TestRecurrentLastNorm(t *testing.T) {
 }
 
 func TestRecurrentSpecShapesCounts(t *testing.T) {
-	gates := map[string]int{"rnn": 1, "lstm": 4, "gru": 3}
+	gates := map[string]int{"rnn": 1, "lstm": 4, "gru": 3, "elman_rnn": 1}
 	for _, l := range newTestRecurrents(t) {
 		s := l.Spec()
 		g := gates[s.Type]
-		if s.Attrs["input_size"] != seqI || s.Attrs["hidden_size"] != seqH || len(s.Attrs) != 2 {
+		wantAttrs := 2
+		if r, ok := l.(*RNN); ok && r.Nonlinearity() != ActTanh {
+			wantAttrs = 3 // elman_rnn also names its nonlinearity
+			if s.Type != "elman_rnn" || s.Attrs["nonlinearity"] != string(r.Nonlinearity()) {
+				t.Errorf("%s rnn: spec %s %v, want elman_rnn with its nonlinearity", r.Nonlinearity(), s.Type, s.Attrs)
+			}
+		}
+		if s.Attrs["input_size"] != seqI || s.Attrs["hidden_size"] != seqH || len(s.Attrs) != wantAttrs {
 			t.Errorf("%s: attrs %v", s.Type, s.Attrs)
 		}
 		wantShapes := map[string][]int{
@@ -386,5 +401,37 @@ func TestRecurrentWideGates(t *testing.T) {
 		if e := relErr(np.Grad.Data, plain[i]); e > 1e-12 {
 			t.Errorf("%s: gradient with a tap differs from without by relative %.3g", np.Local, e)
 		}
+	}
+}
+
+// TestRNNNonlinearities checks the activations against their formulas on
+// one unit and one step (h = act(a)), the bound γ of their derivatives, and
+// that an unknown one is refused.
+func TestRNNNonlinearities(t *testing.T) {
+	want := map[Nonlinearity]func(a float64) float64{
+		ActTanh:    math.Tanh,
+		ActReLU:    func(a float64) float64 { return max(a, 0) },
+		ActSigmoid: func(a float64) float64 { return 1 / (1 + math.Exp(-a)) },
+	}
+	gamma := map[Nonlinearity]float64{ActTanh: 1, ActReLU: 1, ActSigmoid: 0.25}
+	for _, act := range Nonlinearities() {
+		r, err := NewRNNWith("r", 1, 1, act, NewRand(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []float64{-2, -0.5, 0.25, 3} {
+			r.WeightIH.Value.Data[0], r.BiasIH.Value.Data[0], r.BiasHH.Value.Data[0] = 1, a/2, a/2
+			x := NewTensor(1, 1, 1)
+			x.Data[0] = 0
+			if got := r.Forward(x, nil).Data[0]; math.Abs(got-want[act](a)) > 1e-15 {
+				t.Errorf("%s(%v) = %v, want %v", act, a, got, want[act](a))
+			}
+		}
+		if got := act.DerivativeBound(); got != gamma[act] {
+			t.Errorf("%s: γ = %v, want %v", act, got, gamma[act])
+		}
+	}
+	if _, err := NewRNNWith("r", 1, 1, "softplus", NewRand(1)); err == nil || !strings.Contains(err.Error(), "softplus") {
+		t.Errorf("unknown nonlinearity: error %v", err)
 	}
 }

@@ -318,7 +318,7 @@ var (
 )
 
 // layerKinds is the format's table of layer types, the contract's and the
-// project's own (multitask_heads).
+// project's own (elman_rnn, multitask_heads).
 var layerKinds = map[string]layerKind{
 	"linear":              {attrs: []string{"in_features", "out_features"}, params: []string{"weight", "bias"}},
 	"conv2d":              convKind,
@@ -334,6 +334,7 @@ var layerKinds = map[string]layerKind{
 	"rnn":                 recurrentKind,
 	"lstm":                recurrentKind,
 	"gru":                 recurrentKind,
+	"elman_rnn":           {attrs: []string{"input_size", "hidden_size", "nonlinearity"}, params: recurrentKind.params},
 	"last_step":           {},
 	"positional_encoding": {attrs: []string{"kind", "max_len", "d_model"}, optionalParams: []string{"weight"}},
 	"layer_norm":          {attrs: []string{"normalized_shape", "eps"}, params: []string{"weight", "bias"}},
