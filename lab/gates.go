@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -228,6 +227,8 @@ type SeqTrainer struct {
 	diverged error
 	probeX   *engine.Tensor
 	probeY   *engine.Tensor
+	evalX    *engine.Tensor // the evaluation sequences, drawn once
+	evalY    *engine.Tensor
 }
 
 // NewSeqTrainer returns a trainer for c with a freshly initialised model,
@@ -328,49 +329,83 @@ func (t *SeqTrainer) Step() (SeqStep, error) {
 	return res, nil
 }
 
-// SeqEvalSize is how many sequences Evaluate scores.
+// SeqEvalSize is how many sequences Evaluate scores by default.
 const SeqEvalSize = 500
 
-// seqEvalSet returns the evaluation sequences of c's task and T: the same
-// for every seed and cell.
+// evalSet returns n evaluation sequences of c's task and T: the same for
+// every seed and cell.
 func (c SeqTrainConfig) evalSet(n int) (x, y *engine.Tensor) {
 	return c.batch(rand.New(rand.NewPCG(seqEvalSeed, seqEvalStream)), n)
 }
 
-// Evaluate returns the loss and Score of the model on n fixed sequences
-// (SeqEvalSize when n ≤ 0), the same for every seed and cell at the same
-// task and T. It does not change the weights or the gradients.
+// Evaluate returns the mean loss and the Score of the model on n fixed
+// sequences (SeqEvalSize when n ≤ 0), the same for every seed and cell at
+// the same task and T. It runs them in passes of Batch, the size the
+// layers' buffers already have, and changes neither the weights nor the
+// gradients.
 func (t *SeqTrainer) Evaluate(n int) (loss, score float64) {
 	if n <= 0 {
 		n = SeqEvalSize
 	}
-	x, y := t.cfg.evalSet(n)
-	out := t.model.Forward(x, nil)
-	return t.model.Loss.Forward(out, y), t.cfg.Score(out, y)
+	if t.evalX == nil || t.evalX.Shape[0] != n {
+		t.evalX, t.evalY = t.cfg.evalSet(n)
+	}
+	xw, yw := t.evalX.Size()/n, t.evalY.Size()/n
+	for lo := 0; lo < n; lo += t.cfg.Batch {
+		k := min(t.cfg.Batch, n-lo)
+		x := engine.TensorFrom(t.evalX.Data[lo*xw:(lo+k)*xw], append([]int{k}, t.evalX.Shape[1:]...)...)
+		y := engine.TensorFrom(t.evalY.Data[lo*yw:(lo+k)*yw], append([]int{k}, t.evalY.Shape[1:]...)...)
+		out := t.model.Forward(x, nil)
+		loss += t.model.Loss.Forward(out, y) * float64(k)
+		score += t.cfg.Score(out, y) * float64(k)
+	}
+	return loss / float64(n), score / float64(n)
+}
+
+// normTap is a Tap that keeps only the norm of each time step's
+// contribution to one Param (what a Recorder's Norms would return, without
+// copying the contributions).
+type normTap struct {
+	p     *engine.Param
+	norms []float64 // by step
+}
+
+func (n *normTap) Output(engine.Layer, *engine.Tensor, *engine.Tensor) {}
+
+func (n *normTap) Contribute(c engine.Contribution) {
+	if c.Param != n.p || c.Kind != engine.UseStep {
+		return
+	}
+	var ss float64
+	for _, g := range c.Grad.Data {
+		ss += g * g
+	}
+	n.norms[c.Index[0]] = math.Sqrt(ss)
 }
 
 // Profile returns, for the fixed probe batch (Batch sequences drawn from
 // the seed), the norm of each time step's contribution to the gradient of
-// the cell's shared W_hh (weight_hh, engine.UseStep), by distance from the
-// last step: element d is step Steps−1−d. The step-0 contribution is zero
-// (h_{−1} = 0) and is left out, so the profile has Steps−1 values. The
-// contributions sum to the W_hh gradient of the probe's loss (the
-// Recorder's ledger). Profile leaves the gradients zeroed; call it between
-// Steps.
+// the cell's shared W_hh (weight_hh, the engine's UseStep contributions,
+// which sum to that gradient), by distance from the last step: element k
+// is step Steps−1−k, k steps before the last. Step 0's contribution is zero (h_{−1} = 0) and is left out, so the
+// profile has Steps−1 values. Profile leaves the gradients zeroed; call it
+// between Steps.
 func (t *SeqTrainer) Profile() ([]float64, error) {
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{t.whh}, Kinds: []engine.UseKind{engine.UseStep}})
-	_, err := t.model.ComputeGrad(t.probeX, t.probeY, rec)
+	tap := &normTap{p: t.whh, norms: make([]float64, t.cfg.Steps())}
+	for i := range tap.norms {
+		tap.norms[i] = math.NaN() // a step the engine did not report stays NaN
+	}
+	_, err := t.model.ComputeGrad(t.probeX, t.probeY, tap)
 	t.model.ZeroGrad()
 	if err != nil {
 		return nil, fmt.Errorf("lab: %s probe: %w", t.cfg.Cell, err)
 	}
-	norms := rec.Norms(t.whh, engine.UseStep) // step order 0…Steps−1
-	if len(norms) != t.cfg.Steps() {
-		return nil, errors.New("lab: the engine reported " + fmt.Sprint(len(norms)) + " step contributions for " + fmt.Sprint(t.cfg.Steps()) + " steps")
-	}
-	prof := make([]float64, len(norms)-1)
-	for d := range prof {
-		prof[d] = norms[len(norms)-1-d]
+	prof := make([]float64, len(tap.norms)-1)
+	for k := range prof {
+		prof[k] = tap.norms[len(tap.norms)-1-k]
+		if math.IsNaN(prof[k]) {
+			return nil, fmt.Errorf("lab: %s probe: the engine reported no contribution of step %d", t.cfg.Cell, len(tap.norms)-1-k)
+		}
 	}
 	return prof, nil
 }
