@@ -153,7 +153,9 @@ func (r *race) figure(w io.Writer, format, lang string) error {
 			xs[k] = float64(k + 1)
 		}
 		loss = append(loss, viz.Series{Name: modelName(m), X: xs, Y: r.loss[i]})
-		score = append(score, viz.Series{Name: in(t.batch, modelName(m)), X: xs, Y: r.smooth[i], Style: &viz.Style{Color: i, Dash: 0, Marker: i}})
+		if len(xs) > 0 { // nothing trained at step 0: only the evaluation
+			score = append(score, viz.Series{Name: in(t.batch, modelName(m)), X: xs, Y: r.smooth[i], Style: &viz.Style{Color: i, Dash: 0, Marker: i}})
+		}
 		ev := viz.Series{Name: in(t.eval, modelName(m)), Style: &viz.Style{Color: i, Dash: 1, Marker: i}}
 		for _, e := range r.evals {
 			ev.X, ev.Y = append(ev.X, float64(e.Step)), append(ev.Y, e.Score[i])
