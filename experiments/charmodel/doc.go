@@ -1,2 +1,0 @@
-// Package charmodel is the char-model experiment of lesson 10 (A character model).
-package charmodel
