@@ -134,7 +134,7 @@ func init() {
 	run.Register(run.Spec{
 		Name:   name,
 		Widget: run.Sub(widget, "widget"),
-		Title:  run.Text{En: "Backprop through time", Zh: "随时间反向传播"},
+		Title:  run.Text{En: "Backprop through time", Zh: "沿时间反向传播"},
 		Fields: fields,
 		Check:  check,
 		New:    func(v run.Values) (run.Experiment, error) { return newLedger(v) },

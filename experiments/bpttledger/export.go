@@ -69,7 +69,7 @@ var figureText = struct {
 }{
 	title: run.Text{
 		En: "Backprop through time — %s, T = %d, hidden %d, seed %d — training step %d, %d of %d time steps added",
-		Zh: "随时间反向传播 — %s，T = %d，隐藏维数 %d，种子 %d — 第 %d 个训练步，已加入 %d / %d 个时间步",
+		Zh: "沿时间反向传播 — %s，T = %d，隐藏维数 %d，种子 %d — 第 %d 个训练步，已加入 %d / %d 个时间步",
 	},
 	sum:     run.Text{En: "Σ of %d contributions to d%s", Zh: "d%[2]s 的 %[1]d 个贡献之和 Σ"},
 	engine:  run.Text{En: "engine's d%s", Zh: "引擎算出的 d%s"},
