@@ -1,2 +1,0 @@
-// Package gradflow is the grad-flow experiment of lesson 8 (Vanishing and exploding).
-package gradflow
