@@ -264,10 +264,13 @@ func (t *SeqTrainer) Reset() error {
 		}
 	}
 	t.opt = newOptimizer(t.cfg.Optimizer, t.cfg.LR)
-	t.rng = rand.New(rand.NewPCG(t.cfg.Seed, seqTrainStream))
+	t.rng = t.cfg.trainRand()
 	t.steps, t.diverged = 0, nil
 	return nil
 }
+
+// trainRand is the source of c's training batches.
+func (c SeqTrainConfig) trainRand() *rand.Rand { return rand.New(rand.NewPCG(c.Seed, seqTrainStream)) }
 
 // newOptimizer returns the named optimizer of Optimizers() at lr.
 func newOptimizer(name string, lr float64) engine.Optimizer {
