@@ -94,7 +94,7 @@ var figureText = struct {
 	config, loss, score, step, lossAxis, remember, adding, batch, eval run.Text
 	profile, distance, contribution, params, paramsAxis, cell, model   run.Text
 }{
-	config:       run.Text{En: "Gates help — %s, T = %d, hidden %d, batch %d, %s lr %g, seed %d — step %d of %d", Zh: "门控有用 — %s，T = %d，隐藏维数 %d，批大小 %d，%s 学习率 %g，种子 %d — 第 %d 步（共 %d 步）"},
+	config:       run.Text{En: "Gates help — %s, T = %d, hidden %d, batch %d, %s lr %g, seed %d — step %d of %d", Zh: "门控的作用 — %s，T = %d，隐藏维数 %d，批大小 %d，%s 学习率 %g，种子 %d — 第 %d 步（共 %d 步）"},
 	loss:         run.Text{En: "Loss per step (batch)", Zh: "每步的损失（批次）"},
 	score:        run.Text{En: "Score: thin = batches (smoothed), marks = %d fixed sequences", Zh: "得分：细线 = 批次（平滑），标记 = %d 条固定序列"},
 	step:         run.Text{En: "step", Zh: "步"},

@@ -40,7 +40,7 @@ func init() {
 	run.Register(run.Spec{
 		Name:   Name,
 		Widget: run.Sub(widget, "widget"),
-		Title:  run.Text{En: "Gates help", Zh: "门控有用"},
+		Title:  run.Text{En: "Gates help", Zh: "门控的作用"},
 		Fields: fields(),
 		New:    func(v run.Values) (run.Experiment, error) { return newRace(v) },
 		Exports: []run.Export{
