@@ -153,7 +153,7 @@ func init() {
 	run.Register(run.Spec{
 		Name:   Name,
 		Widget: run.Sub(widget, "widget"),
-		Title:  run.Text{En: "A character model", Zh: "字符模型"},
+		Title:  run.Text{En: "A character model", Zh: "字符级语言模型"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newCharModel(v) },
 		// The exports replay the training to their step: seconds of CPU

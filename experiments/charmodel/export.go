@@ -54,7 +54,7 @@ var figureText = struct {
 }{
 	title: run.Text{
 		En: "A character model — %s, hidden %d, windows of %d, Adam lr %g, seed %d — step %d of %d",
-		Zh: "字符模型 — %s，隐藏维数 %d，窗口 %d 个字符，Adam 学习率 %g，种子 %d — 第 %d / %d 步",
+		Zh: "字符级语言模型 — %s，隐藏维数 %d，窗口 %d 个字符，Adam 学习率 %g，种子 %d — 第 %d / %d 步",
 	},
 	loss:     run.Text{En: "Loss", Zh: "损失"},
 	step:     run.Text{En: "step", Zh: "步"},
