@@ -1,2 +1,0 @@
-// Package cliff is the cliff experiment of lesson 8 (Pascanu's cliff).
-package cliff

@@ -1,0 +1,1 @@
+// cliff widget (being written)
