@@ -133,10 +133,10 @@ type BPTTConfig struct {
 
 // DefaultBPTTConfig measures a tanh RNN, an LSTM (forget bias 2, the
 // course's default) and a GRU with 32 hidden units over 50 steps, batch
-// 16, at λ₁ = 0.5, 1 and 2, over 5 seeds.
+// 16, at λ₁ = 0.5, 1, 2 and 4, over 5 seeds.
 func DefaultBPTTConfig() BPTTConfig {
 	return BPTTConfig{
-		Cells: []string{"rnn", "lstm", "gru"}, Sigmas: []float64{0.5, 1, 2},
+		Cells: []string{"rnn", "lstm", "gru"}, Sigmas: []float64{0.5, 1, 2, 4},
 		T: 50, Hidden: 32, Batch: 16, Seeds: 5, Act: "tanh", ForgetBias: 2,
 	}
 }

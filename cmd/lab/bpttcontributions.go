@@ -37,11 +37,19 @@ func floatList(s string) ([]float64, error) {
 	return out, nil
 }
 
+func joinFloats(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
 // setupBPTT adds the bptt-contributions experiment's flags.
 func setupBPTT(fs *flag.FlagSet) func(context.Context, output) error {
 	def := lab.DefaultBPTTConfig()
 	cells := fs.String("cells", strings.Join(def.Cells, ","), "cells to measure, comma-separated (rnn, lstm, gru)")
-	sigmas := fs.String("sigmas", "0.5,1,2", "largest singular value of each gate block of W_hh, comma-separated")
+	sigmas := fs.String("sigmas", joinFloats(def.Sigmas), "largest singular value of each gate block of W_hh, comma-separated")
 	steps := fs.Int("T", def.T, "sequence length (remember-the-first-symbol at distance T−1)")
 	hidden := fs.Int("hidden", def.Hidden, "hidden units")
 	batch := fs.Int("batch", def.Batch, "sequences in the measured batch")

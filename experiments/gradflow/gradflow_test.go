@@ -9,6 +9,7 @@ import (
 
 	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
 )
 
 // seeds are the seeds every claim is checked over.
@@ -238,6 +239,88 @@ func TestTrainingStaysAtChance(t *testing.T) {
 		t.Logf("seed %d: mean loss of the last 50 steps %.3f, λ₁ %.3f", seed, mean, f.lambda)
 		if mean <= 1.8 {
 			t.Errorf("seed %d: mean loss %.3f of the last 50 steps, want > 1.8", seed, mean)
+		}
+	}
+}
+
+// TestLongerLosesMore: at the same λ₁ (tanh, 0.9) the oldest contribution,
+// relative to the last, is smaller at T = 60 than at T = 30, for every
+// seed.
+func TestLongerLosesMore(t *testing.T) {
+	for _, seed := range seeds {
+		r30 := at(t, map[string]any{"seed": seed}).ratio()
+		r60 := at(t, map[string]any{"seed": seed, "T": 60}).ratio()
+		t.Logf("seed %d: oldest ÷ last %.3g at T = 30, %.3g at T = 60", seed, r30, r60)
+		if !(r60 < r30) {
+			t.Errorf("seed %d: oldest ÷ last %.3g at T = 60, not below %.3g at T = 30", seed, r60, r30)
+		}
+	}
+}
+
+// TestReLUCanExplode: ReLU above 1/γ can stop a run — at λ₁ = 3 with the
+// default learning rate some seed among 1–5 diverges within the run, and
+// Advance then says so with an error wrapping engine.ErrDiverged.
+func TestReLUCanExplode(t *testing.T) {
+	stopped := 0
+	for _, seed := range seeds {
+		f := at(t, map[string]any{"seed": seed, "act": "relu", "sigma": 3.0})
+		for f.Pos() < total {
+			err := f.Advance()
+			if errors.Is(err, engine.ErrDiverged) {
+				var re *run.Error
+				if !errors.As(err, &re) || re.Text.Zh == "" {
+					t.Errorf("seed %d: divergence without a bilingual message: %v", seed, err)
+				}
+				t.Logf("seed %d: exploded at step %d", seed, f.Pos())
+				stopped++
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if stopped == 0 {
+		t.Error("no seed diverged with relu at λ₁ = 3")
+	}
+}
+
+// TestNoTrainingKeepsTheSlope: with lr 0 every step reads a fresh batch
+// with the same weights; with the defaults the step 20 steps back stays
+// under 10⁻⁴ of the last at each of 50 steps (the batch moves it by about
+// a decade), for every seed.
+func TestNoTrainingKeepsTheSlope(t *testing.T) {
+	for _, seed := range seeds {
+		f := at(t, map[string]any{"seed": seed, "lr": 0.0})
+		for k := 0; k <= 50; k++ {
+			if k > 0 {
+				if err := f.Advance(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := back(f, 20); r >= 1e-4 {
+				t.Fatalf("seed %d step %d: 20 steps back %.3g of the last", seed, k, r)
+			}
+		}
+	}
+}
+
+// TestFigureTextHasGlyphs: every word of the Chinese figure is in viz's
+// embedded CJK font (it lacks some subscripts, such as ₁).
+func TestFigureTextHasGlyphs(t *testing.T) {
+	f := at(t, nil)
+	fig := f.figure("zh")
+	texts := []string{fig.Title}
+	for _, c := range fig.Charts {
+		lc := c.(viz.LineChart)
+		texts = append(texts, lc.Title, lc.XLabel, lc.YLabel)
+		for _, s := range lc.Series {
+			texts = append(texts, s.Name)
+		}
+	}
+	for _, s := range texts {
+		if m := viz.MissingGlyphs(s); len(m) > 0 {
+			t.Errorf("%q: the CJK font lacks %q", s, string(m))
 		}
 	}
 }
