@@ -8,7 +8,7 @@
 
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
 import {
-  el, fill, reducedMotion, begin, narrator, selectField, sharpCanvas, perFrame,
+  el, fill, plural, reducedMotion, begin, narrator, selectField, sharpCanvas, perFrame,
   liveWidget, field, niceValues, intInput,
 } from "/static/widgets/ui.js";
 
@@ -46,7 +46,7 @@ const strings = {
     sumLine: "‖Σ of the 50 pieces‖ = {sum}; the engine's ‖dW_hh‖ = {whh}.",
     scaleLow: "10⁻⁴ of the largest or less",
     scaleHigh: "the largest",
-    cellInfo: "{back} characters back: “{c}” — piece of dW_hh {piece} ({pct} of the largest) · ‖∂L/∂h_t‖ {hg}",
+    cellInfo: { one: "{back} character back: “{c}” — piece of dW_hh {piece} ({pct} of the largest) · ‖∂L/∂h_t‖ {hg}", other: "{back} characters back: “{c}” — piece of dW_hh {piece} ({pct} of the largest) · ‖∂L/∂h_t‖ {hg}" },
     cellHint: "Hover over or focus a character (arrow keys move) to read its numbers.",
     next: "next",
     cell: "Cell", hidden: "Hidden size", seqLen: "Window (characters)", lr: "Learning rate (Adam)", seed: "Seed",
@@ -431,7 +431,9 @@ export default function mount(root, initial, { lang }) {
   function cellText(i) {
     const r = frame.reach, n = r.pieces.length;
     const rel = relOf(r.pieces)[i];
-    return fill(S.cellInfo, { back: n - i, c: shownChar([...statics.context][i]), piece: small(r.pieces[i]), pct: pct.format(rel), hg: small(r.hgrad[i]) });
+    // Tiny shares read better in scientific notation than as 0.00000…%.
+    const share = rel >= 1e-3 ? pct.format(rel) : sci.format(rel);
+    return fill(plural(S.cellInfo, n - i, L), { back: n - i, c: shownChar([...statics.context][i]), piece: small(r.pieces[i]), pct: share, hg: small(r.hgrad[i]) });
   }
 
   function showCell(i) {
