@@ -123,3 +123,18 @@ func TestClaimTruncation(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimPlateau: deep in the yellow plateau at the bottom right (loss
+// near 0.49) the gradient is below 0.01, and in 100 steps neither path
+// moves half a unit or gets the loss below 0.45.
+func TestClaimPlateau(t *testing.T) {
+	for _, s := range [][2]float64{{8, -6}, {9, -6.5}, {6, -6.5}, {9.5, -6.9}} {
+		c := build(t, map[string]any{"w0": s[0], "b0": s[1]}, 100)
+		for _, pa := range c.paths {
+			a, z := pa.pts[0], pa.pts[len(pa.pts)-1]
+			if d := math.Hypot(z.W-a.W, z.B-a.B); d > 0.5 || z.Loss < 0.45 || a.Norm > 0.01 {
+				t.Errorf("start %v: moved %g, loss %g, ‖g‖ %g", s, d, a.Loss, a.Norm)
+			}
+		}
+	}
+}
