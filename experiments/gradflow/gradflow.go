@@ -47,10 +47,10 @@ const (
 	total = 300
 	// vocab is remember-first's vocabulary (chance 1/7).
 	vocab = 8
-	// dataStream is the PCG stream of the batches ("gradflow"): batch k
-	// of a seed is drawn from rand.NewPCG(seed·2¹⁶ + k, dataStream), so a
-	// replay meets the same batches.
-	dataStream = 0x6772616466c6f77
+	// DataStream is the PCG stream of the batches ("gradflow"): batch k
+	// of a seed is drawn from rand.NewPCG(seed·2¹⁶ + k, DataStream), so a
+	// replay meets the same batches, and a test can draw them too.
+	DataStream = 0x6772616466c6f77
 )
 
 var fields = []run.Field{
@@ -168,7 +168,7 @@ func newModel(p params) (*engine.Model, *engine.RNN, error) {
 
 // batchAt returns batch k of p's task and seed.
 func batchAt(p params, k int) (x, y *engine.Tensor) {
-	rng := rand.New(rand.NewPCG(uint64(p.Seed)<<16+uint64(k), dataStream))
+	rng := rand.New(rand.NewPCG(uint64(p.Seed)<<16+uint64(k), DataStream))
 	if p.Task == taskAdding {
 		return data.Adding(rng, batch, p.T)
 	}
