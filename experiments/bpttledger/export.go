@@ -74,7 +74,7 @@ var figureText = struct {
 	sum:     run.Text{En: "Σ of %d contributions to d%s", Zh: "d%[2]s 的 %[1]d 个贡献之和 Σ"},
 	engine:  run.Text{En: "engine's d%s", Zh: "引擎算出的 d%s"},
 	contrib: run.Text{En: "contribution of t = %d", Zh: "t = %d 的贡献"},
-	heat:    run.Text{En: "log₁₀ ‖contribution‖, training steps %d–%d", Zh: "log₁₀ ‖贡献‖，训练步 %d–%d"},
+	heat:    run.Text{En: "log10 ‖contribution‖, training steps %d–%d", Zh: "log10 ‖贡献‖，训练步 %d–%d"},
 	heatX:   run.Text{En: "time step t − 1", Zh: "时间步 t − 1"},
 	heatY:   run.Text{En: "training step (row 0 = first)", Zh: "训练步（第 0 行最早）"},
 	curves:  run.Text{En: "Training step %d: gradient sizes along the sequence", Zh: "第 %d 个训练步：沿序列的梯度大小"},

@@ -38,6 +38,7 @@ const strings = {
     contribution: "Contribution of t = {t}",
     contributionLatest: "Contribution of t = {t} (added last)",
     noContribution: "No contribution added yet",
+    zero: "Exactly zero: step 1 multiplies by h_0 = 0.",
     notYetInspect: "t = {t} is not added yet",
     follow: "Follow the newest",
     added: "added into",
@@ -83,6 +84,7 @@ const strings = {
     contribution: "t = {t} 的贡献",
     contributionLatest: "t = {t} 的贡献（最近加入）",
     noContribution: "还没有加入任何贡献",
+    zero: "恰好为零：第 1 步乘的是 h_0 = 0。",
     notYetInspect: "t = {t} 尚未加入",
     follow: "跟随最新一步",
     added: "加到",
@@ -167,7 +169,9 @@ export default function mount(root, initial, { lang }) {
   followBtn.type = "button";
   followBtn.dataset.testid = "follow";
   followBtn.addEventListener("click", () => inspect(0));
-  contrib.fig.append(followBtn);
+  const zeroNote = el("p", "bl-note", S.zero);
+  zeroNote.hidden = true;
+  contrib.fig.append(zeroNote, followBtn);
   const sum = gridFig("sum-grid");
   const engine = gridFig("engine-grid");
   const pair = el("div", "bl-pair");
@@ -422,11 +426,13 @@ export default function mount(root, initial, { lang }) {
       paintCells(contrib.grid, ins.contribution.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, cl) })), "bl");
       contrib.grid.dataset.t = String(ins.t);
       contrib.grid.dataset.norm = String(ins.norm);
+      zeroNote.hidden = ins.norm !== 0;
     } else {
       contrib.cap.textContent = params.inspect ? fill(S.notYetInspect, { t: params.inspect }) : S.noContribution;
       paintCells(contrib.grid, blank(n), "bl");
       delete contrib.grid.dataset.t;
       delete contrib.grid.dataset.norm;
+      zeroNote.hidden = true;
     }
     followBtn.hidden = !params.inspect;
     const fresh = frame.added > 0 && !reducedMotion.matches;
@@ -460,7 +466,8 @@ export default function mount(root, initial, { lang }) {
   function drawHeat() {
     const T = statics.params.T, q = frame.heat.log10;
     const rows = q.shape[0];
-    const cw = Math.max(4, Math.min(16, Math.floor(320 / T))), ch = 8;
+    // 320 px wide whatever T, 6 px a training step: the window is 144 px.
+    const cw = Math.max(4, Math.floor(320 / T)), ch = 6;
     const g = sharpCanvas(heatFig.c, T * cw, statics.window * ch);
     g.fillStyle = "#fff";
     g.fillRect(0, 0, T * cw, statics.window * ch);
@@ -506,7 +513,8 @@ export default function mount(root, initial, { lang }) {
     g.fillStyle = "#555";
     g.font = "11px system-ui, sans-serif";
     g.textBaseline = "top";
-    g.fillText(sig.format(top), pad + 2, pad);
+    g.textAlign = "right";
+    g.fillText(sig.format(top), W - pad - 2, pad); // the scale's top, away from the curve's start
   }
 
   const paint = perFrame(() => {
