@@ -214,7 +214,7 @@ export default function mount(root, initial, { lang }) {
     g.imageSmoothingEnabled = false;
     g.drawImage(surfaceImage(), 0, 0, size, size);
     // Axes ticks inside the square (w across, b up), every 2.
-    g.font = "11px system-ui, sans-serif";
+    g.font = "12px system-ui, sans-serif";
     g.fillStyle = "#fff";
     g.strokeStyle = "rgb(0 0 0 / 0.6)";
     g.lineWidth = 3;
@@ -292,45 +292,57 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ---- The readout ----
+  // One column per path (so it fits a phone), one row per quantity.
+  const ROWS = ["w", "b", "loss", "norm", "clipped", "longest", "cos"];
   function drawTable() {
     const trunc = frame.params.k < statics.T;
-    const cols = trunc ? [...S.cols, S.colCos] : S.cols;
-    const key = `${cols.length}/${frame.paths.length}`;
+    const rows = trunc ? ROWS : ROWS.slice(0, -1);
+    const names = [...S.cols.slice(1), S.colCos];
+    const key = `${rows.length}/${frame.paths.map((p) => p.clip).join()}`;
     if (table.dataset.key !== key) {
       table.dataset.key = key;
       table.replaceChildren();
       const head = table.createTHead().insertRow();
-      for (const c of cols) {
+      head.append(document.createElement("th"));
+      for (const p of frame.paths) {
         const th = document.createElement("th");
         th.scope = "col";
-        th.textContent = c;
+        th.className = p.clip ? LOOK.on.cls : LOOK.off.cls;
+        th.dataset.testid = p.clip ? "col-on" : "col-off";
         head.append(th);
       }
       const tb = table.createTBody();
-      for (let i = 0; i < frame.paths.length; i++) {
-        const r = tb.insertRow();
-        for (let k = 0; k < cols.length; k++) r.insertCell();
-      }
+      rows.forEach((r, i) => {
+        const tr = tb.insertRow();
+        const th = document.createElement("th");
+        th.scope = "row";
+        th.textContent = names[i];
+        tr.append(th);
+        for (const p of frame.paths) {
+          const td = tr.insertCell();
+          td.dataset.testid = `${r}-${p.clip ? "on" : "off"}`;
+        }
+      });
     }
     const thr = g3.format(frame.params.threshold);
     frame.paths.forEach((p, i) => {
-      const r = table.tBodies[0].rows[i];
       const c = p.cur;
-      r.className = p.clip ? LOOK.on.cls : LOOK.off.cls;
-      r.dataset.testid = p.clip ? "row-on" : "row-off";
-      const vals = [
-        p.clip ? fill(S.pathOn, { thr }) : S.pathOff,
-        f3.format(c.w), f3.format(c.b), g3.format(c.loss), g3.format(c.norm),
-        c.clipped ? S.yes : S.no,
-        p.maxAt > 0 ? fill(S.longest, { len: g3.format(p.maxStep), at: p.maxAt }) : S.none,
-      ];
-      if (trunc) vals.push(f3.format(c.cos));
-      vals.forEach((v, k) => (r.cells[k].textContent = v));
-      r.cells[3].dataset.value = String(c.loss);
-      r.cells[3].dataset.testid = "loss";
-      r.cells[4].dataset.value = String(c.norm);
+      const th = table.tHead.rows[0].cells[i + 1];
+      th.textContent = p.clip ? fill(S.pathOn, { thr }) : S.pathOff;
       const off = c.w < statics.wMin || c.w > statics.wMax || c.b < statics.bMin || c.b > statics.bMax;
-      r.cells[0].title = off ? fill(S.offMap, { w: f3.format(c.w), b: f3.format(c.b) }) : "";
+      th.title = off ? fill(S.offMap, { w: f3.format(c.w), b: f3.format(c.b) }) : "";
+      const vals = {
+        w: f3.format(c.w), b: f3.format(c.b), loss: g3.format(c.loss), norm: g3.format(c.norm),
+        clipped: c.clipped ? S.yes : S.no,
+        longest: p.maxAt > 0 ? fill(S.longest, { len: g3.format(p.maxStep), at: p.maxAt }) : S.none,
+        cos: f3.format(c.cos),
+      };
+      rows.forEach((r, k) => {
+        const td = table.tBodies[0].rows[k].cells[i + 1];
+        td.textContent = vals[r];
+        if (r === "loss") td.dataset.value = String(c.loss);
+        if (r === "norm") td.dataset.value = String(c.norm);
+      });
     });
     progress.textContent = fill(S.progress, { step: frame.step, total: frame.total });
     how.textContent = trunc ? fill(S.trunc, { k: frame.params.k }) : S.full;
