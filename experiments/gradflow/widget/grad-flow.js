@@ -45,6 +45,7 @@ const strings = {
     contribAlt: "Bar chart on a log scale of each time step's contribution to dW_hh; last step {last}, oldest {first}.",
     gradAlt: "Line chart on a log scale of the gradient norm at each time step and its bound; at t = 1: {g}, bound {b}.",
     histAlt: "Small chart of the {what} over the training steps.",
+    gaugeCap: "λ₁ (dot) and 1/γ (dashed), log scale",
     say: "Step {k}: λ₁ is {l}; the oldest contribution is {r} of the last.",
     sayState: { running: "Playing.", paused: "Paused.", done: "Done: the last training step.", error: "The run stopped with an error.", diverged: "The gradient exploded: the run stopped." },
   },
@@ -76,6 +77,7 @@ const strings = {
     contribAlt: "对数坐标的柱状图：每个时间步对 dW_hh 的贡献；最后一步 {last}，最早一步 {first}。",
     gradAlt: "对数坐标的折线图：每个时间步的梯度范数及其上界；t = 1 时为 {g}，上界 {b}。",
     histAlt: "训练过程中{what}的小图。",
+    gaugeCap: "λ₁（圆点）与 1/γ（虚线），对数刻度",
     say: "第 {k} 步：λ₁ 为 {l}；最早的贡献是最后一步的 {r}。",
     sayState: { running: "正在播放。", paused: "已暂停。", done: "完成：最后一个训练步。", error: "运行因错误而停止。", diverged: "梯度爆炸，运行已停止。" },
   },
@@ -116,7 +118,11 @@ export default function mount(root, initial, { lang }) {
   gauge.append(gaugeBound, gaugeMark);
   const verdict = el("p", "gf-verdict");
   verdict.dataset.testid = "verdict";
-  head.append(lambdaLine, boundLine, gauge, verdict);
+  // the gauge's ends: the λ₁ field's range, on a log scale
+  const scale = el("p", "gf-scale");
+  scale.setAttribute("aria-hidden", "true");
+  scale.append(el("span", "", "0.05"), el("span", "", S.gaugeCap), el("span", "", "8"));
+  head.append(lambdaLine, boundLine, gauge, scale, verdict);
 
   const chartFig = (title, testid) => {
     const fig = el("figure", "gf-panel");
@@ -209,7 +215,7 @@ export default function mount(root, initial, { lang }) {
     },
   });
 
-  root.append(w.status, w.working, head, w.controls, progress, charts, numbers, histFig, settings, w.exports, w.downloads, w.errorBox, voice.el);
+  root.append(w.status, w.working, head, w.controls, settings, progress, charts, numbers, histFig, w.exports, w.downloads, w.errorBox, voice.el);
 
   // ---- Controls ----
 
@@ -479,7 +485,8 @@ export default function mount(root, initial, { lang }) {
     contribFig.canvas.dataset.values = JSON.stringify(contrib);
 
     const hg = frame.hgrad ?? [], hb = frame.hbound ?? [];
-    const [glo, ghi] = logRange(hg, hb.slice(-1), hg.length ? [hg[hg.length - 1] * 10] : []);
+    // the whole bound is drawn: above 1/γ it rises far above the measured line
+    const [glo, ghi] = logRange(hg, hb, hg.length ? [hg[hg.length - 1] * 10] : []);
     chart(gradFig.canvas, {
       x0: 1, x1: T, ylo: glo, yhi: Math.max(ghi, glo + 1), log: true, xLabel: tl, yLabel: S.gradAxis, xTicks: ticksT(T),
       series: [
@@ -510,8 +517,8 @@ export default function mount(root, initial, { lang }) {
       const [a, b] = range(ys, extra);
       const pad = (b - a) * 0.08;
       chart(c, {
-        x0: 0, x1: Math.max(total, 1), ylo: a - pad, yhi: b + pad, log: false, ratio: 0.55, small: true,
-        series: [{ xs: steps(ys), ys, color, width: 2 }], hlines: hl, xTicks: [0, k, total].filter((v, i, arr) => arr.indexOf(v) === i && (i !== 1 || (k > total * 0.12 && k < total * 0.88))),
+        x0: 0, x1: Math.max(total, 1), ylo: a - pad, yhi: b + pad, log: false, ratio: (c.clientWidth || 300) > 300 ? 0.33 : 0.55, small: true,
+        series: [{ xs: steps(ys), ys, color, width: 2, markers: ys.length < 3 }], hlines: hl, xTicks: [0, k, total].filter((v, i, arr) => arr.indexOf(v) === i && (i !== 1 || (k > total * 0.12 && k < total * 0.88))),
       });
     };
     mini(histLoss, loss, BLUE, [], []);
