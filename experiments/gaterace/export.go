@@ -164,7 +164,7 @@ func (r *race) figure(w io.Writer, format, lang string) error {
 		p := viz.Series{Name: modelName(m)}
 		for d, x := range r.prof[i] {
 			if x > 0 && !math.IsInf(x, 0) {
-				p.X, p.Y = append(p.X, float64(d+1)), append(p.Y, x)
+				p.X, p.Y = append(p.X, float64(d)), append(p.Y, x)
 			}
 		}
 		prof = append(prof, p)

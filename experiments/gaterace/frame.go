@@ -38,7 +38,7 @@ type dataFrame struct {
 	Models []modelNow   `json:"models"`
 	Curves curveFrame   `json:"curves"`
 	Evals  []evaluation `json:"evals"`
-	// Profiles are each model's latest W_hh profile, element d−1 the norm
+	// Profiles are each model's latest W_hh profile, element d the norm
 	// of the contribution of the step d steps before the last, measured at
 	// step ProfileStep on the probe batch; 4 significant digits (they are
 	// drawn on a log scale, so a linear quantization would flatten them).

@@ -433,13 +433,13 @@ export default function mount(root, initial, { lang }) {
     const evals = MODELS.map((m, i) => ({ model: m, xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.score[i]), width: 2.5, markers: true }));
     lineChart(scoreFig.canvas, { xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.scoreName[task], series: [...batch, ...evals], yPercent: true, hline: statics.chance });
     const L = statics.seqLen - 1;
-    const profs = frame.profiles.map((p, i) => ({ model: MODELS[i], xs: p.map((_, d) => d + 1), ys: p, markers: p.length <= 12 }));
+    const profs = frame.profiles.map((p, i) => ({ model: MODELS[i], xs: p.map((_, d) => d), ys: p, markers: p.length <= 12 }));
     let lo = Infinity, hi = 0;
     for (const p of frame.profiles) for (const v of p) if (v > 0 && Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
     if (!(hi > 0)) (lo = 1e-6), (hi = 1);
     lo = 10 ** Math.floor(Math.log10(Math.max(lo, hi * 1e-12)));
     hi = 10 ** Math.ceil(Math.log10(hi));
-    lineChart(profFig.canvas, { xMin: 1, xMax: Math.max(L, 2), yMin: lo, yMax: hi, xLabel: S.distAxis, yLabel: S.contribAxis, series: profs, logY: true });
+    lineChart(profFig.canvas, { xMin: 0, xMax: Math.max(L - 1, 1), yMin: lo, yMax: hi, xLabel: S.distAxis, yLabel: S.contribAxis, series: profs, logY: true });
     profFig.cap.textContent = `${S.profileChart} — ${fill(S.profileAt, { k: nf.format(frame.profileStep) })}`;
     const m = byT.get(settingsKey(statics.params)) ?? new Map();
     const Ts = [...m.keys()].sort((a, b) => a - b);
