@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -40,7 +41,9 @@ func BuildModel(name string, seed uint64) (*Model, error) {
 		cfg := DefaultTransformerConfig()
 		cfg.Blocks = 4
 		cfg.TiedOutput = false
-		cfg.SharedBlocks = name == "albert"
+		if name == "albert" {
+			cfg.Share = ShareAll
+		}
 		return NewTransformer(name, cfg, seed)
 	case "siamese":
 		return NewSiameseCNN(name, DefaultSiameseConfig(), seed)
@@ -202,6 +205,14 @@ type SeqConfig struct {
 	// Nonlinearity is the rnn cell's activation: tanh when empty (torch's
 	// default); relu or sigmoid trace as elman_rnn. Other cells refuse it.
 	Nonlinearity Nonlinearity
+	// Features, when positive, makes the model read real-valued inputs
+	// [B, T, Features] (the adding problem's value and marker) instead of
+	// one-hot tokens: no one_hot layer, and Vocab is not used for the input.
+	Features int
+	// Regression replaces the classifier with one output read with MSE
+	// (the adding problem's sum): linear Hidden→1, target [B, 1]. Vocab is
+	// then not used at all.
+	Regression bool
 }
 
 // DefaultSeqConfig is the lessons' recurrent model for remember-the-first-
@@ -214,14 +225,25 @@ func DefaultSeqConfig() SeqConfig {
 }
 
 // NewSeqModel returns the recurrent model described by cfg with
-// cross-entropy loss. It returns an error for an unknown cell or a size that
-// does not fit (vocab ≥ 2, hidden and T ≥ 1).
+// cross-entropy loss (MSE for Regression). Weights are drawn from
+// NewRand(seed), the cell's first and then the output layer's. It returns
+// an error for an unknown cell or a size that does not fit (vocab ≥ 2 where
+// it is used, hidden and T ≥ 1, features ≥ 0, a regression reads the last
+// step only).
 func NewSeqModel(name string, cfg SeqConfig, seed uint64) (*Model, error) {
-	if cfg.Vocab < 2 || cfg.Hidden < 1 || cfg.T < 1 {
-		return nil, fmt.Errorf("engine: model %q: vocab %d (want ≥ 2), hidden %d and T %d (want ≥ 1)", name, cfg.Vocab, cfg.Hidden, cfg.T)
+	usesVocab := cfg.Features == 0 || !cfg.Regression
+	if (usesVocab && cfg.Vocab < 2) || cfg.Hidden < 1 || cfg.T < 1 || cfg.Features < 0 {
+		return nil, fmt.Errorf("engine: model %q: vocab %d (want ≥ 2), hidden %d and T %d (want ≥ 1), features %d (want ≥ 0)", name, cfg.Vocab, cfg.Hidden, cfg.T, cfg.Features)
+	}
+	if cfg.Regression && cfg.EveryStep {
+		return nil, fmt.Errorf("engine: model %q: a regression reads the last step only, not every step", name)
 	}
 	if cfg.Cell != "rnn" && cfg.Nonlinearity != "" {
 		return nil, fmt.Errorf("engine: model %q: nonlinearity %q is for the rnn cell, not %s", name, cfg.Nonlinearity, cfg.Cell)
+	}
+	in, shape := cfg.Vocab, []int{cfg.T}
+	if cfg.Features > 0 {
+		in, shape = cfg.Features, []int{cfg.T, cfg.Features}
 	}
 	rng := NewRand(seed)
 	var cell Layer
@@ -232,10 +254,10 @@ func NewSeqModel(name string, cfg SeqConfig, seed uint64) (*Model, error) {
 		if act == "" {
 			act = ActTanh
 		}
-		cell, err = NewRNNWith("cell", cfg.Vocab, cfg.Hidden, act, rng)
+		cell, err = NewRNNWith("cell", in, cfg.Hidden, act, rng)
 	case "lstm":
 		var lstm *LSTM
-		lstm, err = NewLSTM("cell", cfg.Vocab, cfg.Hidden, rng)
+		lstm, err = NewLSTM("cell", in, cfg.Hidden, rng)
 		if err == nil && cfg.ForgetBias != 0 {
 			// Gate order i, f, g, o: the forget gate is rows H…2H−1.
 			for i := cfg.Hidden; i < 2*cfg.Hidden; i++ {
@@ -244,26 +266,34 @@ func NewSeqModel(name string, cfg SeqConfig, seed uint64) (*Model, error) {
 		}
 		cell = lstm
 	case "gru":
-		cell, err = NewGRU("cell", cfg.Vocab, cfg.Hidden, rng)
+		cell, err = NewGRU("cell", in, cfg.Hidden, rng)
 	default:
 		return nil, fmt.Errorf("engine: model %q: cell %q, want rnn, lstm or gru", name, cfg.Cell)
 	}
 	if err != nil {
 		return nil, err
 	}
-	oneHot, err := NewOneHot("onehot", cfg.Vocab)
+	outputs, loss := cfg.Vocab, Loss(NewCrossEntropy())
+	if cfg.Regression {
+		outputs, loss = 1, NewMSE()
+	}
+	out, err := NewLinear("out", cfg.Hidden, outputs, rng)
 	if err != nil {
 		return nil, err
 	}
-	out, err := NewLinear("out", cfg.Hidden, cfg.Vocab, rng)
-	if err != nil {
-		return nil, err
+	var layers []Layer
+	if cfg.Features == 0 {
+		oneHot, err := NewOneHot("onehot", cfg.Vocab)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, oneHot)
 	}
-	layers := []Layer{oneHot, cell}
+	layers = append(layers, cell)
 	if !cfg.EveryStep {
 		layers = append(layers, NewLastStep("last"))
 	}
-	return NewModel(name, []int{cfg.T}, NewCrossEntropy(), append(layers, out)...)
+	return NewModel(name, shape, loss, append(layers, out)...)
 }
 
 // TransformerConfig sizes the attention models on token sequences [B, T]:
@@ -276,9 +306,13 @@ type TransformerConfig struct {
 	T                    int // max_len of the positional encoding and the length the model is built for
 	Blocks               int
 	Causal               bool
-	// SharedBlocks makes every block after the first hold the first
-	// block's Params (ALBERT); otherwise each block has its own.
-	SharedBlocks bool
+	// Share says which parts of every block after the first hold the first
+	// block's Params (ALBERT, see BlockSharing); "" is ShareNone.
+	Share BlockSharing
+	// Positions is the positional encoding: PositionsSinusoidal (also
+	// ""), PositionsLearned (drawn after the embedding), or PositionsNone
+	// (no positional_encoding layer: the model sees a bag of tokens).
+	Positions string
 	// TiedOutput makes the output layer's weight the embedding matrix
 	// (logits = h Eᵀ + b); otherwise it has a weight of its own.
 	TiedOutput bool
@@ -306,24 +340,32 @@ func NewTransformer(name string, cfg TransformerConfig, seed uint64) (*Model, er
 	if err != nil {
 		return nil, err
 	}
-	pos, err := NewPositionalEncoding("pos", PositionsSinusoidal, cfg.T, cfg.D, nil)
-	if err != nil {
-		return nil, err
-	}
-	layers := []Layer{embed, pos}
-	var first *TransformerBlock
-	for i := range cfg.Blocks {
-		blockName := fmt.Sprintf("block%d", i+1)
-		if first != nil && cfg.SharedBlocks {
-			layers = append(layers, NewTransformerBlockShared(blockName, first))
-			continue
-		}
-		blk, err := NewTransformerBlock(blockName, cfg.D, cfg.Heads, cfg.DFF, cfg.Causal, rng)
+	layers := []Layer{embed}
+	switch cfg.Positions {
+	case "", PositionsSinusoidal, PositionsLearned:
+		kind := cmp.Or(cfg.Positions, PositionsSinusoidal)
+		pos, err := NewPositionalEncoding("pos", kind, cfg.T, cfg.D, rng)
 		if err != nil {
 			return nil, err
 		}
+		layers = append(layers, pos)
+	case PositionsNone:
+	default:
+		return nil, fmt.Errorf("engine: model %q: positions %q, want sinusoidal, learned or none", name, cfg.Positions)
+	}
+	share := cmp.Or(cfg.Share, ShareNone)
+	var first *TransformerBlock
+	for i := range cfg.Blocks {
+		blockName := fmt.Sprintf("block%d", i+1)
+		var blk *TransformerBlock
 		if first == nil {
+			blk, err = NewTransformerBlock(blockName, cfg.D, cfg.Heads, cfg.DFF, cfg.Causal, rng)
 			first = blk
+		} else {
+			blk, err = NewTransformerBlockSharing(blockName, first, share, rng)
+		}
+		if err != nil {
+			return nil, err
 		}
 		layers = append(layers, blk)
 	}

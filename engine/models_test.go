@@ -26,7 +26,7 @@ func smallModels() []smallModel {
 		return SeqConfig{Cell: cell, Vocab: 4, Hidden: 5, T: 6, EveryStep: every, ForgetBias: 2}
 	}
 	tf := func(blocks int, shared, tied, causal bool) TransformerConfig {
-		return TransformerConfig{Vocab: 5, D: 8, Heads: 2, DFF: 12, T: 5, Blocks: blocks, SharedBlocks: shared, TiedOutput: tied, Causal: causal}
+		return TransformerConfig{Vocab: 5, D: 8, Heads: 2, DFF: 12, T: 5, Blocks: blocks, Share: map[bool]BlockSharing{true: ShareAll, false: ShareNone}[shared], TiedOutput: tied, Causal: causal}
 	}
 	images := randTensor(11, 2, 1, 8, 8)
 	for i := range images.Data {
@@ -51,11 +51,30 @@ func smallModels() []smallModel {
 			return NewSeqModel("rnn", cfg, 1)
 		}, tokenTensor(3, 4, 2, 6), classTargets(4, 4, 2))
 	}
+	for _, cell := range []string{"rnn", "lstm", "gru"} {
+		add(cell+"-regression", func() (*Model, error) {
+			return NewSeqModel(cell, SeqConfig{Cell: cell, Hidden: 5, T: 6, Features: 2, Regression: true, ForgetBias: 2}, 1)
+		}, randTensor(13, 2, 6, 2), randTensor(14, 2, 1))
+	}
 	tokens, targets := tokenTensor(6, 5, 2, 5), tokenTensor(7, 5, 2, 5)
 	add("attention", func() (*Model, error) { return NewTransformer("attention", tf(1, false, true, false), 1) }, tokens, targets)
 	add("attention-causal", func() (*Model, error) { return NewTransformer("attention", tf(1, false, true, true), 1) }, tokens, targets)
 	add("albert", func() (*Model, error) { return NewTransformer("albert", tf(3, true, false, false), 1) }, tokens, targets)
 	add("deep", func() (*Model, error) { return NewTransformer("deep", tf(3, false, false, false), 1) }, tokens, targets)
+	for _, share := range []BlockSharing{ShareAttention, ShareFFN} {
+		add("albert-"+string(share), func() (*Model, error) {
+			cfg := tf(3, false, false, false)
+			cfg.Share = share
+			return NewTransformer("albert", cfg, 1)
+		}, tokens, targets)
+	}
+	for _, pos := range []string{PositionsLearned, PositionsNone} {
+		add("attention-"+pos, func() (*Model, error) {
+			cfg := tf(1, false, true, false)
+			cfg.Positions = pos
+			return NewTransformer("attention", cfg, 1)
+		}, tokens, targets)
+	}
 	add("siamese", func() (*Model, error) {
 		return NewSiameseCNN("siamese", SiameseConfig{Size: 8, Channels1: 2, Channels2: 3, Embed: 4, Margin: 1}, 1)
 	}, pairs, TensorFrom([]float64{1, 0, 1}, 3))
@@ -330,5 +349,72 @@ func TestTiedOutputStartsNearChance(t *testing.T) {
 	loss := m.Loss.Forward(m.Forward(x, nil), y)
 	if chance := math.Log(float64(cfg.Vocab)); loss > 1.5*chance {
 		t.Errorf("first loss %.3f, want near log %d = %.3f", loss, cfg.Vocab, chance)
+	}
+}
+
+// TestSeqModelRegression checks the adding problem's model: real-valued
+// inputs [T, Features] with no one_hot, one output read with MSE, and the
+// configurations it refuses.
+func TestSeqModelRegression(t *testing.T) {
+	m, err := NewSeqModel("adding", SeqConfig{Cell: "rnn", Hidden: 4, T: 5, Features: 2, Regression: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, l := range m.Layers {
+		types = append(types, l.Spec().Type)
+	}
+	if want := []string{"rnn", "last_step", "linear"}; !slices.Equal(types, want) {
+		t.Errorf("layers %v, want %v", types, want)
+	}
+	if _, ok := m.Loss.(*MSE); !ok {
+		t.Errorf("loss %T, want MSE", m.Loss)
+	}
+	if out := m.Forward(randTensor(1, 3, 5, 2), nil); !slices.Equal(out.Shape, []int{3, 1}) {
+		t.Errorf("output shape %v, want [3 1]", out.Shape)
+	}
+	for _, bad := range []SeqConfig{
+		{Cell: "rnn", Hidden: 4, T: 5, Features: 2, Regression: true, EveryStep: true},
+		{Cell: "rnn", Hidden: 4, T: 5, Features: -1, Vocab: 4},
+		{Cell: "rnn", Hidden: 4, T: 5, Features: 2}, // a classifier needs its vocabulary
+	} {
+		if _, err := NewSeqModel("bad", bad, 1); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+// TestTransformerSharingCounts checks the parameter count of every
+// BlockSharing against the parts' sizes added by hand: with N blocks, a
+// shared part is counted once and an unshared one N times.
+func TestTransformerSharingCounts(t *testing.T) {
+	const d, dff, vocab, blocks = 8, 12, 5, 3
+	attn := 2*d + 4*(d*d+d)              // ln1 + w_q…w_o, b_q…b_o
+	ffn := 2*d + d*dff + dff + dff*d + d // ln2 + ff1 + ff2
+	embed, out := vocab*d, d*vocab+vocab
+	want := map[BlockSharing]int{
+		ShareNone:      embed + blocks*(attn+ffn) + out,
+		ShareAll:       embed + attn + ffn + out,
+		ShareAttention: embed + attn + blocks*ffn + out,
+		ShareFFN:       embed + blocks*attn + ffn + out,
+	}
+	for _, share := range BlockSharings() {
+		m, err := NewTransformer("albert", TransformerConfig{Vocab: vocab, D: d, Heads: 2, DFF: dff, T: 5, Blocks: blocks, Share: share}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range m.Params() {
+			n += p.Value.Size()
+		}
+		if n != want[share] {
+			t.Errorf("%s: %d parameters, want %d", share, n, want[share])
+		}
+	}
+	if _, err := NewTransformer("x", TransformerConfig{Vocab: vocab, D: d, Heads: 2, DFF: dff, T: 5, Blocks: 2, Share: "half"}, 1); err == nil {
+		t.Error(`sharing "half": no error`)
+	}
+	if _, err := NewTransformer("x", TransformerConfig{Vocab: vocab, D: d, Heads: 2, DFF: dff, T: 5, Blocks: 1, Positions: "rotary"}, 1); err == nil {
+		t.Error(`positions "rotary": no error`)
 	}
 }

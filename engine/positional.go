@@ -32,6 +32,9 @@ var (
 const (
 	PositionsSinusoidal = "sinusoidal"
 	PositionsLearned    = "learned"
+	// PositionsNone is no positional encoding at all: a model option
+	// (TransformerConfig.Positions), not a kind of layer.
+	PositionsNone = "none"
 )
 
 // NewPositionalEncoding returns a positional encoding of the given kind for

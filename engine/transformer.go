@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // TransformerBlock is a pre-norm transformer encoder block on [B, T, d]:
@@ -12,7 +13,7 @@ import (
 //
 // with ff1: d → d_ff and ff2: d_ff → d applied at every token. Several
 // blocks may hold the same Params (ALBERT's cross-layer sharing, see
-// NewTransformerBlockShared); each keeps its own activations, and each
+// NewTransformerBlockShared and NewTransformerBlockSharing); each keeps its own activations, and each
 // block's Backward adds its part into the shared gradients.
 type TransformerBlock struct {
 	name   string
@@ -56,15 +57,32 @@ func NewTransformerBlock(name string, dModel, numHeads, dFF int, causal bool, rn
 		return nil, fmt.Errorf("engine: transformer_block %q: d_ff must be positive, got %d", name, dFF)
 	}
 	blk := &TransformerBlock{name: name, dModel: dModel, heads: numHeads, dFF: dFF, causal: causal}
-	var err error
-	if blk.ln1, err = NewLayerNorm(name+".ln1", dModel, 1e-5); err != nil {
-		return nil, err
+	blk.newAttentionPart(rng)
+	blk.newFeedForwardPart(rng)
+	return blk, nil
+}
+
+// mustLayerNorm returns a layer norm over d features with torch's eps
+// (1e-5), for a d the block has already checked to be positive.
+func mustLayerNorm(name string, d int) *LayerNorm {
+	ln, err := NewLayerNorm(name, d, 1e-5)
+	if err != nil {
+		panic(err) // d > 0 was checked by the block's constructor
 	}
-	blk.attn = newSelfAttention(name, "attn.", dModel, numHeads, causal, rng)
+	return ln
+}
+
+// newAttentionPart gives blk its own ln1 and attention, drawn from rng.
+func (blk *TransformerBlock) newAttentionPart(rng *rand.Rand) {
+	blk.ln1 = mustLayerNorm(blk.name+".ln1", blk.dModel)
+	blk.attn = newSelfAttention(blk.name, "attn.", blk.dModel, blk.heads, blk.causal, rng)
 	blk.attn.outer = blk
-	if blk.ln2, err = NewLayerNorm(name+".ln2", dModel, 1e-5); err != nil {
-		return nil, err
-	}
+}
+
+// newFeedForwardPart gives blk its own ln2, ff1 and ff2, drawn from rng.
+func (blk *TransformerBlock) newFeedForwardPart(rng *rand.Rand) {
+	name, dModel, dFF := blk.name, blk.dModel, blk.dFF
+	blk.ln2 = mustLayerNorm(name+".ln2", dModel)
 	blk.ff1 = projection{weight: NewParam(name+".ff1.weight", dFF, dModel), bias: NewParam(name+".ff1.bias", dFF), in: dModel, out: dFF}
 	blk.ff2 = projection{weight: NewParam(name+".ff2.weight", dModel, dFF), bias: NewParam(name+".ff2.bias", dModel), in: dFF, out: dModel}
 	for _, p := range []*projection{&blk.ff1, &blk.ff2} {
@@ -72,7 +90,24 @@ func NewTransformerBlock(name string, dModel, numHeads, dFF int, causal bool, rn
 		InitTorchDefault(p.bias.Value, p.in, rng)
 	}
 	blk.nameFeedForward()
-	return blk, nil
+}
+
+// BlockSharing says which parts of a transformer block hold the Params of
+// another block (ALBERT's cross-layer sharing, Lan et al. 2019, Table 4).
+// The attention part is ln1 and the self-attention (w_q … b_o); the
+// feed-forward part is ln2, ff1 and ff2.
+type BlockSharing string
+
+const (
+	ShareNone      BlockSharing = "none"      // every block has its own Params
+	ShareAll       BlockSharing = "all"       // ALBERT's default: one block's Params everywhere
+	ShareAttention BlockSharing = "attention" // the attention part shared, feed-forward per block
+	ShareFFN       BlockSharing = "ffn"       // the feed-forward part shared, attention per block
+)
+
+// BlockSharings lists the BlockSharing values.
+func BlockSharings() []BlockSharing {
+	return []BlockSharing{ShareNone, ShareAll, ShareAttention, ShareFFN}
 }
 
 // NewTransformerBlockShared returns a new block named name that holds the
@@ -83,14 +118,36 @@ func NewTransformerBlock(name string, dModel, numHeads, dFF int, causal bool, rn
 // has activation caches of its own, so both can run in one model. It panics
 // if like is nil.
 func NewTransformerBlockShared(name string, like *TransformerBlock) *TransformerBlock {
-	blk := &TransformerBlock{name: name, dModel: like.dModel, heads: like.heads, dFF: like.dFF, causal: like.causal}
-	blk.ln1 = sharedLayerNorm(name+".ln1", like.ln1)
-	blk.attn = sharedSelfAttention(name, "attn.", like.attn)
-	blk.attn.outer = blk
-	blk.ln2 = sharedLayerNorm(name+".ln2", like.ln2)
-	blk.ff1, blk.ff2 = like.ff1, like.ff2
-	blk.nameFeedForward()
+	blk, _ := NewTransformerBlockSharing(name, like, ShareAll, nil)
 	return blk
+}
+
+// NewTransformerBlockSharing returns a new block named name of like's
+// sizes whose parts named by share hold like's Params (as
+// NewTransformerBlockShared) and whose other parts are its own, drawn from
+// rng as NewTransformerBlock draws them (attention part first). rng may be
+// nil for ShareAll. It returns an error for an unknown share. It panics if
+// like is nil.
+func NewTransformerBlockSharing(name string, like *TransformerBlock, share BlockSharing, rng *rand.Rand) (*TransformerBlock, error) {
+	if !slices.Contains(BlockSharings(), share) {
+		return nil, fmt.Errorf("engine: transformer_block %q: sharing %q, want none, all, attention or ffn", name, share)
+	}
+	blk := &TransformerBlock{name: name, dModel: like.dModel, heads: like.heads, dFF: like.dFF, causal: like.causal}
+	if share == ShareAll || share == ShareAttention {
+		blk.ln1 = sharedLayerNorm(name+".ln1", like.ln1)
+		blk.attn = sharedSelfAttention(name, "attn.", like.attn)
+		blk.attn.outer = blk
+	} else {
+		blk.newAttentionPart(rng)
+	}
+	if share == ShareAll || share == ShareFFN {
+		blk.ln2 = sharedLayerNorm(name+".ln2", like.ln2)
+		blk.ff1, blk.ff2 = like.ff1, like.ff2
+		blk.nameFeedForward()
+	} else {
+		blk.newFeedForwardPart(rng)
+	}
+	return blk, nil
 }
 
 func (blk *TransformerBlock) nameFeedForward() {
