@@ -4,6 +4,9 @@
 package all
 
 import (
+	_ "github.com/paramshare/paramshare/experiments/albertshare"
+	_ "github.com/paramshare/paramshare/experiments/attnlearn"
+	_ "github.com/paramshare/paramshare/experiments/attnshare"
 	_ "github.com/paramshare/paramshare/experiments/bpttledger"
 	_ "github.com/paramshare/paramshare/experiments/charmodel"
 	_ "github.com/paramshare/paramshare/experiments/cliff"
@@ -15,4 +18,6 @@ import (
 	_ "github.com/paramshare/paramshare/experiments/gradflow"
 	_ "github.com/paramshare/paramshare/experiments/paramcalc"
 	_ "github.com/paramshare/paramshare/experiments/rnnunroll"
+	_ "github.com/paramshare/paramshare/experiments/tiedembed"
+	_ "github.com/paramshare/paramshare/experiments/twinstasks"
 )
