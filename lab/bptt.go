@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -38,6 +39,23 @@ func LargestSingularValue(w []float64, rows, cols int) float64 {
 	return svd.Values(nil)[0]
 }
 
+// SpectralRadius returns ρ, the largest modulus of an eigenvalue of the
+// n×n row-major matrix w, by gonum's eigendecomposition. ρ ≤ λ₁ always;
+// the norm of W^t grows or shrinks like ρ^t for long products (Gelfand's
+// formula), so a W with λ₁ > 1 but ρ < 1 still shrinks what it multiplies
+// many times over. It panics if len(w) ≠ n·n.
+func SpectralRadius(w []float64, n int) float64 {
+	var eig mat.Eigen
+	if !eig.Factorize(mat.NewDense(n, n, slices.Clone(w)), mat.EigenNone) {
+		return math.NaN() // no convergence: no value to show
+	}
+	var rho float64
+	for _, v := range eig.Values(nil) {
+		rho = math.Max(rho, cmplx.Abs(v))
+	}
+	return rho
+}
+
 // RecurrentBlocks returns the largest singular value of each H×H gate
 // block of a recurrent weight_hh [G·H, H] (G = 1 rnn, 4 lstm i f g o, 3
 // gru r z n), in PyTorch's gate order.
@@ -50,20 +68,31 @@ func RecurrentBlocks(whh *engine.Param) []float64 {
 	return out
 }
 
+// RecurrentRadii returns the spectral radius ρ of each H×H gate block of
+// a recurrent weight_hh [G·H, H], in PyTorch's gate order.
+func RecurrentRadii(whh *engine.Param) []float64 {
+	gh, h := whh.Value.Shape[0], whh.Value.Shape[1]
+	var out []float64
+	for g := 0; g < gh/h; g++ {
+		out = append(out, SpectralRadius(whh.Value.Data[g*h*h:(g+1)*h*h], h))
+	}
+	return out
+}
+
 // ScaleRecurrent multiplies each H×H gate block of weight_hh [G·H, H] by
-// the factor that makes the block's largest singular value sigma. For an
+// the factor that makes the block's largest singular value lambda1. For an
 // RNN (one block) that is W_hh itself; for an LSTM each of W_hi, W_hf,
 // W_hg, W_ho and for a GRU each of W_hr, W_hz, W_hn is scaled on its own,
-// so every product of a gate with h_{t−1} has spectral norm sigma. sigma
-// must be positive; a zero block stays zero.
-func ScaleRecurrent(whh *engine.Param, sigma float64) {
+// so every product of a gate with h_{t−1} has spectral norm lambda1.
+// lambda1 must be positive; a zero block stays zero.
+func ScaleRecurrent(whh *engine.Param, lambda1 float64) {
 	h := whh.Value.Shape[1]
 	for g, s := range RecurrentBlocks(whh) {
 		if !(s > 0) {
 			continue
 		}
 		for i := range whh.Value.Data[g*h*h : (g+1)*h*h] {
-			whh.Value.Data[g*h*h+i] *= sigma / s
+			whh.Value.Data[g*h*h+i] *= lambda1 / s
 		}
 	}
 }
@@ -117,12 +146,12 @@ func MeasureBPTT(m *engine.Model, cell engine.Layer, whh *engine.Param, x, targe
 // initialisation on one batch of remember-the-first-symbol at distance T−1
 // (vocabulary 8, one-hot input, loss at the last step).
 type BPTTConfig struct {
-	Cells  []string  `json:"cells"`  // of "rnn", "lstm", "gru"
-	Sigmas []float64 `json:"sigmas"` // largest singular value of each gate block of W_hh, each in (0, 10]
-	T      int       `json:"T"`      // sequence length, 2…200
-	Hidden int       `json:"hidden"` // 1…128
-	Batch  int       `json:"batch"`  // 1…256
-	Seeds  int       `json:"seeds"`  // 1…MaxSeeds
+	Cells   []string  `json:"cells"`   // of "rnn", "lstm", "gru"
+	Lambdas []float64 `json:"lambdas"` // λ₁, the largest singular value of each gate block of W_hh, each in (0, 10]
+	T       int       `json:"T"`       // sequence length, 2…200
+	Hidden  int       `json:"hidden"`  // 1…128
+	Batch   int       `json:"batch"`   // 1…256
+	Seeds   int       `json:"seeds"`   // 1…MaxSeeds
 	// Act is the RNN cell's activation (tanh, sigmoid or relu); the gated
 	// cells have theirs fixed.
 	Act string `json:"act"`
@@ -136,16 +165,16 @@ type BPTTConfig struct {
 // 16, at λ₁ = 0.5, 1, 2 and 4, over 5 seeds.
 func DefaultBPTTConfig() BPTTConfig {
 	return BPTTConfig{
-		Cells: []string{"rnn", "lstm", "gru"}, Sigmas: []float64{0.5, 1, 2, 4},
+		Cells: []string{"rnn", "lstm", "gru"}, Lambdas: []float64{0.5, 1, 2, 4},
 		T: 50, Hidden: 32, Batch: 16, Seeds: 5, Act: "tanh", ForgetBias: 2,
 	}
 }
 
 // Limits of a BPTTConfig.
 const (
-	MaxBPTTSigma = 10
-	MaxBPTTT     = 200
-	MaxBPTTHid   = 128
+	MaxBPTTLambda = 10
+	MaxBPTTT      = 200
+	MaxBPTTHid    = 128
 )
 
 // bpttVocab is the remember-first vocabulary (chance 1/7).
@@ -160,8 +189,8 @@ func (c BPTTConfig) Validate() error {
 	switch {
 	case len(c.Cells) == 0:
 		return errors.New("lab: cells: want at least one of rnn, lstm, gru")
-	case len(c.Sigmas) == 0:
-		return errors.New("lab: sigmas: want at least one")
+	case len(c.Lambdas) == 0:
+		return errors.New("lab: lambdas: want at least one")
 	case c.T < 2 || c.T > MaxBPTTT:
 		return fmt.Errorf("lab: T %d: want 2…%d", c.T, MaxBPTTT)
 	case c.Hidden < 1 || c.Hidden > MaxBPTTHid:
@@ -185,9 +214,9 @@ func (c BPTTConfig) Validate() error {
 		}
 		seen[cell] = true
 	}
-	for _, s := range c.Sigmas {
-		if !(s > 0 && s <= MaxBPTTSigma) {
-			return fmt.Errorf("lab: sigma %v: want 0 < sigma ≤ %d", s, MaxBPTTSigma)
+	for _, s := range c.Lambdas {
+		if !(s > 0 && s <= MaxBPTTLambda) {
+			return fmt.Errorf("lab: λ₁ %v: want 0 < λ₁ ≤ %d", s, MaxBPTTLambda)
 		}
 	}
 	return nil
@@ -195,8 +224,8 @@ func (c BPTTConfig) Validate() error {
 
 // BPTTModel builds cell's remember-first model (engine.NewSeqModel: one_hot,
 // CELL, last_step, linear) for c at seed, rescales its weight_hh blocks to
-// sigma and returns it with the cell layer and its weight_hh.
-func (c BPTTConfig) BPTTModel(cell string, sigma float64, seed uint64) (*engine.Model, engine.Layer, *engine.Param, error) {
+// λ₁ = lambda1 and returns it with the cell layer and its weight_hh.
+func (c BPTTConfig) BPTTModel(cell string, lambda1 float64, seed uint64) (*engine.Model, engine.Layer, *engine.Param, error) {
 	sc := engine.SeqConfig{Cell: cell, Vocab: bpttVocab, Hidden: c.Hidden, T: c.T}
 	if cell == "rnn" {
 		sc.Nonlinearity = engine.Nonlinearity(c.Act)
@@ -215,7 +244,7 @@ func (c BPTTConfig) BPTTModel(cell string, sigma float64, seed uint64) (*engine.
 			whh = np.Param
 		}
 	}
-	ScaleRecurrent(whh, sigma)
+	ScaleRecurrent(whh, lambda1)
 	return m, layer, whh, nil
 }
 
@@ -226,8 +255,12 @@ func (c BPTTConfig) batch(seed uint64) (x, y *engine.Tensor) {
 
 // BPTTRun is one cell at one λ₁ over every seed.
 type BPTTRun struct {
-	Cell  string  `json:"cell"`
-	Sigma float64 `json:"sigma"`
+	Cell    string  `json:"cell"`
+	Lambda1 float64 `json:"lambda1"`
+	// Rho is, over seeds, the spectral radius ρ (largest |eigenvalue|)
+	// of W_hh after scaling, the largest over its gate blocks. ρ ≤ λ₁, and
+	// a product of t copies of a matrix grows like ρ^t, not λ₁^t.
+	Rho Stat `json:"rho"`
 	// Ratio[d] is, over seeds, the norm of the contribution to dW_hh of
 	// the step d steps before the last, divided by the last step's:
 	// d = 0 … T−2 (the first step, d = T−1, contributes 0 as h_{−1} = 0).
@@ -240,11 +273,11 @@ type BPTTRun struct {
 // BPTTResult is the bptt-contributions table.
 type BPTTResult struct {
 	Config  BPTTConfig `json:"config"`
-	Runs    []BPTTRun  `json:"runs"` // cells × sigmas, in that order
+	Runs    []BPTTRun  `json:"runs"` // cells × lambdas, in that order
 	Seconds float64    `json:"seconds"`
 }
 
-// BPTTContributions measures every cell of cfg at every sigma from seeds
+// BPTTContributions measures every cell of cfg at every λ₁ from seeds
 // 1…cfg.Seeds. progress (may be nil) is called after each pass with the
 // passes done and their number. It returns cfg.Validate's error, or ctx's
 // when it is cancelled.
@@ -257,20 +290,22 @@ func BPTTContributions(ctx context.Context, cfg BPTTConfig, progress func(done, 
 	}
 	start := time.Now()
 	res := &BPTTResult{Config: cfg}
-	total, done := len(cfg.Cells)*len(cfg.Sigmas)*cfg.Seeds, 0
+	total, done := len(cfg.Cells)*len(cfg.Lambdas)*cfg.Seeds, 0
 	for _, cell := range cfg.Cells {
-		for _, sigma := range cfg.Sigmas {
-			r := BPTTRun{Cell: cell, Sigma: sigma}
+		for _, lambda1 := range cfg.Lambdas {
+			r := BPTTRun{Cell: cell, Lambda1: lambda1}
+			var rhos []float64
 			ratios := make([][]float64, cfg.T-1)
 			grads := make([][]float64, cfg.T)
 			for seed := uint64(1); seed <= uint64(cfg.Seeds); seed++ {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				m, layer, whh, err := cfg.BPTTModel(cell, sigma, seed)
+				m, layer, whh, err := cfg.BPTTModel(cell, lambda1, seed)
 				if err != nil {
 					return nil, err
 				}
+				rhos = append(rhos, slices.Max(RecurrentRadii(whh)))
 				x, y := cfg.batch(seed)
 				p, err := MeasureBPTT(m, layer, whh, x, y)
 				if err != nil {
@@ -290,6 +325,7 @@ func BPTTContributions(ctx context.Context, cfg BPTTConfig, progress func(done, 
 					grads[d] = append(grads[d], p.HiddenGrad[last-d]/p.HiddenGrad[last])
 				}
 			}
+			r.Rho = newStat(rhos)
 			if r.Diverged < cfg.Seeds {
 				for _, xs := range ratios {
 					r.Ratio = append(r.Ratio, newStat(xs))
@@ -305,10 +341,10 @@ func BPTTContributions(ctx context.Context, cfg BPTTConfig, progress func(done, 
 	return res, nil
 }
 
-// Run returns the result's run of cell at sigma, or nil.
-func (res *BPTTResult) Run(cell string, sigma float64) *BPTTRun {
+// Run returns the result's run of cell at λ₁ = lambda1, or nil.
+func (res *BPTTResult) Run(cell string, lambda1 float64) *BPTTRun {
 	for i := range res.Runs {
-		if res.Runs[i].Cell == cell && res.Runs[i].Sigma == sigma {
+		if res.Runs[i].Cell == cell && res.Runs[i].Lambda1 == lambda1 {
 			return &res.Runs[i]
 		}
 	}
@@ -349,9 +385,9 @@ func BPTTCharts(res *BPTTResult) []Chart {
 	for _, cell := range c.Cells {
 		charts = append(charts, Chart{Name: "contributions-" + cell, Write: func(w io.Writer, format string) error {
 			var series []viz.Series
-			for _, sigma := range c.Sigmas {
-				r := res.Run(cell, sigma)
-				s := viz.Series{Name: "λ₁ = " + strconv.FormatFloat(sigma, 'g', 4, 64)}
+			for _, lambda1 := range c.Lambdas {
+				r := res.Run(cell, lambda1)
+				s := viz.Series{Name: "λ₁ = " + strconv.FormatFloat(lambda1, 'g', 4, 64) + ", ρ ≈ " + strconv.FormatFloat(r.Rho.Mean, 'g', 2, 64)}
 				for d, st := range r.Ratio {
 					s.X = append(s.X, float64(d))
 					s.Y = append(s.Y, st.Mean)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestBPTTContributionsJSON(t *testing.T) {
-	stdout, _, err := runLab(t, "bptt-contributions", "-json", "-cells", "rnn,lstm", "-sigmas", "0.5,2", "-T", "12", "-hidden", "6", "-seeds", "2")
+	stdout, _, err := runLab(t, "bptt-contributions", "-json", "-cells", "rnn,lstm", "-lambdas", "0.5,2", "-T", "12", "-hidden", "6", "-seeds", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestBPTTContributionsJSON(t *testing.T) {
 		t.Fatalf("%v in %s", err, stdout)
 	}
 	cfg := lab.DefaultBPTTConfig()
-	cfg.Cells, cfg.Sigmas, cfg.T, cfg.Hidden, cfg.Seeds = []string{"rnn", "lstm"}, []float64{0.5, 2}, 12, 6, 2
+	cfg.Cells, cfg.Lambdas, cfg.T, cfg.Hidden, cfg.Seeds = []string{"rnn", "lstm"}, []float64{0.5, 2}, 12, 6, 2
 	want, err := lab.BPTTContributions(t.Context(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -29,8 +29,8 @@ func TestBPTTContributionsJSON(t *testing.T) {
 	}
 	for i, r := range want.Runs {
 		g := got.Runs[i]
-		if g.Cell != r.Cell || g.Sigma != r.Sigma || len(g.Ratio) != len(r.Ratio) || g.Ratio[5] != r.Ratio[5] {
-			t.Errorf("run %d: %s %v %v, want %s %v %v", i, g.Cell, g.Sigma, g.Ratio[5], r.Cell, r.Sigma, r.Ratio[5])
+		if g.Cell != r.Cell || g.Lambda1 != r.Lambda1 || g.Rho != r.Rho || len(g.Ratio) != len(r.Ratio) || g.Ratio[5] != r.Ratio[5] {
+			t.Errorf("run %d: %s %v %v, want %s %v %v", i, g.Cell, g.Lambda1, g.Ratio[5], r.Cell, r.Lambda1, r.Ratio[5])
 		}
 	}
 }
@@ -41,7 +41,7 @@ func TestBPTTContributionsTableAndCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"d = 1", "d = 20", "d = 23", "rnn", "gru", "0.5", " ± ", "0/2"} {
+	for _, want := range []string{"d = 1", "d = 20", "d = 23", "rnn", "gru", "0.5", " ± ", "0/2", "ρ"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
@@ -52,8 +52,8 @@ func TestBPTTContributionsTableAndCharts(t *testing.T) {
 			t.Errorf("stderr does not name %s: %q", name, stderr)
 		}
 	}
-	if _, _, err := runLab(t, "bptt-contributions", "-sigmas", "0.5,x"); err == nil {
-		t.Error("-sigmas 0.5,x accepted")
+	if _, _, err := runLab(t, "bptt-contributions", "-lambdas", "0.5,x"); err == nil {
+		t.Error("-lambdas 0.5,x accepted")
 	}
 	if _, _, err := runLab(t, "bptt-contributions", "-cells", "cnn"); err == nil {
 		t.Error("-cells cnn accepted")

@@ -2,7 +2,7 @@ package main
 
 // bptt-contributions (lesson 8, "Vanishing and exploding"):
 //
-//	go run ./cmd/lab bptt-contributions [-cells rnn,lstm,gru] [-sigmas 0.5,1,2] [-T 50] [-hidden 32] [-batch 16] [-seeds 5] [-act tanh] [-forget-bias 2]
+//	go run ./cmd/lab bptt-contributions [-cells rnn,lstm,gru] [-lambdas 0.5,1,2,4] [-T 50] [-hidden 32] [-batch 16] [-seeds 5] [-act tanh] [-forget-bias 2]
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 func init() {
 	experiments = append(experiments, experiment{
 		"bptt-contributions",
-		"per-step contributions to dW_hh by distance from the loss, RNN/LSTM/GRU at several largest singular values of W_hh (mean ± sd over seeds)",
+		"per-step contributions to dW_hh by distance from the loss, RNN/LSTM/GRU at several largest singular values λ₁ of W_hh, with each one's spectral radius ρ (mean ± sd over seeds)",
 		setupBPTT,
 	})
 }
@@ -49,7 +49,7 @@ func joinFloats(xs []float64) string {
 func setupBPTT(fs *flag.FlagSet) func(context.Context, output) error {
 	def := lab.DefaultBPTTConfig()
 	cells := fs.String("cells", strings.Join(def.Cells, ","), "cells to measure, comma-separated (rnn, lstm, gru)")
-	sigmas := fs.String("sigmas", joinFloats(def.Sigmas), "largest singular value of each gate block of W_hh, comma-separated")
+	lambdas := fs.String("lambdas", joinFloats(def.Lambdas), "λ₁, the largest singular value each gate block of W_hh is scaled to, comma-separated")
 	steps := fs.Int("T", def.T, "sequence length (remember-the-first-symbol at distance T−1)")
 	hidden := fs.Int("hidden", def.Hidden, "hidden units")
 	batch := fs.Int("batch", def.Batch, "sequences in the measured batch")
@@ -60,8 +60,8 @@ func setupBPTT(fs *flag.FlagSet) func(context.Context, output) error {
 		cfg := def
 		cfg.Cells = strings.Split(*cells, ",")
 		var err error
-		if cfg.Sigmas, err = floatList(*sigmas); err != nil {
-			return usageError{fmt.Errorf("lab bptt-contributions: -sigmas: %w", err)}
+		if cfg.Lambdas, err = floatList(*lambdas); err != nil {
+			return usageError{fmt.Errorf("lab bptt-contributions: -lambdas: %w", err)}
 		}
 		cfg.T, cfg.Hidden, cfg.Batch, cfg.Seeds, cfg.Act, cfg.ForgetBias = *steps, *hidden, *batch, *seeds, *act, *forget
 		if err := cfg.Validate(); err != nil {
@@ -96,17 +96,18 @@ func bpttTable(w io.Writer, res *lab.BPTTResult) error {
 	c := res.Config
 	fmt.Fprintf(w, "bptt-contributions: remember-the-first-symbol, T = %d, hidden %d, batch %d, %d seed(s); rnn activation %s, lstm forget bias %g; at initialisation, each gate block of W_hh scaled to largest singular value λ₁; %.1f s\n\n",
 		c.T, c.Hidden, c.Batch, c.Seeds, c.Act, c.ForgetBias, res.Seconds)
-	fmt.Fprintln(w, "‖step contribution to dW_hh‖ d steps before the last / the last step's (mean ± sd over seeds)")
+	fmt.Fprintln(w, "‖step contribution to dW_hh‖ d steps before the last / the last step's (mean ± sd over seeds);")
+	fmt.Fprintln(w, "ρ: spectral radius of W_hh (largest |eigenvalue|; the largest over the gate blocks), ρ ≤ λ₁, mean ± sd over seeds")
 	fmt.Fprintln(w)
 	ds := lab.BPTTDistances(c.T)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "cell\tλ₁\t")
+	fmt.Fprint(tw, "cell\tλ₁\tρ\t")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "d = %d\t", d)
 	}
 	fmt.Fprintln(tw, "diverged\t")
 	for _, r := range res.Runs {
-		fmt.Fprintf(tw, "%s\t%g\t", r.Cell, r.Sigma)
+		fmt.Fprintf(tw, "%s\t%g\t%s\t", r.Cell, r.Lambda1, sci(r.Rho))
 		for _, d := range ds {
 			if len(r.Ratio) == 0 {
 				fmt.Fprint(tw, "—\t")
