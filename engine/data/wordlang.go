@@ -33,7 +33,7 @@ import (
 //	S  → NP(t) [ADV] VERB(t) NP(t') [PREP NP(t'')] [CONJ NP(t) VERB(t) NP(t')] "."
 //	NP(t) → DET [ADJ(t)] NOUN(t)
 //
-// where t' and t'' are t with probability 0.8 and a uniform topic
+// where t' and t” are t with probability 0.8 and a uniform topic
 // otherwise; ADV appears with probability 0.2, the PREP phrase 0.4, the
 // CONJ clause 0.15, ADJ 0.4. Within its class (and topic) a word is drawn
 // with Zipf's law, P(rank r) ∝ 1/r^1.1, so some words are frequent and
