@@ -30,10 +30,10 @@ import (
 // The grammar (t is the sentence's topic, kept from the previous sentence
 // with probability 0.75):
 //
-//	S  → NP(t) [ADV] VERB(t) NP(t') [PREP NP(t'')] [CONJ NP(t) VERB(t) NP(t')] "."
+//	S  → NP(t) [ADV] VERB(t) NP(t₁) [PREP NP(t₂)] [CONJ NP(t) VERB(t) NP(t₁)] "."
 //	NP(t) → DET [ADJ(t)] NOUN(t)
 //
-// where t' and t” are t with probability 0.8 and a uniform topic
+// where t₁ and t₂ are t with probability 0.8 and a uniform topic
 // otherwise; ADV appears with probability 0.2, the PREP phrase 0.4, the
 // CONJ clause 0.15, ADJ 0.4. Within its class (and topic) a word is drawn
 // with Zipf's law, P(rank r) ∝ 1/r^1.1, so some words are frequent and
