@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -26,10 +27,11 @@ const flowWidget = `[data-widget="grad-flow"]`
 
 // flowRun is the lesson's run rebuilt here from the engine alone: the
 // remember-first RNN (one_hot 8, rnn, last step, linear) with W_hh scaled
-// to sigma, batch k drawn as the README says, SGD with lr. after(k)
-// returns λ₁ of W_hh (gonum's SVD) and each step's contribution norm to
-// dW_hh for the pass of training step k.
-func flowRun(t *testing.T, act string, sigma float64, steps, hidden, seed int, lr float64) func(k int) (float64, []float64) {
+// to lambda1, batch k drawn as the README says, SGD with lr. after(k)
+// returns λ₁ of W_hh (gonum's SVD), its spectral radius ρ (the largest
+// |eigenvalue|, gonum's Eigen) and each step's contribution norm to dW_hh
+// for the pass of training step k.
+func flowRun(t *testing.T, act string, lambda1 float64, steps, hidden, seed int, lr float64) func(k int) (float64, float64, []float64) {
 	t.Helper()
 	rng := engine.NewRand(uint64(seed))
 	oh, err := engine.NewOneHot("onehot", 8)
@@ -50,14 +52,14 @@ func flowRun(t *testing.T, act string, sigma float64, steps, hidden, seed int, l
 	}
 	var svd mat.SVD
 	svd.Factorize(mat.NewDense(hidden, hidden, append([]float64(nil), cell.WeightHH.Value.Data...)), mat.SVDNone)
-	scale := sigma / svd.Values(nil)[0]
+	scale := lambda1 / svd.Values(nil)[0]
 	for i := range cell.WeightHH.Value.Data {
 		cell.WeightHH.Value.Data[i] *= scale
 	}
 	opt := engine.NewSGD(lr, 0)
 	done := -1
-	return func(k int) (float64, []float64) {
-		var lambda float64
+	return func(k int) (float64, float64, []float64) {
+		var lambda, rho float64
 		var norms []float64
 		for done < k {
 			if done >= 0 {
@@ -71,12 +73,20 @@ func flowRun(t *testing.T, act string, sigma float64, steps, hidden, seed int, l
 			}
 			svd.Factorize(mat.NewDense(hidden, hidden, append([]float64(nil), cell.WeightHH.Value.Data...)), mat.SVDNone)
 			lambda = svd.Values(nil)[0]
+			var eig mat.Eigen
+			if !eig.Factorize(mat.NewDense(hidden, hidden, append([]float64(nil), cell.WeightHH.Value.Data...)), mat.EigenNone) {
+				t.Fatal("Eigen did not converge")
+			}
+			rho = 0
+			for _, v := range eig.Values(nil) {
+				rho = math.Max(rho, cmplx.Abs(v))
+			}
 			norms = norms[:0]
 			for _, c := range rec.Uses(cell.WeightHH, engine.UseStep) {
 				norms = append(norms, floats.Norm(c.Grad.Data, 2))
 			}
 		}
-		return lambda, norms
+		return lambda, rho, norms
 	}
 }
 
@@ -91,22 +101,23 @@ func openFlow(t *testing.T, ctx context.Context, url, lang string) {
 	)
 }
 
-// checkFlow waits until the widget shows λ₁ and the contributions of the
-// engine's pass (4 significant digits in the frame).
-func checkFlow(t *testing.T, ctx context.Context, lambda float64, contrib []float64) {
+// checkFlow waits until the widget shows λ₁, ρ and the contributions of
+// the engine's pass (4 significant digits in the frame).
+func checkFlow(t *testing.T, ctx context.Context, lambda, rho float64, contrib []float64) {
 	t.Helper()
 	w := flowWidget
 	want, _ := json.Marshal(contrib)
 	match := fmt.Sprintf(`(() => {
 		const l = Number(document.querySelector(%q).dataset.value);
+		const r = Number(document.querySelector(%q).dataset.value);
 		const c = JSON.parse(document.querySelector(%q).dataset.values || "[]");
 		const want = %s;
 		const near = (a, b) => Math.abs(a - b) <= 6e-4 * Math.abs(b) + 1e-300;
-		return near(l, %v) && c.length === want.length && c.every((v, i) => near(v, want[i]));
-	})()`, w+` [data-testid="lambda"]`, w+` [data-testid="contrib-chart"]`, want, lambda)
+		return near(l, %v) && near(r, %v) && c.length === want.length && c.every((v, i) => near(v, want[i]));
+	})()`, w+` [data-testid="lambda"]`, w+` [data-testid="rho"]`, w+` [data-testid="contrib-chart"]`, want, lambda, rho)
 	if err := chromedp.Do(ctx, pollJS(match, 10*time.Second)); err != nil {
-		got := evalJS[string](t, ctx, fmt.Sprintf(`document.querySelector(%q).dataset.value + " " + document.querySelector(%q).dataset.values`, w+` [data-testid="lambda"]`, w+` [data-testid="contrib-chart"]`))
-		t.Fatalf("page shows %s; engine λ₁ %v, contributions %v", got, lambda, contrib)
+		got := evalJS[string](t, ctx, fmt.Sprintf(`document.querySelector(%q).dataset.value + " " + document.querySelector(%q).dataset.value + " " + document.querySelector(%q).dataset.values`, w+` [data-testid="lambda"]`, w+` [data-testid="rho"]`, w+` [data-testid="contrib-chart"]`))
+		t.Fatalf("page shows %s; engine λ₁ %v, ρ %v, contributions %v", got, lambda, rho, contrib)
 	}
 }
 
@@ -121,8 +132,8 @@ func TestBrowserGradFlow(t *testing.T) {
 	w := flowWidget
 	openFlow(t, ctx, url, "en")
 	eng := flowRun(t, "tanh", 0.9, 30, 16, 1, 0.1)
-	l0, c0 := eng(0)
-	checkFlow(t, ctx, l0, c0)
+	l0, r0, c0 := eng(0)
+	checkFlow(t, ctx, l0, r0, c0)
 	if s := textOf(t, ctx, w+` [data-testid="lambda"]`); s != "λ₁ of W_hh = 0.9" {
 		t.Errorf("λ₁ line %q", s)
 	}
@@ -135,8 +146,8 @@ func TestBrowserGradFlow(t *testing.T) {
 	for k := 1; k <= 3; k++ {
 		do(t, ctx, "step", chromedp.Click(chromedp.CSS(w+` [data-testid="step"]`)), stepIs(w, k, 10*time.Second))
 	}
-	l3, c3 := eng(3)
-	checkFlow(t, ctx, l3, c3)
+	l3, r3, c3 := eng(3)
+	checkFlow(t, ctx, l3, r3, c3)
 	t.Logf("step 3: engine λ₁ %.6f, last contribution %.4g, oldest %.4g", l3, c3[29], c3[1])
 
 	topSpeed(t, ctx, w)
@@ -148,26 +159,26 @@ func TestBrowserGradFlow(t *testing.T) {
 	do(t, ctx, "← steps back", chromedp.KeyEvent(kb.ArrowLeft), stepIs(w, at-1, 10*time.Second))
 	setSlider(t, ctx, w+` [data-testid="seek"]`, 3)
 	do(t, ctx, "seek to 3", stepIs(w, 3, 20*time.Second))
-	checkFlow(t, ctx, l3, c3)
+	checkFlow(t, ctx, l3, r3, c3)
 	trained := shoot(t, ctx, w)
 
 	// λ₁ = 5: a new start; the verdict turns.
 	evalJS[bool](t, ctx, `(() => {
-		const s = document.querySelector('`+w+` [data-testid="slider-sigma"]');
+		const s = document.querySelector('`+w+` [data-testid="slider-lambda1"]');
 		const pos = Math.round((Math.log(5) - Math.log(0.05)) / (Math.log(8) - Math.log(0.05)) * Number(s.max));
 		s.value = String(pos);
 		s.dispatchEvent(new Event("input", {bubbles: true}));
 		return true;
 	})()`)
 	// the slider's position nearest 5 holds a value rounded to 2 digits
-	sigma := evalJS[float64](t, ctx, `Number(document.querySelector('`+w+` [data-testid="value-sigma"]').textContent)`)
-	if math.Abs(sigma-5) > 0.15 {
-		t.Fatalf("the λ₁ slider shows %v, not about 5", sigma)
+	lambda1 := evalJS[float64](t, ctx, `Number(document.querySelector('`+w+` [data-testid="value-lambda1"]').textContent)`)
+	if math.Abs(lambda1-5) > 0.15 {
+		t.Fatalf("the λ₁ slider shows %v, not about 5", lambda1)
 	}
 	do(t, ctx, "λ₁ = 5", stepIs(w, 0, 10*time.Second),
-		pollJS(fmt.Sprintf(`Math.abs(Number(document.querySelector('`+w+` [data-testid="lambda"]').dataset.value) - %v) < 1e-9`, sigma), 10*time.Second))
-	l5, c5 := flowRun(t, "tanh", sigma, 30, 16, 1, 0.1)(0)
-	checkFlow(t, ctx, l5, c5)
+		pollJS(fmt.Sprintf(`Math.abs(Number(document.querySelector('`+w+` [data-testid="lambda"]').dataset.value) - %v) < 1e-9`, lambda1), 10*time.Second))
+	l5, r5, c5 := flowRun(t, "tanh", lambda1, 30, 16, 1, 0.1)(0)
+	checkFlow(t, ctx, l5, r5, c5)
 	if !strings.Contains(textOf(t, ctx, w+` [data-testid="verdict"]`), "exploding is possible") {
 		t.Errorf("verdict at λ₁ = 5: %q", textOf(t, ctx, w+` [data-testid="verdict"]`))
 	}
@@ -183,12 +194,12 @@ func TestBrowserGradFlow(t *testing.T) {
 	do(t, ctx, "sigmoid", pollJS(`document.querySelector('`+w+` [data-testid="bound"]').textContent === "1/γ = 4 (sigmoid: γ = 0.25)"`, 10*time.Second))
 	setSlider(t, ctx, w+` [data-testid="slider-T"]`, 60)
 	do(t, ctx, "T = 60", pollJS(`JSON.parse(document.querySelector('`+w+` [data-testid="contrib-chart"]').dataset.values).length === 60`, 10*time.Second))
-	ls, cs := flowRun(t, "sigmoid", sigma, 60, 16, 1, 0.1)(0)
-	checkFlow(t, ctx, ls, cs)
+	ls, rs, cs := flowRun(t, "sigmoid", lambda1, 60, 16, 1, 0.1)(0)
+	checkFlow(t, ctx, ls, rs, cs)
 
 	// The exports of the state on screen.
 	href := attrOf(t, ctx, w+` [data-testid="export-json"]`, "href")
-	for _, part := range []string{"/export/grad-flow.json?", fmt.Sprintf("sigma=%v", sigma), "act=sigmoid", "T=60", "step=0", "lang=en"} {
+	for _, part := range []string{"/export/grad-flow.json?", fmt.Sprintf("lambda1=%v", lambda1), "act=sigmoid", "T=60", "step=0", "lang=en"} {
 		if !strings.Contains(href, part) {
 			t.Errorf("export-json link %q lacks %q", href, part)
 		}
@@ -226,7 +237,7 @@ func TestBrowserGradFlow(t *testing.T) {
 
 	// Chinese: the widget speaks Chinese and shows the engine's numbers.
 	openFlow(t, ctx, url, "zh")
-	checkFlow(t, ctx, l0, c0)
+	checkFlow(t, ctx, l0, r0, c0)
 	if s := textOf(t, ctx, w+` [data-testid="lambda"]`); s != "W_hh 的 λ₁ = 0.9" {
 		t.Errorf("zh λ₁ line %q", s)
 	}

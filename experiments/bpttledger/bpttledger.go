@@ -9,7 +9,7 @@
 // ∂E/∂h_k · ∂⁺h_k/∂θ), the optimizer takes its step and the next training
 // step's backward pass begins. Beside the ledger: ‖∂L/∂h_t‖ against t (the
 // engine's InternalHiddenGrad), the contribution norms of every time step
-// of the last training steps as a heat map, and the loss.
+// of every training step so far as a heat map, and the loss.
 //
 // # Steps
 //
@@ -63,7 +63,8 @@ const (
 	// batch is the sequences per training step. Each contribution is
 	// summed over the batch, as the engine's Grad is.
 	batch = 16
-	// window is how many training steps the heat map keeps.
+	// window is the most rows of the heat map: the whole run so far, the
+	// earlier training steps grouped to fit (see heat).
 	window = 24
 	// lossPoints is the most points the frame's loss curve carries.
 	lossPoints = 100
@@ -240,31 +241,26 @@ func newLedger(v run.Values) (*ledger, error) {
 	return l, nil
 }
 
-// newModel returns the lesson's model for p: the tanh RNN between the
-// task's input and a linear read-out of the last hidden state, seeded
-// with PyTorch's init.
+// newModel returns the lesson's model for p, built by engine.NewSeqModel:
+// the tanh RNN between the task's input (one-hot tokens, or the adding
+// problem's two features) and a linear read-out of the last hidden state
+// (classes with cross-entropy, or one number with MSE), seeded with
+// PyTorch's init, the cell's weights drawn first.
 func newModel(p params) (*engine.Model, *engine.RNN, error) {
-	if p.Task == taskRemember {
-		m, err := engine.NewSeqModel(name, engine.SeqConfig{Cell: "rnn", Vocab: vocab, Hidden: p.Hidden, T: p.T}, uint64(p.Seed))
-		if err != nil {
-			return nil, nil, fmt.Errorf("bpttledger: %w", err)
+	cfg := engine.SeqConfig{Cell: "rnn", Vocab: vocab, Hidden: p.Hidden, T: p.T}
+	if p.Task == taskAdding {
+		cfg.Vocab, cfg.Features, cfg.Regression = 0, 2, true
+	}
+	m, err := engine.NewSeqModel(name, cfg, uint64(p.Seed))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bpttledger: %w", err)
+	}
+	for _, layer := range m.Layers {
+		if cell, ok := layer.(*engine.RNN); ok {
+			return m, cell, nil
 		}
-		return m, m.Layers[1].(*engine.RNN), nil
 	}
-	rng := engine.NewRand(uint64(p.Seed))
-	cell, err := engine.NewRNN("cell", 2, p.Hidden, rng)
-	if err != nil {
-		return nil, nil, fmt.Errorf("bpttledger: %w", err)
-	}
-	out, err := engine.NewLinear("out", p.Hidden, 1, rng)
-	if err != nil {
-		return nil, nil, fmt.Errorf("bpttledger: %w", err)
-	}
-	m, err := engine.NewModel(name, []int{p.T, 2}, engine.NewMSE(), cell, engine.NewLastStep("last"), out)
-	if err != nil {
-		return nil, nil, fmt.Errorf("bpttledger: %w", err)
-	}
-	return m, cell, nil
+	return nil, nil, fmt.Errorf("bpttledger: model %s has no RNN cell", name)
 }
 
 func newOptimizer(p params) engine.Optimizer {

@@ -429,7 +429,7 @@ func BenchmarkAdvance(b *testing.B) {
 		if err := l.Advance(); err != nil {
 			b.Fatal(err)
 		}
-		sink = l.data(round3)
+		sink = l.data(sig3)
 	}
 }
 
@@ -449,6 +449,81 @@ func BenchmarkTrainStep(b *testing.B) {
 		l.j = l.p.T
 		if err := l.Advance(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSumIsExactAtDefaults re-checks the lesson's "exactly 0": at the
+// defaults (T = 10, hidden 6, Adam, 200 steps), both tasks, seeds 1–5,
+// for W_hh, W_ih and the biases, once all T contributions are in, Σ equals
+// the engine's dW exactly (max |Σ − dW| = 0) at every training step — the
+// engine adds the very same pieces in the very same order.
+func TestSumIsExactAtDefaults(t *testing.T) {
+	for _, task := range []string{taskRemember, taskAdding} {
+		for _, seed := range []int{1, 2, 3, 4, 5} {
+			l := build(t, values(map[string]any{"seed": seed, "task": task}))
+			T, worst := l.p.T, 0.0
+			for k := range l.p.Steps {
+				advanceTo(t, l, (k+1)*T)
+				for i := range shown {
+					full := make([]float64, len(l.cur.grad[i]))
+					for tt := T - 1; tt >= 0; tt-- {
+						for e, c := range l.cur.contrib[i][tt] {
+							full[e] += c
+						}
+					}
+					worst = math.Max(worst, maxDiff(full, l.cur.grad[i]))
+				}
+				if d := l.data(exact); d.MaxDiff == nil || *d.MaxDiff != 0 {
+					t.Fatalf("%s seed %d step %d: the frame's max |Σ − dW| = %v, want exactly 0", task, seed, k+1, d.MaxDiff)
+				}
+			}
+			t.Logf("%s seed %d: max |Σ − dW| over the run and the three parameters %g", task, seed, worst)
+			if worst != 0 {
+				t.Errorf("%s seed %d: max |Σ − dW| = %g at the defaults, want exactly 0", task, seed, worst)
+			}
+		}
+	}
+}
+
+// TestHeatMapShowsTheRun: the heat map holds every training step so far in
+// at most window rows (the shown step alone in the last), its colour range
+// covers every norm of the run so far and does not move within a training
+// step, and — the lesson's "the left of the heat map gets darker" — at the
+// end of a default run (W_hh) step 2's piece in the bottom row is more than
+// a decade below the top row's, seeds 1–5.
+func TestHeatMapShowsTheRun(t *testing.T) {
+	for _, seed := range []int{1, 2, 3, 4, 5} {
+		l := build(t, values(map[string]any{"seed": seed}))
+		T := l.p.T
+		for _, k := range []int{0, 5, 23, 24, 60, 199} {
+			advanceTo(t, l, k*T+1)
+			every, rows, vals := l.heatGrid()
+			if rows > window || (rows-2)*every >= k && k > 0 || (rows-1)*every < k || len(vals) != rows*T {
+				t.Fatalf("seed %d step %d: %d rows of %d steps for %d earlier steps", seed, k+1, rows, every, k)
+			}
+			lo, hi := l.heatRange()
+			for _, n := range l.norms[:k+1] {
+				for _, v := range n[0] {
+					if v > 0 && (math.Log10(v) < lo || math.Log10(v) > hi) {
+						t.Fatalf("seed %d step %d: norm %g outside 10^%v…10^%v", seed, k+1, v, lo, hi)
+					}
+				}
+			}
+			advanceTo(t, l, (k+1)*T)
+			if lo2, hi2 := l.heatRange(); lo2 != lo || hi2 != hi {
+				t.Fatalf("seed %d step %d: the colour range moved within the step", seed, k+1)
+			}
+			h := l.heat()
+			if h.Steps != k+1 || h.Every != every || h.Log10.Min != lo || h.Log10.Max != hi {
+				t.Fatalf("seed %d step %d: frame heat %+v", seed, k+1, h)
+			}
+		}
+		_, rows, vals := l.heatGrid()
+		top, bottom := vals[1], vals[(rows-1)*T+1]
+		t.Logf("seed %d: log₁₀ of step 2's W_hh piece, top row %.2f, bottom row %.2f", seed, top, bottom)
+		if !(bottom < top-1) {
+			t.Errorf("seed %d: step 2's piece %.2f at the bottom, not a decade below the top's %.2f", seed, bottom, top)
 		}
 	}
 }

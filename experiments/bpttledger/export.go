@@ -20,7 +20,10 @@ type preciseData struct {
 }
 
 type preciseHeat struct {
-	First int        `json:"first"`
+	Steps int        `json:"steps"`
+	Every int        `json:"every"`
+	Min   float64    `json:"min"` // the colour range, log₁₀
+	Max   float64    `json:"max"`
 	Rows  int        `json:"rows"`
 	Cols  int        `json:"cols"`
 	Log10 []*float64 `json:"log10"`
@@ -30,8 +33,9 @@ type preciseHeat struct {
 // the position.
 func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 	l := exp.(*ledger)
-	first, rows, vals := l.heatGrid()
-	h := preciseHeat{First: first + 1, Rows: rows, Cols: l.p.T, Log10: make([]*float64, len(vals))}
+	every, rows, vals := l.heatGrid()
+	lo, hi := l.heatRange()
+	h := preciseHeat{Steps: l.cur.k + 1, Every: every, Min: lo, Max: hi, Rows: rows, Cols: l.p.T, Log10: make([]*float64, len(vals))}
 	for i, v := range vals {
 		if !math.IsNaN(v) {
 			h.Log10[i] = &vals[i]
@@ -74,9 +78,9 @@ var figureText = struct {
 	sum:     run.Text{En: "Σ of %d contributions to d%s", Zh: "d%[2]s 的 %[1]d 个贡献之和 Σ"},
 	engine:  run.Text{En: "engine's d%s", Zh: "引擎算出的 d%s"},
 	contrib: run.Text{En: "contribution of t = %d", Zh: "t = %d 的贡献"},
-	heat:    run.Text{En: "log10 ‖contribution‖, training steps %d–%d", Zh: "log10 ‖贡献‖，训练步 %d–%d"},
+	heat:    run.Text{En: "log10 ‖contribution‖, training steps 1–%d (a row: %d steps; the last row: step %d)", Zh: "log10 ‖贡献‖，训练步 1–%d（每行 %d 步；最后一行：第 %d 步）"},
 	heatX:   run.Text{En: "time step t − 1", Zh: "时间步 t − 1"},
-	heatY:   run.Text{En: "training step (row 0 = first)", Zh: "训练步（第 0 行最早）"},
+	heatY:   run.Text{En: "row (0: the first training steps)", Zh: "行（第 0 行：最早的训练步）"},
 	curves:  run.Text{En: "Training step %d: gradient sizes along the sequence", Zh: "第 %d 个训练步：沿序列的梯度大小"},
 	t:       run.Text{En: "time step t", Zh: "时间步 t"},
 	norm:    run.Text{En: "norm (log scale)", Zh: "范数（对数刻度）"},
@@ -132,10 +136,11 @@ func (l *ledger) figure(w io.Writer, format, lang string) error {
 	if d.Inspect != nil {
 		panels = append(panels, viz.Panel{Title: fmt.Sprintf(ft.contrib.In(lang), d.Inspect.T), Grid: viz.Grid{Rows: rows, Cols: cols, Values: d.Inspect.Contribution}, Diverging: true, Annotate: small})
 	}
-	first, hrows, vals := l.heatGrid()
+	every, hrows, vals := l.heatGrid()
+	lo, hi := l.heatRange()
 	heatPanel := viz.Panel{
-		Title: fmt.Sprintf(ft.heat.In(lang), first+1, first+hrows),
-		Grid:  viz.Grid{Rows: hrows, Cols: T, Values: vals}, XLabel: ft.heatX.In(lang), YLabel: ft.heatY.In(lang),
+		Title: fmt.Sprintf(ft.heat.In(lang), ps.k+1, every, ps.k+1),
+		Grid:  viz.Grid{Rows: hrows, Cols: T, Values: vals}, XLabel: ft.heatX.In(lang), YLabel: ft.heatY.In(lang), Min: lo, Max: hi,
 	}
 	ts := make([]float64, T)
 	for t := range ts {

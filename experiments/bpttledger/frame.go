@@ -3,7 +3,6 @@ package bpttledger
 import (
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
@@ -21,7 +20,7 @@ type staticPart struct {
 	In     int `json:"in"`
 	Vocab  int `json:"vocab"`  // remember-first's tokens 0…vocab−1
 	Batch  int `json:"batch"`  // sequences per training step
-	Window int `json:"window"` // training steps the heat map keeps
+	Window int `json:"window"` // most rows of the heat map
 	// CellParams is the cell's parameter count: the same whatever T.
 	CellParams int `json:"cellParams"`
 }
@@ -73,19 +72,26 @@ type inspected struct {
 }
 
 // heat is the heat map time step × training step of log₁₀ of the
-// contribution norms, for the last Window training steps up to the one
-// shown. Row r is training step First + r (1-based); column t − 1 is time
-// step t. Code 255 (missing) marks an exact zero (W_hh at t = 1, where
-// h_0 = 0) and, in the last row, the time steps not yet added (t ≤
-// T − Added).
+// contribution norms over the whole run so far, training steps 1…Steps
+// (the one shown). The last row is the shown step alone; the rows above
+// it are the earlier steps in groups of Every consecutive ones (row r:
+// steps r·Every + 1 … (r+1)·Every, the last group maybe shorter), each
+// cell the mean of their log₁₀ (a geometric mean of the norms), so there
+// are at most Window rows. Column t − 1 is time step t. Code 255
+// (missing) marks an exact zero (W_hh at t = 1, where h_0 = 0) and, in
+// the last row, the time steps not yet added (t ≤ T − Added). The colour
+// range is whole decades around every norm of the run so far (the
+// log10's Min and Max), not of the rows alone, so one colour means one
+// size from the first step to the last.
 type heat struct {
-	First int           `json:"first"`
+	Steps int           `json:"steps"`
+	Every int           `json:"every"`
 	Log10 viz.Quantized `json:"log10"`
 }
 
 // Frame returns the static part and the position's data.
 func (l *ledger) Frame() run.Frame {
-	return run.Frame{StaticRev: l.rev, Static: l.static(), Data: l.data(round3)}
+	return run.Frame{StaticRev: l.rev, Static: l.static(), Data: l.data(sig3)}
 }
 
 func (l *ledger) static() staticPart {
@@ -129,15 +135,9 @@ func (l *ledger) sum(j int) []float64 {
 	return s
 }
 
-// round3 keeps three significant digits (what the widget shows), so a
+// sig3 keeps three significant digits (what the widget shows), so a
 // frame of a 16×16 ledger stays light.
-func round3(v []float64) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i], _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', 3, 64), 64)
-	}
-	return out
-}
+func sig3(v []float64) []float64 { return viz.SigAll(v, 3) }
 
 // exact is the rounding of the JSON export: none.
 func exact(v []float64) []float64 { return slices.Clone(v) }
@@ -181,43 +181,66 @@ func (l *ledger) data(r func([]float64) []float64) dataPart {
 	return d
 }
 
-// heatGrid returns the heat map's rows (training steps first…shown, at
-// most window) as log₁₀ of the shown parameter's contribution norms, NaN
-// for exact zeros and for the time steps of the shown pass not yet added.
-func (l *ledger) heatGrid() (first, rows int, vals []float64) {
+// heatGrid returns the heat map's rows (see heat) as log₁₀ of the shown
+// parameter's contribution norms, NaN for exact zeros and for the time
+// steps of the shown pass not yet added, with the training steps each row
+// groups.
+func (l *ledger) heatGrid() (every, rows int, vals []float64) {
 	T, i, k := l.p.T, shownIndex(l.p.Param), l.cur.k
-	first = max(0, k-window+1)
-	rows = k - first + 1
+	every = max(1, (k+window-2)/(window-1)) // k earlier steps in ≤ window−1 rows
+	rows = (k+every-1)/every + 1
 	vals = make([]float64, 0, rows*T)
-	for s := first; s <= k; s++ {
-		for t, n := range l.norms[s][i] {
-			if n == 0 || (s == k && t < T-l.j) {
-				vals = append(vals, math.NaN())
-				continue
+	for s := 0; s < k; s += every {
+		e := min(k, s+every)
+		for t := range T {
+			var m float64
+			for _, n := range l.norms[s:e] {
+				m += math.Log10(n[i][t]) // −Inf for an exact zero
 			}
-			vals = append(vals, math.Log10(n))
+			m /= float64(e - s)
+			if math.IsInf(m, 0) {
+				m = math.NaN()
+			}
+			vals = append(vals, m)
 		}
 	}
-	return first, rows, vals
+	for t, n := range l.norms[k][i] {
+		if n == 0 || t < T-l.j {
+			vals = append(vals, math.NaN())
+			continue
+		}
+		vals = append(vals, math.Log10(n))
+	}
+	return every, rows, vals
 }
 
-func (l *ledger) heat() heat {
-	first, rows, vals := l.heatGrid()
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range vals {
-		if !math.IsNaN(v) {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+// heatRange is the colour range of the heat map: whole decades around
+// log₁₀ of every non-zero contribution norm of training steps 1…k+1,
+// all T of each, so the scale depends only on the training step shown.
+func (l *ledger) heatRange() (lo, hi float64) {
+	i := shownIndex(l.p.Param)
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, n := range l.norms[:l.cur.k+1] {
+		for _, v := range n[i] {
+			if v > 0 {
+				lo, hi = math.Min(lo, math.Log10(v)), math.Max(hi, math.Log10(v))
+			}
 		}
 	}
 	if lo > hi {
 		lo, hi = -1, 0
 	}
-	// Whole decades, so the colour bar's ends are round and change rarely.
 	lo, hi = math.Floor(lo), math.Ceil(hi)
 	if hi == lo {
 		hi = lo + 1
 	}
-	return heat{First: first + 1, Log10: viz.QuantizeRange(vals, lo, hi, rows, l.p.T)}
+	return lo, hi
+}
+
+func (l *ledger) heat() heat {
+	every, rows, vals := l.heatGrid()
+	lo, hi := l.heatRange()
+	return heat{Steps: l.cur.k + 1, Every: every, Log10: viz.QuantizeRange(vals, lo, hi, rows, l.p.T)}
 }
 
 // buckets returns v as at most lossPoints means of every consecutive

@@ -36,7 +36,7 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 // figureText is the figure's wording in both languages.
 var figureText = struct {
 	title, contrib, contribX, contribY, grad, gradX, gradY, measured, bound,
-	lambda, lambdaY, line, lambdaS, loss, lossY, steps run.Text
+	lambda, lambdaY, line, lambdaS, rhoS, loss, lossY, steps run.Text
 }{
 	title: run.Text{
 		En: "Gradient flow through time — %s RNN, λ₁ %s at the start, T = %d, hidden %d, %s, lr %s, seed %d — step %d of %d",
@@ -50,10 +50,11 @@ var figureText = struct {
 	gradY:    run.Text{En: "log10 norm", Zh: "log10 范数"},
 	measured: run.Text{En: "‖∂L/∂h_t‖ (engine)", Zh: "‖∂L/∂h_t‖（引擎）"},
 	bound:    run.Text{En: "bound", Zh: "上界"},
-	lambda:   run.Text{En: "λ₁ of W_hh as training goes", Zh: "训练过程中 W_hh 的 λ_1"},
-	lambdaY:  run.Text{En: "largest singular value", Zh: "最大奇异值"},
+	lambda:   run.Text{En: "λ₁ and ρ of W_hh as training goes", Zh: "训练过程中 W_hh 的 λ_1 与 ρ"},
+	lambdaY:  run.Text{En: "largest singular value, spectral radius", Zh: "最大奇异值、谱半径"},
 	line:     run.Text{En: "1/γ = %s", Zh: "1/γ = %s"},
 	lambdaS:  run.Text{En: "λ₁", Zh: "λ_1"},
+	rhoS:     run.Text{En: "ρ (spectral radius)", Zh: "ρ（谱半径）"},
 	loss:     run.Text{En: "Loss (one batch per step)", Zh: "损失（每步一个批次）"},
 	lossY:    run.Text{En: "loss", Zh: "损失"},
 	steps:    run.Text{En: "training step", Zh: "训练步"},
@@ -66,7 +67,7 @@ var taskNames = map[string]run.Text{
 }
 
 // figure is the step's figure in lang: the contributions by distance and
-// ‖∂L/∂h_t‖ with its bound, λ₁ and the loss over the steps so far. The
+// ‖∂L/∂h_t‖ with its bound, λ₁ and ρ, and the loss over the steps so far. The
 // norms are drawn as their log₁₀ on a linear axis: they span tens of
 // decades, and an exploding run's reach 10⁵⁰ and beyond.
 func (f *flow) figure(lang string) viz.Figure {
@@ -95,14 +96,15 @@ func (f *flow) figure(lang string) viz.Figure {
 	}
 	st := f.static()
 	lambda := viz.Series{Name: t.lambdaS.In(lang), X: steps, Y: finiteOrNaN(f.lambdas)}
+	rho := viz.Series{Name: t.rhoS.In(lang), X: steps, Y: finiteOrNaN(f.rhos), Style: &viz.Style{Color: 2, Dash: 2, Marker: 2}}
 	line := viz.Series{Name: fmt.Sprintf(t.line.In(lang), strconv.FormatFloat(st.Bound, 'g', 3, 64)),
 		X: []float64{0, math.Max(1, float64(f.pos))}, Y: []float64{st.Bound, st.Bound}, Style: &viz.Style{Color: 1, Dash: 1, Marker: 1}}
 	loss := viz.Series{Name: t.lossY.In(lang), X: steps, Y: finiteOrNaN(f.losses)}
-	title := fmt.Sprintf(t.title.In(lang), p.Act, strconv.FormatFloat(p.Sigma, 'g', 3, 64), p.T, p.Hidden, taskNames[p.Task].In(lang), strconv.FormatFloat(p.LR, 'g', 3, 64), p.Seed, f.pos, total)
+	title := fmt.Sprintf(t.title.In(lang), p.Act, strconv.FormatFloat(p.Lambda1, 'g', 3, 64), p.T, p.Hidden, taskNames[p.Task].In(lang), strconv.FormatFloat(p.LR, 'g', 3, 64), p.Seed, f.pos, total)
 	return viz.Figure{Title: title, Cols: 2, Charts: []viz.Chart{
 		viz.LineChart{Title: t.contrib.In(lang), XLabel: t.contribX.In(lang), YLabel: t.contribY.In(lang), Series: []viz.Series{contrib}},
 		viz.LineChart{Title: t.grad.In(lang), XLabel: t.gradX.In(lang), YLabel: t.gradY.In(lang), Series: []viz.Series{grad, bound}},
-		viz.LineChart{Title: t.lambda.In(lang), XLabel: t.steps.In(lang), YLabel: t.lambdaY.In(lang), Series: []viz.Series{lambda, line}},
+		viz.LineChart{Title: t.lambda.In(lang), XLabel: t.steps.In(lang), YLabel: t.lambdaY.In(lang), Series: []viz.Series{lambda, rho, line}},
 		viz.LineChart{Title: t.loss.In(lang), XLabel: t.steps.In(lang), YLabel: t.lossY.In(lang), Series: []viz.Series{loss}},
 	}}
 }

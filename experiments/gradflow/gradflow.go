@@ -11,7 +11,10 @@
 // multiplies ∂L/∂h by W_hhᵀ diag(σ'(a_t)), whose norm is at most γλ₁
 // (γ = 1 for tanh and ReLU, ¼ for sigmoid), so ‖∂L/∂h_t‖ ≤ (γλ₁)^(T−t)·‖∂L/∂h_T‖.
 // λ₁ is computed from the engine's W_hh with gonum's SVD (lab.LargestSingularValue)
-// at every step, as training moves it.
+// at every step, as training moves it, and beside it the spectral radius ρ
+// (gonum's Eigen, lab.SpectralRadius): ρ ≤ λ₁, and a long product of one
+// matrix grows like ρ^t, so λ₁ > 1/γ is necessary for exploding but not
+// sufficient.
 //
 // Step k's frame is the pass with the weights after k SGD updates on batch
 // k; Advance applies that pass's gradient and measures the next batch.
@@ -45,16 +48,19 @@ const (
 	batch = 16
 	// total is the SGD steps of a run.
 	total = 300
-	// vocab is remember-first's vocabulary (chance 1/7).
+	// vocab is remember-first's vocabulary: 8 tokens 0…7; the first of a
+	// sequence is one of the 7 symbols 1…7 (chance 1/7), the others noise
+	// drawn from all 8 (engine/data.RememberFirst).
 	vocab = 8
-	// DataStream is the PCG stream of the batches ("gradflow"): batch k
-	// of a seed is drawn from rand.NewPCG(seed·2¹⁶ + k, DataStream), so a
-	// replay meets the same batches, and a test can draw them too.
+	// DataStream is the PCG stream of the batches, a fixed arbitrary
+	// constant: batch k of a seed is drawn from rand.NewPCG(seed·2¹⁶ + k,
+	// DataStream), so a replay meets the same batches. It is exported for
+	// the browser test, which rebuilds the run from the engine alone.
 	DataStream = 0x6772616466c6f77
 )
 
 var fields = []run.Field{
-	{Name: "sigma", Kind: run.Number, Default: 0.9, Min: 0.05, Max: 8, Desc: run.Text{
+	{Name: "lambda1", Kind: run.Number, Default: 0.9, Min: 0.05, Max: 8, Desc: run.Text{
 		En: "λ₁, the largest singular value W_hh is scaled to at the start (1/γ: 1 for tanh and ReLU, 4 for sigmoid)",
 		Zh: "λ₁：开始时把 W_hh 缩放到的最大奇异值（1/γ：tanh 与 ReLU 为 1，sigmoid 为 4）",
 	}},
@@ -71,8 +77,8 @@ var fields = []run.Field{
 		Zh: "隐藏状态 h_t 的维数",
 	}},
 	{Name: "task", Kind: run.Choice, Default: taskRemember, Choices: []string{taskRemember, taskAdding}, Desc: run.Text{
-		En: "remember-first: name the first of T symbols (8 symbols, cross-entropy); adding: the sum of the two marked numbers (MSE)",
-		Zh: "remember-first：说出 T 个符号中的第一个（8 种符号，交叉熵）；adding：两个被标记的数之和（均方误差）",
+		En: "remember-first: name the first of T tokens, one of the symbols 1…7 (the other tokens are noise from 0…7; cross-entropy); adding: the sum of the two marked numbers (MSE)",
+		Zh: "记住第一个符号（remember-first）：说出 T 个记号中的第一个，它是符号 1…7 之一（其余记号是取自 0…7 的噪声；交叉熵）；加法问题（adding）：两个被标记的数之和（均方误差）",
 	}},
 	{Name: "lr", Kind: run.Number, Default: 0.1, Min: 0, Max: 1, Desc: run.Text{
 		En: "the SGD learning rate (0: no training, every step a fresh batch on the same weights)",
@@ -111,58 +117,44 @@ func init() {
 
 // params are the parameters.
 type params struct {
-	Sigma  float64 `json:"sigma"`
-	Act    string  `json:"act"`
-	T      int     `json:"T"`
-	Hidden int     `json:"hidden"`
-	Task   string  `json:"task"`
-	LR     float64 `json:"lr"`
-	Seed   int     `json:"seed"`
+	Lambda1 float64 `json:"lambda1"`
+	Act     string  `json:"act"`
+	T       int     `json:"T"`
+	Hidden  int     `json:"hidden"`
+	Task    string  `json:"task"`
+	LR      float64 `json:"lr"`
+	Seed    int     `json:"seed"`
 }
 
 func paramsOf(v run.Values) params {
 	return params{
-		Sigma: v.Float("sigma"), Act: v.String("act"), T: v.Int("T"), Hidden: v.Int("hidden"),
+		Lambda1: v.Float("lambda1"), Act: v.String("act"), T: v.Int("T"), Hidden: v.Int("hidden"),
 		Task: v.String("task"), LR: v.Float("lr"), Seed: v.Int("seed"),
 	}
 }
 
-// newModel returns the lesson's model for p, its RNN cell and W_hh rescaled
-// to λ₁ = p.Sigma: remember-first one_hot(8) → rnn(8 → H) → last_step →
-// linear(H → 8) with cross-entropy; adding rnn(2 → H) → last_step →
-// linear(H → 1) with MSE. Weights are drawn from NewRand(seed) in that order
-// with PyTorch's init.
+// newModel returns the lesson's model for p, built by engine.NewSeqModel
+// with the RNN cell p.Act: remember-first one_hot(8) → rnn(8 → H) →
+// last_step → linear(H → 8) with cross-entropy; adding rnn(2 → H) →
+// last_step → linear(H → 1) with MSE. Weights are drawn from
+// NewRand(seed), the cell's then the output's, with PyTorch's init; then
+// W_hh is rescaled to λ₁ = p.Lambda1.
 func newModel(p params) (*engine.Model, *engine.RNN, error) {
-	rng := engine.NewRand(uint64(p.Seed))
-	in, out := vocab, vocab
-	var first []engine.Layer
-	var loss engine.Loss = engine.NewCrossEntropy()
+	cfg := engine.SeqConfig{Cell: "rnn", Vocab: vocab, Hidden: p.Hidden, T: p.T, Nonlinearity: engine.Nonlinearity(p.Act)}
 	if p.Task == taskAdding {
-		in, out, loss = 2, 1, engine.NewMSE()
-	} else {
-		oh, err := engine.NewOneHot("onehot", vocab)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gradflow: %w", err)
+		cfg.Vocab, cfg.Features, cfg.Regression = 0, 2, true
+	}
+	m, err := engine.NewSeqModel(name, cfg, uint64(p.Seed))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gradflow: %w", err)
+	}
+	var cell *engine.RNN
+	for _, l := range m.Layers {
+		if c, ok := l.(*engine.RNN); ok {
+			cell = c
 		}
-		first = append(first, oh)
 	}
-	cell, err := engine.NewRNNWith("rnn", in, p.Hidden, engine.Nonlinearity(p.Act), rng)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gradflow: %w", err)
-	}
-	fc, err := engine.NewLinear("out", p.Hidden, out, rng)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gradflow: %w", err)
-	}
-	shape := []int{p.T}
-	if p.Task == taskAdding {
-		shape = []int{p.T, 2}
-	}
-	m, err := engine.NewModel("grad-flow", shape, loss, append(first, cell, engine.NewLastStep("last"), fc)...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gradflow: %w", err)
-	}
-	lab.ScaleRecurrent(cell.WeightHH, p.Sigma)
+	lab.ScaleRecurrent(cell.WeightHH, p.Lambda1)
 	return m, cell, nil
 }
 
@@ -187,9 +179,10 @@ type flow struct {
 	pos    int
 	x, y   *engine.Tensor // batch pos
 	lambda float64        // λ₁ of the W_hh of pass cur
+	rho    float64        // its spectral radius ρ
 	cur    lab.BPTTPass   // the pass on batch pos with the current weights
 	// history, one entry per step 0…pos
-	losses, lambdas, ratios []float64
+	losses, lambdas, rhos, ratios []float64
 }
 
 func newFlow(v run.Values) (*flow, error) {
@@ -217,6 +210,7 @@ func (f *flow) measure() error {
 	f.x, f.y = batchAt(f.p, f.pos)
 	whh := f.cell.WeightHH
 	f.lambda = lab.LargestSingularValue(whh.Value.Data, f.p.Hidden, f.p.Hidden)
+	f.rho = lab.SpectralRadius(whh.Value.Data, f.p.Hidden)
 	pass, err := lab.MeasureBPTT(f.model, f.cell, whh, f.x, f.y)
 	if err != nil {
 		return err
@@ -224,6 +218,7 @@ func (f *flow) measure() error {
 	f.cur = pass
 	f.losses = append(f.losses, pass.Loss)
 	f.lambdas = append(f.lambdas, f.lambda)
+	f.rhos = append(f.rhos, f.rho)
 	f.ratios = append(f.ratios, f.ratio())
 	return nil
 }
@@ -306,8 +301,10 @@ type staticPart struct {
 // dataPart changes with each step.
 type dataPart struct {
 	Step int `json:"step"`
-	// Lambda is λ₁ of the W_hh this pass used.
+	// Lambda is λ₁ of the W_hh this pass used, Rho its spectral radius ρ
+	// (largest |eigenvalue|, ≤ λ₁).
 	Lambda num `json:"lambda"`
+	Rho    num `json:"rho"`
 	Loss   num `json:"loss"`
 	// Contrib[t−1] is ‖step t's contribution to dW_hh‖, t = 1…T (step 1's
 	// is 0: h_0 = 0). HGrad[t−1] is ‖∂L/∂h_t‖; HBound[t−1] is
@@ -319,13 +316,14 @@ type dataPart struct {
 	// (t = 2, T − 2 steps before the loss) over the last; null if none.
 	Ratio    *num `json:"ratio"`
 	Diverged bool `json:"diverged"`
-	// History over steps 0…Step: the loss, λ₁ and log₁₀ of Ratio.
+	// History over steps 0…Step: the loss, λ₁, ρ and log₁₀ of Ratio.
 	History history `json:"history"`
 }
 
 type history struct {
 	Loss     viz.Quantized `json:"loss"`
 	Lambda   viz.Quantized `json:"lambda"`
+	Rho      viz.Quantized `json:"rho"`
 	LogRatio viz.Quantized `json:"logRatio"`
 }
 
@@ -338,13 +336,7 @@ func (f *flow) static() staticPart {
 // data returns the step's data, rounded to digits significant digits
 // (digits ≤ 0: full precision).
 func (f *flow) data(digits int) dataPart {
-	r := func(v float64) num {
-		if digits <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return num(v)
-		}
-		out, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', digits, 64), 64)
-		return num(out)
-	}
+	r := func(v float64) num { return num(viz.Sig(v, digits)) }
 	rs := func(vs []float64) []num {
 		out := make([]num, len(vs))
 		for i, v := range vs {
@@ -354,7 +346,7 @@ func (f *flow) data(digits int) dataPart {
 	}
 	g := engine.Nonlinearity(f.p.Act).DerivativeBound()
 	d := dataPart{
-		Step: f.pos, Lambda: r(f.lambda), Loss: r(f.cur.Loss), Diverged: f.cur.Diverged,
+		Step: f.pos, Lambda: r(f.lambda), Rho: r(f.rho), Loss: r(f.cur.Loss), Diverged: f.cur.Diverged,
 		Contrib: rs(f.cur.Contrib), HGrad: rs(f.cur.HiddenGrad), HBound: []num{},
 	}
 	if n := len(f.cur.HiddenGrad); n > 0 {
@@ -377,6 +369,7 @@ func (f *flow) data(digits int) dataPart {
 	d.History = history{
 		Loss:     viz.Quantize(finiteOrNaN(f.losses), len(f.losses)),
 		Lambda:   viz.Quantize(finiteOrNaN(f.lambdas), len(f.lambdas)),
+		Rho:      viz.Quantize(finiteOrNaN(f.rhos), len(f.rhos)),
 		LogRatio: viz.Quantize(logs, len(logs)),
 	}
 	return d

@@ -53,10 +53,10 @@ func eigenSpectralNorm(t *testing.T, w []float64, n int) float64 {
 
 // TestLambdaIsEngines checks the shown λ₁ against W_hh of the engine's
 // cell, by an eigen-decomposition of W_hhᵀW_hh: at step 0 it is the chosen
-// sigma, and after training steps it follows the weights.
+// lambda1, and after training steps it follows the weights.
 func TestLambdaIsEngines(t *testing.T) {
 	for _, act := range []string{"tanh", "sigmoid", "relu"} {
-		f := at(t, map[string]any{"act": act, "sigma": 1.7, "lr": 0.5})
+		f := at(t, map[string]any{"act": act, "lambda1": 1.7, "lr": 0.5})
 		for k := 0; k <= 20; k++ {
 			if k > 0 {
 				if err := f.Advance(); err != nil {
@@ -124,10 +124,10 @@ func TestContributionsAreEngines(t *testing.T) {
 func TestVanishingBound(t *testing.T) {
 	const tol = 1e-12
 	for _, act := range []string{"tanh", "sigmoid", "relu"} {
-		for _, sigma := range []float64{0.3, 0.9, 1, 1.5, 3, 4, 6} {
+		for _, lambda1 := range []float64{0.3, 0.9, 1, 1.5, 3, 4, 6} {
 			for _, task := range []string{taskRemember, taskAdding} {
 				for _, seed := range seeds {
-					f := at(t, map[string]any{"act": act, "sigma": sigma, "task": task, "seed": seed, "T": 25, "lr": 0.05})
+					f := at(t, map[string]any{"act": act, "lambda1": lambda1, "task": task, "seed": seed, "T": 25, "lr": 0.05})
 					for k := 0; k <= 5; k++ {
 						if k > 0 {
 							err := f.Advance()
@@ -135,7 +135,7 @@ func TestVanishingBound(t *testing.T) {
 								break // not finite: no norm to bound
 							}
 							if err != nil {
-								t.Fatalf("%s σ %v seed %d: %v", act, sigma, seed, err)
+								t.Fatalf("%s λ₁ %v seed %d: %v", act, lambda1, seed, err)
 							}
 						}
 						g := engine.Nonlinearity(act).DerivativeBound()
@@ -143,13 +143,13 @@ func TestVanishingBound(t *testing.T) {
 						step := g * f.lambda
 						for i := len(h) - 2; i >= 0; i-- {
 							if h[i] > step*h[i+1]*(1+tol) {
-								t.Fatalf("%s σ %v %s seed %d step %d: ‖∂L/∂h_%d‖ = %v > γλ₁·‖∂L/∂h_%d‖ = %v", act, sigma, task, seed, k, i+1, h[i], i+2, step*h[i+1])
+								t.Fatalf("%s λ₁ %v %s seed %d step %d: ‖∂L/∂h_%d‖ = %v > γλ₁·‖∂L/∂h_%d‖ = %v", act, lambda1, task, seed, k, i+1, h[i], i+2, step*h[i+1])
 							}
 						}
 						d := f.data(0)
 						for i := range h {
 							if float64(d.HGrad[i]) > float64(d.HBound[i])*(1+1e-9) {
-								t.Fatalf("%s σ %v seed %d: t = %d, norm %v above the bound %v", act, sigma, seed, i+1, d.HGrad[i], d.HBound[i])
+								t.Fatalf("%s λ₁ %v seed %d: t = %d, norm %v above the bound %v", act, lambda1, seed, i+1, d.HGrad[i], d.HBound[i])
 							}
 						}
 					}
@@ -176,15 +176,15 @@ func TestClaims(t *testing.T) {
 		{"the default: ‖∂L/∂h_1‖ is under 10⁻⁶ of ‖∂L/∂h_30‖",
 			nil, func(f *flow) (float64, bool) { h := f.cur.HiddenGrad; r := h[0] / h[len(h)-1]; return r, r < 1e-6 }},
 		{"sigmoid at λ₁ = 4 = 1/γ: 20 steps back under 10⁻⁵ of the last",
-			map[string]any{"act": "sigmoid", "sigma": 4.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
+			map[string]any{"act": "sigmoid", "lambda1": 4.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
 		{"sigmoid at λ₁ = 3 < 4 = 1/γ: 20 steps back under 10⁻⁵ of the last",
-			map[string]any{"act": "sigmoid", "sigma": 3.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
+			map[string]any{"act": "sigmoid", "lambda1": 3.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
 		{"tanh at λ₁ = 1.5 > 1 (necessary, not sufficient): 20 steps back still under a tenth of the last",
-			map[string]any{"sigma": 1.5}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 0.1 }},
+			map[string]any{"lambda1": 1.5}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 0.1 }},
 		{"tanh at λ₁ = 5, well above 1: 20 steps back contributes more than the last step",
-			map[string]any{"sigma": 5.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r > 1 }},
+			map[string]any{"lambda1": 5.0}, func(f *flow) (float64, bool) { r := far20(f); return r, r > 1 }},
 		{"relu at λ₁ = 0.9 < 1: 20 steps back under 10⁻⁵ of the last",
-			map[string]any{"act": "relu", "sigma": 0.9}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
+			map[string]any{"act": "relu", "lambda1": 0.9}, func(f *flow) (float64, bool) { r := far20(f); return r, r < 1e-5 }},
 	}
 	for _, c := range claims {
 		for _, seed := range seeds {
@@ -209,11 +209,11 @@ func TestClaims(t *testing.T) {
 func TestFarGrowsWithLambda(t *testing.T) {
 	for _, seed := range seeds {
 		prev := 0.0
-		for _, sigma := range []float64{0.5, 0.9, 1.5, 5} {
-			r := back(at(t, map[string]any{"seed": seed, "sigma": sigma}), 20)
-			t.Logf("seed %d λ₁ %v: %.3g", seed, sigma, r)
+		for _, lambda1 := range []float64{0.5, 0.9, 1.5, 5} {
+			r := back(at(t, map[string]any{"seed": seed, "lambda1": lambda1}), 20)
+			t.Logf("seed %d λ₁ %v: %.3g", seed, lambda1, r)
 			if r <= prev {
-				t.Errorf("seed %d: at λ₁ = %v the step 20 back gives %.3g of the last, not more than %.3g below it", seed, sigma, r, prev)
+				t.Errorf("seed %d: at λ₁ = %v the step 20 back gives %.3g of the last, not more than %.3g below it", seed, lambda1, r, prev)
 			}
 			prev = r
 		}
@@ -263,7 +263,7 @@ func TestLongerLosesMore(t *testing.T) {
 func TestReLUCanExplode(t *testing.T) {
 	stopped := 0
 	for _, seed := range seeds {
-		f := at(t, map[string]any{"seed": seed, "act": "relu", "sigma": 3.0})
+		f := at(t, map[string]any{"seed": seed, "act": "relu", "lambda1": 3.0})
 		for f.Pos() < total {
 			err := f.Advance()
 			if errors.Is(err, engine.ErrDiverged) {
@@ -321,6 +321,54 @@ func TestFigureTextHasGlyphs(t *testing.T) {
 	for _, s := range texts {
 		if m := viz.MissingGlyphs(s); len(m) > 0 {
 			t.Errorf("%q: the CJK font lacks %q", s, string(m))
+		}
+	}
+}
+
+// TestRhoIsEngines checks the shown ρ against W_hh of the engine's cell,
+// computed another way than gonum's Eigen: Gelfand's formula, ρ =
+// lim ‖W^k‖^(1/k), at k = 512 (by repeated squaring), within 3%.
+func TestRhoIsEngines(t *testing.T) {
+	for _, seed := range seeds {
+		f := at(t, map[string]any{"seed": seed, "lambda1": 1.5})
+		n := f.p.Hidden
+		w := mat.NewDense(n, n, append([]float64(nil), f.cell.WeightHH.Value.Data...))
+		logScale := 0.0 // W^k = e^logScale · w, rescaled to stay finite
+		for range 9 {
+			w.Mul(w, w)
+			logScale *= 2
+			s := mat.Norm(w, 2)
+			w.Scale(1/s, w)
+			logScale += math.Log(s)
+		}
+		want := math.Exp(logScale / 512)
+		got := float64(f.data(0).Rho)
+		t.Logf("seed %d: ρ %v, Gelfand %v, λ₁ %v", seed, got, want, f.lambda)
+		if math.Abs(got-want) > 0.03*want {
+			t.Errorf("seed %d: ρ %v, ‖W^512‖^(1/512) %v", seed, got, want)
+		}
+	}
+}
+
+// TestRhoClaims re-checks what the lesson says of ρ at its settings
+// (hidden 16, tanh, T = 30), seeds 1–5: at the start ρ is between 0.55
+// and 0.7 of λ₁ (ρ/λ₁ does not depend on the scale: it is the drawn
+// matrix's), so at λ₁ = 1.5 it is 0.85–1.01 — a long product of W_hh
+// hardly grows — and at λ₁ = 5 it is well above 1.
+func TestRhoClaims(t *testing.T) {
+	for _, seed := range seeds {
+		for _, l := range []float64{0.9, 1.5, 4, 5} {
+			f := at(t, map[string]any{"seed": seed, "lambda1": l})
+			t.Logf("seed %d λ₁ %v: ρ %.3f (ρ/λ₁ %.3f)", seed, l, f.rho, f.rho/l)
+			if q := f.rho / l; !(q > 0.55 && q < 0.7) {
+				t.Errorf("seed %d λ₁ %v: ρ/λ₁ = %v, want 0.55–0.7", seed, l, q)
+			}
+			if l == 1.5 && !(f.rho >= 0.85 && f.rho <= 1.01) {
+				t.Errorf("seed %d: ρ %v at λ₁ = 1.5, want 0.85–1.01", seed, f.rho)
+			}
+			if l == 5 && !(f.rho > 2) {
+				t.Errorf("seed %d: ρ %v at λ₁ = 5, want > 2", seed, f.rho)
+			}
 		}
 	}
 }

@@ -50,9 +50,10 @@ const strings = {
     notYet: "{n} time steps still to add. Then the optimizer applies d{p} and the next training step begins.",
     first: "Training step {k}: forward pass done, loss {loss}. Press Step to add t = {T}.",
     heat: "Contribution sizes: time step × training step (log₁₀ ‖contribution‖)",
-    heatAlt: "Heat map of contribution sizes, one row per training step, one column per time step",
-    heatNote: "Newest training step at the bottom; grey: exactly zero; white: not added yet.",
-    heatRows: "training steps {a}–{b}",
+    heatAlt: "Heat map of contribution sizes over the whole run so far, one row per training step or group of steps, one column per time step",
+    heatNote: "The whole run so far, the first training steps at the top, the step shown alone in the bottom row; one colour scale for the run. Grey: exactly zero; white: not added yet.",
+    heatRows: "training steps 1–{b}",
+    heatEvery: "training steps 1–{b}, a row above the last = {e} steps (their geometric mean)",
     loss: "Loss per training step",
     lossAlt: "Line chart of the loss over the training steps so far",
     task: "Task", T: "Length T", hidden: "Hidden size", optimizer: "Optimizer", lr: "Learning rate",
@@ -96,9 +97,10 @@ const strings = {
     notYet: "还有 {n} 个时间步未加入。之后优化器用 d{p} 更新参数，下一个训练步开始。",
     first: "第 {k} 个训练步：前向传播完成，损失 {loss}。按“单步”加入 t = {T}。",
     heat: "贡献大小：时间步 × 训练步（log₁₀ ‖贡献‖）",
-    heatAlt: "贡献大小的热图，每行一个训练步，每列一个时间步",
-    heatNote: "最新的训练步在最下面；灰色：恰好为零；白色：尚未加入。",
-    heatRows: "训练步 {a}–{b}",
+    heatAlt: "到目前为止整个运行的贡献大小热图，每行一个训练步或一组训练步，每列一个时间步",
+    heatNote: "到目前为止的整个运行：最早的训练步在最上面，当前显示的训练步单独占最下面一行；整个运行用同一个色标。灰色：恰好为零；白色：尚未加入。",
+    heatRows: "训练步 1–{b}",
+    heatEvery: "训练步 1–{b}，最后一行以上每行 = {e} 个训练步（取几何平均）",
     loss: "每个训练步的损失",
     lossAlt: "到目前为止各训练步损失的折线图",
     task: "任务", T: "长度 T", hidden: "隐藏维数", optimizer: "优化器", lr: "学习率",
@@ -461,12 +463,13 @@ export default function mount(root, initial, { lang }) {
     }
   }
 
-  // The heat map: a row per training step of the window (newest at the
-  // bottom), a column per time step, viridis over whole decades.
+  // The heat map: the whole run so far, a row per training step or group
+  // of steps (the shown step alone at the bottom), a column per time step,
+  // viridis over whole decades fixed by every norm of the run so far.
   function drawHeat() {
     const T = statics.params.T, q = frame.heat.log10;
     const rows = q.shape[0];
-    // 320 px wide whatever T, 6 px a training step: the window is 144 px.
+    // 320 px wide whatever T, 6 px a row: at most 24 rows, 144 px.
     const cw = Math.max(4, Math.floor(320 / T)), ch = 6;
     const g = sharpCanvas(heatFig.c, T * cw, statics.window * ch);
     g.fillStyle = "#fff";
@@ -486,7 +489,7 @@ export default function mount(root, initial, { lang }) {
       el("span", "", `10${sup(lo)}`),
       el("span", "bl-ramp"),
       el("span", "", `10${sup(hi)}`),
-      el("span", "bl-rows", fill(S.heatRows, { a: nf.format(frame.heat.first), b: nf.format(frame.heat.first + rows - 1) })),
+      el("span", "bl-rows", fill(frame.heat.every > 1 ? S.heatEvery : S.heatRows, { b: nf.format(frame.heat.steps), e: nf.format(frame.heat.every) })),
     );
   }
 

@@ -19,6 +19,7 @@ const GREEN = "#009e73";
 const strings = {
   en: {
     lambdaLine: "λ₁ of W_hh = {l}",
+    rhoLine: "spectral radius ρ = {r} (ρ ≤ λ₁; a long product of W_hh grows like ρᵗ)",
     boundLine: "1/γ = {b} ({act}: γ = {g})",
     verdictBelow: "λ₁ < 1/γ: every step back multiplies ‖∂L/∂h‖ by at most γλ₁ = {r} < 1 — vanishing is certain.",
     verdictAbove: "λ₁ ≥ 1/γ: exploding is possible (not certain) — γλ₁ = {r}.",
@@ -34,23 +35,24 @@ const strings = {
     chance: "(guessing: {c})",
     history: "As training goes",
     histLoss: "loss",
-    histLambda: "λ₁ (dashed: 1/γ)",
+    histLambda: "λ₁ (solid), ρ (dotted), 1/γ (dashed)",
     histRatio: "oldest ÷ last (log₁₀)",
     stepAxis: "step",
     progress: "Training step {k} of {n} (SGD, one batch of {b} per step)",
     diverged: "The gradient exploded: the numbers are no longer finite.",
-    sigma: "λ₁ at the start", act: "Activation", T: "Sequence length T", hidden: "Hidden size", task: "Task", lr: "Learning rate", seed: "Seed",
+    lambda1: "λ₁ at the start", act: "Activation", T: "Sequence length T", hidden: "Hidden size", task: "Task", lr: "Learning rate", seed: "Seed",
     tasks: { "remember-first": "remember the first symbol", adding: "adding problem" },
     downloadPNG: "Download PNG", downloadSVG: "SVG", json: "Frame data (JSON)", trace: "Step trace (JSON)",
     contribAlt: "Bar chart on a log scale of each time step's contribution to dW_hh; last step {last}, oldest {first}.",
     gradAlt: "Line chart on a log scale of the gradient norm at each time step and its bound; at t = 1: {g}, bound {b}.",
     histAlt: "Small chart of the {what} over the training steps.",
-    gaugeCap: "λ₁ (dot) and 1/γ (dashed), log scale",
+    gaugeCap: "λ₁ (dot), ρ (ring), 1/γ (dashed); log scale",
     say: "Step {k}: λ₁ is {l}; the oldest contribution is {r} of the last.",
     sayState: { running: "Playing.", paused: "Paused.", done: "Done: the last training step.", error: "The run stopped with an error.", diverged: "The gradient exploded: the run stopped." },
   },
   zh: {
     lambdaLine: "W_hh 的 λ₁ = {l}",
+    rhoLine: "谱半径 ρ = {r}（ρ ≤ λ₁；W_hh 的长乘积按 ρᵗ 增长）",
     boundLine: "1/γ = {b}（{act}：γ = {g}）",
     verdictBelow: "λ₁ < 1/γ：每往回一步，‖∂L/∂h‖ 至多乘以 γλ₁ = {r} < 1——梯度必然消失。",
     verdictAbove: "λ₁ ≥ 1/γ：梯度可能爆炸（但不一定）——γλ₁ = {r}。",
@@ -66,18 +68,18 @@ const strings = {
     chance: "（随机猜测：{c}）",
     history: "训练过程中",
     histLoss: "损失",
-    histLambda: "λ₁（虚线：1/γ）",
+    histLambda: "λ₁（实线）、ρ（点线）、1/γ（虚线）",
     histRatio: "最早 ÷ 最后（log₁₀）",
     stepAxis: "步",
     progress: "第 {k} / {n} 个训练步（SGD，每步一个含 {b} 个序列的批次）",
     diverged: "梯度爆炸了：数值已不再是有限数。",
-    sigma: "开始时的 λ₁", act: "激活函数", T: "序列长度 T", hidden: "隐藏维数", task: "任务", lr: "学习率", seed: "种子",
+    lambda1: "开始时的 λ₁", act: "激活函数", T: "序列长度 T", hidden: "隐藏维数", task: "任务", lr: "学习率", seed: "种子",
     tasks: { "remember-first": "记住第一个符号", adding: "加法问题" },
     downloadPNG: "下载 PNG", downloadSVG: "SVG", json: "帧数据（JSON）", trace: "单步追踪（JSON）",
     contribAlt: "对数坐标的柱状图：每个时间步对 dW_hh 的贡献；最后一步 {last}，最早一步 {first}。",
     gradAlt: "对数坐标的折线图：每个时间步的梯度范数及其上界；t = 1 时为 {g}，上界 {b}。",
     histAlt: "训练过程中{what}的小图。",
-    gaugeCap: "λ₁（圆点）与 1/γ（虚线），对数刻度",
+    gaugeCap: "λ₁（圆点）、ρ（圆环）、1/γ（虚线）；对数刻度",
     say: "第 {k} 步：λ₁ 为 {l}；最早的贡献是最后一步的 {r}。",
     sayState: { running: "正在播放。", paused: "已暂停。", done: "完成：最后一个训练步。", error: "运行因错误而停止。", diverged: "梯度爆炸，运行已停止。" },
   },
@@ -109,20 +111,23 @@ export default function mount(root, initial, { lang }) {
   const head = el("div", "gf-head");
   const lambdaLine = el("p", "gf-lambda");
   lambdaLine.dataset.testid = "lambda";
+  const rhoLine = el("p", "gf-rho");
+  rhoLine.dataset.testid = "rho";
   const boundLine = el("p", "gf-bound");
   boundLine.dataset.testid = "bound";
   const gauge = el("div", "gf-gauge");
   gauge.setAttribute("aria-hidden", "true");
   const gaugeBound = el("span", "gf-gauge-bound");
   const gaugeMark = el("span", "gf-gauge-mark");
-  gauge.append(gaugeBound, gaugeMark);
+  const gaugeRho = el("span", "gf-gauge-rho");
+  gauge.append(gaugeBound, gaugeRho, gaugeMark);
   const verdict = el("p", "gf-verdict");
   verdict.dataset.testid = "verdict";
   // the gauge's ends: the λ₁ field's range, on a log scale
   const scale = el("p", "gf-scale");
   scale.setAttribute("aria-hidden", "true");
   scale.append(el("span", "", "0.05"), el("span", "", S.gaugeCap), el("span", "", "8"));
-  head.append(lambdaLine, boundLine, gauge, scale, verdict);
+  head.append(lambdaLine, rhoLine, boundLine, gauge, scale, verdict);
 
   const chartFig = (title, testid) => {
     const fig = el("figure", "gf-panel");
@@ -175,7 +180,7 @@ export default function mount(root, initial, { lang }) {
     exports: { png: S.downloadPNG, svg: S.downloadSVG, json: S.json, "trace.json": S.trace },
     ready(spec) {
       const cur = (name) => params[name] ?? field(spec, name).default;
-      inputs.sigma = logSlider(field(spec, "sigma"), cur("sigma"));
+      inputs.lambda1 = logSlider(field(spec, "lambda1"), cur("lambda1"));
       inputs.T = intSlider(field(spec, "T"), cur("T"));
       const af = field(spec, "act");
       inputs.act = selectField({ cls: "gf-field", text: S.act, values: af.choices, name: String, current: cur("act"), testid: "act", onChange: (v) => setParams({ act: v }) });
@@ -194,7 +199,7 @@ export default function mount(root, initial, { lang }) {
       inputs.seed = fieldInput(sf, () => cur("seed"), (v) => setParams({ seed: v }));
       inputs.seed.dataset.testid = "seed";
       seedLabel.append(el("span", "", S.seed), inputs.seed);
-      settings.append(inputs.sigma.label, inputs.act.label, inputs.T.label, inputs.hidden.label, inputs.task.label, inputs.lr.label, seedLabel);
+      settings.append(inputs.lambda1.label, inputs.act.label, inputs.T.label, inputs.hidden.label, inputs.task.label, inputs.lr.label, seedLabel);
     },
     frame(m) {
       if (m.static) statics = m.static;
@@ -247,17 +252,17 @@ export default function mount(root, initial, { lang }) {
     const label = el("label", "gf-field gf-slider");
     label.title = f.desc;
     const shown = el("output", "gf-value");
-    shown.dataset.testid = "value-sigma";
+    shown.dataset.testid = "value-lambda1";
     const input = document.createElement("input");
     input.type = "range";
     input.min = "0";
     input.max = String(N);
-    input.dataset.testid = "slider-sigma";
+    input.dataset.testid = "slider-lambda1";
     const show = (v) => {
       shown.textContent = f3.format(v);
       input.setAttribute("aria-valuetext", shown.textContent);
     };
-    const send = throttled((v) => setParams({ sigma: v }));
+    const send = throttled((v) => setParams({ lambda1: v }));
     input.addEventListener("input", () => {
       let v = valueAt(Number(input.value));
       // snap to the nearest 1/γ so the boundary itself can be chosen
@@ -265,7 +270,7 @@ export default function mount(root, initial, { lang }) {
       show(v);
       send(v);
     });
-    label.append(el("span", "", S.sigma), shown, input);
+    label.append(el("span", "", S.lambda1), shown, input);
     const set = (v) => {
       input.value = String(posOf(v));
       show(v);
@@ -312,8 +317,8 @@ export default function mount(root, initial, { lang }) {
     if (!statics || !frame) return;
     const p = statics.params;
     params = { ...params, ...p };
-    if (!inputs.sigma) return;
-    if (document.activeElement !== inputs.sigma.input) inputs.sigma.set(p.sigma);
+    if (!inputs.lambda1) return;
+    if (document.activeElement !== inputs.lambda1.input) inputs.lambda1.set(p.lambda1);
     if (document.activeElement !== inputs.T.input) inputs.T.set(p.T);
     inputs.act.input.value = p.act;
     inputs.hidden.input.value = String(p.hidden);
@@ -502,7 +507,7 @@ export default function mount(root, initial, { lang }) {
     const total = statics.total;
     const steps = (q) => Array.from({ length: q.length }, (_, i) => i);
     const dq = (q) => Array.from(q && q.shape[0] > 0 ? dequantize(q) : []);
-    const loss = dq(h.loss), lam = dq(h.lambda), lr = dq(h.logRatio);
+    const loss = dq(h.loss), lam = dq(h.lambda), rho = dq(h.rho), lr = dq(h.logRatio);
     const range = (ys, extra = []) => {
       const v = [...ys, ...extra].filter(Number.isFinite);
       if (!v.length) return [0, 1];
@@ -513,16 +518,16 @@ export default function mount(root, initial, { lang }) {
       }
       return [a, b];
     };
-    const mini = (c, ys, color, extra, hl) => {
+    const mini = (c, ys, color, extra, hl, more = []) => {
       const [a, b] = range(ys, extra);
       const pad = (b - a) * 0.08;
       chart(c, {
         x0: 0, x1: Math.max(total, 1), ylo: a - pad, yhi: b + pad, log: false, ratio: (c.clientWidth || 300) > 300 ? 0.33 : 0.55, small: true,
-        series: [{ xs: steps(ys), ys, color, width: 2, markers: ys.length < 3 }], hlines: hl, xTicks: [0, k, total].filter((v, i, arr) => arr.indexOf(v) === i && (i !== 1 || (k > total * 0.12 && k < total * 0.88))),
+        series: [...more.map((m) => ({ xs: steps(m.ys), ys: m.ys, color: m.color, dash: [2, 3], width: 2, markers: m.ys.length < 3 })), { xs: steps(ys), ys, color, width: 2, markers: ys.length < 3 }], hlines: hl, xTicks: [0, k, total].filter((v, i, arr) => arr.indexOf(v) === i && (i !== 1 || (k > total * 0.12 && k < total * 0.88))),
       });
     };
     mini(histLoss, loss, BLUE, [], []);
-    mini(histLambda, lam, GREEN, [statics.bound], [{ y: statics.bound, color: VERMILLION }]);
+    mini(histLambda, lam, GREEN, [statics.bound, ...rho], [{ y: statics.bound, color: VERMILLION }], [{ ys: rho, color: BLUE }]);
     mini(histRatio, lr, BLUE, [], []);
   }
 
@@ -531,6 +536,9 @@ export default function mount(root, initial, { lang }) {
     const l = frame.lambda;
     lambdaLine.textContent = fill(S.lambdaLine, { l: l == null ? "—" : f3.format(l) });
     lambdaLine.dataset.value = String(l);
+    const rho = frame.rho;
+    rhoLine.textContent = fill(S.rhoLine, { r: rho == null ? "—" : f3.format(rho) });
+    rhoLine.dataset.value = String(rho);
     boundLine.textContent = fill(S.boundLine, { b: nf.format(statics.bound), act: p.act, g: nf.format(statics.gamma) });
     boundLine.dataset.value = String(statics.bound);
     const r = l == null ? NaN : statics.gamma * l;
@@ -540,6 +548,8 @@ export default function mount(root, initial, { lang }) {
     const pos = (v) => `${(100 * (Math.log(v) - Math.log(0.05))) / (Math.log(8) - Math.log(0.05))}%`;
     gaugeBound.style.left = pos(statics.bound);
     if (l != null) gaugeMark.style.left = pos(Math.min(8, Math.max(0.05, l)));
+    gaugeRho.hidden = rho == null || !(rho > 0);
+    if (!gaugeRho.hidden) gaugeRho.style.left = pos(Math.min(8, Math.max(0.05, rho)));
     const T = p.T;
     if (frame.ratio != null) {
       ratioLine.textContent = fill(S.ratio, { d: nf.format(T - 2), T: nf.format(T), r: sci(frame.ratio) });
