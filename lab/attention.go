@@ -139,6 +139,10 @@ const (
 	attnEvalSeed    = 0xe7a1
 )
 
+// AttnTrainRand returns the generator of a run's training batches: batch k
+// is the k-th AttnBatch drawn from it.
+func AttnTrainRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, attnTrainStream)) }
+
 // AttnTrainer trains one attention model step by step.
 type AttnTrainer struct {
 	cfg      AttnTrainConfig
@@ -173,7 +177,7 @@ func (t *AttnTrainer) Reset() error {
 		return fmt.Errorf("lab: %w", err)
 	}
 	t.model, t.opt = m, engine.NewAdam(t.cfg.LR, 0.9, 0.999, 1e-8)
-	t.rng = rand.New(rand.NewPCG(t.cfg.Seed, attnTrainStream))
+	t.rng = AttnTrainRand(t.cfg.Seed)
 	t.steps, t.diverged = 0, nil
 	return nil
 }
