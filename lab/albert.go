@@ -299,6 +299,31 @@ type AlbertProbe struct {
 	// degrees, arccos(x·y / ‖x‖‖y‖) (ALBERT's Figure 1).
 	L2    []float64 `json:"l2"`
 	Angle []float64 `json:"angle"`
+	// Ledger is one small parameter's gradient block by block.
+	Ledger AlbertLedger `json:"ledger"`
+}
+
+// AlbertLedger is the ledger of one bias vector (d numbers, small enough
+// to show whole): ff2.bias when the feed-forward part is shared or nothing
+// is, attn.b_o when only the attention is.
+type AlbertLedger struct {
+	Param  string `json:"param"`  // local name
+	Shared bool   `json:"shared"` // held by every block
+	// Rows[l] is block l's UseLayer contribution (shared) or its own
+	// Param's gradient (not shared).
+	Rows [][]float64 `json:"rows"`
+	// Sum is Σ_l Rows[l]; Grad, for a shared Param, the engine's dW (the
+	// one Param.Grad), which Sum equals.
+	Sum  []float64 `json:"sum"`
+	Grad []float64 `json:"grad,omitempty"`
+}
+
+// LedgerParam names the parameter share's ledger shows.
+func LedgerParam(share string) string {
+	if share == string(engine.ShareAttention) {
+		return "attn.b_o"
+	}
+	return "ff2.bias"
 }
 
 // hiddenTap records the blocks' input-to-output distances and keeps every
@@ -394,6 +419,36 @@ func (t *AlbertTrainer) Measure() (AlbertProbe, error) {
 		pr.Total[p] = math.Sqrt(pr.Total[p])
 	}
 	pr.Parts = sq
+	pr.Ledger = t.ledger(tap)
 	m.ZeroGrad()
 	return pr, nil
+}
+
+// ledger reads LedgerParam's rows from the blocks after a probe pass.
+func (t *AlbertTrainer) ledger(tap *hiddenTap) AlbertLedger {
+	m := t.model
+	lg := AlbertLedger{Param: LedgerParam(t.cfg.Share)}
+	for l, bi := range t.blocks {
+		for _, np := range m.Layers[bi].Params() {
+			if np.Local != lg.Param {
+				continue
+			}
+			if len(m.Holders(np.Param)) > 1 {
+				lg.Shared = true
+				lg.Rows = append(lg.Rows, slices.Clone(tap.Uses(np.Param, engine.UseLayer)[l].Grad.Data))
+				if l == 0 {
+					lg.Grad = slices.Clone(np.Param.Grad.Data)
+				}
+			} else {
+				lg.Rows = append(lg.Rows, slices.Clone(np.Param.Grad.Data))
+			}
+		}
+	}
+	lg.Sum = make([]float64, len(lg.Rows[0]))
+	for _, r := range lg.Rows {
+		for i, g := range r {
+			lg.Sum[i] += g
+		}
+	}
+	return lg
 }

@@ -118,7 +118,7 @@ func Zigzag(v []float64) float64 {
 	if len(v) < 2 {
 		return 0
 	}
-	return tv - math.Abs(v[len(v)-1]-v[0])
+	return max(0, tv-math.Abs(v[len(v)-1]-v[0])) // rounding may leave −1e-15
 }
 
 // AlbertModes trains the four modes of cfg from seeds 1…cfg.Seeds, the
