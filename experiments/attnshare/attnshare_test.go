@@ -397,3 +397,45 @@ func BenchmarkPass(b *testing.B) {
 		}
 	}
 }
+
+// TestClaimsOrderBlind: without a mask the attention layer alone does not
+// know the order — permuting its input rows permutes its output rows the
+// same way (what the lesson gives as the reason for positions).
+func TestClaimsOrderBlind(t *testing.T) {
+	for seed := 1; seed <= 5; seed++ {
+		s := build(t, values(map[string]any{"seed": seed, "causal": false}))
+		T, d := len(s.p.Text), s.p.DModel
+		perm := make([]int, T)
+		for i := range perm {
+			perm[i] = (i*5 + 3) % T // 9 letters: 5 is coprime to 9
+		}
+		x := engine.NewTensor(1, T, d)
+		for i, from := range perm {
+			copy(x.Data[i*d:(i+1)*d], s.ps.x[from*d:(from+1)*d])
+		}
+		y := s.m.attn.Forward(x, nil)
+		for i, from := range perm {
+			if dd := maxAbsDiff(y.Data[i*d:(i+1)*d], s.ps.out[from*d:(from+1)*d]); dd > 1e-12 {
+				t.Fatalf("seed %d: row %d of the permuted output differs by %g", seed, i, dd)
+			}
+		}
+	}
+}
+
+// TestClaimsBanana: the three a's of "banana" read the same embedding row
+// but, with their positions added, get different queries.
+func TestClaimsBanana(t *testing.T) {
+	for seed := 1; seed <= 5; seed++ {
+		s := build(t, values(map[string]any{"seed": seed, "text": padded("banana")}))
+		d := s.p.DModel
+		row := func(v []float64, t int) []float64 { return v[t*d : (t+1)*d] }
+		for _, t2 := range []int{3, 5} {
+			if !slices.Equal(row(s.ps.embed, 1), row(s.ps.embed, t2)) {
+				t.Fatalf("seed %d: the a's embedding rows differ", seed)
+			}
+			if maxAbsDiff(row(s.ps.q, 1), row(s.ps.q, t2)) < 1e-6 {
+				t.Errorf("seed %d: the a's at 2 and %d have the same query", seed, t2+1)
+			}
+		}
+	}
+}
