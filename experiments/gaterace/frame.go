@@ -3,7 +3,6 @@ package gaterace
 import (
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
@@ -100,9 +99,13 @@ func (r *race) dataFrame() dataFrame {
 		loss, score := downsample(r.loss[i], every), downsample(r.smooth[i], every)
 		d.Curves.Loss = append(d.Curves.Loss, viz.Quantize(loss, len(loss)))
 		d.Curves.Score = append(d.Curves.Score, viz.Quantize(score, len(score)))
-		p := make([]float64, len(r.prof[i]))
-		for k, v := range r.prof[i] {
-			p[k] = round4(v)
+		// JSON has no NaN or infinity: a profile value that is not
+		// finite is sent as 0, which the log-scale chart leaves out.
+		p := viz.SigAll(r.prof[i], 4)
+		for k, v := range p {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				p[k] = 0
+			}
 		}
 		d.Profiles = append(d.Profiles, p)
 	}
@@ -117,15 +120,6 @@ func finitePtr(v float64) *float64 {
 		return nil
 	}
 	return &v
-}
-
-// round4 keeps 4 significant digits (0 for a value that is not finite).
-func round4(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	x, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
-	return x
 }
 
 // downsample averages v over runs of every values (the last run may be

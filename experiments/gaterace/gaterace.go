@@ -51,7 +51,7 @@ func init() {
 		},
 		// Measured by the conformance test at hidden 64, T 32, batch 16
 		// (docs/perf.md): see README.md for the figures.
-		Budget:    run.Budget{Step: 40 * time.Millisecond, Memory: 14_000_000, FrameBytes: 12 << 10, StaticBytes: 2 << 10},
+		Budget:    run.Budget{Step: 25 * time.Millisecond, Memory: 14_000_000, FrameBytes: 12 << 10, StaticBytes: 2 << 10},
 		Costliest: map[string]any{"hidden": maxHidden, "T": maxT, "batch": maxBatch, "task": lab.TaskRemember, "steps": maxSteps},
 	})
 }

@@ -121,3 +121,45 @@ func TestClaimDefaultRace(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimRememberTen: what the lesson suggests trying, remember-first
+// at T = 10 with the other fields at their defaults, seeds 1–3: the LSTM
+// is right on more than half of the fixed sequences by step 120 (chance
+// is 1/7), and the RNN gets there, if at all within the race, at least
+// twice as many steps later; the LSTM and the GRU end right on all of
+// them (≥ 99 %).
+func TestClaimRememberTen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three races of 600 steps (≈ 3 s)")
+	}
+	for seed := 1; seed <= 3; seed++ {
+		r, err := newRace(defaults(t).With("task", lab.TaskRemember).With("T", 10).With("seed", seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.pos < r.Total() {
+			if err := r.Advance(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// half[i] is the first evaluated step at which model i is right on
+		// half the sequences; 0 when it never is.
+		half := make([]int, len(Models()))
+		for _, e := range r.evals {
+			for i, s := range e.Score {
+				if half[i] == 0 && s >= 0.5 {
+					half[i] = e.Step
+				}
+			}
+		}
+		end := r.evals[len(r.evals)-1]
+		t.Logf("seed %d: over half right from step rnn %d, lstm %d, gru %d (0: never); at step %d rnn %.3f, lstm %.3f, gru %.3f",
+			seed, half[0], half[1], half[2], end.Step, end.Score[0], end.Score[1], end.Score[2])
+		if half[1] == 0 || half[1] > 120 || (half[0] != 0 && half[0] < 2*half[1]) {
+			t.Errorf("seed %d: over half right from step rnn %d, lstm %d: want the lstm by step 120 and the rnn at least twice as late (or never)", seed, half[0], half[1])
+		}
+		if end.Score[1] < 0.99 || end.Score[2] < 0.99 {
+			t.Errorf("seed %d: at the end lstm %.3f, gru %.3f right: want ≥ 99 %%", seed, end.Score[1], end.Score[2])
+		}
+	}
+}
