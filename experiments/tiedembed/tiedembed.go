@@ -49,7 +49,7 @@ func init() {
 		},
 		// Measured by the conformance test at d 64, batch 32 (README.md,
 		// docs/perf.md).
-		Budget:    run.Budget{Step: 400 * time.Millisecond, Memory: 24_000_000, FrameBytes: 12 << 10, StaticBytes: 4 << 10},
+		Budget:    run.Budget{Step: 150 * time.Millisecond, Memory: 64_000_000, FrameBytes: 12 << 10, StaticBytes: 4 << 10},
 		Costliest: map[string]any{"d": lab.MaxTiedD, "batch": lab.MaxTiedB, "steps": maxSteps},
 	})
 }
