@@ -205,6 +205,20 @@ func TestBrowserAttentionShare(t *testing.T) {
 		t.Errorf("banana's run has %s positions, want 16", s)
 	}
 
+	// Play banana's run from 0 at top speed, counting the frames drawn
+	// (docs/perf.md).
+	do(t, ctx, "reset", chromedp.Click(chromedp.CSS(w+` [data-testid="reset"]`)), stepIs(w, 0, 10*time.Second))
+	topSpeed(t, ctx, w)
+	evalJS[bool](t, ctx, `(() => {
+		const w = document.querySelector('`+w+`');
+		window.asFrames = 0;
+		window.asStart = performance.now();
+		new MutationObserver(() => { window.asFrames++; window.asEnd = performance.now(); }).observe(w, {attributes: true, attributeFilter: ["data-step"]});
+		return true;
+	})()`)
+	do(t, ctx, "play to the end", chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stepIs(w, 16, 20*time.Second))
+	t.Logf("playing at top speed: %d frames in %.0f ms", evalJS[int](t, ctx, `window.asFrames`), evalJS[float64](t, ctx, `window.asEnd - window.asStart`))
+
 	saveScreenshots(t, shots)
 	screenshots(t, ctx, "attention-share-en", w)
 

@@ -361,7 +361,7 @@ export default function mount(root, initial, { lang }) {
   function paintMatrix(g, vals, rows, cols, lim, showRow, rowLabels, current) {
     g.grid.style.setProperty("--cols", String(cols));
     g.grid.dataset.rows = String(rows);
-    paintCells(g.grid, matrixItems(vals, rows, cols, lim, showRow), "as", 5);
+    paintCells(g.grid, matrixItems(vals, rows, cols, lim, showRow), "as");
     if (rowLabels) {
       g.grid.style.setProperty("--labels", "1");
       g.fig.style.setProperty("--rows", String(rows));
@@ -435,7 +435,7 @@ export default function mount(root, initial, { lang }) {
         if (p.causal && cc > r) return { text: useScores ? "−∞" : "0", rgb: [0x99, 0x99, 0x99], padding: true, value: useScores ? -Infinity : 0 };
         return useScores ? { text: g3(v), value: v, rgb: divergingAt(v, lim) } : { text: sig.format(v), value: v, rgb: viridisAt(v, 0, 1) };
       });
-      paintCells(grid, items, "as", 4);
+      paintCells(grid, items, "as");
       grid.dataset.kind = useScores ? "scores" : "weights";
       if (showMaps && !useScores) {
         const rs = Array.from({ length: T }, (_, r) => vals.slice(r * T, (r + 1) * T).reduce((a, b) => a + b, 0));
@@ -566,7 +566,11 @@ export default function mount(root, initial, { lang }) {
       g.stroke();
       g.fillText(`10${sup(e)}`, 2, yAt(10 ** e) + 3);
     }
-    for (const t of [1, 8, 64, 512]) g.fillText(String(t), xAt(t) - 4, Hh - 6);
+    for (const t of [1, 8, 64, 512]) {
+      g.textAlign = t === 1 ? "left" : t === 512 ? "right" : "center";
+      g.fillText(String(t), xAt(t), Hh - 6);
+    }
+    g.textAlign = "left";
     const dash = [[], [6, 3], [2, 2]];
     series.forEach((ys, s) => {
       g.strokeStyle = colours[s];
