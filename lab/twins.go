@@ -1,12 +1,16 @@
 package lab
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/engine/data"
+	"github.com/paramshare/paramshare/viz"
 )
 
 // Lesson 15, "Twins and tasks": two kinds of sharing between whole
@@ -331,20 +335,26 @@ func (t *TwinsTrainer) TowersGrad(x, y *engine.Tensor) (float64, error) {
 // on the fixed test pairs: a pair is called "same digit" when its distance
 // is below half the margin.
 func (t *TwinsTrainer) Evaluate() [2]float64 {
-	const chunk = 50
-	s := t.sc.Size
-	x, y := engine.NewTensor(chunk, 2, 1, s, s), engine.NewTensor(chunk)
-	x0, x1 := engine.NewTensor(chunk, 1, s, s), engine.NewTensor(chunk, 1, s, s)
+	// Chunks of a step's batch: the layers' buffers stay the size training
+	// makes them.
 	var hits [2]int
 	n := len(t.test.same)
-	for lo := 0; lo+chunk <= n; lo += chunk {
+	for lo := 0; lo < n; lo += t.cfg.Batch {
+		m := min(t.cfg.Batch, n-lo)
+		x, y := t.x, t.y
+		x0, x1 := t.x0, t.x1
+		if m < t.cfg.Batch {
+			s := t.sc.Size
+			x, y = engine.NewTensor(m, 2, 1, s, s), engine.NewTensor(m)
+			x0, x1 = engine.NewTensor(m, 1, s, s), engine.NewTensor(m, 1, s, s)
+		}
 		fillPairs(TestSet(), t.test, lo, x, y)
 		d0 := t.twins.Forward(x, nil)
 		split(x, x0, x1)
 		a := t.towers[0].Forward(x0, nil).Clone()
 		c := t.towers[1].Forward(x1, nil)
 		d1 := PairDistance(a, c, make([]float64, a.Size()))
-		for b := range chunk {
+		for b := range m {
 			for k, d := range []float64{d0.Data[b], d1.Data[b]} {
 				if (d < t.sc.Margin/2) == (y.Data[b] == 1) {
 					hits[k]++
@@ -352,8 +362,7 @@ func (t *TwinsTrainer) Evaluate() [2]float64 {
 			}
 		}
 	}
-	used := n / chunk * chunk
-	return [2]float64{float64(hits[0]) / float64(used), float64(hits[1]) / float64(used)}
+	return [2]float64{float64(hits[0]) / float64(n), float64(hits[1]) / float64(n)}
 }
 
 // Twins is the siamese model; Towers the two tower encoders.
@@ -561,23 +570,26 @@ func (t *TasksTrainer) TaskGrads(x, target *engine.Tensor) ([2][]*engine.Tensor,
 // Evaluate returns the test accuracy of [shared digit, shared parity,
 // separate digit, separate parity] on the first TasksEvalSize test digits.
 func (t *TasksTrainer) Evaluate() [4]float64 {
-	const chunk = 100
-	s := t.mc.Size
-	x, yt := engine.NewTensor(chunk, 1, s, s), engine.NewTensor(chunk, 2)
-	y0, y1 := engine.NewTensor(chunk), engine.NewTensor(chunk)
-	idx := make([]int, chunk)
+	// Chunks of a step's batch: the layers' buffers stay the size training
+	// makes them.
 	var acc [4]float64
 	loss := t.shared.Loss.(*engine.MultitaskCrossEntropy)
-	for lo := 0; lo < TasksEvalSize; lo += chunk {
+	s := t.mc.Size
+	for lo := 0; lo < TasksEvalSize; lo += t.cfg.Batch {
+		m := min(t.cfg.Batch, TasksEvalSize-lo)
+		x, yt := engine.NewTensor(m, 1, s, s), engine.NewTensor(m, 2)
+		y0, y1 := engine.NewTensor(m), engine.NewTensor(m)
+		idx := make([]int, m)
 		for i := range idx {
 			idx[i] = lo + i
 		}
 		fillTasks(TestSet(), idx, x, yt, y0, y1)
+		w := float64(m)
 		h := loss.HeadAccuracy(t.shared.Forward(x, nil), yt)
-		acc[0] += h[0] * chunk
-		acc[1] += h[1] * chunk
-		acc[2] += engine.Accuracy(t.sep[0].Forward(x, nil), y0) * chunk
-		acc[3] += engine.Accuracy(t.sep[1].Forward(x, nil), y1) * chunk
+		acc[0] += h[0] * w
+		acc[1] += h[1] * w
+		acc[2] += engine.Accuracy(t.sep[0].Forward(x, nil), y0) * w
+		acc[3] += engine.Accuracy(t.sep[1].Forward(x, nil), y1) * w
 	}
 	for i := range acc {
 		acc[i] /= TasksEvalSize
@@ -619,4 +631,240 @@ func Norm(t *engine.Tensor) float64 {
 		s += v * v
 	}
 	return math.Sqrt(s)
+}
+
+// ---- Over seeds: `lab siamese-vs-towers` and `lab multitask` ----
+
+// TwinsCompareConfig is a comparison over seeds 1…Seeds, each run Steps
+// steps of TwinsConfig (its Seed set per run).
+type TwinsCompareConfig struct {
+	TwinsConfig
+	Seeds int `json:"seeds"`
+	Steps int `json:"steps"`
+}
+
+// DefaultTwinsCompareConfig is the lesson's run for 3 seeds.
+func DefaultTwinsCompareConfig() TwinsCompareConfig {
+	return TwinsCompareConfig{TwinsConfig: DefaultTwinsConfig(), Seeds: 3, Steps: 200}
+}
+
+// Validate names the first value out of range.
+func (c TwinsCompareConfig) Validate() error {
+	if c.Seeds < 1 || c.Seeds > MaxSeeds {
+		return fmt.Errorf("lab: seeds %d: want 1…%d", c.Seeds, MaxSeeds)
+	}
+	if c.Steps < 1 || c.Steps > 5000 {
+		return fmt.Errorf("lab: steps %d: want 1…5000", c.Steps)
+	}
+	return c.TwinsConfig.Validate()
+}
+
+func (c TwinsCompareConfig) run(seed int) TwinsConfig {
+	tc := c.TwinsConfig
+	tc.Seed = uint64(seed)
+	return tc
+}
+
+// TwinsRow is one model of a comparison: its parameters and each measure's
+// mean ± sd over seeds (Runs holds every seed's values, in seed order).
+type TwinsRow struct {
+	Model  string               `json:"model"`
+	Params int                  `json:"params"`
+	Stats  map[string]Stat      `json:"stats"`
+	Runs   map[string][]float64 `json:"runs"`
+}
+
+func (r *TwinsRow) add(name string, v float64) {
+	if r.Runs == nil {
+		r.Runs = map[string][]float64{}
+	}
+	r.Runs[name] = append(r.Runs[name], v)
+	r.Stats = nil
+}
+
+func (r *TwinsRow) summarise() {
+	r.Stats = map[string]Stat{}
+	for k, xs := range r.Runs {
+		r.Stats[k] = newStat(xs)
+	}
+}
+
+// TwinsCompareResult is a comparison's rows, in model order.
+type TwinsCompareResult struct {
+	Config  TwinsCompareConfig `json:"config"`
+	Rows    []*TwinsRow        `json:"rows"`
+	Seconds float64            `json:"seconds"`
+}
+
+// SiameseVsTowers trains the twins and the towers from seeds 1…Seeds and
+// measures their parameters, verification accuracy on the fixed test pairs
+// and mean loss over the last 50 steps ("accuracy", "loss"); for the twins
+// also the mean cosine between the two sides' contributions to the whole
+// encoder gradient over the run ("branch-cos").
+func SiameseVsTowers(ctx context.Context, cfg TwinsCompareConfig, progress func(Progress)) (*TwinsCompareResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	start := time.Now()
+	rows := []*TwinsRow{{Model: "twins"}, {Model: "towers"}}
+	for seed := 1; seed <= cfg.Seeds; seed++ {
+		tr, err := NewTwinsTrainer(cfg.run(seed))
+		if err != nil {
+			return nil, err
+		}
+		rows[0].Params = tr.Twins().Count().Params
+		rows[1].Params = tr.Towers()[0].Count().Params + tr.Towers()[1].Count().Params
+		var tail [2]float64
+		var cos float64
+		for s := 1; s <= cfg.Steps; s++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			st, err := tr.Step()
+			if err != nil {
+				return nil, fmt.Errorf("lab: seed %d step %d: %w", seed, s, err)
+			}
+			if s > cfg.Steps-50 {
+				tail[0] += st.Loss[0]
+				tail[1] += st.Loss[1]
+			}
+			cos += BranchCosine(tr.Recorder(), tr.Twins().Params())
+			progress(Progress{Model: "twins+towers", Seed: uint64(seed), Run: seed, Runs: cfg.Seeds, Step: s, Steps: cfg.Steps, Phase: "train", Elapsed: time.Since(start)})
+		}
+		acc := tr.Evaluate()
+		n := float64(min(50, cfg.Steps))
+		for k, r := range rows {
+			r.add("accuracy", acc[k])
+			r.add("loss", tail[k]/n)
+		}
+		rows[0].add("branch-cos", cos/float64(cfg.Steps))
+	}
+	for _, r := range rows {
+		r.summarise()
+	}
+	return &TwinsCompareResult{Config: cfg, Rows: rows, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// BranchCosine is the cosine between the two sides' recorded contributions
+// to the whole gradient of params.
+func BranchCosine(rec *engine.Recorder, params []*engine.Param) float64 {
+	var a, b []*engine.Tensor
+	for _, p := range params {
+		u := rec.Uses(p, engine.UseBranch)
+		if len(u) != 2 {
+			return 0
+		}
+		a, b = append(a, u[0].Grad), append(b, u[1].Grad)
+	}
+	return Cosine(a, b)
+}
+
+// MultitaskCompare trains the multi-task model and the two separate
+// networks from seeds 1…Seeds and measures each task's test accuracy
+// ("digit", "parity"), the parameters and, for the shared trunk, the
+// mean cosine between the two tasks' trunk gradients over the run
+// ("trunk-cos") and over its first and last tenth ("cos-first",
+// "cos-last").
+func MultitaskCompare(ctx context.Context, cfg TwinsCompareConfig, progress func(Progress)) (*TwinsCompareResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	start := time.Now()
+	rows := []*TwinsRow{{Model: "shared"}, {Model: "separate"}}
+	tenth := max(1, cfg.Steps/10)
+	for seed := 1; seed <= cfg.Seeds; seed++ {
+		tr, err := NewTasksTrainer(cfg.run(seed))
+		if err != nil {
+			return nil, err
+		}
+		rows[0].Params = tr.Shared().Count().Params
+		rows[1].Params = tr.Separate()[0].Count().Params + tr.Separate()[1].Count().Params
+		var cos, first, last float64
+		for s := 1; s <= cfg.Steps; s++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			st, err := tr.Step()
+			if err != nil {
+				return nil, fmt.Errorf("lab: seed %d step %d: %w", seed, s, err)
+			}
+			cos += st.Cos
+			if s <= tenth {
+				first += st.Cos
+			}
+			if s > cfg.Steps-tenth {
+				last += st.Cos
+			}
+			progress(Progress{Model: "shared+separate", Seed: uint64(seed), Run: seed, Runs: cfg.Seeds, Step: s, Steps: cfg.Steps, Phase: "train", Elapsed: time.Since(start)})
+		}
+		acc := tr.Evaluate()
+		for k, r := range rows {
+			r.add("digit", acc[2*k])
+			r.add("parity", acc[2*k+1])
+		}
+		rows[0].add("trunk-cos", cos/float64(cfg.Steps))
+		rows[0].add("cos-first", first/float64(tenth))
+		rows[0].add("cos-last", last/float64(tenth))
+	}
+	for _, r := range rows {
+		r.summarise()
+	}
+	return &TwinsCompareResult{Config: cfg, Rows: rows, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// TwinsCharts draws a comparison's measures as bars with the sd, and the
+// parameters.
+func TwinsCharts(name string, res *TwinsCompareResult, measures []string) []Chart {
+	var charts []Chart
+	cats := make([]string, len(res.Rows))
+	for i, r := range res.Rows {
+		cats[i] = r.Model
+	}
+	for _, m := range measures {
+		charts = append(charts, Chart{Name: name + "-" + m, Write: func(w io.Writer, format string) error {
+			var g viz.BarGroup
+			g.Label = fmt.Sprintf("mean over %d seeds", res.Config.Seeds)
+			for _, r := range res.Rows {
+				g.Values = append(g.Values, r.Stats[m].Mean)
+			}
+			return viz.Write(w, format, "en", viz.BarChart{Title: name + ": " + m, YLabel: m, Categories: cats, Groups: []viz.BarGroup{g}})
+		}})
+	}
+	charts = append(charts, Chart{Name: name + "-params", Write: func(w io.Writer, format string) error {
+		var g viz.BarGroup
+		g.Label = "parameters"
+		for _, r := range res.Rows {
+			g.Values = append(g.Values, float64(r.Params))
+		}
+		return viz.Write(w, format, "en", viz.BarChart{Title: name + ": parameters (engine count)", YLabel: "parameters", Categories: cats, Groups: []viz.BarGroup{g}})
+	}})
+	return charts
+}
+
+// TestPairs returns the first n fixed test pairs [n, 2, 1, S, S] and
+// their targets [n].
+func (t *TwinsTrainer) TestPairs(n int) (x, y *engine.Tensor) {
+	s := t.sc.Size
+	x, y = engine.NewTensor(n, 2, 1, s, s), engine.NewTensor(n)
+	fillPairs(TestSet(), t.test, 0, x, y)
+	return x, y
+}
+
+// FirstDigits returns the first n training digits [n, 1, S, S] and their
+// targets [n, 2] (digit, parity).
+func (t *TasksTrainer) FirstDigits(n int) (x, y *engine.Tensor) {
+	s := t.mc.Size
+	x, y = engine.NewTensor(n, 1, s, s), engine.NewTensor(n, 2)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	fillTasks(TrainSet(), idx, x, y, engine.NewTensor(n), engine.NewTensor(n))
+	return x, y
 }

@@ -1,0 +1,430 @@
+// twins-tasks: what lesson 15's two widgets (siamese-twins, multitask-trunk)
+// share: a live race of a shared model against its unshared control, with
+// the ledger of the shared weights' gradient split in two parts (two sides
+// of a pair, or two tasks) beside their sum and the engine's dW. Every
+// number comes from the server over /ws; this module only draws.
+
+import { el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame } from "/static/widgets/ui.js";
+import { dequantize } from "/static/widgets/quant.js";
+import { divergingAt, css } from "/static/widgets/palette.js";
+
+// Okabe–Ito, in viz's series order, with viz's dashes and markers.
+export const STYLES = [
+  { color: "#0072b2", dash: [], marker: "circle" },
+  { color: "#d55e00", dash: [8, 4], marker: "square" },
+  { color: "#009e73", dash: [2, 3], marker: "triangle" },
+  { color: "#cc79a7", dash: [6, 2, 2, 2], marker: "diamond" },
+];
+
+// mountRace builds a widget: cfg names the experiment and gives its
+// strings and the parts that differ (table rows, chart series).
+export function mountRace(root, initial, lang, strings, cfg) {
+  const kit = begin(root, lang, strings, "tt");
+  const { S, locale, nf } = kit;
+  const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
+  const fmt = { S, nf, pct, num3, sci: (v) => (v === 0 ? "0" : Math.abs(v) < 1e-3 ? v.toExponential(1) : num3.format(v)) };
+
+  let params = { ...initial };
+  let statics = null;
+  let frame = null;
+
+  const stepLine = el("p", "tt-step");
+  stepLine.dataset.testid = "step-line";
+  const bar = document.createElement("progress");
+  bar.className = "tt-bar";
+  bar.max = 1;
+  bar.value = 0;
+  const note = el("p", "tt-note");
+  const head = el("div", "tt-head");
+  head.append(stepLine, bar, note);
+
+  const divergedBox = el("p", "tt-diverged");
+  divergedBox.setAttribute("role", "alert");
+  divergedBox.dataset.testid = "diverged";
+  divergedBox.hidden = true;
+
+  // The race table: one row per model.
+  const race = el("table", "tt-table");
+  race.dataset.testid = "race-table";
+  const rh = el("tr");
+  for (const h of [S.model, ...cfg.columns.map((c) => S.col[c])]) {
+    const th = el("th", "", h);
+    th.scope = "col";
+    rh.append(th);
+  }
+  const rhead = el("thead");
+  rhead.append(rh);
+  const rbody = el("tbody");
+  const cells = cfg.models.map((m, i) => {
+    const tr = el("tr");
+    const th = el("th", "tt-model");
+    th.scope = "row";
+    th.append(swatch(STYLES[i]), el("span", "", S.models[m]));
+    tr.append(th);
+    const row = {};
+    for (const c of cfg.columns) {
+      const td = el("td", "tt-num", "—");
+      td.dataset.testid = `${c}-${m}`;
+      td.dataset.label = S.col[c];
+      row[c] = td;
+      tr.append(td);
+    }
+    rbody.append(tr);
+    return row;
+  });
+  race.append(rhead, rbody);
+  const raceWrap = el("div", "tt-table-wrap");
+  raceWrap.append(race);
+
+  // The ledger: every shared weight's two parts, their sum and dW.
+  const ledgerBox = el("section", "tt-ledger");
+  ledgerBox.append(el("h3", "", S.ledgerTitle));
+  const ledgerNote = el("p", "tt-note");
+  const ledger = el("table", "tt-table");
+  ledger.dataset.testid = "ledger";
+  const lh = el("tr");
+  for (const h of [S.weight, S.part[0], S.part[1], S.cos, S.sumCol, S.dwCol, S.diffCol]) {
+    const th = el("th", "", h);
+    th.scope = "col";
+    lh.append(th);
+  }
+  const lhead = el("thead");
+  lhead.append(lh);
+  const lbody = el("tbody");
+  ledger.append(lhead, lbody);
+  const ledgerWrap = el("div", "tt-table-wrap");
+  ledgerWrap.append(ledger);
+  const kernBox = el("div", "tt-kernels");
+  kernBox.dataset.testid = "kernels";
+  ledgerBox.append(ledgerNote, ledgerWrap, kernBox);
+
+  const charts = el("div", "tt-charts");
+  const figs = cfg.charts.map((c) => {
+    const fig = el("figure", "tt-chart");
+    const cap = el("figcaption", "", S.chart[c]);
+    const canvas = document.createElement("canvas");
+    canvas.setAttribute("role", "img");
+    canvas.dataset.testid = `${c}-chart`;
+    fig.append(cap, canvas);
+    charts.append(fig);
+    return { name: c, canvas };
+  });
+
+  const settings = el("fieldset", "tt-settings");
+  settings.append(el("legend", "", S.settings));
+  const inputs = {};
+  const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
+  const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
+  function choice(f, text, values) {
+    const current = params[f.name] ?? f.default;
+    const opts = values.includes(current) ? values : [...values, current].sort((a, b) => a - b);
+    const sel = selectField({ cls: "tt-field", text, values: opts, name: optionName, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: Number(v) }) });
+    sel.label.title = f.desc;
+    settings.append(sel.label);
+    inputs[f.name] = sel.input;
+  }
+  function numberField(f, text) {
+    const lab = el("label", "tt-field");
+    lab.append(el("span", "", text));
+    const msg = el("span", "tt-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
+    msg.setAttribute("role", "alert");
+    msg.hidden = true;
+    const i = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
+    i.step = "1";
+    i.dataset.testid = "set-" + f.name;
+    lab.append(i, msg);
+    settings.append(lab);
+    inputs[f.name] = i;
+  }
+
+  const voice = narrator("tt", 4000);
+  const w = liveWidget(root, kit, {
+    experiment: cfg.experiment,
+    prefix: "tt",
+    params: () => params,
+    player: { speed: reducedMotion.matches ? 4 : 20, seek: true },
+    exports: { png: S.downloadPNG, svg: "SVG", json: S.json, "trace.json": S.trace },
+    exportsNote: S.exportNote,
+    ready(spec) {
+      const f = (name) => field(spec, name);
+      choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }));
+      choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }));
+      numberField(f("steps"), S.steps);
+      numberField(f("seed"), S.seed);
+    },
+    frame(m) {
+      if (m.static) {
+        statics = m.static;
+        syncSettings(statics.params);
+      }
+      if (!statics) return;
+      const prev = frame?.step;
+      frame = m.data;
+      draw();
+      if (frame.step !== prev) narrate(false);
+    },
+    state(m, changed) {
+      if (changed) {
+        voice.say(S.sayState[m.state] ?? "");
+        if (m.state === "paused" || m.state === "done") setTimeout(() => narrate(true), 800);
+      }
+    },
+    stateError: (m) => m.state !== "diverged",
+    error() {
+      if (statics) syncSettings(statics.params);
+    },
+  });
+
+  root.append(w.status, head, w.controls, w.working, divergedBox, raceWrap, ledgerBox, charts, settings, w.exports, w.downloads, w.errorBox, voice.el);
+  if ("ResizeObserver" in window) new ResizeObserver(() => draw()).observe(charts);
+
+  function setParams(change) {
+    w.send({ type: "set-params", params: change });
+  }
+
+  function syncSettings(p) {
+    params = { ...p };
+    for (const [key, input] of Object.entries(inputs)) {
+      if (input.tagName === "SELECT") {
+        if (![...input.options].some((o) => o.value === String(p[key]))) {
+          const o = document.createElement("option");
+          o.value = String(p[key]);
+          o.textContent = optionName(p[key]);
+          input.append(o);
+        }
+        input.value = String(p[key]);
+      } else if (document.activeElement !== input && input.getAttribute("aria-invalid") !== "true") {
+        input.value = String(p[key]);
+      }
+    }
+  }
+
+  function setCell(td, v, f) {
+    td.textContent = v == null ? "—" : f(v);
+    if (v == null) delete td.dataset.value;
+    else td.dataset.value = String(v);
+  }
+
+  function drawLedger() {
+    lbody.replaceChildren();
+    ledgerNote.textContent = frame.ledger ? fill(S.ledgerNote, { k: nf.format(frame.step) }) : S.ledgerEmpty;
+    for (const r of frame.ledger ?? []) {
+      const tr = el("tr");
+      const th = el("th", "tt-model", r.name);
+      th.scope = "row";
+      tr.append(th);
+      const vals = [r.part[0], r.part[1], r.cos, r.sum, r.dW, r.maxDiff];
+      const labels = [S.part[0], S.part[1], S.cos, S.sumCol, S.dwCol, S.diffCol];
+      const ids = ["part0", "part1", "cos", "sum", "dw", "diff"];
+      vals.forEach((v, j) => {
+        const td = el("td", "tt-num");
+        td.dataset.label = labels[j];
+        td.dataset.testid = `ledger-${r.name}-${ids[j]}`;
+        setCell(td, v, j === 5 ? (x) => (x === 0 ? "0" : x.toExponential(0)) : fmt.sci);
+        tr.append(td);
+      });
+      lbody.append(tr);
+    }
+    drawKernels();
+  }
+
+  // drawKernels draws the first weight's kernels: part 0 + part 1 = sum,
+  // one row per output channel, on one diverging scale.
+  function drawKernels() {
+    kernBox.replaceChildren();
+    const k = frame.kernels;
+    if (!k) return;
+    const [out, , kh, kw] = k.shape;
+    let lim = 0;
+    for (const a of [k.parts[0], k.parts[1], k.sum]) for (const v of a) lim = Math.max(lim, Math.abs(v));
+    kernBox.append(el("p", "tt-note", fill(S.kernelsNote, { name: k.name })));
+    const grid = el("div", "tt-kgrid");
+    const headRow = [S.part[0], "+", S.part[1], "=", S.sumCol];
+    for (const h of headRow) grid.append(el("span", "tt-khead", h));
+    const size = kh * kw;
+    for (let o = 0; o < out; o++) {
+      [k.parts[0], null, k.parts[1], null, k.sum].forEach((arr, j) => {
+        if (!arr) {
+          grid.append(el("span", "tt-kop", j === 1 ? "+" : "="));
+          return;
+        }
+        grid.append(kernel(arr.slice(o * size, (o + 1) * size), kh, kw, lim, `${o}-${j}`));
+      });
+    }
+    kernBox.append(grid);
+  }
+
+  function kernel(vals, kh, kw, lim, id) {
+    const c = document.createElement("canvas");
+    const px = 14;
+    c.width = kw * px;
+    c.height = kh * px;
+    c.className = "tt-kernel";
+    c.dataset.testid = "kernel-" + id;
+    c.setAttribute("role", "img");
+    c.setAttribute("aria-label", vals.map((v) => fmt.sci(v)).join(", "));
+    const g = c.getContext("2d");
+    vals.forEach((v, i) => {
+      g.fillStyle = css(divergingAt(v, lim));
+      g.fillRect((i % kw) * px, Math.floor(i / kw) * px, px, px);
+    });
+    return c;
+  }
+
+  function narrate(force) {
+    if (!frame || !voice.due(force || w.state !== "running")) return;
+    voice.say(cfg.say(frame, statics, fmt));
+  }
+
+  const draw = perFrame(() => {
+    if (!statics || !frame) return;
+    stepLine.textContent = fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) });
+    bar.value = frame.total ? frame.step / frame.total : 0;
+    const vars = cfg.noteVars(statics);
+    note.textContent = fill(S.note, Object.fromEntries(Object.keys(vars).map((k) => [k, nf.format(vars[k])])));
+    divergedBox.hidden = !frame.diverged;
+    if (frame.diverged) divergedBox.textContent = lang === "zh" ? frame.diverged.Zh : frame.diverged.En;
+    cfg.models.forEach((m, i) => {
+      const vals = cfg.row(i, frame, statics);
+      for (const c of cfg.columns) setCell(cells[i][c], vals[c], cfg.format[c](fmt));
+    });
+    drawLedger();
+    for (const f of figs) cfg.chart(f.name, f.canvas, frame, statics, fmt, lineChart);
+  });
+  stepLine.textContent = S.connecting;
+
+  // ---- Charts ----
+  function swatch(st) {
+    const c = document.createElement("canvas");
+    c.className = "tt-swatch";
+    c.width = 36;
+    c.height = 12;
+    c.setAttribute("aria-hidden", "true");
+    const g = c.getContext("2d");
+    g.strokeStyle = st.color;
+    g.lineWidth = 3;
+    g.setLineDash(st.dash);
+    g.beginPath();
+    g.moveTo(2, 6);
+    g.lineTo(34, 6);
+    g.stroke();
+    marker(g, st.marker, 18, 6, 4, st.color);
+    return c;
+  }
+
+  function marker(g, kind, x, y, r, color) {
+    g.setLineDash([]);
+    g.fillStyle = color;
+    g.strokeStyle = "#fff";
+    g.lineWidth = 1;
+    g.beginPath();
+    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
+    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
+    else if (kind === "diamond") {
+      g.moveTo(x, y - r * 1.3);
+      g.lineTo(x + r, y);
+      g.lineTo(x, y + r * 1.3);
+      g.lineTo(x - r, y);
+      g.closePath();
+    } else {
+      g.moveTo(x, y - r * 1.2);
+      g.lineTo(x + r * 1.1, y + r * 0.8);
+      g.lineTo(x - r * 1.1, y + r * 0.8);
+      g.closePath();
+    }
+    g.fill();
+    g.stroke();
+  }
+
+  function niceTicks(lo, hi, n) {
+    const raw = (hi - lo || 1) / n;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
+    const ticks = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+    return ticks;
+  }
+
+  // lineChart draws series [{style, xs, ys, markers, name}] with a legend.
+  function lineChart(canvas, { xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline, label }) {
+    const wd = Math.max(240, Math.round(canvas.clientWidth || 420));
+    const h = Math.round(wd * 0.62);
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    if (canvas.width !== Math.round(wd * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(wd * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, wd, h);
+    const fs = Math.max(11, Math.min(14, wd / 34));
+    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
+    const X = (x) => pad.l + (x / (xMax || 1)) * pw;
+    const Y = (y) => pad.t + (1 - (Math.min(yMax, Math.max(yMin, y)) - yMin) / (yMax - yMin || 1)) * ph;
+    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+    const ink = dark ? "#ddd" : "#333";
+    g.font = `${fs}px system-ui, sans-serif`;
+    g.fillStyle = ink;
+    g.strokeStyle = dark ? "#555" : "#ddd";
+    g.lineWidth = 1;
+    g.textAlign = "right";
+    g.textBaseline = "middle";
+    for (const t of niceTicks(yMin, yMax, 4)) {
+      g.beginPath();
+      g.moveTo(pad.l, Y(t));
+      g.lineTo(pad.l + pw, Y(t));
+      g.stroke();
+      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
+    }
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    for (const t of niceTicks(0, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
+    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
+    g.save();
+    g.translate(fs * 0.8, pad.t + ph / 2);
+    g.rotate(-Math.PI / 2);
+    g.textBaseline = "middle";
+    g.fillText(yLabel, 0, 0);
+    g.restore();
+    g.strokeStyle = ink;
+    g.strokeRect(pad.l, pad.t, pw, ph);
+    if (hline != null) {
+      g.strokeStyle = "#888";
+      g.setLineDash([3, 3]);
+      g.beginPath();
+      g.moveTo(pad.l, Y(hline));
+      g.lineTo(pad.l + pw, Y(hline));
+      g.stroke();
+      g.setLineDash([]);
+    }
+    for (const s of series) {
+      g.strokeStyle = s.style.color;
+      g.lineWidth = 2;
+      g.setLineDash(s.style.dash);
+      g.beginPath();
+      let pen = false;
+      s.xs.forEach((x, i) => {
+        const y = s.ys[i];
+        if (!Number.isFinite(y)) return (pen = false);
+        if (pen) g.lineTo(X(x), Y(y));
+        else g.moveTo(X(x), Y(y));
+        pen = true;
+      });
+      g.stroke();
+      if (s.markers) s.xs.forEach((x, i) => Number.isFinite(s.ys[i]) && marker(g, s.style.marker, X(x), Y(s.ys[i]), fs * 0.3, s.style.color));
+    }
+    g.setLineDash([]);
+    canvas.setAttribute("aria-label", label);
+  }
+}
+
+// curve turns a quantized per-step curve into points (x = the last step
+// each point averages).
+export function curve(q, every, step) {
+  const ys = q && q.shape[0] > 0 ? dequantize(q) : new Float64Array(0);
+  return { xs: Array.from(ys, (_, i) => Math.min((i + 1) * every, step)), ys: Array.from(ys) };
+}
+
+export { fill };
