@@ -140,6 +140,7 @@ export default function mount(root, initial, { lang }) {
   const kit = begin(root, lang, strings, "as");
   const { S, locale, nf } = kit;
   const sig = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3, signDisplay: "negative" });
+  const sig2 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 2 });
   const sup = (e) => String(e).replace("-", "⁻").replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
   const sci = (v) => {
     const e = Math.floor(Math.log10(Math.abs(v)));
@@ -439,7 +440,8 @@ export default function mount(root, initial, { lang }) {
       grid.dataset.kind = useScores ? "scores" : "weights";
       if (showMaps && !useScores) {
         const rs = Array.from({ length: T }, (_, r) => vals.slice(r * T, (r + 1) * T).reduce((a, b) => a + b, 0));
-        sums.textContent = fill(S.rowSum, { s: rs.map((x) => sig.format(x)).join(" · ") });
+        // The cells are rounded to 3 digits, so their sums are shown to 2.
+        sums.textContent = fill(S.rowSum, { s: rs.map((x) => sig2.format(x)).join(" · ") });
         sums.hidden = false;
       } else sums.hidden = true;
     });
@@ -489,7 +491,7 @@ export default function mount(root, initial, { lang }) {
     if (shown) {
       const cv = st.contrib[shown - 1];
       contrib.cap.textContent = fill(S.contribution, { t: shown, c: st.tokens[shown - 1], p: P });
-      paintCells(contrib.grid, cv.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, absMax(cv)) })), "as", 5);
+      paintCells(contrib.grid, cv.map((v) => ({ text: g3(v), value: v, rgb: divergingAt(v, absMax(cv)) })), "as");
       contrib.grid.dataset.t = String(shown);
       zeroNote.hidden = st.norms[shown - 1] !== 0;
     } else {
