@@ -1,0 +1,196 @@
+package twinstasks
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/paramshare/paramshare/lab"
+	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
+)
+
+func defaults(t testing.TB, name string) run.Values {
+	t.Helper()
+	s, ok := run.Lookup(name)
+	if !ok {
+		t.Fatalf("%s is not registered", name)
+	}
+	return run.Defaults(s.Fields)
+}
+
+// TestTwinsNumbersAreTheEngines: after k steps the frame's losses are a
+// lab.TwinsTrainer's run on its own, its counts are engine.Model.Count
+// (the towers exactly twice the twins), and every ledger row's two sides
+// add up to the engine's dW (1e-12) — the norm of the sum is dW's norm.
+func TestTwinsNumbersAreTheEngines(t *testing.T) {
+	v := defaults(t, TwinsName)
+	e, err := newTwins(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k = 4
+	for range k {
+		if err := e.Advance(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := lab.NewTwinsTrainer(config(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last lab.TwinsStep
+	for range k {
+		if last, err = tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.Frame().Data.(twinsData)
+	for i := range 2 {
+		if *d.Loss[i] != roundSig(last.Loss[i]) {
+			t.Errorf("model %d: frame loss %v, trainer %v", i, *d.Loss[i], last.Loss[i])
+		}
+	}
+	st := e.static()
+	if st.Counts[0] != tr.Twins().Count().Params || st.Counts[1] != 2*st.Counts[0] {
+		t.Errorf("counts %v, engine twins %d", st.Counts, tr.Twins().Count().Params)
+	}
+	if len(d.Ledger) != len(tr.Twins().Params()) {
+		t.Fatalf("%d ledger rows for %d params", len(d.Ledger), len(tr.Twins().Params()))
+	}
+	for i, r := range e.ledger {
+		p := tr.Twins().Params()[i]
+		if r.MaxDiff > 1e-12 || math.Abs(r.DW-lab.Norm(p.Grad)) > 1e-12 || math.Abs(r.Sum-r.DW) > 1e-12*max(1, r.DW) {
+			t.Errorf("%s: %+v; engine ‖dW‖ %v", r.Name, r, lab.Norm(p.Grad))
+		}
+	}
+}
+
+// TestTasksNumbersAreTheEngines: the frame's losses are a lab.TasksTrainer's
+// run on its own, its counts engine.Model.Count, and each trunk weight's
+// two task parts add up to the engine's dW of the joint loss (1e-12).
+func TestTasksNumbersAreTheEngines(t *testing.T) {
+	v := defaults(t, TasksName)
+	e, err := newTasks(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k = 4
+	for range k {
+		if err := e.Advance(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := lab.NewTasksTrainer(config(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last lab.TasksStep
+	for range k {
+		if last, err = tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.Frame().Data.(tasksData)
+	for i := range 4 {
+		if *d.Loss[i] != roundSig(last.Loss[i]) {
+			t.Errorf("loss %d: frame %v, trainer %v", i, *d.Loss[i], last.Loss[i])
+		}
+	}
+	if *d.CosNow != roundSig(last.Cos) {
+		t.Errorf("cosine: frame %v, trainer %v", *d.CosNow, last.Cos)
+	}
+	c := e.static().Counts
+	if c.Shared != tr.Shared().Count().Params || c.Separate != tr.Separate()[0].Count().Params+tr.Separate()[1].Count().Params || c.Trunk+c.Heads != c.Shared || c.Trunk != 8*9+8+16*8*9+16 {
+		t.Errorf("counts %+v", c)
+	}
+	for _, r := range e.ledger {
+		if r.MaxDiff > 1e-12 {
+			t.Errorf("%s: task parts off dW by %g", r.Name, r.MaxDiff)
+		}
+	}
+}
+
+// roundSig is what the frame rounds to.
+func roundSig(v float64) float64 { return viz.Sig(v, 4) }
+
+// finish runs e to its last step.
+func finish(t *testing.T, e run.Experiment) {
+	t.Helper()
+	for e.Pos() < e.Total() {
+		if err := e.Advance(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestClaimTwins is what the lesson says of the default race (200 steps of
+// 16 pairs), for seeds 1–3: the twins end at least 5 points more accurate
+// on the fixed test pairs than the towers, with a lower loss over the last
+// 50 steps, and the two sides' contributions to the encoder's gradient
+// point mostly against each other (mean cosine over the run below −0.5).
+func TestClaimTwins(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed int) {
+		e, err := newTwins(defaults(t, TwinsName).With("seed", seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish(t, e)
+		acc := e.evals[len(e.evals)-1].Acc
+		var tail [2]float64
+		for k := range 2 {
+			for _, l := range e.loss[k][len(e.loss[k])-50:] {
+				tail[k] += l / 50
+			}
+		}
+		var cos float64
+		for _, c := range e.bcos {
+			cos += c / float64(len(e.bcos))
+		}
+		t.Logf("seed %d: verification twins %.3f towers %.3f; loss %.4f %.4f; mean side cosine %.3f", seed, acc[0], acc[1], tail[0], tail[1], cos)
+		if !(acc[0] >= acc[1]+0.05 && tail[0] < tail[1] && cos < -0.5) {
+			t.Errorf("seed %d: verification %v, loss %v, cosine %.3f", seed, acc, tail, cos)
+		}
+	})
+}
+
+// forSeeds runs f for seeds 1–3 in parallel subtests (each a race of its
+// own; the data are shared read-only).
+func forSeeds(t *testing.T, f func(t *testing.T, seed int)) {
+	for seed := 1; seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			t.Parallel()
+			f(t, seed)
+		})
+	}
+}
+
+// TestClaimTasks is what the lesson says of the default multi-task race
+// (200 steps of 16 digits), for seeds 1–3: the shared model ends within 3
+// points of the separate networks on both tasks with fewer parameters, and
+// the tasks' trunk gradients agree mildly: their mean cosine over the run
+// is between 0.1 and 0.4, and it is positive on more than 3 steps in 5.
+func TestClaimTasks(t *testing.T) {
+	forSeeds(t, func(t *testing.T, seed int) {
+		e, err := newTasks(defaults(t, TasksName).With("seed", seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish(t, e)
+		acc := e.evals[len(e.evals)-1].Acc
+		var cos, pos float64
+		for _, c := range e.cos {
+			cos += c / float64(len(e.cos))
+			if c > 0 {
+				pos += 1 / float64(len(e.cos))
+			}
+		}
+		t.Logf("seed %d: shared digit %.3f parity %.3f; separate %.3f %.3f; mean cosine %.3f, positive on %.0f %% of steps", seed, acc[0], acc[1], acc[2], acc[3], cos, 100*pos)
+		if math.Abs(acc[0]-acc[2]) > 0.03 || math.Abs(acc[1]-acc[3]) > 0.03 || !(cos > 0.1 && cos < 0.4) || pos < 0.6 {
+			t.Errorf("seed %d: accuracies %v, cosine %.3f, positive %.2f", seed, acc, cos, pos)
+		}
+		if c := e.static().Counts; c.Shared >= c.Separate {
+			t.Errorf("shared %d params, separate %d", c.Shared, c.Separate)
+		}
+	})
+}
