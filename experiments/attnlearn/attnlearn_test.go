@@ -76,7 +76,7 @@ func TestNumbersAreTheEngines(t *testing.T) {
 			}
 		}
 	}
-	e := d.Evals[len(d.Evals)-1]
+	e := l.lastEval() // full precision (the frame rounds to 4 digits)
 	if e.Step != k {
 		t.Fatalf("last evaluation at step %d", e.Step)
 	}
@@ -89,15 +89,15 @@ func TestNumbersAreTheEngines(t *testing.T) {
 	}
 }
 
-// TestFrameSize: the largest frame (2 blocks of 4 heads, 1000 steps)
-// stays well inside the budget that lets one viewer get ≥ 10 frames/s.
+// TestFrameSize: the largest frame (2 blocks of 4 heads, the last of 1000
+// steps: the most evaluations) stays inside the budget.
 func TestFrameSize(t *testing.T) {
 	s, _ := run.Lookup(Name)
 	l, err := newLearn(s.CostliestValues())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range curvePoints { // the curves are longest from here on
+	for l.Pos() < l.Total() {
 		if err := l.Advance(); err != nil {
 			t.Fatal(err)
 		}

@@ -29,12 +29,14 @@ type staticFrame struct {
 
 // dataFrame changes with each step.
 type dataFrame struct {
-	Step     int          `json:"step"`
-	Total    int          `json:"total"`
-	Loss     *float64     `json:"loss"`     // the last batch's loss (null at step 0)
-	Accuracy *float64     `json:"accuracy"` // its per-token accuracy
-	Curves   curveFrame   `json:"curves"`
-	Evals    []evaluation `json:"evals"`
+	Step     int        `json:"step"`
+	Total    int        `json:"total"`
+	Loss     *float64   `json:"loss"`     // the last batch's loss (null at step 0)
+	Accuracy *float64   `json:"accuracy"` // its per-token accuracy
+	Curves   curveFrame `json:"curves"`
+	// Evals are the fixed-set scores so far, 4 significant digits (the
+	// JSON export has them at full precision).
+	Evals []evaluation `json:"evals"`
 	// Maps are the attention maps on the probe, [block][head], each L×L
 	// on the fixed scale 0…1 (row i: how output i weighs each input).
 	Maps [][]viz.Quantized `json:"maps"`
@@ -69,7 +71,10 @@ func (l *learn) staticFrame() staticFrame {
 }
 
 func (l *learn) dataFrame() dataFrame {
-	d := dataFrame{Step: l.pos, Total: l.Total(), Evals: slices.Clone(l.evals), Pred: slices.Clone(l.pred)}
+	d := dataFrame{Step: l.pos, Total: l.Total(), Pred: slices.Clone(l.pred)}
+	for _, e := range l.evals { // 4 significant digits: what the widget shows
+		d.Evals = append(d.Evals, evaluation{Step: e.Step, Loss: viz.SigAll(e.Loss, 4), Accuracy: viz.SigAll(e.Accuracy, 4)})
+	}
 	if n := len(l.loss); n > 0 {
 		d.Loss, d.Accuracy = finitePtr(l.loss[n-1]), finitePtr(l.acc[n-1])
 	}

@@ -55,6 +55,8 @@ const strings = {
     sayState: { running: "Training.", paused: "Paused.", done: "Training is over.", error: "The run stopped with an error.", diverged: "Diverged." },
     chartAlt: "{title}. Latest: {values}.",
     list: ", ",
+    sep: ", ",
+    colon: ": ",
   },
   zh: {
     tasks: { copy: "复制", reverse: "反转", sort: "排序" },
@@ -91,6 +93,8 @@ const strings = {
     sayState: { running: "正在训练。", paused: "已暂停。", done: "训练结束。", error: "运行因错误而停止。", diverged: "发散了。" },
     chartAlt: "{title}。最新：{values}。",
     list: "、",
+    sep: "，",
+    colon: "：",
   },
 };
 
@@ -436,7 +440,7 @@ export default function mount(root, initial, { lang }) {
       cell.canvas.setAttribute("aria-label", fill(S.mapAlt, { b: nf.format(cell.b + 1), h: nf.format(cell.h + 1), m: pct0.format(m), row: rt }));
       if (document.activeElement === cell.canvas || (!focused && cell === mapCells[0])) focused = { cell, rt };
     }
-    if (focused) rowLine.textContent = `${fill(S.mapHead, { b: nf.format(focused.cell.b + 1), h: nf.format(focused.cell.h + 1) })}: ${focused.rt}`;
+    if (focused) rowLine.textContent = `${fill(S.mapHead, { b: nf.format(focused.cell.b + 1), h: nf.format(focused.cell.h + 1) })}${S.colon}${focused.rt}`;
   }
 
   function sizeChart(c) {
@@ -602,7 +606,7 @@ export default function mount(root, initial, { lang }) {
 
   function drawText() {
     const p = statics.params;
-    stepLine.textContent = `${S.tasks[p.task] ?? p.task}, ${S.positions}: ${S.positionsName[p.positions] ?? p.positions} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
+    stepLine.textContent = `${S.tasks[p.task] ?? p.task}${S.sep}${S.positions}${S.colon}${S.positionsName[p.positions] ?? p.positions} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
     bar.value = frame.total ? frame.step / frame.total : 0;
     note.textContent = fill(S.note, {
       b: nf.format(statics.batch), len: nf.format(statics.len), v: nf.format(statics.vocab), p: nf.format(statics.modelParams), d: nf.format(statics.d),
