@@ -52,8 +52,9 @@ func dataValue(t *testing.T, ctx context.Context, testid string) float64 {
 // TestBrowserGateRace drives the race in a real headless Chromium: the
 // parameter counts against the engine's, three steps and the LSTM's loss
 // against a lab.SeqTrainer run on its own, ← back one step, a new T,
-// play, the JSON and trace exports, then the Chinese page; screenshots at
-// desktop and phone width in both languages.
+// play, the JSON and trace exports, a seek back with the position slider
+// (the loss again the trainer's), the PNG and SVG exports, then the
+// Chinese page; screenshots at desktop and phone width in both languages.
 func TestBrowserGateRace(t *testing.T) {
 	url, ctx := browserSession(t, 150*time.Second)
 	w := gateWidget
@@ -151,6 +152,7 @@ func TestBrowserGateRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	losses10 := make([]float64, step)
 	for k := range step {
 		r, err := tr10.Step()
 		if err != nil {
@@ -159,6 +161,46 @@ func TestBrowserGateRace(t *testing.T) {
 		if math.Abs(r.Loss-export.Loss[k]) > 1e-12 {
 			t.Fatalf("gate-race.json: LSTM loss at step %d %v, lab.SeqTrainer %v", k+1, export.Loss[k], r.Loss)
 		}
+		losses10[k] = r.Loss
+	}
+
+	// Back with the position slider: the race replays to the step, and
+	// the loss shown is the independent trainer's there.
+	const back = 25
+	setSlider(t, ctx, w+` [data-testid="seek"]`, back)
+	do(t, ctx, fmt.Sprintf("seek to %d", back), stepIs(w, back, 20*time.Second), stateIs(w, "paused", 10*time.Second),
+		lossIs(losses10[back-1]))
+
+	// The charts of the state on screen as PNG and SVG.
+	for _, e := range []struct{ testid, path, ctype, magic string }{
+		{"download-png", "/export/gate-race.png?", "image/png", "PNG"},
+		{"download-svg", "/export/gate-race.svg?", "image/svg+xml", "<svg"},
+	} {
+		href := attrOf(t, ctx, w+` [data-testid="`+e.testid+`"]`, "href")
+		for _, part := range []string{e.path, "T=10", fmt.Sprintf("step=%d", back), "lang=en"} {
+			if !strings.Contains(href, part) {
+				t.Errorf("%s link %q lacks %q", e.testid, href, part)
+			}
+		}
+		var got struct {
+			Status int
+			Type   string
+			Size   int
+			Magic  bool
+		}
+		raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
+			const r = await fetch(document.querySelector(%q).href);
+			const b = new Uint8Array(await r.arrayBuffer());
+			const head = new TextDecoder("latin1").decode(b.slice(0, 400));
+			return JSON.stringify({Status: r.status, Type: r.headers.get("content-type"), Size: b.length, Magic: head.includes(%q)});
+		})()`, w+` [data-testid="`+e.testid+`"]`, e.magic))
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatalf("%s: %.200s: %v", e.testid, raw, err)
+		}
+		if got.Status != 200 || !strings.HasPrefix(got.Type, e.ctype) || got.Size < 10_000 || !got.Magic {
+			t.Errorf("%s: status %d, type %q, %d bytes, starts as %s: %v; want 200, %s, ≥ 10 kB", e.testid, got.Status, got.Type, got.Size, e.ctype, got.Magic, e.ctype)
+		}
+		t.Logf("%s at step %d: %d bytes, %s", e.testid, back, got.Size, got.Type)
 	}
 	screenshots(t, ctx, "gate-race-en", w)
 
