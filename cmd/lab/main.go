@@ -3,7 +3,7 @@
 //
 //	go run ./cmd/lab params [-size 28 | -sizes 8,16,32] [-in 1] [-out-ch 8] [-k 3] [-pad 1]
 //	go run ./cmd/lab cnn-vs-unshared [-seeds 3] [-epochs 10] [-train-size 1000] [-batch 32] [-lr 0.003]
-//	go run ./cmd/lab bptt-contributions [-cells rnn,lstm,gru] [-sigmas 0.5,1,2,4] [-T 50] [-seeds 5]
+//	go run ./cmd/lab bptt-contributions [-cells rnn,lstm,gru] [-lambdas 0.5,1,2,4] [-T 50] [-seeds 5]
 //	go run ./cmd/lab rnn-vs-gates [-tasks remember-first,adding] [-distances 5,10,20,32] [-seeds 3]
 //
 // Every experiment takes -json (print the result as JSON instead of a
