@@ -78,7 +78,7 @@ func attentionTable(w io.Writer, res *lab.AttnTasksResult) error {
 				div++
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f ± %.3f\t", row.Task, row.Positions, thousands(row.Params), row.Loss.Mean, row.Loss.SD)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3g ± %.2g\t", row.Task, row.Positions, thousands(row.Params), row.Loss.Mean, row.Loss.SD)
 		for _, s := range row.Accuracy {
 			fmt.Fprintf(tw, "%s\t", pct(s))
 		}

@@ -27,7 +27,7 @@ const strings = {
     note: "Each step trains on {b} fresh sequences of {len} tokens (vocabulary of {v}); the model ({p} parameters, d = {d}) is built for up to {max} tokens. Fixed sets of {n} sequences per length are scored every {e} steps.",
     chanceNote: "Guessing uniformly gets {c} of the tokens right (loss {l}).",
     readout: "Now",
-    loss: "Loss (batch)", accuracy: "Accuracy (batch)", fixedAt: "Fixed set, length {L}",
+    loss: "Loss (batch)", accuracy: "Accuracy (batch)", fixedAt: "Fixed set, length {L}", scoredAt: " (step {k})",
     notYet: "—",
     probe: "Probe sequence (the maps below are for it)",
     input: "Input", target: "Answer", pred: "Model says",
@@ -65,7 +65,7 @@ const strings = {
     note: "每一步在 {b} 条新序列上训练，每条 {len} 个词元（词表大小 {v}）；模型（{p} 个参数，d = {d}）最长可读 {max} 个词元。每隔 {e} 步在每个长度的 {n} 条固定序列上评分。",
     chanceNote: "均匀瞎猜能答对 {c} 的词元（损失 {l}）。",
     readout: "当前",
-    loss: "损失（批次）", accuracy: "准确率（批次）", fixedAt: "固定集，长度 {L}",
+    loss: "损失（批次）", accuracy: "准确率（批次）", fixedAt: "固定集，长度 {L}", scoredAt: "（第 {k} 步）",
     notYet: "—",
     probe: "探针序列（下面的注意力图都是它的）",
     input: "输入", target: "答案", pred: "模型输出",
@@ -616,7 +616,11 @@ export default function mount(root, initial, { lang }) {
     setValue("loss", frame.loss, (v) => num3.format(v));
     setValue("accuracy", frame.accuracy, (v) => pct.format(v));
     const last = frame.evals[frame.evals.length - 1];
-    statics.lengths.forEach((L, i) => setValue(`acc-${L}`, last.accuracy[i], (v) => pct.format(v)));
+    statics.lengths.forEach((L, i) => {
+      setValue(`acc-${L}`, last.accuracy[i], (v) => pct.format(v));
+      const dt = values[`acc-${L}`]?.dt;
+      if (dt) dt.textContent = fill(S.fixedAt, { L: nf.format(L) }) + fill(S.scoredAt, { k: nf.format(last.step) });
+    });
     statics.probe.forEach((_, i) => {
       const td = probeTable.querySelector(`[data-testid="pred-${i}"]`);
       if (!td) return;
