@@ -147,43 +147,14 @@ func NewSeqTaskModel(c SeqTrainConfig) (*engine.Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if c.Task == TaskRemember {
-		sc := engine.SeqConfig{Cell: c.Cell, Vocab: rememberVocab, Hidden: c.Hidden, T: c.Steps()}
-		if c.Cell == "lstm" {
-			sc.ForgetBias = forgetBias
-		}
-		m, err := engine.NewSeqModel(c.Cell, sc, c.Seed)
-		if err != nil {
-			return nil, fmt.Errorf("lab: %w", err)
-		}
-		return m, nil
+	sc := engine.SeqConfig{Cell: c.Cell, Vocab: rememberVocab, Hidden: c.Hidden, T: c.Steps()}
+	if c.Task != TaskRemember {
+		sc = engine.SeqConfig{Cell: c.Cell, Hidden: c.Hidden, T: c.T, Features: 2, Regression: true}
 	}
-	rng := engine.NewRand(c.Seed)
-	var cell engine.Layer
-	var err error
-	switch c.Cell {
-	case "rnn":
-		cell, err = engine.NewRNN("cell", 2, c.Hidden, rng)
-	case "lstm":
-		var l *engine.LSTM
-		if l, err = engine.NewLSTM("cell", 2, c.Hidden, rng); err == nil {
-			// Gate order i, f, g, o: the forget gate is rows H…2H−1.
-			for i := c.Hidden; i < 2*c.Hidden; i++ {
-				l.BiasIH.Value.Data[i] = forgetBias
-			}
-		}
-		cell = l
-	default: // "gru": Validate admits nothing else
-		cell, err = engine.NewGRU("cell", 2, c.Hidden, rng)
+	if c.Cell == "lstm" {
+		sc.ForgetBias = forgetBias
 	}
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	out, err := engine.NewLinear("out", c.Hidden, 1, rng)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	m, err := engine.NewModel(c.Cell, []int{c.T, 2}, engine.NewMSE(), cell, engine.NewLastStep("last"), out)
+	m, err := engine.NewSeqModel(c.Cell, sc, c.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
