@@ -23,7 +23,9 @@ const strings = {
     ledgerTitle: "The trunk's gradient, task by task",
     ledgerNote: "Step {k}: what the digit task and the odd/even task each added to every trunk weight (a backward pass per head), their cosine, and their sum next to the engine's dW.",
     part: ["‖digit task‖", "‖odd/even task‖"],
-    kernelsNote: "{name}, one row per kernel: digit task + odd/even task = dW (purple negative, orange positive, one scale).",
+    kernelsNote: "{name}, kernel by kernel: digit task + odd/even task = dW (purple negative, orange positive, one scale).",
+    kparts: ["digit task", "odd/even task", "sum = dW"],
+    evalAt: "Test accuracy measured at step {s} (every 20 steps); the cosine is the last step's.",
     chart: { acc: "Test accuracy: solid = digit, dashed = odd/even", cos: "Cosine between the tasks' trunk gradients (each step)" },
     accAxis: "accuracy", cosAxis: "cosine",
     say: "Step {k} of {n}. Shared: digit {a}, odd/even {b}. Separate: digit {c}, odd/even {d}.",
@@ -45,7 +47,9 @@ const strings = {
     ledgerTitle: "主干的梯度，按任务拆开",
     ledgerNote: "第 {k} 步：数字任务和奇偶任务各自给每个主干权重贡献了多少（每个头单独反向传播一次）、二者的余弦，以及它们的和与引擎的 dW 对照。",
     part: ["‖数字任务‖", "‖奇偶任务‖"],
-    kernelsNote: "{name}，每行一个卷积核：数字任务 + 奇偶任务 = dW（紫色为负，橙色为正，同一刻度）。",
+    kernelsNote: "{name}，逐个卷积核：数字任务 + 奇偶任务 = dW（紫色为负，橙色为正，同一刻度）。",
+    kparts: ["数字任务", "奇偶任务", "和 = dW"],
+    evalAt: "测试准确率测于第 {s} 步（每 20 步测一次）；余弦是最近一步的。",
     chart: { acc: "测试准确率：实线 = 数字，虚线 = 奇偶", cos: "两个任务在主干上的梯度之间的余弦（每一步）" },
     accAxis: "准确率", cosAxis: "余弦",
     say: "第 {k} / {n} 步。共享：数字 {a}，奇偶 {b}。独立：数字 {c}，奇偶 {d}。",
@@ -77,7 +81,7 @@ export default function mount(root, initial, { lang }) {
           label: alt(S.chart.acc, MODELS.map((m, i) => `${S.models[m]}: ${f.pct.format(e.acc[2 * i])}, ${f.pct.format(e.acc[2 * i + 1])}`).join("; ")) });
       } else {
         const c = curve(frame.cos, frame.every, frame.step);
-        lineChart(canvas, { xMax: st.total, yMin: -1, yMax: 1, xLabel: S.stepAxis, yLabel: S.cosAxis, series: [{ style: STYLES[2], ...c }], hline: 0,
+        lineChart(canvas, { xMax: st.total, yMin: -1, yMax: 1, xLabel: S.stepAxis, yLabel: S.cosAxis, series: [{ style: { ...STYLES[2], dash: [] }, ...c }], hline: 0,
           label: alt(S.chart.cos, frame.cosNow == null ? "—" : f.num3.format(frame.cosNow)) });
       }
     },

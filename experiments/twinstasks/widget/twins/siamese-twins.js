@@ -40,7 +40,9 @@ const strings = {
     ledgerTitle: "The twins' gradient, side by side",
     ledgerNote: "Step {k}: what the first digits of the pairs and the second digits each added to every weight of the one encoder, their cosine, and their sum next to the engine's dW.",
     part: ["‖first side‖", "‖second side‖"],
-    kernelsNote: "{name}, one row per kernel: first side + second side = dW (purple negative, orange positive, one scale).",
+    kernelsNote: "{name}, kernel by kernel: first side + second side = dW (purple negative, orange positive, one scale).",
+    kparts: ["first side", "second side", "sum = dW"],
+    evalAt: "Verification measured at step {s} (every 20 steps).",
     chart: { loss: "Contrastive loss (each step's batch)", acc: "Verification accuracy (fixed test pairs)", cos: "Cosine between the two sides' contributions (whole encoder)" },
     lossAxis: "loss", accAxis: "accuracy", cosAxis: "cosine",
     say: "Step {k} of {n}. Verification: twins {a}, towers {b}.",
@@ -54,7 +56,9 @@ const strings = {
     ledgerTitle: "孪生网络的梯度，两侧并排",
     ledgerNote: "第 {k} 步：数字对中第一个数字和第二个数字各自给这一个编码器的每个权重贡献了多少、二者的余弦，以及它们的和与引擎的 dW 对照。",
     part: ["‖第一侧‖", "‖第二侧‖"],
-    kernelsNote: "{name}，每行一个卷积核：第一侧 + 第二侧 = dW（紫色为负，橙色为正，同一刻度）。",
+    kernelsNote: "{name}，逐个卷积核：第一侧 + 第二侧 = dW（紫色为负，橙色为正，同一刻度）。",
+    kparts: ["第一侧", "第二侧", "和 = dW"],
+    evalAt: "验证准确率测于第 {s} 步（每 20 步测一次）。",
     chart: { loss: "对比损失（每一步的批次）", acc: "验证准确率（固定测试数字对）", cos: "两侧贡献之间的余弦（整个编码器）" },
     lossAxis: "损失", accAxis: "准确率", cosAxis: "余弦",
     say: "第 {k} / {n} 步。验证准确率：孪生 {a}，两座塔 {b}。",
@@ -93,7 +97,7 @@ export default function mount(root, initial, { lang }) {
           label: alt(S.chart.acc, e.acc.map((v, i) => `${S.models[MODELS[i]]} ${f.pct.format(v)}`).join(", ")) });
       } else {
         const c = curve(frame.cos, frame.every, step);
-        lineChart(canvas, { xMax: total, yMin: -1, yMax: 1, xLabel: S.stepAxis, yLabel: S.cosAxis, series: [{ style: STYLES[2], ...c }], hline: 0,
+        lineChart(canvas, { xMax: total, yMin: -1, yMax: 1, xLabel: S.stepAxis, yLabel: S.cosAxis, series: [{ style: { ...STYLES[2], dash: [] }, ...c }], hline: 0,
           label: alt(S.chart.cos, c.ys.length ? f.num3.format(c.ys[c.ys.length - 1]) : "—") });
       }
     },

@@ -75,7 +75,9 @@ export function mountRace(root, initial, lang, strings, cfg) {
   });
   race.append(rhead, rbody);
   const raceWrap = el("div", "tt-table-wrap");
-  raceWrap.append(race);
+  const evalAt = el("p", "tt-note");
+  evalAt.dataset.testid = "eval-at";
+  raceWrap.append(race, evalAt);
 
   // The ledger: every shared weight's two parts, their sum and dW.
   const ledgerBox = el("section", "tt-ledger");
@@ -240,22 +242,20 @@ export function mountRace(root, initial, lang, strings, cfg) {
     for (const a of [k.parts[0], k.parts[1], k.sum]) for (const v of a) lim = Math.max(lim, Math.abs(v));
     kernBox.append(el("p", "tt-note", fill(S.kernelsNote, { name: k.name })));
     const grid = el("div", "tt-kgrid");
-    const headRow = [S.part[0], "+", S.part[1], "=", S.sumCol];
-    for (const h of headRow) grid.append(el("span", "tt-khead", h));
     const size = kh * kw;
     for (let o = 0; o < out; o++) {
-      [k.parts[0], null, k.parts[1], null, k.sum].forEach((arr, j) => {
-        if (!arr) {
-          grid.append(el("span", "tt-kop", j === 1 ? "+" : "="));
-          return;
-        }
-        grid.append(kernel(arr.slice(o * size, (o + 1) * size), kh, kw, lim, `${o}-${j}`));
+      const triple = el("div", "tt-ktriple");
+      triple.append(el("span", "tt-kidx", nf.format(o + 1)));
+      [k.parts[0], "+", k.parts[1], "=", k.sum].forEach((arr, j) => {
+        if (typeof arr === "string") triple.append(el("span", "tt-kop", arr));
+        else triple.append(kernel(arr.slice(o * size, (o + 1) * size), kh, kw, lim, `${o}-${j}`, S.kparts[j >> 1]));
       });
+      grid.append(triple);
     }
     kernBox.append(grid);
   }
 
-  function kernel(vals, kh, kw, lim, id) {
+  function kernel(vals, kh, kw, lim, id, what) {
     const c = document.createElement("canvas");
     const px = 14;
     c.width = kw * px;
@@ -263,7 +263,8 @@ export function mountRace(root, initial, lang, strings, cfg) {
     c.className = "tt-kernel";
     c.dataset.testid = "kernel-" + id;
     c.setAttribute("role", "img");
-    c.setAttribute("aria-label", vals.map((v) => fmt.sci(v)).join(", "));
+    c.setAttribute("aria-label", `${what}: ${vals.map((v) => fmt.sci(v)).join(", ")}`);
+    c.title = what;
     const g = c.getContext("2d");
     vals.forEach((v, i) => {
       g.fillStyle = css(divergingAt(v, lim));
@@ -289,6 +290,8 @@ export function mountRace(root, initial, lang, strings, cfg) {
       const vals = cfg.row(i, frame, statics);
       for (const c of cfg.columns) setCell(cells[i][c], vals[c], cfg.format[c](fmt));
     });
+    const last = frame.evals[frame.evals.length - 1];
+    evalAt.textContent = fill(S.evalAt, { s: nf.format(last.step) });
     drawLedger();
     for (const f of figs) cfg.chart(f.name, f.canvas, frame, statics, fmt, lineChart);
   });
@@ -413,7 +416,7 @@ export function mountRace(root, initial, lang, strings, cfg) {
         pen = true;
       });
       g.stroke();
-      if (s.markers) s.xs.forEach((x, i) => Number.isFinite(s.ys[i]) && marker(g, s.style.marker, X(x), Y(s.ys[i]), fs * 0.3, s.style.color));
+      if (s.markers || s.xs.length < 3) s.xs.forEach((x, i) => Number.isFinite(s.ys[i]) && marker(g, s.style.marker, X(x), Y(s.ys[i]), fs * 0.3, s.style.color));
     }
     g.setLineDash([]);
     canvas.setAttribute("aria-label", label);
