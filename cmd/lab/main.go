@@ -5,6 +5,11 @@
 //	go run ./cmd/lab cnn-vs-unshared [-seeds 3] [-epochs 10] [-train-size 1000] [-batch 32] [-lr 0.003]
 //	go run ./cmd/lab bptt-contributions [-cells rnn,lstm,gru] [-lambdas 0.5,1,2,4] [-T 50] [-seeds 5]
 //	go run ./cmd/lab rnn-vs-gates [-tasks remember-first,adding] [-distances 5,10,20,32] [-seeds 3]
+//	go run ./cmd/lab attention-tasks [-tasks copy,reverse,sort] [-positions sinusoidal,learned,none] [-seeds 3]
+//	go run ./cmd/lab tied-vs-untied [-seeds 3] [-steps 1500] [-d 32]
+//	go run ./cmd/lab albert-modes [-task reverse] [-blocks 4] [-d 32] [-seeds 3]
+//	go run ./cmd/lab siamese-vs-towers [-train N] [-steps N] [-seeds 3]
+//	go run ./cmd/lab multitask [-train N] [-steps N] [-seeds 3]
 //
 // Every experiment takes -json (print the result as JSON instead of a
 // table) and -out DIR (also write the experiment's charts into DIR, PNG
