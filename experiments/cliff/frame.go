@@ -2,7 +2,6 @@ package cliff
 
 import (
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -85,15 +84,6 @@ func static() (staticPart, error) {
 	}, nil
 }
 
-// sig rounds v to n significant digits (n ≤ 0: unchanged).
-func sig(v float64, n int) float64 {
-	if n <= 0 || v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return v
-	}
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', n, 64), 64)
-	return r
-}
-
 // dec rounds v to n decimals (n < 0: unchanged).
 func dec(v float64, n int) float64 {
 	if n < 0 {
@@ -117,10 +107,10 @@ func (c *cliff) data(full bool) dataPart {
 		for i, pt := range pa.pts {
 			pp.W = append(pp.W, dec(pt.W, decs))
 			pp.B = append(pp.B, dec(pt.B, decs))
-			pp.Loss = append(pp.Loss, sig(pt.Loss, sigs))
-			pp.Norm = append(pp.Norm, sig(pt.Norm, sigs))
+			pp.Loss = append(pp.Loss, viz.Sig(pt.Loss, sigs))
+			pp.Norm = append(pp.Norm, viz.Sig(pt.Norm, sigs))
 			if c.p.K < T {
-				pp.Cos = append(pp.Cos, sig(pt.Cos, sigs))
+				pp.Cos = append(pp.Cos, viz.Sig(pt.Cos, sigs))
 			}
 			if pt.Clipped {
 				clipped.WriteByte('1')

@@ -7,7 +7,8 @@ import (
 	"github.com/paramshare/paramshare/engine"
 )
 
-// The model. Pascanu, Mikolov & Bengio (2013, §3.1, fig. 6) train one unit
+// The model. Pascanu, Mikolov & Bengio (2013, §2.3, eq. 8, fig. 6) train
+// one unit
 //
 //	x_t = w·σ(x_{t−1}) + b,  x_0 = 0.5,  E = (σ(x_50) − 0.7)²
 //
