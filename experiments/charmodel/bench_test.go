@@ -9,10 +9,10 @@ import (
 var sink []byte
 
 // BenchmarkStep is one run step at the costliest values (an LSTM of 128 on
-// windows of 64): Advance (a training step; every sampleEvery steps the
-// held-out loss too) and the frame the run then publishes (the reach's
-// forward and backward every step, a new sample every sampleEvery steps),
-// encoded as JSON. It reports the data part's bytes.
+// windows of 64): Advance (a training step and the reach's forward and
+// backward; every sampleEvery steps the held-out loss and a new sample too)
+// and the frame the run then publishes, encoded as JSON. It reports the
+// data part's bytes.
 func BenchmarkStep(b *testing.B) {
 	v := defaults(b, map[string]any{"cell": "lstm", "hidden": 128, "seqLen": 64})
 	c := trained(b, v, 0)

@@ -43,8 +43,7 @@ func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
 	}
 	src := *c.src
 	x, y := data.CharBatch(rand.New(&src), trainText, vocabIndex, batch, c.p.SeqLen)
-	copyWeights(c.probe, c.model)
-	c.reach = nil // the trace's pass overwrites the probe's gradients
+	copyWeights(c.probe, c.model) // the reach keeps its own numbers
 	return engine.WriteTrace(w, c.probe, uint64(c.p.Seed), x, y)
 }
 
