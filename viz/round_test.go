@@ -15,7 +15,7 @@ func TestSig(t *testing.T) {
 		{0.123456789, 3, 0.123},
 		{-98765.4321, 2, -99000},
 		{1.2345e-20, 4, 1.234e-20}, // the float64 nearest 1.2345e-20 lies below it
-		{2.5, 1, 2}, // an exact half goes to the even digit
+		{2.5, 1, 2},                // an exact half goes to the even digit
 		{0, 3, 0},
 		{7.123, 0, 7.123},
 		{math.Inf(-1), 3, math.Inf(-1)},
