@@ -164,6 +164,13 @@ func TestClaimTwins(t *testing.T) {
 		if seed == 1 && (!near(acc[0], 0.86) || !near(acc[1], 0.69) || !near(tail[0], 0.11) || !near(tail[1], 0.23) || !near(cos, -0.88)) {
 			t.Errorf("seed 1: verification %v, loss %v, cosine %.3f: the lesson quotes 0.86, 0.69, 0.11, 0.23, −0.88", acc, tail, cos)
 		}
+		if seed == 1 {
+			for _, ev := range e.evals {
+				if ev.Step <= 160 && (ev.Acc[1] < 0.4 || ev.Acc[1] > 0.6) {
+					t.Errorf("seed 1: towers' verification %.3f at step %d; the lesson says within 10 points of 50 %% up to step 160", ev.Acc[1], ev.Step)
+				}
+			}
+		}
 	})
 }
 
