@@ -252,8 +252,9 @@ func TestSeekMatchesFreshRun(t *testing.T) {
 }
 
 // TestExportsRender: every export of every experiment renders, for the
-// defaults at step 0, at a mid-run step and (without -short) at the last
-// step, as a valid PNG, SVG or JSON, in both languages.
+// defaults at step 0 and at a mid-run step, as a valid PNG, SVG or JSON, in
+// both languages. TestFramesWithinBudget renders them at the last step too,
+// on the run it has already taken to its end.
 func TestExportsRender(t *testing.T) {
 	forEach(t, func(t *testing.T, s *run.Spec) {
 		if len(s.Exports) == 0 {
@@ -261,29 +262,32 @@ func TestExportsRender(t *testing.T) {
 		}
 		v := run.Defaults(s.Fields)
 		probe, _ := s.New(v)
-		steps := []int{0, min(probe.Total(), 3)}
-		if !testing.Short() {
-			steps = append(steps, -1)
-		}
-		for _, step := range steps {
+		for _, step := range []int{0, min(probe.Total(), 3)} {
 			exp, err := run.Replay(context.Background(), s, v, step, run.NewScheduler(1), run.Owner{})
 			if err != nil {
 				t.Fatalf("replay to %d: %v", step, err)
 			}
-			for _, e := range s.Exports {
-				for _, lang := range []string{"en", "zh"} {
-					var buf bytes.Buffer
-					if err := e.Write(&buf, exp, lang); err != nil {
-						t.Fatalf("%s at step %d (%s): %v", e.Format, step, lang, err)
-					}
-					checkFormat(t, e.Format, buf.Bytes())
-					if lang == "en" && step != 0 {
-						t.Logf("%s.%s at step %d: %d bytes", s.Name, e.Format, exp.Pos(), buf.Len())
-					}
-				}
-			}
+			checkExports(t, s, exp)
 		}
 	})
+}
+
+// checkExports writes every export of s for exp in both languages and
+// checks each is a valid file of its format.
+func checkExports(t *testing.T, s *run.Spec, exp run.Experiment) {
+	t.Helper()
+	for _, e := range s.Exports {
+		for _, lang := range []string{"en", "zh"} {
+			var buf bytes.Buffer
+			if err := e.Write(&buf, exp, lang); err != nil {
+				t.Fatalf("%s at step %d (%s): %v", e.Format, exp.Pos(), lang, err)
+			}
+			checkFormat(t, e.Format, buf.Bytes())
+			if lang == "en" && exp.Pos() != 0 {
+				t.Logf("%s.%s at step %d: %d bytes", s.Name, e.Format, exp.Pos(), buf.Len())
+			}
+		}
+	}
 }
 
 func checkFormat(t *testing.T, format string, b []byte) {
@@ -315,7 +319,8 @@ func checkFormat(t *testing.T, format string, b []byte) {
 
 // TestFramesWithinBudget: frames at the start, the middle and the end of a
 // run at the defaults and at the costliest values stay under the spec's
-// byte budget.
+// byte budget; at the end of the default run (without -short) every export
+// renders too, so that the long default run is taken once.
 func TestFramesWithinBudget(t *testing.T) {
 	forEach(t, func(t *testing.T, s *run.Spec) {
 		for _, v := range []run.Values{run.Defaults(s.Fields), s.CostliestValues()} {
@@ -343,6 +348,9 @@ func TestFramesWithinBudget(t *testing.T) {
 				}
 			}
 			t.Logf("largest static %d B of %d, data %d B of %d (steps %v)", biggest[0], s.Budget.StaticBytes, biggest[1], s.Budget.FrameBytes, ends)
+			if len(ends) > 2 {
+				checkExports(t, s, exp)
+			}
 		}
 	})
 }
