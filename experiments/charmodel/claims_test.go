@@ -4,7 +4,10 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/paramshare/paramshare/run"
 )
 
 // claimSeeds are the seeds the claims are checked over.
@@ -31,7 +34,10 @@ var claimSeeds = []int{1, 2, 3}
 //     and the GRU's is the longer.
 //
 // TestClaimsPageRun checks the numbers the prose gives for the page's own
-// run (seed 1). About 15 s of CPU; skipped with -short.
+// run (seed 1, the GRU: the same run as TestClaims' seed 1 GRU, so the
+// two share it). The six runs train once, in parallel, without the
+// per-step reach and samples (lean: the reach is measured only at the
+// steps checked); about 10 s of CPU; skipped with -short.
 func TestClaims(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains six models for 600 steps")
@@ -40,17 +46,13 @@ func TestClaims(t *testing.T) {
 	if len(vocab) != 58 || len(corpus) < 6850 || len(corpus) > 6950 || len(trainText) < 6250 || len(trainText) > 6350 {
 		t.Errorf("the corpus: V %d, %d characters, %d trained on", len(vocab), len(corpus), len(trainText))
 	}
+	runs := claimRuns(t)
 	for _, seed := range claimSeeds {
 		far := map[string]int{}
 		for _, cell := range []string{"gru", "rnn"} {
-			c := trained(t, defaults(t, map[string]any{"cell": cell, "seed": seed}), 0)
-			r0 := c.currentReach()
+			c := runs[claimKey{seed, cell}]
+			r0 := c.reaches[0]
 			far0 := r0.Far
-			for c.Pos() < total {
-				if err := c.Advance(); err != nil {
-					t.Fatal(err)
-				}
-			}
 			var tail float64
 			for _, l := range c.train[total-sampleEvery:] {
 				tail += l / sampleEvery
@@ -58,7 +60,7 @@ func TestClaims(t *testing.T) {
 			held := c.held[len(c.held)-1]
 			low := slices.Min(c.held)
 			lowAt := c.heldSteps[slices.Index(c.held, low)]
-			far[cell] = c.currentReach().Far
+			far[cell] = c.reaches[total].Far
 			t.Logf("seed %d %s: train loss (last %d steps) %.3f, held-out %.3f → %.3f, lowest %.3f at step %d (ln V %.3f); reach %d → %d characters",
 				seed, cell, sampleEvery, tail, c.held[0], held, low, lowAt, lnV, far0, far[cell])
 			if math.Abs(c.held[0]-lnV) > 0.05 {
@@ -111,20 +113,17 @@ func TestClaimsPageRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model for 600 steps")
 	}
-	want := map[int][2]int{0: {9, 9}, 20: {50, 50}, 200: {25, 25}, 300: {41, 50}, 600: {31, 31}}
-	c := trained(t, defaults(t, nil), 0)
-	for {
-		if w, ok := want[c.Pos()]; ok {
-			if f := c.currentReach().Far; f < w[0] || f > w[1] {
-				t.Errorf("step %d: reach %d, want %d…%d", c.Pos(), f, w[0], w[1])
-			}
+	c := claimRuns(t)[claimKey{1, "gru"}]
+	if v := defaults(t, nil); v.Int("seed") != 1 || v.String("cell") != "gru" {
+		t.Fatalf("the page's run is not seed 1's GRU: %v", v)
+	}
+	for step, w := range pageReach {
+		if f := c.reaches[step].Far; f < w[0] || f > w[1] {
+			t.Errorf("step %d: reach %d, want %d…%d", step, f, w[0], w[1])
 		}
-		if c.Pos() == total {
-			break
-		}
-		if err := c.Advance(); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if c.Pos() != total {
+		t.Fatalf("the run stopped at step %d", c.Pos())
 	}
 	if err := c.SetParams(c.v.With("temperature", 0.2)); err != nil {
 		t.Fatal(err)
@@ -134,4 +133,80 @@ func TestClaimsPageRun(t *testing.T) {
 	if !strings.Contains(s, "the same differen stens the same differen stens") {
 		t.Errorf("step 600, τ 0.2: %q", s)
 	}
+}
+
+// pageReach is the reach (lowest, highest) the lesson gives at each step
+// of the page's run.
+var pageReach = map[int][2]int{0: {9, 9}, 20: {50, 50}, 200: {25, 25}, 300: {41, 50}, 600: {31, 31}}
+
+type claimKey struct {
+	seed int
+	cell string
+}
+
+// claimRun is a claims run taken to its end, with its reach at the steps
+// of pageReach.
+type claimRun struct {
+	*charModel
+	reaches map[int]*reach
+}
+
+var (
+	claimOnce   sync.Once
+	claimResult map[claimKey]claimRun
+	claimErr    error
+)
+
+// claimRuns trains, once for both claims tests, the GRU and the RNN of
+// every claim seed to step total, in parallel goroutines (each run has
+// its own models; the corpus is shared read-only).
+func claimRuns(t *testing.T) map[claimKey]claimRun {
+	t.Helper()
+	claimOnce.Do(func() {
+		claimResult = map[claimKey]claimRun{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, seed := range claimSeeds {
+			for _, cell := range []string{"gru", "rnn"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r, err := leanRun(defaults(t, map[string]any{"cell": cell, "seed": seed}))
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						claimErr = err
+						return
+					}
+					claimResult[claimKey{seed, cell}] = r
+				}()
+			}
+		}
+		wg.Wait()
+	})
+	if claimErr != nil {
+		t.Fatal(claimErr)
+	}
+	return claimResult
+}
+
+// leanRun trains v's model to step total without the per-step reach and
+// samples, measuring the reach at the steps of pageReach.
+func leanRun(v run.Values) (claimRun, error) {
+	c, err := newCharModel(v)
+	if err != nil {
+		return claimRun{}, err
+	}
+	c.lean = true
+	r := claimRun{charModel: c, reaches: map[int]*reach{0: c.currentReach()}}
+	for c.Pos() < total {
+		if err := c.Advance(); err != nil {
+			return claimRun{}, err
+		}
+		if _, ok := pageReach[c.Pos()]; ok {
+			c.computeReach()
+			r.reaches[c.Pos()] = c.currentReach()
+		}
+	}
+	return r, nil
 }
