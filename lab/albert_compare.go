@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/paramshare/paramshare/engine"
@@ -24,6 +25,10 @@ type AlbertModesConfig struct {
 	T      int     `json:"T"`
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
+	// Parallel trains the seeds at once, one goroutine each: quicker on
+	// several cores, but the step times then share the machine and are
+	// not comparable with a run in turn.
+	Parallel bool `json:"parallel,omitempty"`
 }
 
 // MaxAlbertSteps bounds an AlbertModesConfig's steps per run.
@@ -124,8 +129,9 @@ func Zigzag(v []float64) float64 {
 // AlbertModes trains the four modes of cfg from seeds 1…cfg.Seeds, the
 // four of one seed in turn step by step (so that a change of machine load
 // falls on all four alike when their step times are compared), then
-// evaluates and probes each. progress (may be nil) is called after every
-// step of the four. It returns cfg.Validate's error, or ctx's error when ctx
+// evaluates and probes each; the seeds one after another, or at once when
+// cfg.Parallel. progress (may be nil) is called after every step of the
+// four. It returns cfg.Validate's error, or ctx's error when ctx
 // is cancelled between steps.
 func AlbertModes(ctx context.Context, cfg AlbertModesConfig, progress func(Progress)) (*AlbertModesResult, error) {
 	if err := cfg.Validate(); err != nil {
@@ -137,64 +143,43 @@ func AlbertModes(ctx context.Context, cfg AlbertModesConfig, progress func(Progr
 	start := time.Now()
 	shares := AlbertShares()
 	res := &AlbertModesResult{Config: cfg}
-	runs := make([][]AlbertRun, len(shares))
+	perSeed := make([][]AlbertRun, cfg.Seeds) // [seed−1][mode]
+	var mu sync.Mutex                         // progress is called from one goroutine at a time
+	report := func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		p.Elapsed = time.Since(start)
+		progress(p)
+	}
+	errs := make([]error, cfg.Seeds)
+	var wg sync.WaitGroup
 	for seed := uint64(1); seed <= uint64(cfg.Seeds); seed++ {
-		trs := make([]*AlbertTrainer, len(shares))
-		for i, s := range shares {
-			tr, err := NewAlbertTrainer(cfg.config(s, seed))
-			if err != nil {
-				return nil, err
+		if !cfg.Parallel {
+			if perSeed[seed-1], errs[seed-1] = albertSeed(ctx, cfg, seed, report); errs[seed-1] != nil {
+				break
 			}
-			trs[i] = tr
+			continue
 		}
-		spent := make([]time.Duration, len(shares))
-		diverged := make([]bool, len(shares))
-		p := Progress{Model: "4 modes", Seed: seed, Run: int(seed), Runs: cfg.Seeds, Steps: cfg.Steps}
-		for step := 1; step <= cfg.Steps; step++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			for i, tr := range trs {
-				if diverged[i] {
-					continue
-				}
-				t0 := time.Now()
-				_, err := tr.Step()
-				spent[i] += time.Since(t0)
-				if errors.Is(err, engine.ErrDiverged) {
-					diverged[i] = true
-				} else if err != nil {
-					return nil, err
-				}
-			}
-			p.Step, p.Phase, p.Elapsed = step, "train", time.Since(start)
-			progress(p)
+		wg.Go(func() { perSeed[seed-1], errs[seed-1] = albertSeed(ctx, cfg, seed, report) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// The counts do not depend on the seed: seed 1's models.
+	for _, s := range shares {
+		c := cfg.config(s, 1)
+		m, err := engine.NewTransformer("albert-"+s, c.Model(), 1)
+		if err != nil {
+			return nil, err
 		}
-		for i, tr := range trs {
-			r := AlbertRun{Seed: seed, Diverged: diverged[i], StepMS: float64(spent[i].Microseconds()) / 1000 / float64(max(1, tr.Steps()))}
-			r.Loss, r.Acc = tr.Evaluate()
-			pr, err := tr.Measure()
-			if err != nil && !errors.Is(err, engine.ErrDiverged) {
-				return nil, err
-			}
-			r.Probe = pr
-			r.AngleZigzag, r.L2Zigzag = Zigzag(pr.Angle), Zigzag(pr.L2)
-			if len(pr.Parts) == 2 {
-				var s float64
-				for _, x := range pr.Parts[1] {
-					s += x
-				}
-				if s > 0 {
-					r.FirstShare = pr.Parts[1][0] / s
-				}
-			}
+		n := m.Count()
+		res.Modes = append(res.Modes, AlbertModeResult{Share: s, Params: n.Params, HandParams: AlbertParams(c), Uses: n.Uses})
+	}
+	runs := make([][]AlbertRun, len(shares))
+	for _, rs := range perSeed {
+		for i, r := range rs {
 			runs[i] = append(runs[i], r)
-		}
-		if seed == 1 {
-			for i, tr := range trs {
-				c := tr.Model().Count()
-				res.Modes = append(res.Modes, AlbertModeResult{Share: shares[i], Params: c.Params, HandParams: AlbertParams(tr.Config()), Uses: c.Uses})
-			}
 		}
 	}
 	for i := range res.Modes {
@@ -223,6 +208,66 @@ func AlbertModes(ctx context.Context, cfg AlbertModesConfig, progress func(Progr
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// albertSeed trains the four modes from seed, stepped in turn (so that a
+// change of machine load falls on the four alike), then evaluates and
+// probes each.
+func albertSeed(ctx context.Context, cfg AlbertModesConfig, seed uint64, progress func(Progress)) ([]AlbertRun, error) {
+	shares := AlbertShares()
+	trs := make([]*AlbertTrainer, len(shares))
+	for i, s := range shares {
+		tr, err := NewAlbertTrainer(cfg.config(s, seed))
+		if err != nil {
+			return nil, err
+		}
+		trs[i] = tr
+	}
+	spent := make([]time.Duration, len(shares))
+	diverged := make([]bool, len(shares))
+	p := Progress{Model: "4 modes", Seed: seed, Run: int(seed), Runs: cfg.Seeds, Steps: cfg.Steps, Phase: "train"}
+	for step := 1; step <= cfg.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for i, tr := range trs {
+			if diverged[i] {
+				continue
+			}
+			t0 := time.Now()
+			_, err := tr.Step()
+			spent[i] += time.Since(t0)
+			if errors.Is(err, engine.ErrDiverged) {
+				diverged[i] = true
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		p.Step = step
+		progress(p)
+	}
+	var out []AlbertRun
+	for i, tr := range trs {
+		r := AlbertRun{Seed: seed, Diverged: diverged[i], StepMS: float64(spent[i].Microseconds()) / 1000 / float64(max(1, tr.Steps()))}
+		r.Loss, r.Acc = tr.Evaluate()
+		pr, err := tr.Measure()
+		if err != nil && !errors.Is(err, engine.ErrDiverged) {
+			return nil, err
+		}
+		r.Probe = pr
+		r.AngleZigzag, r.L2Zigzag = Zigzag(pr.Angle), Zigzag(pr.L2)
+		if len(pr.Parts) == 2 {
+			var s float64
+			for _, x := range pr.Parts[1] {
+				s += x
+			}
+			if s > 0 {
+				r.FirstShare = pr.Parts[1][0] / s
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func at(v []float64, i int) float64 {

@@ -73,7 +73,7 @@ type probeNow struct {
 	SumErr float64     `json:"sumErr"` // max |Σ contributions − dW|, 2 digits
 	L2     []float64   `json:"l2"`     // [block]
 	Angle  []float64   `json:"angle"`  // [block], degrees
-	// Ledger is the bias's rows (blocks, then Σ, then dW when shared) in
+	// Ledger is the bias's rows (blocks, then Σ and dW when shared) in
 	// one quantized grid, so the rows share one colour scale.
 	Ledger       viz.Quantized `json:"ledger"`
 	LedgerShared bool          `json:"ledgerShared"`
@@ -127,11 +127,12 @@ func (r *race) models() []modelNow {
 }
 
 // LedgerRows returns the ledger's rows in the frame's order: each block,
-// Σ, and dW when the parameter is shared.
+// then, when the parameter is shared, Σ and dW. With nothing shared the
+// blocks' rows are gradients of four different parameters: no sum.
 func LedgerRows(lg lab.AlbertLedger) [][]float64 {
-	rows := append(slices.Clone(lg.Rows), lg.Sum)
+	rows := slices.Clone(lg.Rows)
 	if lg.Shared {
-		rows = append(rows, lg.Grad)
+		rows = append(rows, lg.Sum, lg.Grad)
 	}
 	return rows
 }

@@ -36,10 +36,11 @@ const strings = {
     attnShort: "A", ffnShort: "F",
     sharedTag: "shared: the {N} parts add into one dW", ownTag: "own: {N} separate gradients",
     ledgerTitle: "{p}, element by element",
-    ledgerRows: "rows: block 1 … {N}, then Σ",
+    ledgerRows: "rows: block 1 … {N}",
+    ledgerSum: ", then Σ",
     ledgerDW: ", then the engine's dW",
     sumErr: "max |Σ − dW| = {e}",
-    sumNone: "nothing shared: Σ is only a sum of separate gradients",
+    sumNone: "nothing shared: each block keeps a gradient of its own — no sum",
     block: "block {l}", sigma: "Σ", dw: "dW",
     lossChart: "Training loss (each step's batch)",
     accChart: "Token accuracy: thin = batches (smoothed), marks = fixed set",
@@ -70,10 +71,11 @@ const strings = {
     attnShort: "A", ffnShort: "F",
     sharedTag: "共享：{N} 份贡献加成一个 dW", ownTag: "独有：{N} 个各自的梯度",
     ledgerTitle: "{p}，逐个元素",
-    ledgerRows: "行：块 1 … {N}，然后是 Σ",
+    ledgerRows: "行：块 1 … {N}",
+    ledgerSum: "，然后是 Σ",
     ledgerDW: "，然后是引擎的 dW",
     sumErr: "max |Σ − dW| = {e}",
-    sumNone: "不共享：Σ 只是几个各自独立梯度的和",
+    sumNone: "不共享：每个块有自己的梯度——没有求和",
     block: "块 {l}", sigma: "Σ", dw: "dW",
     lossChart: "训练损失（每一步的批次）",
     accChart: "词元准确率：细线 = 批次（平滑），标记 = 固定集",
@@ -512,7 +514,7 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ledgerChart draws the bias's rows as a strip of coloured cells on one
-  // diverging scale: blocks, Σ, and dW (shared).
+  // diverging scale: blocks, then Σ and dW when the bias is shared.
   function ledgerChart(canvas, q, shared, N) {
     const rows = q.shape[0], cols = q.shape[1];
     const vals = dequantize(q);
@@ -556,7 +558,7 @@ export default function mount(root, initial, { lang }) {
       barsChart(c.bars, p, scale);
       c.bars.setAttribute("aria-label", `${S.mode[m]}: ${S.attnShort} ${p.parts[0].map((v) => num3.format(v)).join(", ")}; ${S.ffnShort} ${p.parts[1].map((v) => num3.format(v)).join(", ")}`);
       c.bars.dataset.ffn = p.parts[1].join(",");
-      c.lt.textContent = `${fill(S.ledgerTitle, { p: statics.modes[i].ledger })} — ${fill(S.ledgerRows, { N: nf.format(N) })}${p.ledgerShared ? S.ledgerDW : ""}`;
+      c.lt.textContent = `${fill(S.ledgerTitle, { p: statics.modes[i].ledger })} — ${fill(S.ledgerRows, { N: nf.format(N) })}${p.ledgerShared ? S.ledgerSum + S.ledgerDW : ""}`;
       ledgerChart(c.ledger, p.ledger, p.ledgerShared, N);
       c.ledger.setAttribute("aria-label", c.lt.textContent);
       c.err.textContent = p.shared[0] || p.shared[1] ? fill(S.sumErr, { e: sci(p.sumErr) }) : S.sumNone;
