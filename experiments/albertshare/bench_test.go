@@ -37,7 +37,7 @@ func benchRace(b *testing.B, v run.Values) {
 
 // BenchmarkRaceStep is one race step (four training steps on the same
 // batch, four probes, the evaluations amortized) and its frame encoded,
-// at the defaults and at the costliest values (6 blocks, d = 64).
+// at the defaults and at the costliest values (6 blocks, d = 32).
 func BenchmarkRaceStep(b *testing.B) {
 	s, _ := run.Lookup(Name)
 	b.Run("defaults", func(b *testing.B) { benchRace(b, run.Defaults(s.Fields)) })
