@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/paramshare/paramshare/engine"
@@ -418,7 +419,11 @@ type AttnRun struct {
 	// the training length, of the largest PatternMass of any head of any
 	// block: how much attention the best head puts where the answer is.
 	Pattern float64 `json:"pattern"`
-	Seconds float64 `json:"seconds"`
+	// NoAttention is the per-token accuracy on the fixed sequences of the
+	// training length once every attention's output projection (w_o and
+	// b_o) is zeroed: what the model does with attention taken out.
+	NoAttention float64 `json:"noAttention"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // AttnRow is one task and positional encoding over every seed.
@@ -535,8 +540,28 @@ func attnRun(ctx context.Context, cfg AttnTasksConfig, tc AttnTrainConfig, repor
 		ar.Accuracy = append(ar.Accuracy, acc)
 	}
 	ar.Pattern = t.PatternScore(patternProbes)
+	// Last, since it changes the model.
+	t.AblateAttention()
+	x, y := AttnEvalSet(tc.Task, cfg.Eval, cfg.Len, tc.Vocab)
+	_, ar.NoAttention = t.Evaluate(x, y)
 	ar.Seconds = time.Since(start).Seconds()
 	return ar, t.Model().Count().Params, nil
+}
+
+// AblateAttention zeroes the output projection (w_o and b_o) of every
+// attention of the model, so that attention adds nothing to the residual
+// stream, and returns how many parameters it zeroed. Training after it is
+// not meaningful; it is for measuring what the model does without
+// attention.
+func (t *AttnTrainer) AblateAttention() int {
+	n := 0
+	for _, p := range t.model.Params() {
+		if strings.HasSuffix(p.Name, ".w_o") || strings.HasSuffix(p.Name, ".b_o") {
+			clear(p.Value.Data)
+			n++
+		}
+	}
+	return n
 }
 
 // PatternScore is the mean over the first n fixed sequences of the

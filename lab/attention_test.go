@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/paramshare/paramshare/engine"
@@ -145,5 +146,31 @@ func TestAttentionTasksSmall(t *testing.T) {
 	}
 	if len(AttnCharts(res)) != 2 {
 		t.Error("want a bar chart and one length chart")
+	}
+}
+
+// TestAblateAttention: every block's w_o and b_o is zeroed, and the
+// model's output changes.
+func TestAblateAttention(t *testing.T) {
+	c := DefaultAttnTrainConfig(TaskCopy)
+	c.Blocks = 2
+	tr, err := NewAttnTrainer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := AttnEvalSet(TaskCopy, 4, c.Len, c.Vocab)
+	before, _ := tr.Evaluate(x, y)
+	if n := tr.AblateAttention(); n != 4 {
+		t.Errorf("zeroed %d parameters, want 4 (w_o and b_o of 2 blocks)", n)
+	}
+	for _, p := range tr.Model().Params() {
+		if strings.HasSuffix(p.Name, "attn.w_o") || strings.HasSuffix(p.Name, "attn.b_o") {
+			if slices.ContainsFunc(p.Value.Data, func(v float64) bool { return v != 0 }) {
+				t.Errorf("%s not zeroed", p.Name)
+			}
+		}
+	}
+	if after, _ := tr.Evaluate(x, y); after == before {
+		t.Errorf("loss %v before and after: the ablation changed nothing", before)
 	}
 }

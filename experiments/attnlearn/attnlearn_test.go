@@ -92,6 +92,7 @@ func TestNumbersAreTheEngines(t *testing.T) {
 // TestFrameSize: the largest frame (2 blocks of 4 heads, the last of 1000
 // steps: the most evaluations) stays inside the budget.
 func TestFrameSize(t *testing.T) {
+	t.Parallel() // a long run, beside TestClaims' on the other core
 	s, _ := run.Lookup(Name)
 	l, err := newLearn(s.CostliestValues())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/paramshare/paramshare/engine"
@@ -14,12 +15,8 @@ import (
 // attention-tasks`' measurement at the page's model (d 24, 1 block of 4
 // heads, 400 steps on length 8, tested at 8, 12 and 16).
 func TestClaims(t *testing.T) {
-	cfg := lab.DefaultAttnTasksConfig()
-	cfg.Eval = EvalSize
-	res, err := lab.AttentionTasks(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	res := attnTasks(t)
 	const sin, learned, none = engine.PositionsSinusoidal, engine.PositionsLearned, engine.PositionsNone
 	each := func(task, pos string, claim string, ok func(r lab.AttnRun) bool) {
 		t.Helper()
@@ -44,8 +41,15 @@ func TestClaims(t *testing.T) {
 	}
 	for _, pos := range lab.AttnPositions() {
 		each(lab.TaskCopy, pos, "copy is solved (≥ 99%) whatever the positions", func(r lab.AttnRun) bool { return r.Accuracy[0] >= 0.99 })
-		each(lab.TaskCopy, pos, "copy's best head puts under 60% on the diagonal: the residual carries the token", func(r lab.AttnRun) bool { return r.Pattern < 0.6 })
+		each(lab.TaskCopy, pos, "copy's best head puts under half its weight on the diagonal", func(r lab.AttnRun) bool { return r.Pattern < 0.5 })
+		each(lab.TaskCopy, pos, "copy with attention zeroed (w_o, b_o) keeps at least 70% of the tokens", func(r lab.AttnRun) bool { return r.NoAttention >= 0.7 })
+		// The ablation is not idle: reverse, which needs attention, falls to
+		// about chance without it.
+		if pos != none {
+			each(lab.TaskReverse, pos, "reverse without attention falls to about chance (< 15%)", func(r lab.AttnRun) bool { return r.NoAttention < 0.15 })
+		}
 	}
+	each(lab.TaskCopy, none, "copy without positions needs no attention: with every w_o and b_o zeroed it stays ≥ 99%", func(r lab.AttnRun) bool { return r.NoAttention >= 0.99 })
 	each(lab.TaskCopy, none, "copy without positions holds at length 16 (≥ 99%)", func(r lab.AttnRun) bool { return r.Accuracy[2] >= 0.99 })
 	each(lab.TaskCopy, sin, "copy with sinusoidal positions drops at length 16 (< 99%)", func(r lab.AttnRun) bool { return r.Accuracy[2] < 0.99 })
 	cs, cl := res.Row(lab.TaskCopy, sin), res.Row(lab.TaskCopy, learned)
@@ -64,6 +68,58 @@ func TestClaims(t *testing.T) {
 	if d := res.Row(lab.TaskReverse, learned).Params - res.Row(lab.TaskReverse, sin).Params; d != 16*24 {
 		t.Errorf("learned − sinusoidal = %d parameters, want %d", d, 16*24)
 	}
+}
+
+// attnTasks runs `lab attention-tasks`' default table (the lesson's), one
+// goroutine per task and positional encoding (each runs seeds 1–3), and
+// puts the rows back in the table's order.
+func attnTasks(t *testing.T) *lab.AttnTasksResult {
+	t.Helper()
+	cfg := lab.DefaultAttnTasksConfig()
+	cfg.Eval = EvalSize
+	res := &lab.AttnTasksResult{Config: cfg}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	rows := map[[2]string]lab.AttnRow{}
+	for _, task := range cfg.Tasks {
+		for _, pos := range cfg.Positions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				one := cfg
+				one.Tasks, one.Positions = []string{task}, []string{pos}
+				r, err := lab.AttentionTasks(context.Background(), one, nil)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				rows[[2]string{task, pos}] = r.Rows[0]
+			}()
+		}
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	for _, task := range cfg.Tasks {
+		for _, pos := range cfg.Positions {
+			r := rows[[2]string{task, pos}]
+			t.Logf("%s/%s: on answer %v, without attention %v", task, pos, attnField(r, func(a lab.AttnRun) float64 { return a.Pattern }), attnField(r, func(a lab.AttnRun) float64 { return a.NoAttention }))
+			res.Rows = append(res.Rows, r)
+		}
+	}
+	return res
+}
+
+func attnField(r lab.AttnRow, f func(lab.AttnRun) float64) []float64 {
+	var v []float64
+	for _, a := range r.Runs {
+		v = append(v, f(a))
+	}
+	return v
 }
 
 // TestDefaultRun checks what the lesson says of the page's own run
