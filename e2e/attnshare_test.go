@@ -230,7 +230,7 @@ func TestBrowserAttentionShare(t *testing.T) {
 	setSlider(t, ctx, w+` [data-testid="seek"]`, 22)
 	do(t, ctx, "zh: seek to 22", stepIs(w, 22, 10*time.Second),
 		pollJS(`document.querySelector('`+w+`').dataset.maxDiff !== undefined`, 10*time.Second))
-	if s := textOf(t, ctx, w+` [data-testid="verdict"]`); !strings.HasPrefix(s, "全部 9 个记号贡献之和 Σ = 引擎的 dW_Q：最大差 ") {
+	if s := textOf(t, ctx, w+` [data-testid="verdict"]`); !strings.HasPrefix(s, "全部 9 个词元贡献之和 Σ = 引擎的 dW_Q：最大差 ") {
 		t.Errorf("zh verdict %q", s)
 	}
 	screenshots(t, ctx, "attention-share-zh", w)

@@ -53,7 +53,7 @@ var fields = []run.Field{
 	}},
 	{Name: "dModel", Kind: run.Int, Default: 4, Min: 2, Max: 8, Desc: run.Text{
 		En: "d_model: the size of each token's vector (W_Q, W_K, W_V, W_O are d_model × d_model)",
-		Zh: "d_model：每个记号向量的维数（W_Q、W_K、W_V、W_O 都是 d_model × d_model）",
+		Zh: "d_model：每个词元向量的维数（W_Q、W_K、W_V、W_O 都是 d_model × d_model）",
 	}},
 	{Name: "heads", Kind: run.Int, Default: 1, Min: 1, Max: 2, Desc: run.Text{
 		En: "attention heads: each has its own d_k = d_model / heads columns of Q, K and V",
@@ -61,7 +61,7 @@ var fields = []run.Field{
 	}},
 	{Name: "causal", Kind: run.Bool, Default: true, Desc: run.Text{
 		En: "causal mask: a token attends only to itself and earlier tokens (needed to guess the next letter honestly)",
-		Zh: "因果掩码：每个记号只关注自己和之前的记号（诚实地预测下一个字母需要它）",
+		Zh: "因果掩码：每个词元只关注自己和之前的词元（诚实地预测下一个字母需要它）",
 	}},
 	{Name: "seed", Kind: run.Int, Default: 1, Min: 0, Max: maxSeed, Desc: run.Text{
 		En: "the random seed of the initial weights",
@@ -73,7 +73,7 @@ var fields = []run.Field{
 	}},
 	{Name: "length", Kind: run.Int, Default: 64, Min: 1, Max: maxCount, Desc: run.Text{
 		En: "a sequence length T for the count: parameters, uses and attention-map entries at T tokens",
-		Zh: "用于计数的序列长度 T：T 个记号时的参数、使用次数和注意力图的元素个数",
+		Zh: "用于计数的序列长度 T：T 个词元时的参数、使用次数和注意力图的元素个数",
 	}},
 }
 
