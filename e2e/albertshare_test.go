@@ -88,6 +88,15 @@ func TestBrowserAlbertShare(t *testing.T) {
 	if e := albertValue(t, ctx, "sumerr-all"); !(e <= 1e-12) {
 		t.Errorf("card shows max |Σ − dW| = %g", e)
 	}
+	// Nothing shared: the ledger is the blocks' rows only (four biases, no
+	// sum); a shared card goes on to Σ and dW. d = 64 is not offered.
+	if none, all := attrOf(t, ctx, w+` [data-testid="ledger-none"]`, "aria-label"), attrOf(t, ctx, w+` [data-testid="ledger-all"]`, "aria-label"); strings.Contains(none, "Σ") || !strings.Contains(all, "Σ") {
+		t.Errorf("ledger labels: nothing shared %q, all shared %q", none, all)
+	}
+	if n := evalJS[[]int](t, ctx, fmt.Sprintf(`[%q, %q].map((q) => document.querySelectorAll(q).length)`,
+		w+` [data-testid="set-d"] option[value="32"]`, w+` [data-testid="set-d"] option[value="64"]`)); n[0] != 1 || n[1] != 0 {
+		t.Errorf("d options: %d of 32, %d of 64; want 1 and 0", n[0], n[1])
+	}
 	focusWidget(t, ctx, w)
 	do(t, ctx, "← steps back", chromedp.KeyEvent(kb.ArrowLeft), stepIs(w, 2, 10*time.Second), albertLossIs(losses[1]))
 	blurAll(t, ctx)
