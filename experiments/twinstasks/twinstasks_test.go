@@ -189,7 +189,9 @@ func forSeeds(t *testing.T, f func(t *testing.T, seed int)) {
 // (200 steps of 16 digits), for seeds 1–3: the shared model ends within 3
 // points of the separate networks on both tasks with fewer parameters, and
 // the tasks' trunk gradients agree mildly: their mean cosine over the run
-// is between 0.1 and 0.4, and it is positive on more than 3 steps in 5.
+// is between 0.1 and 0.4, and it is positive on more than 3 steps in 5;
+// its mean over the first tenth of the run is 0.18–0.26 and over the last
+// tenth 0.16–0.20 (they do not line up further).
 func TestClaimTasks(t *testing.T) {
 	forSeeds(t, func(t *testing.T, seed int) {
 		e, err := newTasks(defaults(t, TasksName).With("seed", seed))
@@ -205,7 +207,18 @@ func TestClaimTasks(t *testing.T) {
 				pos += 1 / float64(len(e.cos))
 			}
 		}
-		t.Logf("seed %d: shared digit %.3f parity %.3f; separate %.3f %.3f; mean cosine %.3f, positive on %.0f %% of steps", seed, acc[0], acc[1], acc[2], acc[3], cos, 100*pos)
+		tenth := len(e.cos) / 10
+		var first, last float64
+		for i := range tenth {
+			first += e.cos[i] / float64(tenth)
+			last += e.cos[len(e.cos)-tenth+i] / float64(tenth)
+		}
+		t.Logf("seed %d: shared digit %.3f parity %.3f; separate %.3f %.3f; mean cosine %.3f (first tenth %.3f, last %.3f), positive on %.0f %% of steps", seed, acc[0], acc[1], acc[2], acc[3], cos, first, last, 100*pos)
+		// The lesson: after the first step they agree mildly and do not
+		// line up further (first and last tenths of the run).
+		if first < 0.18 || first > 0.26 || last < 0.16 || last > 0.20 {
+			t.Errorf("seed %d: trunk cosine over the first tenth %.3f (lesson: 0.18–0.26), the last %.3f (0.16–0.20)", seed, first, last)
+		}
 		if math.Abs(acc[0]-acc[2]) > 0.03 || math.Abs(acc[1]-acc[3]) > 0.03 || !(cos > 0.1 && cos < 0.4) || pos < 0.6 {
 			t.Errorf("seed %d: accuracies %v, cosine %.3f, positive %.2f", seed, acc, cos, pos)
 		}
