@@ -78,7 +78,7 @@ var fields = []run.Field{
 	}},
 	{Name: "task", Kind: run.Choice, Default: taskRemember, Choices: []string{taskRemember, taskAdding}, Desc: run.Text{
 		En: "remember-first: name the first of T tokens, one of the symbols 1…7 (the other tokens are noise from 0…7; cross-entropy); adding: the sum of the two marked numbers (MSE)",
-		Zh: "记住第一个符号（remember-first）：说出 T 个记号中的第一个，它是符号 1…7 之一（其余记号是取自 0…7 的噪声；交叉熵）；加法问题（adding）：两个被标记的数之和（均方误差）",
+		Zh: "记住第一个符号（remember-first）：说出 T 个词元中的第一个，它是符号 1…7 之一（其余词元是取自 0…7 的噪声；交叉熵）；加法问题（adding）：两个被标记的数之和（均方误差）",
 	}},
 	{Name: "lr", Kind: run.Number, Default: 0.1, Min: 0, Max: 1, Desc: run.Text{
 		En: "the SGD learning rate (0: no training, every step a fresh batch on the same weights)",

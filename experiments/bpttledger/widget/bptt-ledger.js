@@ -68,7 +68,7 @@ const strings = {
     params: { weight_hh: "W_hh（隐藏 → 隐藏）", weight_ih: "W_ih（输入 → 隐藏）", bias: "偏置 b_ih 与 b_hh" },
     optimizers: { adam: "Adam", sgd: "SGD" },
     model: {
-      "remember-first": "任务：读入一个符号（1–4），再读 {n} 个噪声记号，最后说出那个符号。模型：独热(5) → tanh RNN（{h} 个单元）→ 对最后的 h_T 做线性层 → 交叉熵。每个训练步 {b} 条序列。",
+      "remember-first": "任务：读入一个符号（1–4），再读 {n} 个噪声词元，最后说出那个符号。模型：独热(5) → tanh RNN（{h} 个单元）→ 对最后的 h_T 做线性层 → 交叉熵。每个训练步 {b} 条序列。",
       adding: "任务：读入 {T} 对（数值，标记），最后输出两个带标记数值之和。模型：tanh RNN（{h} 个单元）→ 对最后的 h_T 做线性层 → 平方误差。每个训练步 {b} 条序列。",
     },
     header: "第 {k} / {S} 个训练步 · 损失 {loss}",

@@ -682,7 +682,15 @@ export function niceValues(f, { thirds = false, powersOf2 = false } = {}) {
     return [...set].sort((a, b) => a - b);
   }
   const mults = thirds ? [1, 3] : [1, 2, 5];
-  const lo = Math.max(f.min, f.kind === "int" ? 1 : Number.MIN_VALUE);
+  // A number field that admits 0 (a learning rate of 0: no training) gets
+  // 0 itself and then values from three decades under its default, not
+  // from the smallest float (which made hundreds of options round to 0).
+  let floor = 1;
+  if (f.kind !== "int") {
+    floor = f.default > 0 ? f.default / 1000 : 1e-4;
+    if (f.min <= 0) set.add(0);
+  }
+  const lo = Math.max(f.min, floor);
   for (let e = Math.floor(Math.log10(lo)) - 1; 10 ** e <= f.max; e++) {
     for (const m of mults) {
       const v = Number((m * 10 ** e).toPrecision(6));
