@@ -101,7 +101,14 @@ export default function mount(root, initial, { lang }) {
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
   const times = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
-  const sci = (v) => (v === 0 ? "0" : v.toExponential(1));
+  // sci writes "1.72×10⁻⁶" as the other widgets do (not "0.00000172" or "1.7e-6").
+  const sup = (e) => String(e).replace("-", "⁻").replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
+  const sci = (v) => {
+    if (v === 0 || !Number.isFinite(v)) return v === 0 ? "0" : String(v);
+    const e = Math.floor(Math.log10(Math.abs(v)));
+    return `${num3.format(v / 10 ** e)}×10${sup(e)}`;
+  };
+  const g3 = (v) => (v !== 0 && Math.abs(v) < 1e-3 ? sci(v) : num3.format(v));
 
   let params = { ...initial };
   let statics = null;
@@ -373,8 +380,8 @@ export default function mount(root, initial, { lang }) {
 
   function lineChart(canvas, { xMin = 0, xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline, intX }) {
     const { g, w: wd, h } = sizeCanvas(canvas, 0.62);
-    const fs = Math.max(11, Math.min(14, wd / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
+    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
     const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
     const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;
@@ -471,7 +478,7 @@ export default function mount(root, initial, { lang }) {
     lineChart(angleFig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: Math.ceil(aMax / 10) * 10, xLabel: S.blockAxis, yLabel: S.degAxis, series: per("angle"), intX: true });
     lineChart(l2Fig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: lMax * 1.1, xLabel: S.blockAxis, yLabel: S.l2Axis, series: per("l2"), intX: true });
     const lastEval = frame.evals[frame.evals.length - 1];
-    lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: latest(frame.models.map((x) => (x.loss == null ? S.notYet : num3.format(x.loss)))) }));
+    lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: latest(frame.models.map((x) => (x.loss == null ? S.notYet : g3(x.loss)))) }));
     accFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.accChart, values: latest(lastEval.acc.map((v) => pct.format(v))) }));
     angleFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.angleChart, values: latest(frame.models.map((x) => x.probe.angle.map((v) => num3.format(v)).join(" → "))) }));
     l2Fig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.l2Chart, values: latest(frame.models.map((x) => x.probe.l2.map((v) => num3.format(v)).join(" → "))) }));
@@ -481,7 +488,7 @@ export default function mount(root, initial, { lang }) {
   // scale for the four cards so that their sizes compare.
   function barsChart(canvas, p, scale) {
     const { g, w: wd, h } = sizeCanvas(canvas, 0.42);
-    const fs = Math.max(10, Math.min(13, wd / 28));
+    const fs = Math.max(12, Math.min(14, wd / 26));
     const N = p.parts[0].length;
     const pad = { l: 4, r: 4, t: fs * 1.3, b: fs * 1.6 };
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
@@ -521,7 +528,7 @@ export default function mount(root, initial, { lang }) {
     let lim = 0;
     for (const v of vals) if (Number.isFinite(v)) lim = Math.max(lim, Math.abs(v));
     const { g, w: wd } = sizeCanvas(canvas, 0);
-    const fs = Math.max(10, Math.min(12, wd / 30));
+    const fs = Math.max(12, Math.min(13, wd / 28));
     const lw = fs * 3.6, cw = (wd - lw) / cols, ch = Math.max(9, Math.min(16, cw * 2));
     const ht = Math.round(rows * ch + (rows > N ? 4 : 0) + 2);
     const dpr = Math.min(2, window.devicePixelRatio || 1);
@@ -580,7 +587,7 @@ export default function mount(root, initial, { lang }) {
       set(c.hand, st.hand, (v) => nf.format(v));
       set(c.ratio, st.params / base, (v) => `${times.format(v)}×`);
       set(c.uses, st.uses, (v) => nf.format(v));
-      set(c.loss, d.loss, (v) => num3.format(v));
+      set(c.loss, d.loss, g3);
       set(c.acc, d.acc, (v) => pct.format(v));
       set(c.eval, lastEval?.acc[i], (v) => pct.format(v));
     });
@@ -588,7 +595,7 @@ export default function mount(root, initial, { lang }) {
 
   function drawText() {
     const p = statics.params, s = statics;
-    stepLine.textContent = `${S.tasks[p.task] ?? p.task}, N = ${nf.format(s.blocks)}, d = ${nf.format(s.d)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
+    stepLine.textContent = `${S.tasks[p.task] ?? p.task}${lang === "zh" ? "，" : ", "}N = ${nf.format(s.blocks)}, d = ${nf.format(s.d)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
     bar.value = frame.total ? frame.step / frame.total : 0;
     note.textContent = fill(S.budgetNote, { b: nf.format(s.batch), t: nf.format(s.T), u: nf.format(s.modes[0].uses), e: nf.format(s.evalEvery), n: nf.format(s.evalSize) });
     handNote.textContent = fill(S.handNote, { v: nf.format(s.vocab), d: nf.format(s.d), emb: nf.format(s.embed), out: nf.format(s.out), a: nf.format(s.attnPart), f: nf.format(s.ffnPart), N: nf.format(s.blocks) });

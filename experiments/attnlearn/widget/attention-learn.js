@@ -36,6 +36,7 @@ const strings = {
     mass: "{m} on the answer",
     mapAlt: "Attention map of block {b}, head {h}: {m} of the weight on the outlined cells where the answers are. {row}",
     rowSay: "Output {i} puts most weight on input {j} ({w}); its answer is at input {s}.",
+    rowSayMany: "Output {i} puts most weight on input {j} ({w}); its answer is at inputs {s}.",
     mapKeys: "Click a map (or focus it and use ↑ ↓) to read one row.",
     scale: "attention weight",
     outlined: "outlined: where each row's answer is",
@@ -74,6 +75,7 @@ const strings = {
     mass: "答案处 {m}",
     mapAlt: "第 {b} 块第 {h} 头的注意力图：{m} 的权重落在框出的答案格上。{row}",
     rowSay: "输出 {i} 把最多的权重放在输入 {j} 上（{w}）；它的答案在输入 {s}。",
+    rowSayMany: "输出 {i} 把最多的权重放在输入 {j} 上（{w}）；它的答案在输入 {s}（都画了方框）。",
     mapKeys: "点击一张图（或聚焦后用 ↑ ↓）来读某一行。",
     scale: "注意力权重",
     outlined: "方框：每一行答案所在的位置",
@@ -368,7 +370,7 @@ export default function mount(root, initial, { lang }) {
   // ---- Drawing ----
   function geometry(width) {
     const L = statics.len;
-    const label = Math.max(14, Math.round(width / 14));
+    const label = Math.max(20, Math.round(width / 12)); // room for ≥ 12-px axis labels
     const cell = Math.max(8, Math.floor((width - label) / L));
     return { L, label, cell, top: label, left: label, size: label + cell * L };
   }
@@ -393,10 +395,8 @@ export default function mount(root, initial, { lang }) {
     // Outline where each row's answer is (sort: every position holding it).
     g.lineWidth = Math.max(1.5, gm.cell / 10);
     for (let i = 0; i < L; i++) {
-      const want = statics.target[i];
       for (let j = 0; j < L; j++) {
-        const isSource = statics.params.task === "sort" ? statics.probe[j] === want : statics.sources[i] === j;
-        if (!isSource) continue;
+        if (!isSource(i, j)) continue;
         const x = gm.left + j * gm.cell, y = gm.top + i * gm.cell;
         g.strokeStyle = "#fff";
         g.strokeRect(x + 1, y + 1, gm.cell - 2, gm.cell - 2);
@@ -412,7 +412,7 @@ export default function mount(root, initial, { lang }) {
     g.lineWidth = 2;
     g.strokeRect(gm.left - 1, gm.top + row * gm.cell - 1, gm.cell * L + 2, gm.cell + 2);
     g.fillStyle = dark ? "#ddd" : "#333";
-    g.font = `${Math.round(gm.label * 0.7)}px system-ui, sans-serif`;
+    g.font = `${Math.max(12, Math.round(gm.label * 0.65))}px system-ui, sans-serif`;
     g.textAlign = "center";
     g.textBaseline = "middle";
     for (let j = 0; j < L; j++) g.fillText(String(statics.probe[j]), gm.left + (j + 0.5) * gm.cell, gm.top / 2);
@@ -424,7 +424,15 @@ export default function mount(root, initial, { lang }) {
     const L = statics.len;
     let j = 0;
     for (let k = 1; k < L; k++) if (vals[row * L + k] > vals[row * L + j]) j = k;
-    return fill(S.rowSay, { i: nf.format(row), j: nf.format(j), w: pct0.format(vals[row * L + j]), s: nf.format(statics.sources[row]) });
+    // The same positions the map outlines: with sort, every input holding the answer.
+    const src = [];
+    for (let k = 0; k < L; k++) if (isSource(row, k)) src.push(nf.format(k));
+    const s = new Intl.ListFormat(lang === "zh" ? "zh-CN" : "en", { type: "conjunction" }).format(src);
+    return fill(src.length > 1 ? S.rowSayMany : S.rowSay, { i: nf.format(row), j: nf.format(j), w: pct0.format(vals[row * L + j]), s });
+  }
+
+  function isSource(i, j) {
+    return statics.params.task === "sort" ? statics.probe[j] === statics.target[i] : statics.sources[i] === j;
   }
 
   function drawMaps() {
@@ -463,8 +471,8 @@ export default function mount(root, initial, { lang }) {
   // lineChart draws series [{style, xs, ys, width, alpha, markers}].
   function lineChart(canvas, { xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline }) {
     const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(11, Math.min(14, wd / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
+    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
     const X = (x) => pad.l + (x / (xMax || 1)) * pw;
     const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;

@@ -548,7 +548,7 @@ export default function mount(root, initial, { lang }) {
       countTable.children[2 * i + 1].dataset.value = String(n);
     });
     countTable.children[0].textContent = rows[0][0];
-    const W = Math.max(240, Math.min(480, countBox.clientWidth - 8)), Hh = 170, pad = 30;
+    const W = Math.max(240, Math.min(480, countBox.clientWidth - 8)), Hh = 190, pad = 42; // room for 13-px ticks ("10¹²")
     const g = sharpCanvas(countCanvas, W, Hh);
     countCanvas.style.width = W + "px";
     countCanvas.style.height = Hh + "px";
@@ -557,8 +557,8 @@ export default function mount(root, initial, { lang }) {
     const all = series.flat().filter((v) => v > 0);
     const lo = Math.floor(Math.log10(Math.min(...all))), hi = Math.ceil(Math.log10(Math.max(...all)));
     const xAt = (t) => pad + (Math.log2(t) / Math.log2(c.ts[c.ts.length - 1])) * (W - pad - 8);
-    const yAt = (v) => 8 + ((hi - Math.log10(v)) / Math.max(1, hi - lo)) * (Hh - 8 - 20);
-    g.font = "10px system-ui, sans-serif";
+    const yAt = (v) => 8 + ((hi - Math.log10(v)) / Math.max(1, hi - lo)) * (Hh - 8 - 24);
+    g.font = "13px system-ui, sans-serif";
     g.fillStyle = "#555";
     g.strokeStyle = "#e4e4e4";
     for (let e = lo; e <= hi; e += Math.max(1, Math.ceil((hi - lo) / 5))) {
@@ -566,7 +566,7 @@ export default function mount(root, initial, { lang }) {
       g.moveTo(pad, yAt(10 ** e));
       g.lineTo(W - 8, yAt(10 ** e));
       g.stroke();
-      g.fillText(`10${sup(e)}`, 2, yAt(10 ** e) + 3);
+      g.fillText(`10${sup(e)}`, 2, yAt(10 ** e) + 4);
     }
     for (const t of [1, 8, 64, 512]) {
       g.textAlign = t === 1 ? "left" : t === 512 ? "right" : "center";
@@ -586,7 +586,7 @@ export default function mount(root, initial, { lang }) {
     g.strokeStyle = "#000";
     g.beginPath();
     g.moveTo(xAt(c.T), 8);
-    g.lineTo(xAt(c.T), Hh - 20);
+    g.lineTo(xAt(c.T), Hh - 24);
     g.stroke();
     [...countTable.querySelectorAll("dt")].forEach((dt, i) => {
       dt.style.setProperty("--key", i === 2 ? "transparent" : colours[i === 3 ? 2 : i]);

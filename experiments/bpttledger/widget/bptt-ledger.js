@@ -56,6 +56,7 @@ const strings = {
     heatEvery: "training steps 1–{b}, a row above the last = {e} steps (their geometric mean)",
     loss: "Loss per training step",
     lossAlt: "Line chart of the loss over the training steps so far",
+    lossX: "training step", lossY: "loss", lossNone: "No training step yet", lossOne: "Only training step 1 so far: the line grows as steps finish",
     task: "Task", T: "Length T", hidden: "Hidden size", optimizer: "Optimizer", lr: "Learning rate",
     steps: "Training steps", seed: "Seed", param: "Ledger of",
     downloadPNG: "Download PNG", downloadSVG: "SVG", json: "Frame data (JSON)", trace: "Step trace (JSON)",
@@ -103,6 +104,7 @@ const strings = {
     heatEvery: "训练步 1–{b}，最后一行以上每行 = {e} 个训练步（取几何平均）",
     loss: "每个训练步的损失",
     lossAlt: "到目前为止各训练步损失的折线图",
+    lossX: "训练步", lossY: "损失", lossNone: "还没有训练步", lossOne: "目前只有第 1 个训练步：训练步完成后曲线会延伸",
     task: "任务", T: "长度 T", hidden: "隐藏维数", optimizer: "优化器", lr: "学习率",
     steps: "训练步数", seed: "种子", param: "账本对象",
     downloadPNG: "下载 PNG", downloadSVG: "SVG", json: "帧数据（JSON）", trace: "单步追踪（JSON）",
@@ -493,31 +495,61 @@ export default function mount(root, initial, { lang }) {
     );
   }
 
+  // drawLoss draws the loss curve with labelled axes (13-px text, legible
+  // on a phone); one point is drawn as a dot, none as a note.
   function drawLoss() {
-    const ls = frame.losses;
-    const W = 320, H = 120, pad = 6;
+    const ls = frame.losses || [];
+    const W = 352, H = 200, fs = 13;
+    const pad = { l: fs * 3.6, r: fs * 1.6, t: fs * 0.8, b: fs * 3 };
+    const pw = W - pad.l - pad.r, ph = H - pad.t - pad.b;
     const g = sharpCanvas(lossFig.c, W, H);
     g.fillStyle = "#fff";
     g.fillRect(0, 0, W, H);
-    const n = Math.max(1, Math.ceil(statics.params.steps / frame.every));
+    const total = Math.max(2, statics.params.steps);
+    const every = frame.every || 1;
     const top = Math.max(...ls, 1e-9);
-    const xAt = (i) => pad + (i / Math.max(1, n - 1)) * (W - 2 * pad);
-    const yAt = (v) => H - pad - (v / top) * (H - 2 * pad);
-    g.strokeStyle = "#ddd";
-    g.beginPath();
-    g.moveTo(pad, H - pad);
-    g.lineTo(W - pad, H - pad);
-    g.stroke();
-    g.strokeStyle = "#0072b2";
-    g.lineWidth = 2;
-    g.beginPath();
-    ls.forEach((v, i) => (i ? g.lineTo(xAt(i), yAt(v)) : g.moveTo(xAt(i), yAt(v))));
-    g.stroke();
-    g.fillStyle = "#555";
-    g.font = "11px system-ui, sans-serif";
-    g.textBaseline = "top";
+    const xAt = (i) => pad.l + ((i * every) / (total - 1)) * pw; // point i is training step i·every + 1
+    const yAt = (v) => pad.t + ph - (v / top) * ph;
+    g.strokeStyle = "#888";
+    g.lineWidth = 1;
+    g.strokeRect(pad.l, pad.t, pw, ph);
+    g.fillStyle = "#333";
+    g.font = `${fs}px system-ui, sans-serif`;
     g.textAlign = "right";
-    g.fillText(sig.format(top), W - pad - 2, pad); // the scale's top, away from the curve's start
+    g.textBaseline = "middle";
+    g.fillText("0", pad.l - 4, pad.t + ph);
+    if (ls.length) g.fillText(sig.format(top), pad.l - 4, pad.t + fs * 0.4);
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    g.fillText(nf.format(1), pad.l, pad.t + ph + 3);
+    g.fillText(nf.format(total), pad.l + pw, pad.t + ph + 3);
+    g.fillText(S.lossX, pad.l + pw / 2, pad.t + ph + fs * 1.5);
+    g.save();
+    g.translate(fs * 0.8, pad.t + ph / 2);
+    g.rotate(-Math.PI / 2);
+    g.textBaseline = "middle";
+    g.fillText(S.lossY, 0, 0);
+    g.restore();
+    g.strokeStyle = g.fillStyle = "#0072b2";
+    g.lineWidth = 2;
+    if (ls.length === 1) {
+      g.beginPath();
+      g.arc(xAt(0), yAt(ls[0]), 3.5, 0, 2 * Math.PI);
+      g.fill();
+    } else if (ls.length > 1) {
+      g.beginPath();
+      ls.forEach((v, i) => (i ? g.lineTo(xAt(i), yAt(v)) : g.moveTo(xAt(i), yAt(v))));
+      g.stroke();
+    }
+    if (ls.length < 2) {
+      g.fillStyle = "#555";
+      g.textAlign = "center";
+      g.textBaseline = "middle";
+      const note = ls.length ? S.lossOne : S.lossNone;
+      // Two lines if the note is wider than the plot.
+      const words = note.split(/(?<=[:：])\s*/);
+      words.forEach((line, k) => g.fillText(line, pad.l + pw / 2, pad.t + ph / 2 + (k - (words.length - 1) / 2) * fs * 1.3));
+    }
   }
 
   const paint = perFrame(() => {

@@ -200,7 +200,7 @@ export default function mount(root, initial, { lang }) {
     }
     if (barLabels.childElementCount === 0) {
       for (let k = Math.ceil(lo); k <= hi + 1e-9; k++) {
-        const s = el("span", "", k < -3 ? `1e${k}` : String(10 ** k));
+        const s = el("span", "", k < -3 ? `10${"⁻" + String(-k).replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d])}` : String(10 ** k));
         s.style.left = `${(100 * (k - lo)) / (hi - lo)}%`;
         barLabels.append(s);
       }
@@ -218,13 +218,17 @@ export default function mount(root, initial, { lang }) {
     g.fillStyle = "#fff";
     g.strokeStyle = "rgb(0 0 0 / 0.6)";
     g.lineWidth = 3;
+    // The w ticks run along the bottom and the b ticks up the left: each
+    // skips the corner the other uses, so that "b=-6" never sits on "w=-2".
     for (let v = Math.ceil(statics.wMin / 2) * 2; v <= statics.wMax; v += 2) {
       const x = toX(v);
+      if (x < 44 || x > size - 36) continue;
       g.strokeText(`w=${v}`, x + 2, size - 4);
       g.fillText(`w=${v}`, x + 2, size - 4);
     }
     for (let v = Math.ceil(statics.bMin / 2) * 2; v <= statics.bMax; v += 2) {
       const y = toY(v);
+      if (y > size - 20 || y < 16) continue;
       g.strokeText(`b=${v}`, 3, y - 2);
       g.fillText(`b=${v}`, 3, y - 2);
     }

@@ -25,7 +25,7 @@ const strings = {
     tasks: { "remember-first": "Remember the first symbol", adding: "Adding problem" },
     scoreName: { "remember-first": "Accuracy", adding: "Solved (|error| < 0.04)" },
     progress: "Step {k} of {n}",
-    budgetNote: "Each step trains all three on the same {b} sequences ({len} time steps each). Fixed-set scores every {e} steps on {n} sequences; contribution profiles every {p} steps.",
+    budgetNote: "Each step trains all three on the same {b} {seqs} ({len} time steps each). Fixed-set scores every {e} steps on {n} sequences; contribution profiles every {p} steps.",
     chanceNote: "A model that has learnt nothing scores {c} (loss {l}).",
     model: "Model", cellParams: "Recurrent layer", times: "× RNN", params: "Whole model", loss: "Loss (batch)", score: "Score (batch, smoothed)", evalScore: "Fixed set",
     notYet: "—",
@@ -329,6 +329,11 @@ export default function mount(root, initial, { lang }) {
     return { g, w: wd, h };
   }
 
+  // sup writes an exponent as superscript digits (10⁻⁵, as the other widgets do).
+  function sup(e) {
+    return String(e).replace(/[-0-9]/g, (c) => "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"["-0123456789".indexOf(c)]);
+  }
+
   function niceTicks(lo, hi, n) {
     const raw = (hi - lo || 1) / n;
     const mag = 10 ** Math.floor(Math.log10(raw));
@@ -342,8 +347,8 @@ export default function mount(root, initial, { lang }) {
   // logY the y values are drawn as log10 and ticked at powers of ten.
   function lineChart(canvas, { xMin = 0, xMax, yMin, yMax, xLabel, yLabel, series, yPercent, logY, hline }) {
     const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(11, Math.min(14, wd / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
+    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
     const tr = (y) => (logY ? Math.log10(y) : y);
     const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
@@ -363,7 +368,7 @@ export default function mount(root, initial, { lang }) {
       g.moveTo(pad.l, Y(t));
       g.lineTo(pad.l + pw, Y(t));
       g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : logY ? `1e${Math.round(Math.log10(t))}` : num3.format(t), pad.l - 4, Y(t));
+      g.fillText(yPercent ? `${Math.round(t * 100)}%` : logY ? `10${sup(Math.round(Math.log10(t)))}` : num3.format(t), pad.l - 4, Y(t));
     }
     g.textAlign = "center";
     g.textBaseline = "top";
@@ -474,9 +479,9 @@ export default function mount(root, initial, { lang }) {
 
   function drawText() {
     const p = statics.params;
-    stepLine.textContent = `${S.tasks[p.task]}, T = ${nf.format(p.T)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
+    stepLine.textContent = `${S.tasks[p.task]}${lang === "zh" ? "，" : ", "}T = ${nf.format(p.T)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
     bar.value = frame.total ? frame.step / frame.total : 0;
-    note.textContent = fill(S.budgetNote, { b: nf.format(p.batch), len: nf.format(statics.seqLen), e: nf.format(statics.evalEvery), n: nf.format(statics.evalSize), p: nf.format(statics.profileEvery) });
+    note.textContent = fill(S.budgetNote, { b: nf.format(p.batch), seqs: p.batch === 1 ? "sequence" : "sequences", len: nf.format(statics.seqLen), e: nf.format(statics.evalEvery), n: nf.format(statics.evalSize), p: nf.format(statics.profileEvery) });
     chanceNote.textContent = fill(S.chanceNote, { c: pct.format(statics.chance), l: num3.format(statics.baselineLoss) });
     const div = frame.diverged;
     divergedBox.hidden = !div;

@@ -25,11 +25,11 @@ const strings = {
     inSide: "‖input side‖ (embedding)", outSide: "‖output side‖ (output layer)", sum: "‖input + output‖", dw: "‖dW‖ (engine)", maxErr: "max |input + output − dW|",
     rows: "The input side touched {i} of {v} rows (the words in the batch); the output side touched {o}.",
     check: "Input side + output side = the engine's dW (largest difference {e}).",
-    wordTable: "Rows of a few words", word: "Word", rank: "Rank", count: "Count", rowIn: "Input side", rowOut: "Output side", rowSum: "Sum", rowDW: "dW row",
+    wordTable: "Rows of a few words", word: "Word", rank: "Rank", count: "Count", rowIn: "Input side", rowOut: "Output side", rowSum: "Sum", rowDW: "dW row", colIn: "‖input side‖", colOut: "‖output side‖", colSum: "‖sum‖", colDW: "‖dW row‖",
     pplChart: "Perplexity: dashed = training, solid = validation",
     lossChart: "Training loss (each step's batch)",
     bandChart: "Mean row norm of each side, by frequency rank",
-    stepAxis: "step", pplAxis: "perplexity", lossAxis: "loss", rankAxis: "frequency rank", normAxis: "‖row‖",
+    stepAxis: "step", pplAxis: "perplexity (log scale)", lossAxis: "loss", rankAxis: "frequency rank", normAxis: "‖row‖",
     train: "training", valid: "validation",
     settings: "Race settings (changing one restarts the race)",
     d: "Embedding size d", batch: "Batch (windows)", lr: "Learning rate", steps: "Steps", seed: "Seed",
@@ -55,11 +55,11 @@ const strings = {
     inSide: "‖输入侧‖（嵌入）", outSide: "‖输出侧‖（输出层）", sum: "‖输入 + 输出‖", dw: "‖dW‖（引擎）", maxErr: "最大 |输入 + 输出 − dW|",
     rows: "输入侧只触及 {v} 行中的 {i} 行（批次里出现的词）；输出侧触及 {o} 行。",
     check: "输入侧 + 输出侧 = 引擎的 dW（最大差 {e}）。",
-    wordTable: "几个词的行", word: "词", rank: "排名", count: "次数", rowIn: "输入侧", rowOut: "输出侧", rowSum: "和", rowDW: "dW 的行",
+    wordTable: "几个词的行", word: "词", rank: "排名", count: "次数", rowIn: "输入侧", rowOut: "输出侧", rowSum: "和", rowDW: "dW 的行", colIn: "‖输入侧‖", colOut: "‖输出侧‖", colSum: "‖和‖", colDW: "‖dW 的行‖",
     pplChart: "困惑度：虚线 = 训练集，实线 = 验证集",
     lossChart: "训练损失（每一步的批次）",
     bandChart: "两侧贡献的平均行范数，按词频排名",
-    stepAxis: "步", pplAxis: "困惑度", lossAxis: "损失", rankAxis: "词频排名", normAxis: "‖行‖",
+    stepAxis: "步", pplAxis: "困惑度（对数刻度）", lossAxis: "损失", rankAxis: "词频排名", normAxis: "‖行‖",
     train: "训练集", valid: "验证集",
     settings: "比赛设置（修改任何一项都会重新开始比赛）",
     d: "嵌入维数 d", batch: "批大小（窗口数）", lr: "学习率", steps: "步数", seed: "随机种子",
@@ -80,7 +80,14 @@ export default function mount(root, initial, { lang }) {
   const { S, locale, nf } = kit;
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
   const num4 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 4 });
-  const sci = (v) => (v === 0 ? "0" : v.toExponential(1));
+  // sci writes "4.2×10⁻²" as the other widgets do (not toExponential's "4.2e-2").
+  const sup = (e) => String(e).replace("-", "⁻").replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
+  const num2 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 2 });
+  const sci = (v) => {
+    if (v === 0 || !Number.isFinite(v)) return v === 0 ? "0" : String(v);
+    const e = Math.floor(Math.log10(Math.abs(v)));
+    return `${num2.format(v / 10 ** e)}×10${sup(e)}`;
+  };
 
   let params = { ...initial };
   let statics = null;
@@ -161,7 +168,8 @@ export default function mount(root, initial, { lang }) {
   const rowsNote = el("p", "te-note");
   const wordTable = el("table", "te-table");
   wordTable.dataset.testid = "word-table";
-  const wcols = [S.rank, S.count, S.rowIn, S.rowOut, S.rowSum, S.rowDW];
+  // The cells are norms (so ‖in‖ + ‖out‖ ≥ ‖sum‖, not =): the heads say so.
+  const wcols = [S.rank, S.count, S.colIn, S.colOut, S.colSum, S.colDW];
   const whead = el("thead");
   const whr = el("tr");
   for (const h of [S.word, ...wcols]) {
@@ -319,14 +327,26 @@ export default function mount(root, initial, { lang }) {
     return ticks;
   }
 
+  // logTicks: 1, 2, 5 × 10ᵏ inside [lo, hi], thinned to at most six.
+  function logTicks(lo, hi) {
+    const t = [];
+    for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) for (const m of [1, 2, 5]) if (m * 10 ** k >= lo && m * 10 ** k <= hi) t.push(m * 10 ** k);
+    if (t.length < 2) return niceTicks(lo, hi, 3);
+    return t.length > 6 ? t.filter((v) => String(v)[0] === "1") : t;
+  }
+
   // axes draws the frame of a chart and returns its coordinate maps.
-  function axes(canvas, { xMin, xMax, yMin, yMax, xLabel, yLabel, xTicks }) {
+  function axes(canvas, { xMin, xMax, yMin, yMax, xLabel, yLabel, xTicks, logY }) {
     const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(11, Math.min(14, wd / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
+    g.font = `${fs}px system-ui, sans-serif`;
+    // Category ticks ("101–300", "301–1,109") that would touch are staggered on two lines.
+    const stagger = !!xTicks && xTicks.some(([, text]) => g.measureText(text).width > (wd - fs * 6.4) / xTicks.length - 6);
+    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * (stagger ? 4.4 : 3.2) }; // right pad: room for half the last x tick ("1,500")
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
     const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (Math.min(yMax, Math.max(yMin, y)) - yMin) / (yMax - yMin || 1)) * ph;
+    const tr = (y) => (logY ? Math.log10(y) : y);
+    const Y = (y) => pad.t + (1 - (tr(Math.min(yMax, Math.max(yMin, y))) - tr(yMin)) / (tr(yMax) - tr(yMin) || 1)) * ph;
     const dark = matchMedia("(prefers-color-scheme: dark)").matches;
     const ink = dark ? "#ddd" : "#333";
     g.font = `${fs}px system-ui, sans-serif`;
@@ -335,7 +355,7 @@ export default function mount(root, initial, { lang }) {
     g.lineWidth = 1;
     g.textAlign = "right";
     g.textBaseline = "middle";
-    for (const t of niceTicks(yMin, yMax, 4)) {
+    for (const t of logY ? logTicks(yMin, yMax) : niceTicks(yMin, yMax, 4)) {
       g.beginPath();
       g.moveTo(pad.l, Y(t));
       g.lineTo(pad.l + pw, Y(t));
@@ -344,11 +364,11 @@ export default function mount(root, initial, { lang }) {
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    if (xTicks) for (const [x, text] of xTicks) g.fillText(text, X(x), pad.t + ph + 4);
+    if (xTicks) xTicks.forEach(([x, text], i) => g.fillText(text, X(x), pad.t + ph + 4 + (stagger && i % 2 ? fs * 1.2 : 0)));
     else for (const t of niceTicks(xMin, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
+    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * (stagger ? 2.8 : 1.6));
     g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
+    g.translate(fs * 0.7, pad.t + ph / 2);
     g.rotate(-Math.PI / 2);
     g.textBaseline = "middle";
     g.fillText(yLabel, 0, 0);
@@ -380,11 +400,12 @@ export default function mount(root, initial, { lang }) {
   function drawCharts() {
     const total = statics.total;
     const ev = frame.evals;
-    // Perplexity: clip the first evaluation (≈ V) so the race stays readable.
+    // Perplexity on a log scale: the step-0 value (≈ V) fits beside the
+    // race's tens without flattening it.
     let hi = 0, lo = Infinity;
-    for (const e of ev.slice(ev.length > 1 ? 1 : 0)) for (const v of [...e.train, ...e.valid]) (hi = Math.max(hi, v)), (lo = Math.min(lo, v));
-    if (ev.length === 1) hi *= 1.05;
-    const a = axes(pplFig.canvas, { xMin: 0, xMax: total, yMin: Math.max(0, Math.floor(lo * 0.9)), yMax: Math.ceil(hi * 1.05), xLabel: S.stepAxis, yLabel: S.pplAxis });
+    for (const e of ev) for (const v of [...e.train, ...e.valid]) if (Number.isFinite(v) && v > 0) (hi = Math.max(hi, v)), (lo = Math.min(lo, v));
+    if (!(hi > 0)) (lo = 1), (hi = 10);
+    const a = axes(pplFig.canvas, { xMin: 0, xMax: total, yMin: lo / 1.15, yMax: hi * 1.15, xLabel: S.stepAxis, yLabel: S.pplAxis, logY: true });
     a.g.save();
     a.g.beginPath();
     a.g.rect(a.pad.l, a.pad.t, a.pw, a.ph);

@@ -250,6 +250,10 @@ export function mountRace(root, initial, lang, strings, cfg) {
         if (typeof arr === "string") triple.append(el("span", "tt-kop", arr));
         else triple.append(kernel(arr.slice(o * size, (o + 1) * size), kh, kw, lim, `${o}-${j}`, S.kparts[j >> 1]));
       });
+      // A kernel whose every use got no gradient (e.g. a ReLU dead on this
+      // batch) would show three blank squares: say why.
+      const zero = [k.parts[0], k.parts[1], k.sum].every((a) => a.slice(o * size, (o + 1) * size).every((v) => v === 0));
+      if (zero) triple.append(el("span", "tt-kzero", S.kzero));
       grid.append(triple);
     }
     kernBox.append(grid);
@@ -265,6 +269,7 @@ export function mountRace(root, initial, lang, strings, cfg) {
     c.setAttribute("role", "img");
     c.setAttribute("aria-label", `${what}: ${vals.map((v) => fmt.sci(v)).join(", ")}`);
     c.title = what;
+    if (vals.every((v) => v === 0)) c.classList.add("tt-kernel-zero");
     const g = c.getContext("2d");
     vals.forEach((v, i) => {
       g.fillStyle = css(divergingAt(v, lim));
@@ -361,8 +366,8 @@ export function mountRace(root, initial, lang, strings, cfg) {
     const g = canvas.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, wd, h);
-    const fs = Math.max(11, Math.min(14, wd / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
+    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
+    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
     const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
     const X = (x) => pad.l + (x / (xMax || 1)) * pw;
     const Y = (y) => pad.t + (1 - (Math.min(yMax, Math.max(yMin, y)) - yMin) / (yMax - yMin || 1)) * ph;
