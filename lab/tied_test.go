@@ -94,15 +94,33 @@ func TestTiedLedgerSeparatesTheSides(t *testing.T) {
 	}
 }
 
+// TestTiedParamsSaveVd checks the saving V·d and the counts lesson 13
+// states: at d 8 the untied model is nearly twice the tied one (the two
+// V×d matrices are most of both), at 32 and 48 the figures of its table
+// and its "try it" list; at every d the untied model is more than 1.7
+// times the tied one.
 func TestTiedParamsSaveVd(t *testing.T) {
-	r, err := NewTiedRace(DefaultTiedConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, d := len(r.Corpus().Words), r.Config().D
-	tied, untied := r.Model(Tied).Model.Count().Params, r.Model(Untied).Model.Count().Params
-	if untied-tied != v*d {
-		t.Fatalf("untied %d − tied %d = %d, want V·d = %d", untied, tied, untied-tied, v*d)
+	v := len(data.WordCorpus().Words)
+	lesson := map[int][2]int{8: {10_581, 19_453}, 32: {45_141, 80_629}, 48: {73_301, 126_533}}
+	for _, d := range []int{8, 32, 48} {
+		var n [2]int
+		for i, tied := range []bool{true, false} {
+			m, err := NewWordLM(tied, v, d, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n[i] = m.Model.Count().Params
+		}
+		t.Logf("d %d: tied %d, untied %d, saved %d, ratio %.2f", d, n[0], n[1], n[1]-n[0], float64(n[1])/float64(n[0]))
+		if n[1]-n[0] != v*d {
+			t.Errorf("d %d: untied %d − tied %d = %d, want V·d = %d", d, n[1], n[0], n[1]-n[0], v*d)
+		}
+		if r := float64(n[1]) / float64(n[0]); r < 1.7 || r > 2 {
+			t.Errorf("d %d: untied/tied = %.2f, the lesson says 1.7–2", d, r)
+		}
+		if want := lesson[d]; n != want {
+			t.Errorf("d %d: tied %d, untied %d; the lesson says %d and %d", d, n[0], n[1], want[0], want[1])
+		}
 	}
 }
 

@@ -16,10 +16,12 @@ import (
 // deterministic from a fixed seed, generated once per process and shared
 // read-only (WordCorpus).
 //
-// Why generated and not a public-domain book: the only package registries
-// this project reaches (Go modules, Debian, npm) ship no public-domain
-// novel we could pin with its licence in the time given, and a generated
-// language lets the lesson say exactly what structure there is to learn.
+// Why generated and not a book: the lesson can say exactly what structure
+// there is to learn (and the claims tests rely on it); the text is the same
+// in every process from a fixed seed, with nothing to download or pin; it
+// is ours, so no third-party licence applies; and it is as small as a
+// classroom server's CPU needs (about 1,100 words, 150,000 tokens) while
+// keeping a real language's long tail of rare words.
 // The structure is the one tying exploits (Press & Wolf 2017; Inan et al.
 // 2017): words that are used alike as inputs are predicted alike as
 // outputs. Every noun, verb and adjective belongs to one of Topics topics;
@@ -38,7 +40,7 @@ import (
 // CONJ clause 0.15, ADJ 0.4. Within its class (and topic) a word is drawn
 // with Zipf's law, P(rank r) ∝ 1/r^1.1, so some words are frequent and
 // many are rare, as in real text. Word forms are random syllable strings
-// ("bako", "tirumen"): they carry no hint of their class.
+// ("biri", a noun, "gipuge", a verb): they carry no hint of their class.
 type WordLang struct {
 	Words []string       // the vocabulary; token id = index
 	Index map[string]int // word → id

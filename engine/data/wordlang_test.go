@@ -50,3 +50,23 @@ func TestWordWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestWordCorpusCitedWords: the words the package comment, the lesson and
+// the README cite are in the vocabulary with the class they are given,
+// and "nofare" is the most frequent word.
+func TestWordCorpusCitedWords(t *testing.T) {
+	w := WordCorpus()
+	for word, class := range map[string]string{"biri": "noun", "gipuge": "verb", "nofare": "det", "tapahi": "det"} {
+		k, ok := w.Index[word]
+		if !ok {
+			t.Errorf("%q is not a word of the corpus", word)
+			continue
+		}
+		if w.Class[k] != class {
+			t.Errorf("%q is a %s, cited as a %s", word, w.Class[k], class)
+		}
+	}
+	if len(w.Words) != 1109 || w.Words[w.Ranks()[0]] != "nofare" {
+		t.Errorf("%d words, the most frequent %q; the lesson says 1,109 and nofare", len(w.Words), w.Words[w.Ranks()[0]])
+	}
+}

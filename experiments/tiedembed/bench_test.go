@@ -36,7 +36,7 @@ func benchStep(b *testing.B, v run.Values) {
 
 // BenchmarkRaceStep is one race step (both models, the ledger, the
 // perplexities the schedule owes amortized) and its frame encoded, at the
-// defaults and at the costliest values (d 64, batch 32).
+// defaults and at the costliest values (d 48, batch 16).
 func BenchmarkRaceStep(b *testing.B) {
 	b.Run("defaults", func(b *testing.B) { benchStep(b, defaults(b)) })
 	b.Run("costliest", func(b *testing.B) {

@@ -90,8 +90,8 @@ var figureText = struct {
 	ppl:        run.Text{En: "Perplexity (%d windows of each split)", Zh: "困惑度（每个划分 %d 个窗口）"},
 	step:       run.Text{En: "step", Zh: "步"},
 	pplAxis:    run.Text{En: "perplexity", Zh: "困惑度"},
-	train:      run.Text{En: "%s training", Zh: "%s 训练集"},
-	valid:      run.Text{En: "%s validation", Zh: "%s 验证集"},
+	train:      run.Text{En: "%s training", Zh: "%s（训练集）"},
+	valid:      run.Text{En: "%s validation", Zh: "%s（验证集）"},
 	loss:       run.Text{En: "Training loss (each step's batch)", Zh: "训练损失（每一步的批次）"},
 	lossAxis:   run.Text{En: "loss", Zh: "损失"},
 	ledger:     run.Text{En: "Tied matrix: mean row norm of each side's contribution (step %d)", Zh: "绑定矩阵：两侧贡献的平均行范数（第 %d 步）"},
@@ -104,6 +104,10 @@ var figureText = struct {
 	embed:      run.Text{En: "embedding", Zh: "嵌入"},
 	output:     run.Text{En: "output layer", Zh: "输出层"},
 }
+
+// modelNames are the two models' names in the page's language
+// (lab.TiedModels order).
+var modelNames = [2]run.Text{{En: "tied", Zh: "绑定"}, {En: "untied", Zh: "不绑定"}}
 
 func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 	return func(w io.Writer, exp run.Experiment, lang string) error {
@@ -118,12 +122,20 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 // figure draws four charts: the perplexities, the batch loss, the ledger's
 // band norms and the parameter counts.
 func (r *race) figure(w io.Writer, format, lang string) error {
+	return viz.Write(w, format, lang, r.figureSpec(lang))
+}
+
+// figureSpec is the figure in lang.
+func (r *race) figureSpec(lang string) viz.Figure {
 	t := figureText
 	in := func(tx run.Text, a ...any) string { return fmt.Sprintf(tx.In(lang), a...) }
 	v := r.v
 	title := in(t.config, v.Int("d"), v.Int("batch"), v.Float("lr"), v.Int("seed"), r.pos, r.Total())
 	var ppl, loss []viz.Series
-	for i, m := range lab.TiedModels() {
+	var names []string
+	for i := range lab.TiedModels() {
+		m := modelNames[i].In(lang)
+		names = append(names, m)
 		tr := viz.Series{Name: in(t.train, m), Style: &viz.Style{Color: i, Dash: 1, Marker: i}}
 		va := viz.Series{Name: in(t.valid, m), Style: &viz.Style{Color: i, Dash: 0, Marker: i}}
 		for _, e := range r.evals {
@@ -153,12 +165,12 @@ func (r *race) figure(w io.Writer, format, lang string) error {
 		viz.BarChart{Title: in(t.ledger, l.Step), YLabel: in(t.norm), Categories: cats, Groups: []viz.BarGroup{
 			{Label: in(t.in), Values: l.BandIn}, {Label: in(t.out), Values: l.BandOut},
 		}},
-		viz.BarChart{Title: in(t.params, st.Saved), YLabel: in(t.paramsAxis), Categories: lab.TiedModels(), Groups: []viz.BarGroup{
+		viz.BarChart{Title: in(t.params, st.Saved), YLabel: in(t.paramsAxis), Categories: names, Groups: []viz.BarGroup{
 			{Label: in(t.embed), Values: embedP}, {Label: in(t.output), Values: outP},
 		}},
 	}
 	if r.pos > 0 {
 		charts[1] = viz.LineChart{Title: in(t.loss), XLabel: in(t.step), YLabel: in(t.lossAxis), Series: loss}
 	}
-	return viz.Write(w, format, lang, viz.Figure{Title: title, Cols: 2, Charts: charts})
+	return viz.Figure{Title: title, Cols: 2, Charts: charts}
 }

@@ -3,11 +3,13 @@ package tiedembed
 import (
 	"math"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
 )
 
 func defaults(t testing.TB) run.Values {
@@ -66,16 +68,25 @@ func TestFrameAgainstEngine(t *testing.T) {
 // claimSeeds are the seeds the lesson's perplexity claims are checked on.
 const claimSeeds = 3
 
-// TestClaimsPerplexity re-checks the orderings the lesson states for the
-// default race (d 32, batch 16, Adam 3e-3, 1,500 steps), seed by seed,
-// on 512 windows of each split as `lab tied-vs-untied` measures them:
-// tied's training perplexity ends above untied's, its validation
-// perplexity below, and its gap (validation − training) is smaller; at
-// step 500 it is behind on both. The
-// seeds race in parallel (about 30 s of CPU each).
+// claimWindows is how many windows of each split the claims measure on:
+// `lab tied-vs-untied`'s 512 (8,192 words). Fewer would be cheaper, but the
+// validation difference is about 0.1–0.3 of perplexity, the size of the
+// measurement's own noise: on 256 windows seed 1 comes out the other way.
+const claimWindows = 512
+
+// TestClaimsPerplexity re-checks what the lesson states of the default
+// race (d 32, batch 16, Adam 3e-3, 1,500 steps), seed by seed, on
+// claimWindows windows of each split, as `lab tied-vs-untied` measures:
+// at the end tied's training perplexity is above untied's and its
+// validation perplexity below, and its mean gap (validation − training) is
+// smaller; at step 500 it is behind on training on every seed (on
+// validation that varies: the prose says so). For the page's run (seed 1,
+// the widget's EvalWindows) it checks what the last evaluation shows.
+// One race per seed serves every check, trained without the ledger's tap
+// (lab.TiedRace.SetLedger); the seeds race in parallel (≈ 20 s of CPU each).
 func TestClaimsPerplexity(t *testing.T) {
 	v := defaults(t)
-	type result struct{ train, valid, train500, valid500 [2]float64 }
+	type result struct{ train, valid, train500, valid500, pageTrain, pageValid [2]float64 }
 	res := make([]result, claimSeeds)
 	var wg sync.WaitGroup
 	errs := make([]error, claimSeeds)
@@ -90,6 +101,7 @@ func TestClaimsPerplexity(t *testing.T) {
 				errs[i] = err
 				return
 			}
+			r.SetLedger(false)
 			c := r.Corpus()
 			for step := 1; step <= v.Int("steps"); step++ {
 				if _, err := r.Step(); err != nil {
@@ -97,10 +109,11 @@ func TestClaimsPerplexity(t *testing.T) {
 					return
 				}
 				if step == 500 {
-					res[i].train500, res[i].valid500 = r.Perplexity(c.Train, 512), r.Perplexity(c.Valid, 512)
+					res[i].train500, res[i].valid500 = r.Perplexity(c.Train, claimWindows), r.Perplexity(c.Valid, claimWindows)
 				}
 			}
-			res[i].train, res[i].valid = r.Perplexity(c.Train, 512), r.Perplexity(c.Valid, 512)
+			res[i].train, res[i].valid = r.Perplexity(c.Train, claimWindows), r.Perplexity(c.Valid, claimWindows)
+			res[i].pageTrain, res[i].pageValid = r.Perplexity(c.Train, EvalWindows), r.Perplexity(c.Valid, EvalWindows)
 		}()
 	}
 	wg.Wait()
@@ -109,21 +122,57 @@ func TestClaimsPerplexity(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		t.Logf("seed %d: training ppl tied %.3f untied %.3f; validation tied %.3f untied %.3f", i+1, r.train[0], r.train[1], r.valid[0], r.valid[1])
+		t.Logf("seed %d: training ppl tied %.3f untied %.3f; validation tied %.3f untied %.3f; at step 500 %.3f/%.3f vs %.3f/%.3f; on %d windows %.3f/%.3f vs %.3f/%.3f",
+			i+1, r.train[0], r.train[1], r.valid[0], r.valid[1], r.train500[0], r.valid500[0], r.train500[1], r.valid500[1],
+			EvalWindows, r.pageTrain[0], r.pageValid[0], r.pageTrain[1], r.pageValid[1])
 		if !(r.train[0] > r.train[1]) {
 			t.Errorf("seed %d: tied training perplexity %.3f not above untied %.3f", i+1, r.train[0], r.train[1])
 		}
 		if !(r.valid[0] < r.valid[1]) {
 			t.Errorf("seed %d: tied validation perplexity %.3f not below untied %.3f", i+1, r.valid[0], r.valid[1])
 		}
-		// Early on the tied model is behind on both splits.
-		if !(r.train500[0] > r.train500[1] && r.valid500[0] > r.valid500[1]) {
-			t.Errorf("seed %d, step 500: tied %.3f/%.3f, untied %.3f/%.3f (training/validation): want tied behind on both", i+1, r.train500[0], r.valid500[0], r.train500[1], r.valid500[1])
+		if !(r.train500[0] > r.train500[1]) {
+			t.Errorf("seed %d, step 500: tied training perplexity %.3f not above untied %.3f", i+1, r.train500[0], r.train500[1])
 		}
 		gapT += r.valid[0] - r.train[0]
 		gapU += r.valid[1] - r.train[1]
 	}
 	if !(gapT < gapU) || math.IsNaN(gapT) {
 		t.Errorf("mean gap tied %.3f, untied %.3f: want tied's smaller", gapT/claimSeeds, gapU/claimSeeds)
+	}
+	// The page's run: seed 1, the last evaluation on the widget's windows.
+	// The lesson: on held-out text the tied model ends about 0.5 lower, on
+	// training text the two end within 0.1 of each other.
+	p := res[0]
+	if !(p.pageValid[0] < p.pageValid[1]-0.3) || !(math.Abs(p.pageTrain[0]-p.pageTrain[1]) < 0.1) {
+		t.Errorf("page's run: validation tied %.3f untied %.3f, training tied %.3f untied %.3f", p.pageValid[0], p.pageValid[1], p.pageTrain[0], p.pageTrain[1])
+	}
+}
+
+// TestChineseFigureLabels: the Chinese figure names the models in Chinese
+// (the SVG draws its text as paths, so the figure's spec is checked).
+func TestChineseFigureLabels(t *testing.T) {
+	r, err := newRace(defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Advance(); err != nil {
+		t.Fatal(err)
+	}
+	f := r.figureSpec("zh")
+	var names []string
+	for _, c := range f.Charts {
+		switch c := c.(type) {
+		case viz.LineChart:
+			for _, s := range c.Series {
+				names = append(names, s.Name)
+			}
+		case viz.BarChart:
+			names = append(names, c.Categories...)
+		}
+	}
+	got := strings.Join(names, "|")
+	if got != "绑定（训练集）|绑定（验证集）|不绑定（训练集）|不绑定（验证集）|绑定|不绑定|1–10|11–30|31–100|101–300|301–1109|绑定|不绑定" {
+		t.Errorf("zh series and categories: %s", got)
 	}
 }
