@@ -595,7 +595,8 @@ export default function mount(root, initial, { lang }) {
 
   function drawText() {
     const p = statics.params, s = statics;
-    stepLine.textContent = `${S.tasks[p.task] ?? p.task}${lang === "zh" ? "，" : ", "}N = ${nf.format(s.blocks)}, d = ${nf.format(s.d)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
+    const comma = lang === "zh" ? "，" : ", ";
+    stepLine.textContent = `${S.tasks[p.task] ?? p.task}${comma}N = ${nf.format(s.blocks)}${comma}d = ${nf.format(s.d)} — ${fill(S.progress, { k: nf.format(frame.step), n: nf.format(frame.total) })}`;
     bar.value = frame.total ? frame.step / frame.total : 0;
     note.textContent = fill(S.budgetNote, { b: nf.format(s.batch), t: nf.format(s.T), u: nf.format(s.modes[0].uses), e: nf.format(s.evalEvery), n: nf.format(s.evalSize) });
     handNote.textContent = fill(S.handNote, { v: nf.format(s.vocab), d: nf.format(s.d), emb: nf.format(s.embed), out: nf.format(s.out), a: nf.format(s.attnPart), f: nf.format(s.ffnPart), N: nf.format(s.blocks) });

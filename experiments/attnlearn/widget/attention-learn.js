@@ -551,7 +551,7 @@ export default function mount(root, initial, { lang }) {
     g.restore();
     // The legend, top right, for named series.
     const named = series.filter((s) => s.name);
-    g.font = `${fs * 0.9}px system-ui, sans-serif`;
+    g.font = `${fs}px system-ui, sans-serif`;
     g.textAlign = "right";
     g.textBaseline = "middle";
     named.forEach((s, k) => {

@@ -193,6 +193,7 @@ export default function mount(root, initial, { lang }) {
   function drawBar() {
     const wpx = Math.max(120, Math.round(canvas.getBoundingClientRect().width || size));
     const g = sharpCanvas(bar, wpx, 12);
+    bar.style.width = `${wpx}px`;
     const lo = statics.logLoss.min, hi = statics.logLoss.max;
     for (let x = 0; x < wpx; x++) {
       g.fillStyle = css(viridisAt(lo + ((hi - lo) * x) / (wpx - 1), lo, hi));
@@ -211,13 +212,17 @@ export default function mount(root, initial, { lang }) {
     const cssW = Math.round(fig.getBoundingClientRect().width) || 480;
     size = Math.max(200, Math.min(cssW, 560));
     const g = sharpCanvas(canvas, size, size);
+    // Its CSS size, not its backing store's (2× on a phone): otherwise the
+    // canvas shows at size·dpr shrunk to fit, and 12-px labels at 6 px.
+    canvas.style.width = `${size}px`;
     g.imageSmoothingEnabled = false;
     g.drawImage(surfaceImage(), 0, 0, size, size);
     // Axes ticks inside the square (w across, b up), every 2.
-    g.font = "12px system-ui, sans-serif";
+    g.font = "13px system-ui, sans-serif";
     g.fillStyle = "#fff";
     g.strokeStyle = "rgb(0 0 0 / 0.6)";
     g.lineWidth = 3;
+    g.lineJoin = "round"; // no miter spikes on the halo of "w"
     // The w ticks run along the bottom and the b ticks up the left: each
     // skips the corner the other uses, so that "b=-6" never sits on "w=-2".
     for (let v = Math.ceil(statics.wMin / 2) * 2; v <= statics.wMax; v += 2) {

@@ -394,6 +394,13 @@ export default function mount(root, initial, { lang }) {
       pen = true;
     }
     g.stroke();
+    // A lone point (the step-0 evaluation) has no segment: draw it as a dot.
+    if (xs.length === 1 && Number.isFinite(ys[0])) {
+      g.fillStyle = color;
+      g.beginPath();
+      g.arc(X(xs[0]), Y(ys[0]), 3.5, 0, 2 * Math.PI);
+      g.fill();
+    }
     g.setLineDash([]);
   }
 

@@ -23,7 +23,15 @@ export function mountRace(root, initial, lang, strings, cfg) {
   const { S, locale, nf } = kit;
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
-  const fmt = { S, nf, pct, num3, sci: (v) => (v === 0 ? "0" : Math.abs(v) < 1e-3 ? v.toExponential(1) : num3.format(v)) };
+  // Small numbers as "5.1×10⁻¹⁷", as the other widgets write them (not "5.1e-17").
+  const sup = (e) => String(e).replace("-", "⁻").replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
+  const num2 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 2 });
+  const num1 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 1 });
+  const pow = (v, f) => {
+    const e = Math.floor(Math.log10(Math.abs(v)));
+    return `${f.format(v / 10 ** e)}×10${sup(e)}`;
+  };
+  const fmt = { S, nf, pct, num3, sci: (v) => (v === 0 || !Number.isFinite(v) ? String(v) : Math.abs(v) < 1e-3 ? pow(v, num2) : num3.format(v)) };
 
   let params = { ...initial };
   let statics = null;
@@ -223,7 +231,7 @@ export function mountRace(root, initial, lang, strings, cfg) {
         const td = el("td", "tt-num");
         td.dataset.label = labels[j];
         td.dataset.testid = `ledger-${r.name}-${ids[j]}`;
-        setCell(td, v, j === 5 ? (x) => (x === 0 ? "0" : x.toExponential(0)) : fmt.sci);
+        setCell(td, v, j === 5 ? (x) => (x === 0 || !Number.isFinite(x) ? String(x) : pow(x, num1)) : fmt.sci);
         tr.append(td);
       });
       lbody.append(tr);
