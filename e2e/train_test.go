@@ -186,9 +186,13 @@ func TestBrowserCNNTrain(t *testing.T) {
 	if msg := textOf(t, ctx, widget+` [data-testid="diverged"] strong`); msg != "Diverged — lower the learning rate." {
 		t.Errorf("diverged message %q", msg)
 	}
-	detail := evalJS[string](t, ctx, q("diverged")+`.querySelector("p").textContent`)
-	if !strings.Contains(detail, "batch loss ") || !strings.Contains(detail, "guessing gives 2.3") {
-		t.Errorf("diverged detail %q does not give the diverging batch loss", detail)
+	// The diverged state can reach the page a moment before the frame that
+	// carries the models' losses: the detail is filled in when it arrives.
+	detailJS := q("diverged") + `.querySelector("p").textContent`
+	do(t, ctx, "the diverged detail gives the diverging batch loss", pollJS(detailJS+`.includes("batch loss ")`, 10*time.Second))
+	detail := evalJS[string](t, ctx, detailJS)
+	if !strings.Contains(detail, "guessing gives 2.3") {
+		t.Errorf("diverged detail %q does not give the loss of guessing", detail)
 	}
 	t.Logf("diverged detail: %q", detail)
 	saveScreenshots(t, map[string][]byte{"paramshare-cnn-train-diverged.png": shoot(t, ctx, widget+` [data-testid="diverged"]`)})
