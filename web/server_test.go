@@ -369,8 +369,10 @@ func TestWidgetFilesFromTheRegistry(t *testing.T) {
 	if r.code != 200 || !strings.Contains(r.body, "export default") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") || r.header.Get("ETag") == "" {
 		t.Fatalf("stepper.js: %d %q %v", r.code, r.body, r.header)
 	}
-	if r := get(t, h, "/static/widgets/ui.js"); r.code != 200 {
-		t.Fatalf("ui.js: %d", r.code)
+	for _, shared := range []string{"ui.js", "palette.js", "quant.js", "charts.js"} {
+		if r := get(t, h, "/static/widgets/"+shared); r.code != 200 || !strings.Contains(r.body, "export function") {
+			t.Fatalf("%s: %d", shared, r.code)
+		}
 	}
 	if r := get(t, h, "/static/widgets/nope.js"); r.code != 404 {
 		t.Fatalf("nope.js: %d", r.code)

@@ -12,6 +12,7 @@ import {
 } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
 import { divergingAt, css } from "/static/widgets/palette.js";
+import { lineChart, sizeCanvas, swatch } from "/static/widgets/charts.js";
 
 const MODES = ["none", "all", "attention", "ffn"];
 // Okabe–Ito in viz's series order, with viz's dashes and markers.
@@ -152,7 +153,7 @@ export default function mount(root, initial, { lang }) {
     const tr = el("tr");
     const th = el("th", "as-model");
     th.scope = "row";
-    th.append(swatch(m), el("span", "", S.mode[m]));
+    th.append(swatch(STYLE[m], "as-swatch"), el("span", "", S.mode[m]));
     tr.append(th);
     cells[m] = {};
     keys.forEach((k, j) => {
@@ -176,7 +177,7 @@ export default function mount(root, initial, { lang }) {
     const card = el("div", "as-card");
     card.dataset.testid = `card-${m}`;
     const h = el("p", "as-card-h");
-    h.append(swatch(m), el("span", "", S.mode[m]));
+    h.append(swatch(STYLE[m], "as-swatch"), el("span", "", S.mode[m]));
     const tagA = el("p", "as-tag"), tagF = el("p", "as-tag");
     const bars = document.createElement("canvas");
     bars.className = "as-bars";
@@ -198,7 +199,7 @@ export default function mount(root, initial, { lang }) {
   const legend = el("ul", "as-legend");
   for (const m of MODES) {
     const li = el("li");
-    li.append(swatch(m), el("span", "", S.mode[m]));
+    li.append(swatch(STYLE[m], "as-swatch"), el("span", "", S.mode[m]));
     legend.append(li);
   }
   const charts = el("div", "as-charts");
@@ -311,145 +312,9 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ---- Drawing ----
-  function swatch(m) {
-    const c = document.createElement("canvas");
-    c.className = "as-swatch";
-    c.width = 36;
-    c.height = 12;
-    c.setAttribute("aria-hidden", "true");
-    const g = c.getContext("2d");
-    g.strokeStyle = STYLE[m].color;
-    g.lineWidth = 3;
-    g.setLineDash(STYLE[m].dash);
-    g.beginPath();
-    g.moveTo(2, 6);
-    g.lineTo(34, 6);
-    g.stroke();
-    marker(g, STYLE[m].marker, 18, 6, 4, STYLE[m].color);
-    return c;
-  }
-
-  function marker(g, kind, x, y, r, color) {
-    g.setLineDash([]);
-    g.fillStyle = color;
-    g.strokeStyle = "#fff";
-    g.lineWidth = 1;
-    g.beginPath();
-    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
-    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
-    else if (kind === "diamond") {
-      g.moveTo(x, y - r * 1.3);
-      g.lineTo(x + r * 1.1, y);
-      g.lineTo(x, y + r * 1.3);
-      g.lineTo(x - r * 1.1, y);
-      g.closePath();
-    } else {
-      g.moveTo(x, y - r * 1.2);
-      g.lineTo(x + r * 1.1, y + r * 0.8);
-      g.lineTo(x - r * 1.1, y + r * 0.8);
-      g.closePath();
-    }
-    g.fill();
-    g.stroke();
-  }
-
-  function sizeCanvas(c, ratio) {
-    const wd = Math.max(200, Math.round(c.clientWidth || 320));
-    const h = Math.round(wd * ratio);
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (c.width !== Math.round(wd * dpr) || c.height !== Math.round(h * dpr)) {
-      c.width = Math.round(wd * dpr);
-      c.height = Math.round(h * dpr);
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, wd, h);
-    return { g, w: wd, h };
-  }
-
-  function niceTicks(lo, hi, n) {
-    const raw = (hi - lo || 1) / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
+  const sized = (c, ratio) => sizeCanvas(c, ratio, { min: 200, fallback: 320 });
   const dark = () => matchMedia("(prefers-color-scheme: dark)").matches;
-
-  function lineChart(canvas, { xMin = 0, xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline, intX }) {
-    const { g, w: wd, h } = sizeCanvas(canvas, 0.62);
-    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
-    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
-    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;
-    const ink = dark() ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark() ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.setLineDash([]);
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    for (const t of niceTicks(yMin, yMax, 4)) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    const xt = intX ? Array.from({ length: xMax - xMin + 1 }, (_, i) => xMin + i) : niceTicks(xMin, xMax, 5);
-    for (const t of xt) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
-    g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    g.save();
-    g.beginPath();
-    g.rect(pad.l, pad.t - 6, pw + 6, ph + 12);
-    g.clip();
-    if (hline != null) {
-      g.strokeStyle = "#888";
-      g.setLineDash([3, 3]);
-      g.beginPath();
-      g.moveTo(pad.l, Y(hline));
-      g.lineTo(pad.l + pw, Y(hline));
-      g.stroke();
-    }
-    const clamp = (y) => Math.min(yMax, Math.max(yMin, y));
-    for (const s of series) {
-      const st = STYLE[s.model];
-      g.globalAlpha = s.alpha ?? 1;
-      g.strokeStyle = st.color;
-      g.lineWidth = s.width ?? 2;
-      g.setLineDash(st.dash.map((d) => (d * (s.width ?? 2)) / 2));
-      g.beginPath();
-      let pen = false;
-      for (let i = 0; i < s.xs.length; i++) {
-        const y = s.ys[i];
-        if (!Number.isFinite(y)) {
-          pen = false;
-          continue;
-        }
-        if (pen) g.lineTo(X(s.xs[i]), Y(clamp(y)));
-        else g.moveTo(X(s.xs[i]), Y(clamp(y)));
-        pen = true;
-      }
-      g.stroke();
-      if (s.markers) for (let i = 0; i < s.xs.length; i++) if (Number.isFinite(s.ys[i])) marker(g, st.marker, X(s.xs[i]), Y(clamp(s.ys[i])), fs * 0.32, st.color);
-      g.globalAlpha = 1;
-    }
-    g.restore();
-  }
+  const chart = (canvas, o) => lineChart(canvas, { locale, ...o });
 
   function curve(q, every, step) {
     const ys = q && q.shape[0] > 0 ? dequantize(q) : new Float64Array(0);
@@ -461,22 +326,22 @@ export default function mount(root, initial, { lang }) {
   function drawCharts() {
     const total = statics.total, N = statics.blocks;
     const c = frame.curves;
-    const loss = MODES.map((m, i) => ({ model: m, ...curve(c.loss[i], c.every, frame.step) }));
+    const loss = MODES.map((m, i) => ({ style: STYLE[m], ...curve(c.loss[i], c.every, frame.step) }));
     let lossMax = Math.log(statics.vocab);
     for (const s of loss) for (const y of s.ys) if (Number.isFinite(y)) lossMax = Math.max(lossMax, y);
-    lineChart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss });
-    const batch = MODES.map((m, i) => ({ model: m, ...curve(c.acc[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
-    const evals = MODES.map((m, i) => ({ model: m, xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.acc[i]), width: 2.5, markers: true }));
-    lineChart(accFig.canvas, { xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, series: [...batch, ...evals], yPercent: true, hline: statics.chance });
+    chart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss });
+    const batch = MODES.map((m, i) => ({ style: STYLE[m], ...curve(c.acc[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
+    const evals = MODES.map((m, i) => ({ style: STYLE[m], xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.acc[i]), width: 2.5, markers: true }));
+    chart(accFig.canvas, { xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, series: [...batch, ...evals], yPercent: true, hline: statics.chance });
     const blocks = Array.from({ length: N }, (_, l) => l + 1);
-    const per = (key) => MODES.map((m, i) => ({ model: m, xs: blocks, ys: frame.models[i].probe[key], width: 2.5, markers: true }));
+    const per = (key) => MODES.map((m, i) => ({ style: STYLE[m], xs: blocks, ys: frame.models[i].probe[key], width: 2.5, markers: true }));
     let aMax = 10, lMax = 1;
     for (const md of frame.models) {
       for (const v of md.probe.angle) aMax = Math.max(aMax, v);
       for (const v of md.probe.l2) lMax = Math.max(lMax, v);
     }
-    lineChart(angleFig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: Math.ceil(aMax / 10) * 10, xLabel: S.blockAxis, yLabel: S.degAxis, series: per("angle"), intX: true });
-    lineChart(l2Fig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: lMax * 1.1, xLabel: S.blockAxis, yLabel: S.l2Axis, series: per("l2"), intX: true });
+    chart(angleFig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: Math.ceil(aMax / 10) * 10, xLabel: S.blockAxis, yLabel: S.degAxis, series: per("angle"), intX: true });
+    chart(l2Fig.canvas, { xMin: 1, xMax: N, yMin: 0, yMax: lMax * 1.1, xLabel: S.blockAxis, yLabel: S.l2Axis, series: per("l2"), intX: true });
     const lastEval = frame.evals[frame.evals.length - 1];
     lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: latest(frame.models.map((x) => (x.loss == null ? S.notYet : g3(x.loss)))) }));
     accFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.accChart, values: latest(lastEval.acc.map((v) => pct.format(v))) }));
@@ -487,7 +352,7 @@ export default function mount(root, initial, { lang }) {
   // barsChart draws, per block, the two parts' norms side by side, on one
   // scale for the four cards so that their sizes compare.
   function barsChart(canvas, p, scale) {
-    const { g, w: wd, h } = sizeCanvas(canvas, 0.42);
+    const { g, w: wd, h } = sized(canvas, 0.42);
     const fs = Math.max(12, Math.min(14, wd / 26));
     const N = p.parts[0].length;
     const pad = { l: 4, r: 4, t: fs * 1.3, b: fs * 1.6 };
@@ -527,7 +392,7 @@ export default function mount(root, initial, { lang }) {
     const vals = dequantize(q);
     let lim = 0;
     for (const v of vals) if (Number.isFinite(v)) lim = Math.max(lim, Math.abs(v));
-    const { g, w: wd } = sizeCanvas(canvas, 0);
+    const { g, w: wd } = sized(canvas, 0);
     const fs = Math.max(12, Math.min(13, wd / 28));
     const lw = fs * 3.6, cw = (wd - lw) / cols, ch = Math.max(9, Math.min(16, cw * 2));
     const ht = Math.round(rows * ch + (rows > N ? 4 : 0) + 2);

@@ -11,6 +11,7 @@ import {
 } from "/static/widgets/ui.js";
 import { viridisAt, css } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
+import { lineChart } from "/static/widgets/charts.js";
 
 // Okabe–Ito in viz's series order, with viz's dashes.
 const SERIES = [
@@ -451,124 +452,7 @@ export default function mount(root, initial, { lang }) {
     if (focused) rowLine.textContent = `${fill(S.mapHead, { b: nf.format(focused.cell.b + 1), h: nf.format(focused.cell.h + 1) })}${S.colon}${focused.rt}`;
   }
 
-  function sizeChart(c) {
-    const wd = Math.max(240, Math.round(c.clientWidth || 420));
-    const h = Math.round(wd * 0.62);
-    const g = sharpCanvas(c, wd, h);
-    g.clearRect(0, 0, wd, h);
-    return { g, w: wd, h };
-  }
-
-  function niceTicks(lo, hi, n) {
-    const raw = (hi - lo || 1) / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
-  // lineChart draws series [{style, xs, ys, width, alpha, markers}].
-  function lineChart(canvas, { xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline }) {
-    const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
-    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
-    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const X = (x) => pad.l + (x / (xMax || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-    const ink = dark ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.setLineDash([]);
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    for (const t of niceTicks(yMin, yMax, 4)) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    for (const t of niceTicks(0, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
-    g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    g.save();
-    g.beginPath();
-    g.rect(pad.l, pad.t - 6, pw + 6, ph + 12);
-    g.clip();
-    if (hline != null) {
-      g.strokeStyle = "#888";
-      g.setLineDash([3, 3]);
-      g.beginPath();
-      g.moveTo(pad.l, Y(hline));
-      g.lineTo(pad.l + pw, Y(hline));
-      g.stroke();
-    }
-    const clamp = (y) => Math.min(yMax, Math.max(yMin, y));
-    for (const s of series) {
-      const st = SERIES[s.style];
-      g.globalAlpha = s.alpha ?? 1;
-      g.strokeStyle = st.color;
-      g.fillStyle = st.color;
-      g.lineWidth = s.width ?? 2;
-      g.setLineDash(st.dash);
-      g.beginPath();
-      let pen = false;
-      for (let i = 0; i < s.xs.length; i++) {
-        const y = s.ys[i];
-        if (!Number.isFinite(y)) {
-          pen = false;
-          continue;
-        }
-        if (pen) g.lineTo(X(s.xs[i]), Y(clamp(y)));
-        else g.moveTo(X(s.xs[i]), Y(clamp(y)));
-        pen = true;
-      }
-      g.stroke();
-      g.setLineDash([]);
-      if (s.markers) {
-        for (let i = 0; i < s.xs.length; i++) {
-          if (!Number.isFinite(s.ys[i])) continue;
-          g.beginPath();
-          g.arc(X(s.xs[i]), Y(clamp(s.ys[i])), fs * 0.3, 0, 2 * Math.PI);
-          g.fill();
-        }
-      }
-      g.globalAlpha = 1;
-    }
-    g.restore();
-    // The legend, top right, for named series.
-    const named = series.filter((s) => s.name);
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    named.forEach((s, k) => {
-      const y = pad.t + fs * (0.9 + 1.3 * k);
-      const st = SERIES[s.style];
-      g.fillStyle = ink;
-      g.fillText(s.name, pad.l + pw - 34, y);
-      g.strokeStyle = st.color;
-      g.lineWidth = 2.5;
-      g.setLineDash(st.dash);
-      g.beginPath();
-      g.moveTo(pad.l + pw - 30, y);
-      g.lineTo(pad.l + pw - 6, y);
-      g.stroke();
-      g.setLineDash([]);
-    });
-  }
+  const chart = (canvas, o) => lineChart(canvas, { locale, ...o });
 
   function curve(q, every, step) {
     const ys = q && q.shape[0] > 0 ? dequantize(q) : new Float64Array(0);
@@ -580,20 +464,20 @@ export default function mount(root, initial, { lang }) {
     const loss = curve(c.loss, c.every, frame.step);
     let lossMax = statics.baselineLoss;
     for (const y of loss.ys) if (Number.isFinite(y)) lossMax = Math.max(lossMax, y);
-    lineChart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: [{ style: 0, ...loss }], hline: statics.baselineLoss });
+    chart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: [{ style: SERIES[0], ...loss }], hline: statics.baselineLoss });
     const acc = curve(c.accuracy, c.every, frame.step);
     const ev = frame.evals;
-    lineChart(accFig.canvas, {
+    chart(accFig.canvas, {
       xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, yPercent: true, hline: statics.chance,
       series: [
-        { style: 0, ...acc, width: 1.5, alpha: 0.6, name: S.batch },
-        { style: 1, xs: ev.map((e) => e.step), ys: ev.map((e) => e.accuracy[0]), markers: true, name: S.fixed },
+        { style: SERIES[0], ...acc, width: 1.5, alpha: 0.6, name: S.batch },
+        { style: SERIES[1], xs: ev.map((e) => e.step), ys: ev.map((e) => e.accuracy[0]), markers: true, name: S.fixed },
       ],
     });
     lenFig.cap.textContent = fill(S.lengthChart, { L: nf.format(statics.len) });
-    lineChart(lenFig.canvas, {
+    chart(lenFig.canvas, {
       xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, yPercent: true, hline: statics.chance,
-      series: statics.lengths.map((L, i) => ({ style: i, xs: ev.map((e) => e.step), ys: ev.map((e) => e.accuracy[i]), markers: true, name: fill(S.length, { L: nf.format(L) }) })),
+      series: statics.lengths.map((L, i) => ({ style: SERIES[i], xs: ev.map((e) => e.step), ys: ev.map((e) => e.accuracy[i]), markers: true, name: fill(S.length, { L: nf.format(L) }) })),
     });
     const last = ev[ev.length - 1];
     lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: frame.loss == null ? S.notYet : num3.format(frame.loss) }));

@@ -6,6 +6,7 @@
 
 import { divergingAt } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
+import { lineChart, swatch } from "/static/widgets/charts.js";
 import {
   el, fill, plural, reducedMotion, begin, narrator, digitPicker, selectField, liveWidget, field, fieldInput, niceValues,
   fillCells, viridisImage, perFrame,
@@ -180,13 +181,7 @@ export default function mount(root, initial, { lang }) {
     tr.dataset.model = m;
     const th = el("th", "ct-model");
     th.scope = "row";
-    const sw = document.createElement("canvas");
-    sw.className = "ct-swatch";
-    sw.width = 36;
-    sw.height = 12;
-    sw.setAttribute("aria-hidden", "true");
-    drawSwatch(sw, m);
-    th.append(sw, el("span", "", S.short[m]), el("span", "ct-long", " " + S.kinds[m]));
+    th.append(swatch(STYLE[m], "ct-swatch"), el("span", "", S.short[m]), el("span", "ct-long", " " + S.kinds[m]));
     tr.append(th);
     cells[m] = {};
     ["params", "loss", "acc", "train", "test", "gap"].forEach((k, j) => {
@@ -226,13 +221,7 @@ export default function mount(root, initial, { lang }) {
   const legend = el("ul", "ct-legend");
   for (const m of MODELS) {
     const li = el("li");
-    const sw = document.createElement("canvas");
-    sw.className = "ct-swatch";
-    sw.width = 36;
-    sw.height = 12;
-    sw.setAttribute("aria-hidden", "true");
-    drawSwatch(sw, m);
-    li.append(sw, el("span", "", S.short[m]));
+    li.append(swatch(STYLE[m], "ct-swatch"), el("span", "", S.short[m]));
     legend.append(li);
   }
   charts.append(lossFig.fig, accFig.fig, shiftFig.fig);
@@ -419,135 +408,7 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ---- Drawing ----
-  function drawSwatch(c, m) {
-    const g = c.getContext("2d");
-    g.clearRect(0, 0, c.width, c.height);
-    g.strokeStyle = STYLE[m].color;
-    g.lineWidth = 3;
-    g.setLineDash(STYLE[m].dash);
-    g.beginPath();
-    g.moveTo(2, 6);
-    g.lineTo(34, 6);
-    g.stroke();
-    marker(g, STYLE[m].marker, 18, 6, 4, STYLE[m].color);
-  }
-
-  function marker(g, kind, x, y, r, color) {
-    g.setLineDash([]);
-    g.fillStyle = color;
-    g.strokeStyle = "#fff";
-    g.lineWidth = 1;
-    g.beginPath();
-    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
-    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
-    else {
-      g.moveTo(x, y - r * 1.2);
-      g.lineTo(x + r * 1.1, y + r * 0.8);
-      g.lineTo(x - r * 1.1, y + r * 0.8);
-      g.closePath();
-    }
-    g.fill();
-    g.stroke();
-  }
-
-  // sizeChart fits a canvas to its CSS width (and the device's pixel ratio)
-  // and returns a context in CSS pixels.
-  function sizeChart(c) {
-    const w = Math.max(240, Math.round(c.clientWidth || 420));
-    const h = Math.round(w * 0.62);
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(h * dpr);
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, w, h);
-    return { g, w, h };
-  }
-
-  function niceTicks(lo, hi, n) {
-    const span = hi - lo || 1;
-    const raw = span / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
-  // lineChart draws series [{model, xs, ys, width, alpha, markers}] on
-  // axes x 0..xMax, y yMin..yMax.
-  function lineChart(canvas, { xMax, xMin = 0, yMin, yMax, xLabel, yLabel, series, yPercent, xInt }) {
-    const { g, w, h } = sizeChart(canvas);
-    const fs = Math.max(11, Math.min(14, w / 34));
-    const pad = { l: fs * 4.3, r: 10, t: 8, b: fs * 3.2 };
-    const pw = w - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * ph;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-    const ink = dark ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.setLineDash([]);
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    for (const t of niceTicks(yMin, yMax, 4)) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    for (const t of niceTicks(xMin, xMax, 5)) {
-      if (xInt && t !== Math.round(t)) continue;
-      g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    }
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
-    g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    g.save();
-    g.beginPath();
-    g.rect(pad.l, pad.t - 6, pw + 6, ph + 12);
-    g.clip();
-    for (const s of series) {
-      const st = STYLE[s.model];
-      g.globalAlpha = s.alpha ?? 1;
-      g.strokeStyle = st.color;
-      g.lineWidth = s.width ?? 2;
-      g.setLineDash(st.dash.map((d) => d * (s.width ?? 2) / 2));
-      g.beginPath();
-      let pen = false;
-      for (let i = 0; i < s.xs.length; i++) {
-        const y = s.ys[i];
-        if (!Number.isFinite(y)) {
-          pen = false;
-          continue;
-        }
-        if (pen) g.lineTo(X(s.xs[i]), Y(Math.min(yMax, Math.max(yMin, y))));
-        else g.moveTo(X(s.xs[i]), Y(Math.min(yMax, Math.max(yMin, y))));
-        pen = true;
-      }
-      g.stroke();
-      if (s.markers) {
-        for (let i = 0; i < s.xs.length; i++) {
-          if (Number.isFinite(s.ys[i])) marker(g, st.marker, X(s.xs[i]), Y(s.ys[i]), fs * 0.32, st.color);
-        }
-      }
-      g.globalAlpha = 1;
-    }
-    g.restore();
-  }
+  const chart = (canvas, o) => lineChart(canvas, { locale, ...o });
 
   // curve decodes a quantized curve and returns its points' steps.
   function curve(q, every, step) {
@@ -560,25 +421,25 @@ export default function mount(root, initial, { lang }) {
     if (!statics || !frame) return;
     const total = statics.total;
     const c = frame.curves;
-    const loss = MODELS.map((m, i) => ({ model: m, ...curve(c.loss[i], c.every, frame.step) }));
-    const acc = MODELS.map((m, i) => ({ model: m, ...curve(c.acc[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
+    const loss = MODELS.map((m, i) => ({ style: STYLE[m], ...curve(c.loss[i], c.every, frame.step) }));
+    const acc = MODELS.map((m, i) => ({ style: STYLE[m], ...curve(c.acc[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
     const tests = MODELS.map((m, i) => ({
-      model: m, xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.test[i]), width: 2.5, markers: true,
+      style: STYLE[m], xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.test[i]), width: 2.5, markers: true,
     }));
     let lossMax = 0;
     for (const s of loss) for (const y of s.ys) if (Number.isFinite(y)) lossMax = Math.max(lossMax, y);
-    lineChart(lossFig.canvas, {
-      xMax: total, yMin: 0, yMax: Math.min(Math.max(lossMax * 1.05, 0.5), 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss, xInt: true,
+    chart(lossFig.canvas, {
+      xMax: total, yMin: 0, yMax: Math.min(Math.max(lossMax * 1.05, 0.5), 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss,
     });
-    lineChart(accFig.canvas, {
-      xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, series: [...acc, ...tests], yPercent: true, xInt: true,
+    chart(accFig.canvas, {
+      xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.accAxis, series: [...acc, ...tests], yPercent: true,
     });
     const sh = frame.shift;
     const shifts = statics.shifts;
     const done = sh?.done;
-    lineChart(shiftFig.canvas, {
-      xMax: shifts[shifts.length - 1], yMin: 0, yMax: 1, xLabel: S.shiftAxis, yLabel: S.accAxis, yPercent: true, xInt: true,
-      series: done ? MODELS.map((m, i) => ({ model: m, xs: shifts, ys: done.acc[i], width: 2.5, markers: true })) : [],
+    chart(shiftFig.canvas, {
+      xMax: shifts[shifts.length - 1], yMin: 0, yMax: 1, xLabel: S.shiftAxis, yLabel: S.accAxis, yPercent: true,
+      series: done ? MODELS.map((m, i) => ({ style: STYLE[m], xs: shifts, ys: done.acc[i], width: 2.5, markers: true })) : [],
     });
     shiftFig.cap.textContent = S.shiftChart + (done ? ` — ${fill(S.shiftAt, { k: nf.format(done.step) })}` : "");
     if (sh?.running) {

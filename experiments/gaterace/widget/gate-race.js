@@ -10,6 +10,7 @@ import {
   el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame,
 } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
+import { lineChart, swatch } from "/static/widgets/charts.js";
 
 const MODELS = ["rnn", "lstm", "gru"];
 // Okabe–Ito in viz's series order, with viz's dashes and markers.
@@ -130,7 +131,7 @@ export default function mount(root, initial, { lang }) {
     const tr = el("tr");
     const th = el("th", "gr-model");
     th.scope = "row";
-    th.append(swatch(m), el("span", "", S.short[m]));
+    th.append(swatch(STYLE[m], "gr-swatch"), el("span", "", S.short[m]));
     tr.append(th);
     cells[m] = {};
     ["cellParams", "times", "params", "loss", "score", "eval"].forEach((k, j) => {
@@ -148,7 +149,7 @@ export default function mount(root, initial, { lang }) {
   const legend = el("ul", "gr-legend");
   for (const m of MODELS) {
     const li = el("li");
-    li.append(swatch(m), el("span", "", S.short[m]));
+    li.append(swatch(STYLE[m], "gr-swatch"), el("span", "", S.short[m]));
     legend.append(li);
   }
 
@@ -279,146 +280,7 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ---- Drawing ----
-  function swatch(m) {
-    const c = document.createElement("canvas");
-    c.className = "gr-swatch";
-    c.width = 36;
-    c.height = 12;
-    c.setAttribute("aria-hidden", "true");
-    const g = c.getContext("2d");
-    g.strokeStyle = STYLE[m].color;
-    g.lineWidth = 3;
-    g.setLineDash(STYLE[m].dash);
-    g.beginPath();
-    g.moveTo(2, 6);
-    g.lineTo(34, 6);
-    g.stroke();
-    marker(g, STYLE[m].marker, 18, 6, 4, STYLE[m].color);
-    return c;
-  }
-
-  function marker(g, kind, x, y, r, color) {
-    g.setLineDash([]);
-    g.fillStyle = color;
-    g.strokeStyle = "#fff";
-    g.lineWidth = 1;
-    g.beginPath();
-    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
-    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
-    else {
-      g.moveTo(x, y - r * 1.2);
-      g.lineTo(x + r * 1.1, y + r * 0.8);
-      g.lineTo(x - r * 1.1, y + r * 0.8);
-      g.closePath();
-    }
-    g.fill();
-    g.stroke();
-  }
-
-  function sizeChart(c) {
-    const wd = Math.max(240, Math.round(c.clientWidth || 420));
-    const h = Math.round(wd * 0.62);
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (c.width !== Math.round(wd * dpr) || c.height !== Math.round(h * dpr)) {
-      c.width = Math.round(wd * dpr);
-      c.height = Math.round(h * dpr);
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, wd, h);
-    return { g, w: wd, h };
-  }
-
-  // sup writes an exponent as superscript digits (10⁻⁵, as the other widgets do).
-  function sup(e) {
-    return String(e).replace(/[-0-9]/g, (c) => "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"["-0123456789".indexOf(c)]);
-  }
-
-  function niceTicks(lo, hi, n) {
-    const raw = (hi - lo || 1) / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
-  // lineChart draws series [{model, xs, ys, width, alpha, markers}]; with
-  // logY the y values are drawn as log10 and ticked at powers of ten.
-  function lineChart(canvas, { xMin = 0, xMax, yMin, yMax, xLabel, yLabel, series, yPercent, logY, hline }) {
-    const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
-    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
-    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const tr = (y) => (logY ? Math.log10(y) : y);
-    const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (tr(y) - tr(yMin)) / (tr(yMax) - tr(yMin) || 1)) * ph;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-    const ink = dark ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.setLineDash([]);
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    const yt = logY ? niceTicks(Math.ceil(tr(yMin)), Math.floor(tr(yMax)), 4).map((e) => 10 ** e) : niceTicks(yMin, yMax, 4);
-    for (const t of yt) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : logY ? `10${sup(Math.round(Math.log10(t)))}` : num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    for (const t of niceTicks(xMin, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
-    g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    g.save();
-    g.beginPath();
-    g.rect(pad.l, pad.t - 6, pw + 6, ph + 12);
-    g.clip();
-    if (hline != null) {
-      g.strokeStyle = "#888";
-      g.setLineDash([3, 3]);
-      g.beginPath();
-      g.moveTo(pad.l, Y(hline));
-      g.lineTo(pad.l + pw, Y(hline));
-      g.stroke();
-    }
-    const clamp = (y) => (logY ? Math.min(yMax, Math.max(yMin, y)) : Math.min(yMax, Math.max(yMin, y)));
-    for (const s of series) {
-      const st = STYLE[s.model];
-      g.globalAlpha = s.alpha ?? 1;
-      g.strokeStyle = st.color;
-      g.lineWidth = s.width ?? 2;
-      g.setLineDash(st.dash.map((d) => (d * (s.width ?? 2)) / 2));
-      g.beginPath();
-      let pen = false;
-      for (let i = 0; i < s.xs.length; i++) {
-        const y = s.ys[i];
-        if (!Number.isFinite(y) || (logY && y <= 0)) {
-          pen = false;
-          continue;
-        }
-        if (pen) g.lineTo(X(s.xs[i]), Y(clamp(y)));
-        else g.moveTo(X(s.xs[i]), Y(clamp(y)));
-        pen = true;
-      }
-      g.stroke();
-      if (s.markers) for (let i = 0; i < s.xs.length; i++) if (Number.isFinite(s.ys[i])) marker(g, st.marker, X(s.xs[i]), Y(clamp(s.ys[i])), fs * 0.32, st.color);
-      g.globalAlpha = 1;
-    }
-    g.restore();
-  }
+  const chart = (canvas, o) => lineChart(canvas, { locale, ...o });
 
   function curve(q, every, step) {
     const ys = q && q.shape[0] > 0 ? dequantize(q) : new Float64Array(0);
@@ -430,26 +292,26 @@ export default function mount(root, initial, { lang }) {
   function drawCharts() {
     const total = statics.total, task = statics.params.task;
     const c = frame.curves;
-    const loss = MODELS.map((m, i) => ({ model: m, ...curve(c.loss[i], c.every, frame.step) }));
+    const loss = MODELS.map((m, i) => ({ style: STYLE[m], ...curve(c.loss[i], c.every, frame.step) }));
     let lossMax = statics.baselineLoss;
     for (const s of loss) for (const y of s.ys) if (Number.isFinite(y)) lossMax = Math.max(lossMax, y);
-    lineChart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss, hline: statics.baselineLoss });
-    const batch = MODELS.map((m, i) => ({ model: m, ...curve(c.score[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
-    const evals = MODELS.map((m, i) => ({ model: m, xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.score[i]), width: 2.5, markers: true }));
-    lineChart(scoreFig.canvas, { xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.scoreName[task], series: [...batch, ...evals], yPercent: true, hline: statics.chance });
+    chart(lossFig.canvas, { xMax: total, yMin: 0, yMax: Math.min(lossMax * 1.05, 10), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss, hline: statics.baselineLoss });
+    const batch = MODELS.map((m, i) => ({ style: STYLE[m], ...curve(c.score[i], c.every, frame.step), width: 1.5, alpha: 0.55 }));
+    const evals = MODELS.map((m, i) => ({ style: STYLE[m], xs: frame.evals.map((e) => e.step), ys: frame.evals.map((e) => e.score[i]), width: 2.5, markers: true }));
+    chart(scoreFig.canvas, { xMax: total, yMin: 0, yMax: 1, xLabel: S.stepAxis, yLabel: S.scoreName[task], series: [...batch, ...evals], yPercent: true, hline: statics.chance });
     const L = statics.seqLen - 1;
-    const profs = frame.profiles.map((p, i) => ({ model: MODELS[i], xs: p.map((_, d) => d), ys: p, markers: p.length <= 12 }));
+    const profs = frame.profiles.map((p, i) => ({ style: STYLE[MODELS[i]], xs: p.map((_, d) => d), ys: p, markers: p.length <= 12 }));
     let lo = Infinity, hi = 0;
     for (const p of frame.profiles) for (const v of p) if (v > 0 && Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
     if (!(hi > 0)) (lo = 1e-6), (hi = 1);
     lo = 10 ** Math.floor(Math.log10(Math.max(lo, hi * 1e-12)));
     hi = 10 ** Math.ceil(Math.log10(hi));
-    lineChart(profFig.canvas, { xMin: 0, xMax: Math.max(L - 1, 1), yMin: lo, yMax: hi, xLabel: S.distAxis, yLabel: S.contribAxis, series: profs, logY: true });
+    chart(profFig.canvas, { xMin: 0, xMax: Math.max(L - 1, 1), yMin: lo, yMax: hi, xLabel: S.distAxis, yLabel: S.contribAxis, series: profs, logY: true });
     profFig.cap.textContent = `${S.profileChart} — ${fill(S.profileAt, { k: nf.format(frame.profileStep) })}`;
     const m = byT.get(settingsKey(statics.params)) ?? new Map();
     const Ts = [...m.keys()].sort((a, b) => a - b);
-    const tSeries = MODELS.map((mm, i) => ({ model: mm, xs: Ts, ys: Ts.map((t) => m.get(t).score[i]), width: 2.5, markers: true }));
-    lineChart(tFig.canvas, { xMin: 0, xMax: 32, yMin: 0, yMax: 1, xLabel: S.tAxis, yLabel: S.scoreName[task], series: tSeries, yPercent: true, hline: statics.chance });
+    const tSeries = MODELS.map((mm, i) => ({ style: STYLE[mm], xs: Ts, ys: Ts.map((t) => m.get(t).score[i]), width: 2.5, markers: true }));
+    chart(tFig.canvas, { xMin: 0, xMax: 32, yMin: 0, yMax: 1, xLabel: S.tAxis, yLabel: S.scoreName[task], series: tSeries, yPercent: true, hline: statics.chance });
     tFig.canvas.dataset.points = String(Ts.length);
     const lastEval = frame.evals[frame.evals.length - 1];
     lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: latest(frame.models.map((x) => (x.loss == null ? S.notYet : num3.format(x.loss)))) }));

@@ -7,6 +7,7 @@
 
 import { el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
+import { axes, lineChart, logTicks } from "/static/widgets/charts.js";
 
 const MODELS = ["tied", "untied"];
 // Okabe–Ito blue and vermillion; training dashed, validation solid.
@@ -304,105 +305,8 @@ export default function mount(root, initial, { lang }) {
   }
 
   // ---- Drawing ----
-  function sizeChart(c) {
-    const wd = Math.max(240, Math.round(c.clientWidth || 420));
-    const h = Math.round(wd * 0.62);
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (c.width !== Math.round(wd * dpr) || c.height !== Math.round(h * dpr)) {
-      c.width = Math.round(wd * dpr);
-      c.height = Math.round(h * dpr);
-    }
-    const g = c.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, wd, h);
-    return { g, w: wd, h };
-  }
-
-  function niceTicks(lo, hi, n) {
-    const raw = (hi - lo || 1) / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
-  // logTicks: 1, 2, 5 × 10ᵏ inside [lo, hi], thinned to at most six.
-  function logTicks(lo, hi) {
-    const t = [];
-    for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) for (const m of [1, 2, 5]) if (m * 10 ** k >= lo && m * 10 ** k <= hi) t.push(m * 10 ** k);
-    if (t.length < 2) return niceTicks(lo, hi, 3);
-    return t.length > 6 ? t.filter((v) => String(v)[0] === "1") : t;
-  }
-
-  // axes draws the frame of a chart and returns its coordinate maps.
-  function axes(canvas, { xMin, xMax, yMin, yMax, xLabel, yLabel, xTicks, logY }) {
-    const { g, w: wd, h } = sizeChart(canvas);
-    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
-    g.font = `${fs}px system-ui, sans-serif`;
-    // Category ticks ("101–300", "301–1,109") that would touch are staggered on two lines.
-    const stagger = !!xTicks && xTicks.some(([, text]) => g.measureText(text).width > (wd - fs * 6.4) / xTicks.length - 6);
-    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * (stagger ? 4.4 : 3.2) }; // right pad: room for half the last x tick ("1,500")
-    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const X = (x) => pad.l + ((x - xMin) / (xMax - xMin || 1)) * pw;
-    const tr = (y) => (logY ? Math.log10(y) : y);
-    const Y = (y) => pad.t + (1 - (tr(Math.min(yMax, Math.max(yMin, y))) - tr(yMin)) / (tr(yMax) - tr(yMin) || 1)) * ph;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-    const ink = dark ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    for (const t of logY ? logTicks(yMin, yMax) : niceTicks(yMin, yMax, 4)) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    if (xTicks) xTicks.forEach(([x, text], i) => g.fillText(text, X(x), pad.t + ph + 4 + (stagger && i % 2 ? fs * 1.2 : 0)));
-    else for (const t of niceTicks(xMin, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * (stagger ? 2.8 : 1.6));
-    g.save();
-    g.translate(fs * 0.7, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    return { g, X, Y, pad, pw, ph, fs };
-  }
-
-  function line(g, X, Y, xs, ys, color, dashed) {
-    g.strokeStyle = color;
-    g.lineWidth = 2;
-    g.setLineDash(dashed ? [6, 4] : []);
-    g.beginPath();
-    let pen = false;
-    for (let i = 0; i < xs.length; i++) {
-      if (!Number.isFinite(ys[i])) {
-        pen = false;
-        continue;
-      }
-      if (pen) g.lineTo(X(xs[i]), Y(ys[i]));
-      else g.moveTo(X(xs[i]), Y(ys[i]));
-      pen = true;
-    }
-    g.stroke();
-    // A lone point (the step-0 evaluation) has no segment: draw it as a dot.
-    if (xs.length === 1 && Number.isFinite(ys[0])) {
-      g.fillStyle = color;
-      g.beginPath();
-      g.arc(X(xs[0]), Y(ys[0]), 3.5, 0, 2 * Math.PI);
-      g.fill();
-    }
-    g.setLineDash([]);
-  }
+  // Training dashed, validation solid (the legends under the charts say so).
+  const line = (color, dashed, xs, ys) => ({ style: { color, dash: dashed ? [6, 4] : [] }, xs, ys });
 
   function drawCharts() {
     const total = statics.total;
@@ -412,35 +316,29 @@ export default function mount(root, initial, { lang }) {
     let hi = 0, lo = Infinity;
     for (const e of ev) for (const v of [...e.train, ...e.valid]) if (Number.isFinite(v) && v > 0) (hi = Math.max(hi, v)), (lo = Math.min(lo, v));
     if (!(hi > 0)) (lo = 1), (hi = 10);
-    const a = axes(pplFig.canvas, { xMin: 0, xMax: total, yMin: lo / 1.15, yMax: hi * 1.15, xLabel: S.stepAxis, yLabel: S.pplAxis, logY: true });
-    a.g.save();
-    a.g.beginPath();
-    a.g.rect(a.pad.l, a.pad.t, a.pw, a.ph);
-    a.g.clip();
-    MODELS.forEach((m, i) => {
-      const xs = ev.map((e) => e.step);
-      line(a.g, a.X, a.Y, xs, ev.map((e) => e.train[i]), COLOR[m], true);
-      line(a.g, a.X, a.Y, xs, ev.map((e) => e.valid[i]), COLOR[m], false);
+    const xs = ev.map((e) => e.step);
+    lineChart(pplFig.canvas, {
+      locale, xMin: 0, xMax: total, yMin: lo / 1.15, yMax: hi * 1.15, xLabel: S.stepAxis, yLabel: S.pplAxis,
+      logY: true, yTicks: logTicks(lo / 1.15, hi * 1.15), yFormat: (t) => num3.format(t),
+      series: MODELS.flatMap((m, i) => [line(COLOR[m], true, xs, ev.map((e) => e.train[i])), line(COLOR[m], false, xs, ev.map((e) => e.valid[i]))]),
     });
-    a.g.restore();
     const last = ev[ev.length - 1];
     pplFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.pplChart, values: MODELS.map((m, i) => `${S.name[m]}: ${S.train} ${num4.format(last.train[i])}, ${S.valid} ${num4.format(last.valid[i])}`).join("; ") }));
 
     const c = frame.curves;
     const loss = MODELS.map((m, i) => {
       const ys = c.loss[i] && c.loss[i].shape[0] > 0 ? Array.from(dequantize(c.loss[i])) : [];
-      return { m, xs: ys.map((_, k) => Math.min((k + 1) * c.every, frame.step)), ys };
+      return line(COLOR[m], false, ys.map((_, k) => Math.min((k + 1) * c.every, frame.step)), ys);
     });
-    let lmax = Math.log(statics.vocab);
-    const b = axes(lossFig.canvas, { xMin: 0, xMax: total, yMin: 0, yMax: Math.ceil(lmax), xLabel: S.stepAxis, yLabel: S.lossAxis });
-    for (const s of loss) line(b.g, b.X, b.Y, s.xs, s.ys, COLOR[s.m], false);
+    const lmax = Math.log(statics.vocab);
+    lineChart(lossFig.canvas, { locale, xMin: 0, xMax: total, yMin: 0, yMax: Math.ceil(lmax), xLabel: S.stepAxis, yLabel: S.lossAxis, series: loss });
     lossFig.canvas.setAttribute("aria-label", fill(S.chartAlt, { title: S.lossChart, values: MODELS.map((m, i) => `${S.name[m]} ${frame.loss[i] == null ? S.notYet : num3.format(frame.loss[i])}`).join("; ") }));
 
     const L = frame.ledger, bands = statics.bands;
     let bmax = 0;
     for (const v of [...L.bandIn, ...L.bandOut]) bmax = Math.max(bmax, v);
     const names = bands.map(([l0, h0]) => `${nf.format(l0 + 1)}–${nf.format(h0)}`);
-    const d = axes(bandFig.canvas, { xMin: -0.5, xMax: bands.length - 0.5, yMin: 0, yMax: bmax * 1.1 || 1, xLabel: S.rankAxis, yLabel: S.normAxis, xTicks: names.map((n, i) => [i, n]) });
+    const d = axes(bandFig.canvas, { locale, xMin: -0.5, xMax: bands.length - 0.5, yMin: 0, yMax: bmax * 1.1 || 1, xLabel: S.rankAxis, yLabel: S.normAxis, xTicks: names.map((n, i) => [i, n]) });
     const bw = (d.pw / bands.length) * 0.36;
     bands.forEach((_, i) => {
       d.g.fillStyle = COLOR.in;

@@ -7,6 +7,7 @@
 import { el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
 import { divergingAt, css } from "/static/widgets/palette.js";
+import { lineChart, swatch } from "/static/widgets/charts.js";
 
 // Okabe–Ito, in viz's series order, with viz's dashes and markers.
 export const STYLES = [
@@ -68,7 +69,7 @@ export function mountRace(root, initial, lang, strings, cfg) {
     const tr = el("tr");
     const th = el("th", "tt-model");
     th.scope = "row";
-    th.append(swatch(STYLES[i]), el("span", "", S.models[m]));
+    th.append(swatch(STYLES[i], "tt-swatch"), el("span", "", S.models[m]));
     tr.append(th);
     const row = {};
     for (const c of cfg.columns) {
@@ -306,133 +307,15 @@ export function mountRace(root, initial, lang, strings, cfg) {
     const last = frame.evals[frame.evals.length - 1];
     evalAt.textContent = fill(S.evalAt, { s: nf.format(last.step) });
     drawLedger();
-    for (const f of figs) cfg.chart(f.name, f.canvas, frame, statics, fmt, lineChart);
+    for (const f of figs) cfg.chart(f.name, f.canvas, frame, statics, fmt, chart);
   });
   stepLine.textContent = S.connecting;
 
   // ---- Charts ----
-  function swatch(st) {
-    const c = document.createElement("canvas");
-    c.className = "tt-swatch";
-    c.width = 36;
-    c.height = 12;
-    c.setAttribute("aria-hidden", "true");
-    const g = c.getContext("2d");
-    g.strokeStyle = st.color;
-    g.lineWidth = 3;
-    g.setLineDash(st.dash);
-    g.beginPath();
-    g.moveTo(2, 6);
-    g.lineTo(34, 6);
-    g.stroke();
-    marker(g, st.marker, 18, 6, 4, st.color);
-    return c;
-  }
-
-  function marker(g, kind, x, y, r, color) {
-    g.setLineDash([]);
-    g.fillStyle = color;
-    g.strokeStyle = "#fff";
-    g.lineWidth = 1;
-    g.beginPath();
-    if (kind === "circle") g.arc(x, y, r, 0, 2 * Math.PI);
-    else if (kind === "square") g.rect(x - r, y - r, 2 * r, 2 * r);
-    else if (kind === "diamond") {
-      g.moveTo(x, y - r * 1.3);
-      g.lineTo(x + r, y);
-      g.lineTo(x, y + r * 1.3);
-      g.lineTo(x - r, y);
-      g.closePath();
-    } else {
-      g.moveTo(x, y - r * 1.2);
-      g.lineTo(x + r * 1.1, y + r * 0.8);
-      g.lineTo(x - r * 1.1, y + r * 0.8);
-      g.closePath();
-    }
-    g.fill();
-    g.stroke();
-  }
-
-  function niceTicks(lo, hi, n) {
-    const raw = (hi - lo || 1) / n;
-    const mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) || mag * 10;
-    const ticks = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Math.round(v / step) * step);
-    return ticks;
-  }
-
-  // lineChart draws series [{style, xs, ys, markers, name}] with a legend.
-  function lineChart(canvas, { xMax, yMin, yMax, xLabel, yLabel, series, yPercent, hline, label }) {
-    const wd = Math.max(240, Math.round(canvas.clientWidth || 420));
-    const h = Math.round(wd * 0.62);
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    if (canvas.width !== Math.round(wd * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(wd * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    const g = canvas.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, wd, h);
-    const fs = Math.max(13, Math.min(15, wd / 30)); // ≥ 13 CSS px: legible in Chinese on a three-column desktop grid
-    const pad = { l: fs * 4.6, r: fs * 1.8, t: 8, b: fs * 3.2 }; // right pad: room for half the last x tick ("1,500")
-    const pw = wd - pad.l - pad.r, ph = h - pad.t - pad.b;
-    const X = (x) => pad.l + (x / (xMax || 1)) * pw;
-    const Y = (y) => pad.t + (1 - (Math.min(yMax, Math.max(yMin, y)) - yMin) / (yMax - yMin || 1)) * ph;
-    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
-    const ink = dark ? "#ddd" : "#333";
-    g.font = `${fs}px system-ui, sans-serif`;
-    g.fillStyle = ink;
-    g.strokeStyle = dark ? "#555" : "#ddd";
-    g.lineWidth = 1;
-    g.textAlign = "right";
-    g.textBaseline = "middle";
-    for (const t of niceTicks(yMin, yMax, 4)) {
-      g.beginPath();
-      g.moveTo(pad.l, Y(t));
-      g.lineTo(pad.l + pw, Y(t));
-      g.stroke();
-      g.fillText(yPercent ? `${Math.round(t * 100)}%` : num3.format(t), pad.l - 4, Y(t));
-    }
-    g.textAlign = "center";
-    g.textBaseline = "top";
-    for (const t of niceTicks(0, xMax, 5)) if (t === Math.round(t)) g.fillText(nf.format(t), X(t), pad.t + ph + 4);
-    g.fillText(xLabel, pad.l + pw / 2, pad.t + ph + fs * 1.6);
-    g.save();
-    g.translate(fs * 0.8, pad.t + ph / 2);
-    g.rotate(-Math.PI / 2);
-    g.textBaseline = "middle";
-    g.fillText(yLabel, 0, 0);
-    g.restore();
-    g.strokeStyle = ink;
-    g.strokeRect(pad.l, pad.t, pw, ph);
-    if (hline != null) {
-      g.strokeStyle = "#888";
-      g.setLineDash([3, 3]);
-      g.beginPath();
-      g.moveTo(pad.l, Y(hline));
-      g.lineTo(pad.l + pw, Y(hline));
-      g.stroke();
-      g.setLineDash([]);
-    }
-    for (const s of series) {
-      g.strokeStyle = s.style.color;
-      g.lineWidth = 2;
-      g.setLineDash(s.style.dash);
-      g.beginPath();
-      let pen = false;
-      s.xs.forEach((x, i) => {
-        const y = s.ys[i];
-        if (!Number.isFinite(y)) return (pen = false);
-        if (pen) g.lineTo(X(x), Y(y));
-        else g.moveTo(X(x), Y(y));
-        pen = true;
-      });
-      g.stroke();
-      if (s.markers || s.xs.length < 3) s.xs.forEach((x, i) => Number.isFinite(s.ys[i]) && marker(g, s.style.marker, X(x), Y(s.ys[i]), fs * 0.3, s.style.color));
-    }
-    g.setLineDash([]);
-    canvas.setAttribute("aria-label", label);
+  // chart draws a widget's chart (charts.js's lineChart); a series of one
+  // or two points gets its markers, so an early evaluation shows.
+  function chart(canvas, o) {
+    lineChart(canvas, { locale, ...o, series: o.series.map((s) => ({ ...s, markers: s.markers || s.xs.length < 3 })) });
   }
 }
 
