@@ -105,7 +105,7 @@ func TestBrowserAttentionLearn(t *testing.T) {
 		chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second),
 		// The last frame may follow the pause: wait until the export link names the step shown.
 		pollJS(`document.querySelector('`+w+` [data-testid="export-json"]').href.includes("step=" + document.querySelector('`+w+`').dataset.step + "&")`, 10*time.Second))
-	step := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`)
+	step := settledStep(t, ctx, w)
 	if v := attrOf(t, ctx, w+` [data-testid="acc-8"]`, "data-value"); v != "1" {
 		t.Errorf("fixed-set accuracy at length 8 after step %d: %s, want 1", step, v)
 	}

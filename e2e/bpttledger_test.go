@@ -144,10 +144,9 @@ func TestBrowserBPTTLedger(t *testing.T) {
 	evalJS[int](t, ctx, `window.blFrames = 0`)
 	do(t, ctx, "play 3 s", chromedp.Sleep(3*time.Second))
 	t.Logf("playing at top speed: %.1f frames/s", float64(evalJS[int](t, ctx, `window.blFrames`))/3)
-	do(t, ctx, "pause", chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second), chromedp.Sleep(300*time.Millisecond))
-	step := evalJS[string](t, ctx, `document.querySelector('`+w+`').dataset.step`)
-	var pos int
-	fmt.Sscan(step, &pos)
+	do(t, ctx, "pause", chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second))
+	pos := settledStep(t, ctx, w)
+	step := fmt.Sprint(pos)
 	want := fmt.Sprintf("Training step %d of 200", (pos-1)/10+1)
 	do(t, ctx, "header after playing", pollJS(`document.querySelector('`+w+` [data-testid="header"]').textContent.startsWith(`+fmt.Sprintf("%q", want)+`)`, 5*time.Second))
 
@@ -159,8 +158,8 @@ func TestBrowserBPTTLedger(t *testing.T) {
 		return true;
 	})()`)
 	do(t, ctx, "W_ih", pollJS(`document.querySelectorAll('`+w+` [data-testid="sum-grid"] [role="cell"]').length === 30`, 10*time.Second))
-	if s := evalJS[string](t, ctx, `document.querySelector('`+w+`').dataset.step`); s != step {
-		t.Errorf("changing the ledger's parameter moved the run from %s to %s", step, s)
+	if k := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`); k != pos {
+		t.Errorf("changing the ledger's parameter moved the run from %d to %d", pos, k)
 	}
 
 	// The exports of the state on screen.

@@ -457,3 +457,25 @@ func screenshots(t *testing.T, ctx context.Context, name, widget string) {
 	desktop()
 	saveScreenshots(t, shots)
 }
+
+// settledStep returns the step a paused widget shows once it has stopped
+// changing: the frame of a step taken as the pause arrived may still come
+// after the paused state, and an export fetched for the step read before
+// it would be one step behind the link.
+func settledStep(t *testing.T, ctx context.Context, widget string) int {
+	t.Helper()
+	read := func() int { return evalJS[int](t, ctx, `Number(document.querySelector('`+widget+`').dataset.step)`) }
+	last, same := read(), 0
+	for deadline := time.Now().Add(10 * time.Second); same < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the step kept changing after the pause (last %d)", widget, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if k := read(); k == last {
+			same++
+		} else {
+			last, same = k, 0
+		}
+	}
+	return last
+}

@@ -118,7 +118,7 @@ func TestBrowserGateRace(t *testing.T) {
 		pollJS(`Number(document.querySelector('`+w+`').dataset.step) >= 60`, 30*time.Second),
 		chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second),
 		pollJS(`Number(document.querySelector('`+w+` [data-testid="t-chart"]').dataset.points) === 1`, 10*time.Second))
-	step := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`)
+	step := settledStep(t, ctx, w)
 
 	// The JSON export of the state on screen, and the trace.
 	href := attrOf(t, ctx, w+` [data-testid="export-json"]`, "href")

@@ -154,7 +154,7 @@ func TestBrowserGradFlow(t *testing.T) {
 	do(t, ctx, "play", chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)),
 		pollJS(`Number(document.querySelector('`+w+`').dataset.step) >= 40`, 30*time.Second),
 		chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second))
-	at := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`)
+	at := settledStep(t, ctx, w)
 	focusWidget(t, ctx, w)
 	do(t, ctx, "← steps back", chromedp.KeyEvent(kb.ArrowLeft), stepIs(w, at-1, 10*time.Second))
 	setSlider(t, ctx, w+` [data-testid="seek"]`, 3)

@@ -104,24 +104,30 @@ func TestBrowserTiedEmbed(t *testing.T) {
 		chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)),
 		pollJS(`Number(document.querySelector('`+w+`').dataset.step) >= 40`, 40*time.Second),
 		chromedp.Click(chromedp.CSS(w+` [data-testid="play"]`)), stateIs(w, "paused", 10*time.Second))
-	step := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`)
 
-	// The JSON export against an independent race at d 16.
+	// The JSON export against an independent race at d 16. The step on
+	// screen is read with the link, in one tick: a frame of the step taken
+	// as the pause arrived may still come after the paused state.
 	var export struct {
-		Status, Step, Trace int
-		Loss                []float64
-		Format              string
+		Shown, Status, Step, Trace int
+		Loss                       []float64
+		Format                     string
 	}
 	raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
+		const shown = Number(document.querySelector(%q).dataset.step);
 		const r = await fetch(document.querySelector(%q).href);
-		if (!r.ok) return JSON.stringify({Status: r.status});
+		if (!r.ok) return JSON.stringify({Shown: shown, Status: r.status});
 		const j = await r.json();
 		const tr = await fetch(document.querySelector(%q).href);
 		const tj = tr.ok ? await tr.json() : {};
-		return JSON.stringify({Status: r.status, Step: j.step, Loss: j.data.loss[0], Trace: tr.status, Format: tj.format});
-	})()`, w+` [data-testid="export-json"]`, w+` [data-testid="export-trace"]`))
+		return JSON.stringify({Shown: shown, Status: r.status, Step: j.step, Loss: j.data.loss[0], Trace: tr.status, Format: tj.format});
+	})()`, w, w+` [data-testid="export-json"]`, w+` [data-testid="export-trace"]`))
 	if err := json.Unmarshal([]byte(raw), &export); err != nil {
 		t.Fatalf("export: %.200s: %v", raw, err)
+	}
+	step := export.Shown
+	if step < 40 {
+		t.Fatalf("paused at step %d, want ≥ 40", step)
 	}
 	if export.Status != 200 || export.Step != step || len(export.Loss) != step || export.Trace != 200 || export.Format != engine.TraceFormat {
 		t.Fatalf("exports: status %d step %d (want %d) %d losses, trace %d %q", export.Status, export.Step, step, len(export.Loss), export.Trace, export.Format)

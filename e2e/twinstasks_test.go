@@ -199,7 +199,7 @@ func TestBrowserTwinsTasks(t *testing.T) {
 		const href = document.querySelector('`+w+` [data-testid="export-json"]').href;
 		return new URL(href).searchParams.get("step") === document.querySelector('`+w+`').dataset.step;
 	})()`, 10*time.Second), chromedp.Sleep(300*time.Millisecond))
-	step := evalJS[int](t, ctx, `Number(document.querySelector('`+w+`').dataset.step)`)
+	step := settledStep(t, ctx, w)
 	raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
 		const r = await fetch(document.querySelector(%q).href);
 		if (!r.ok) return JSON.stringify({Status: r.status});
