@@ -181,6 +181,9 @@ func TestSeekReplays(t *testing.T) {
 //     largest in every seed, and its mean share of the parts' norms is
 //     0.6–0.72 ("about two thirds").
 func TestClaimsModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the four modes on three seeds (≈ 9 s of CPU); CI runs it without -short")
+	}
 	v := defaults(t)
 	c := Config(v, "all")
 	cfg := lab.AlbertModesConfig{Seeds: 3, Steps: v.Int("steps"), Task: c.Task, Blocks: c.Blocks, D: c.D, T: c.T, Batch: c.Batch, LR: c.LR, Parallel: true}

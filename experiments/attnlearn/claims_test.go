@@ -15,6 +15,9 @@ import (
 // attention-tasks`' measurement at the page's model (d 24, 1 block of 4
 // heads, 400 steps on length 8, tested at 8, 12 and 16).
 func TestClaims(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 27 models (≈ 10 s of CPU); CI runs it without -short")
+	}
 	t.Parallel()
 	res := attnTasks(t)
 	const sin, learned, none = engine.PositionsSinusoidal, engine.PositionsLearned, engine.PositionsNone

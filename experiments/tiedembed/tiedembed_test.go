@@ -85,6 +85,9 @@ const claimWindows = 512
 // One race per seed serves every check, trained without the ledger's tap
 // (lab.TiedRace.SetLedger); the seeds race in parallel (≈ 20 s of CPU each).
 func TestClaimsPerplexity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three 1,500-step races (≈ 60 s of CPU); CI runs it without -short")
+	}
 	v := defaults(t)
 	type result struct{ train, valid, train500, valid500, pageTrain, pageValid [2]float64 }
 	res := make([]result, claimSeeds)

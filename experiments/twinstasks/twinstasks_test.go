@@ -134,6 +134,9 @@ func finish(t *testing.T, e run.Experiment) {
 // 50 steps, and the two sides' contributions to the encoder's gradient
 // point mostly against each other (mean cosine over the run below −0.5).
 func TestClaimTwins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three twins-vs-towers races (≈ 10 s of CPU); CI runs it without -short")
+	}
 	forSeeds(t, func(t *testing.T, seed int) {
 		e, err := newTwins(defaults(t, TwinsName).With("seed", seed))
 		if err != nil {
@@ -193,6 +196,9 @@ func forSeeds(t *testing.T, f func(t *testing.T, seed int)) {
 // its mean over the first tenth of the run is 0.18–0.26 and over the last
 // tenth 0.16–0.20 (they do not line up further).
 func TestClaimTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three multi-task races (≈ 10 s of CPU); CI runs it without -short")
+	}
 	forSeeds(t, func(t *testing.T, seed int) {
 		e, err := newTasks(defaults(t, TasksName).With("seed", seed))
 		if err != nil {
