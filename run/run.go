@@ -87,6 +87,16 @@ func NewError(code, en, zh string) *Error {
 	return &Error{Code: code, Text: Text{En: en, Zh: zh}}
 }
 
+// DivergedError returns re as a step's error that also wraps
+// engine.ErrDiverged: the run turns Diverged and shows re's text in the
+// page's language.
+func DivergedError(re *Error) error { return &divergedError{re} }
+
+type divergedError struct{ re *Error }
+
+func (e *divergedError) Error() string   { return "diverged: " + e.re.Text.En }
+func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
+
 // Message returns a refusal's sentence in lang, for any error a command
 // returns: *Error and *ParamError have both languages; other errors are
 // the engine's or an experiment's own words.

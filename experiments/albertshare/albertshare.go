@@ -202,13 +202,6 @@ func (r *race) SetParams(v run.Values) error {
 	return r.load(v)
 }
 
-// divergedError is a race step that diverged: a *run.Error in both
-// languages that also wraps engine.ErrDiverged, so the run turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "albertshare: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 // Advance trains each model on the step's batch (the same sequences for
 // the four), probes the four, and evaluates when the schedule says so.
 func (r *race) Advance() error {
@@ -216,7 +209,7 @@ func (r *race) Advance() error {
 		return fmt.Errorf("albertshare: the budget of %d steps is spent", r.Total())
 	}
 	if r.diverged != nil {
-		return &divergedError{r.diverged}
+		return run.DivergedError(r.diverged)
 	}
 	results := make([]lab.AlbertStep, len(r.trainers))
 	for i, tr := range r.trainers {
@@ -227,7 +220,7 @@ func (r *race) Advance() error {
 				fmt.Sprintf("%s diverged at step %d (its loss or gradient is not a finite number) — lower the learning rate", m.En, res.Step),
 				fmt.Sprintf("%s 在第 %d 步发散（损失或梯度不是有限数）——请降低学习率", m.Zh, res.Step))
 			r.pos++
-			return &divergedError{r.diverged}
+			return run.DivergedError(r.diverged)
 		}
 		if err != nil {
 			return fmt.Errorf("albertshare: %w", err)

@@ -186,13 +186,6 @@ func (l *learn) SetParams(v run.Values) error {
 	return l.load(v)
 }
 
-// divergedError is a step that diverged: a *run.Error in both languages
-// that also wraps engine.ErrDiverged, so the run turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "attnlearn: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 // Advance trains on the step's batch, looks at the probe's attention maps
 // and, every EvalEvery steps and at the last, scores the model at every
 // test length.
@@ -201,7 +194,7 @@ func (l *learn) Advance() error {
 		return fmt.Errorf("attnlearn: the budget of %d steps is spent", l.Total())
 	}
 	if l.diverged != nil {
-		return &divergedError{l.diverged}
+		return run.DivergedError(l.diverged)
 	}
 	res, err := l.tr.Step()
 	if errors.Is(err, engine.ErrDiverged) {
@@ -210,7 +203,7 @@ func (l *learn) Advance() error {
 			fmt.Sprintf("模型在第 %d 步发散（损失或梯度不是有限数）——请降低学习率", res.Step))
 		l.pos++
 		l.loss, l.acc = append(l.loss, math.NaN()), append(l.acc, math.NaN())
-		return &divergedError{l.diverged}
+		return run.DivergedError(l.diverged)
 	}
 	if err != nil {
 		return fmt.Errorf("attnlearn: %w", err)

@@ -324,13 +324,6 @@ func (c *charModel) SetParams(v run.Values) error {
 // temperature is the sampling temperature τ.
 func (c *charModel) temperature() float64 { return c.v.Float("temperature") }
 
-// divergedError is a step whose loss or gradient stopped being finite: a
-// *run.Error in both languages that wraps engine.ErrDiverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "charmodel: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 // Advance trains one step: a batch of windows of the training text, the
 // engine's gradient, clipped to clipNorm, and an Adam step; then the reach
 // of the new weights. Every sampleEvery steps (and at the end) it also
@@ -340,18 +333,18 @@ func (c *charModel) Advance() error {
 		return fmt.Errorf("charmodel: the run's %d steps are done", total)
 	}
 	if c.diverged {
-		return &divergedError{run.NewError(run.CodeStepFailed,
+		return run.DivergedError(run.NewError(run.CodeStepFailed,
 			"the model diverged earlier; reset or lower the learning rate",
-			"模型之前已经发散；请重置或降低学习率")}
+			"模型之前已经发散；请重置或降低学习率"))
 	}
 	x, y := data.CharBatch(c.rng, trainText, vocabIndex, batch, c.p.SeqLen)
 	loss, err := c.model.ComputeGrad(x, y, nil)
 	if err != nil {
 		if errors.Is(err, engine.ErrDiverged) {
 			c.diverged = true
-			return &divergedError{run.NewError(run.CodeStepFailed,
+			return run.DivergedError(run.NewError(run.CodeStepFailed,
 				fmt.Sprintf("the model diverged at step %d (loss %v): lower the learning rate", c.pos+1, loss),
-				fmt.Sprintf("模型在第 %d 步发散（损失 %v）：请降低学习率", c.pos+1, loss))}
+				fmt.Sprintf("模型在第 %d 步发散（损失 %v）：请降低学习率", c.pos+1, loss)))
 		}
 		return fmt.Errorf("charmodel: %w", err)
 	}

@@ -213,19 +213,11 @@ func cosine(a, b grad) float64 {
 	return (a.W*b.W + a.B*b.B) / (na * nb)
 }
 
-// divergedError is a point where the loss or gradient is not finite: a
-// *run.Error in both languages wrapping engine.ErrDiverged, so that the run
-// turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "cliff: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 func errDiverged(w, b float64) error {
-	return &divergedError{re: &run.Error{Code: run.CodeStepFailed, Text: run.Text{
+	return run.DivergedError(&run.Error{Code: run.CodeStepFailed, Text: run.Text{
 		En: fmt.Sprintf("The gradient is not finite at w = %.4g, b = %.4g: gradient descent diverged.", w, b),
 		Zh: fmt.Sprintf("在 w = %.4g、b = %.4g 处梯度不是有限数：梯度下降发散了。", w, b),
-	}}}
+	}})
 }
 
 // advance takes one gradient-descent step from the path's last point.

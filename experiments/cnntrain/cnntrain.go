@@ -358,16 +358,8 @@ func (r *race) SetParams(v run.Values) error {
 	return r.load(v)
 }
 
-// divergedError is a race step that diverged: a *run.Error with the
-// reason in both languages, wrapping engine.ErrDiverged so that the run
-// turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "cnntrain: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 func newDivergedError(t run.Text) error {
-	return &divergedError{re: &run.Error{Code: run.CodeStepFailed, Text: t}}
+	return run.DivergedError(&run.Error{Code: run.CodeStepFailed, Text: t})
 }
 
 // diverges says why model i's step diverged (res and err are its trainer's

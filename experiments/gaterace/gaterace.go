@@ -211,13 +211,6 @@ func (r *race) SetParams(v run.Values) error {
 	return r.load(v)
 }
 
-// divergedError is a race step that diverged: a *run.Error in both
-// languages that also wraps engine.ErrDiverged, so the run turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "gaterace: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 // Advance trains each model on the step's batch (the same sequences for
 // the three), then evaluates and profiles when the schedule says so. A
 // model whose loss or gradient stops being finite ends the race: Advance
@@ -228,7 +221,7 @@ func (r *race) Advance() error {
 		return fmt.Errorf("gaterace: the budget of %d steps is spent", r.Total())
 	}
 	if r.diverged != nil {
-		return &divergedError{r.diverged}
+		return run.DivergedError(r.diverged)
 	}
 	results := make([]lab.SeqStep, len(r.trainers))
 	for i, tr := range r.trainers {
@@ -239,7 +232,7 @@ func (r *race) Advance() error {
 				fmt.Sprintf("%s diverged at step %d (its loss or gradient is not a finite number) — lower the learning rate", m, res.Step),
 				fmt.Sprintf("%s 在第 %d 步发散（损失或梯度不是有限数）——请降低学习率", m, res.Step))
 			r.pos++
-			return &divergedError{r.diverged}
+			return run.DivergedError(r.diverged)
 		}
 		if err != nil {
 			return fmt.Errorf("gaterace: %w", err)

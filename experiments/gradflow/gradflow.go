@@ -261,17 +261,10 @@ func (f *flow) Advance() error {
 	return nil
 }
 
-// divergedError is a step whose numbers stopped being finite: a *run.Error
-// in both languages that also wraps engine.ErrDiverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "gradflow: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 func (f *flow) diverged() error {
-	return &divergedError{re: run.NewError(run.CodeStepFailed,
+	return run.DivergedError(run.NewError(run.CodeStepFailed,
 		fmt.Sprintf("The gradient exploded at step %d: the loss or a gradient is no longer a finite number. Lower λ₁ or the learning rate, then Reset.", f.pos),
-		fmt.Sprintf("梯度在第 %d 步爆炸：损失或某个梯度已不是有限数。请调低 λ₁ 或学习率，然后重置。", f.pos))}
+		fmt.Sprintf("梯度在第 %d 步爆炸：损失或某个梯度已不是有限数。请调低 λ₁ 或学习率，然后重置。", f.pos)))
 }
 
 // Restart goes back to step 0 with the same parameters.

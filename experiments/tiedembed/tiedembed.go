@@ -213,11 +213,6 @@ func (r *race) SetParams(v run.Values) error {
 	return r.load(v)
 }
 
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "tiedembed: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 // Advance trains both models on the step's batch, then measures the
 // perplexities when the schedule says so.
 func (r *race) Advance() error {
@@ -225,7 +220,7 @@ func (r *race) Advance() error {
 		return fmt.Errorf("tiedembed: the budget of %d steps is spent", r.Total())
 	}
 	if r.diverged != nil {
-		return &divergedError{r.diverged}
+		return run.DivergedError(r.diverged)
 	}
 	losses, err := r.r.Step()
 	if errors.Is(err, engine.ErrDiverged) {
@@ -233,7 +228,7 @@ func (r *race) Advance() error {
 		r.diverged = run.NewError(run.CodeStepFailed,
 			fmt.Sprintf("a model diverged at step %d (its loss or gradient is not a finite number) — lower the learning rate", r.pos),
 			fmt.Sprintf("一个模型在第 %d 步发散（损失或梯度不是有限数）——请降低学习率", r.pos))
-		return &divergedError{r.diverged}
+		return run.DivergedError(r.diverged)
 	}
 	if err != nil {
 		return fmt.Errorf("tiedembed: %w", err)

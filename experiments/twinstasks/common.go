@@ -126,13 +126,6 @@ func curve(v []float64) viz.Quantized {
 // curveEvery is how many steps one point of curve(v) averages.
 func curveEvery(n int) int { return max(1, (n+curvePoints-1)/curvePoints) }
 
-// divergedError is a step that diverged: both languages, and it wraps
-// engine.ErrDiverged so that the run turns Diverged.
-type divergedError struct{ re *run.Error }
-
-func (e *divergedError) Error() string   { return "twinstasks: " + e.re.Text.En }
-func (e *divergedError) Unwrap() []error { return []error{e.re, engine.ErrDiverged} }
-
 func diverged(step int) *run.Error {
 	return run.NewError(run.CodeStepFailed,
 		fmt.Sprintf("a model diverged at step %d (its loss or gradient is not a finite number) — lower the learning rate", step),

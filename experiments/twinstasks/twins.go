@@ -110,13 +110,13 @@ func (t *twins) Advance() error {
 		return fmt.Errorf("twinstasks: the budget of %d steps is spent", t.Total())
 	}
 	if t.diverged != nil {
-		return &divergedError{t.diverged}
+		return run.DivergedError(t.diverged)
 	}
 	st, err := t.tr.Step()
 	t.pos++
 	if errors.Is(err, engine.ErrDiverged) {
 		t.diverged = diverged(t.pos)
-		return &divergedError{t.diverged}
+		return run.DivergedError(t.diverged)
 	}
 	if err != nil {
 		return fmt.Errorf("twinstasks: %w", err)
