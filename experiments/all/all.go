@@ -16,8 +16,10 @@ import (
 	_ "github.com/paramshare/paramshare/experiments/drawdigit"
 	_ "github.com/paramshare/paramshare/experiments/gaterace"
 	_ "github.com/paramshare/paramshare/experiments/gradflow"
+	_ "github.com/paramshare/paramshare/experiments/modelcount"
 	_ "github.com/paramshare/paramshare/experiments/paramcalc"
 	_ "github.com/paramshare/paramshare/experiments/rnnunroll"
+	_ "github.com/paramshare/paramshare/experiments/sharingeval"
 	_ "github.com/paramshare/paramshare/experiments/tiedembed"
 	_ "github.com/paramshare/paramshare/experiments/twinstasks"
 )

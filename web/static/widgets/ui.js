@@ -289,7 +289,10 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
       const changed = m.state !== state;
       state = m.state;
       root.dataset.state = state;
-      if (state !== "running") wantPlaying = false;
+      // The server's last word decides: a late "paused" (the step before
+      // a play) must not outlive the "running" that follows it.
+      if (state === "running") wantPlaying = true;
+      else if (state !== "working") wantPlaying = false;
       ctl.setState(state);
       ctl.setSpeed(m.speed);
       return changed;
