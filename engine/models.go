@@ -59,11 +59,18 @@ func BuildModel(name string, seed uint64) (*Model, error) {
 //	flatten, linear C2·(S/4)²→Classes
 //
 // on one-channel S×S images (lc: locally_connected2d in place of each conv).
+// With GlobalPool the flatten becomes global_avg_pool2d and the classifier
+// reads C2 channel means: linear C2→Classes.
 type CNNConfig struct {
 	Size      int // image side S, a multiple of 4
 	Channels1 int // C1
 	Channels2 int // C2
 	Classes   int
+	// GlobalPool averages each of the C2 feature maps over the whole image
+	// (global_avg_pool2d) instead of flattening them: the classifier then
+	// sees what features are present, not where, so a shifted digit gets
+	// nearly the same answer. False is the lessons' cnn and lc.
+	GlobalPool bool
 }
 
 // DefaultCNNConfig is the lessons' CNN for 28×28 MNIST digits: 8 and 16
@@ -80,8 +87,14 @@ func (c CNNConfig) check(name string) error {
 	return nil
 }
 
-// features is the length of the flattened trunk output.
-func (c CNNConfig) features() int { return c.Channels2 * (c.Size / 4) * (c.Size / 4) }
+// features is the length of the flattened trunk output (C2 with
+// GlobalPool).
+func (c CNNConfig) features() int {
+	if c.GlobalPool {
+		return c.Channels2
+	}
+	return c.Channels2 * (c.Size / 4) * (c.Size / 4)
+}
 
 // convTrunk returns conv1 … pool2, flatten, with convolutions (or, when
 // local, locally connected layers) drawn from rng in order.
@@ -139,6 +152,9 @@ func newImageClassifier(name string, cfg CNNConfig, local bool, seed uint64) (*M
 	layers, err := convTrunk(cfg, local, rng)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.GlobalPool {
+		layers[len(layers)-1] = NewGlobalAvgPool2d("gap") // in place of the flatten
 	}
 	fc, err := NewLinear("fc", cfg.features(), cfg.Classes, rng)
 	if err != nil {

@@ -318,7 +318,8 @@ var (
 )
 
 // layerKinds is the format's table of layer types, the contract's and the
-// project's own (elman_rnn, multitask_heads).
+// project's own (elman_rnn, multitask_heads, global_avg_pool2d,
+// unshared_rnn).
 var layerKinds = map[string]layerKind{
 	"linear":              {attrs: []string{"in_features", "out_features"}, params: []string{"weight", "bias"}},
 	"conv2d":              convKind,
@@ -344,8 +345,10 @@ var layerKinds = map[string]layerKind{
 		params: slices.Concat([]string{"ln1.weight", "ln1.bias"}, prefixed("attn.", attentionParams),
 			[]string{"ln2.weight", "ln2.bias", "ff1.weight", "ff1.bias", "ff2.weight", "ff2.bias"}),
 	},
-	"siamese":         {attrs: []string{"distance"}},
-	"multitask_heads": {attrs: []string{"in_features", "heads"}}, // params head0.weight, head0.bias, … per head
+	"siamese":           {attrs: []string{"distance"}},
+	"multitask_heads":   {attrs: []string{"in_features", "heads"}}, // params head0.weight, head0.bias, … per head
+	"global_avg_pool2d": {},
+	"unshared_rnn":      {attrs: []string{"input_size", "hidden_size", "seq_len"}, params: recurrentKind.params},
 }
 
 // lossAttrs lists the attrs of each loss type the format knows.

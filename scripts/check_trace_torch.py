@@ -16,11 +16,12 @@ max|g_go − g_torch| / max|g_torch| (0 when both are 0). --verbose prints
 every parameter. The exit status is 1 when a difference is above --tol.
 
 Torch's own modules do the work wherever one exists: nn.RNN / nn.LSTM /
-nn.GRU, nn.MultiheadAttention (in_proj = cat(w_q, w_k, w_v)) and
-nn.TransformerEncoderLayer(norm_first=True) are called with the trace's
-tensors through torch.nn.utils.stateless.functional_call, so a tied
+nn.GRU, nn.MultiheadAttention (in_proj = cat(w_q, w_k, w_v)),
+nn.TransformerEncoderLayer(norm_first=True) and, for unshared_rnn, one
+nn.RNNCell per time step are called with the trace's tensors through torch.nn.utils.stateless.functional_call, so a tied
 parameter is one leaf tensor wherever it is used and its .grad is the sum of
-its uses, as in the trace. Needs PyTorch (Debian's python3-torch 1.13 is
+its uses, as in the trace; global_avg_pool2d is
+F.adaptive_avg_pool2d(x, 1) flattened. Needs PyTorch (Debian's python3-torch 1.13 is
 enough).
 """
 import argparse
@@ -113,6 +114,18 @@ def recurrent(kind, a, p, x):
     return out
 
 
+def unshared_rnn(a, p, x):
+    """One nn.RNNCell (tanh) per time step, cell t with the trace's weight_ih[t] … bias_hh[t]."""
+    cell = nn.RNNCell(a["input_size"], a["hidden_size"], nonlinearity="tanh")
+    h = torch.zeros(x.shape[0], a["hidden_size"])
+    out = []
+    for t in range(x.shape[1]):  # at most seq_len steps: there are no weights past it
+        state = {k: p[k][t] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        h = functional_call(cell, state, (x[:, t], h))
+        out.append(h)
+    return torch.stack(out, dim=1)
+
+
 def transformer_block(a, p, x):
     mod = nn.TransformerEncoderLayer(
         a["d_model"], a["num_heads"], dim_feedforward=a["d_ff"], dropout=0.0,
@@ -156,6 +169,8 @@ def apply(layer, params, x):
         return F.max_pool2d(x, a["kernel_size"], a["stride"])
     if t == "avgpool2d":
         return F.avg_pool2d(x, a["kernel_size"], a["stride"])
+    if t == "global_avg_pool2d":
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
     if t == "relu":
         return torch.relu(x)
     if t == "tanh":
@@ -170,6 +185,8 @@ def apply(layer, params, x):
         return F.one_hot(x.long(), a["num_classes"]).double()
     if t in ("rnn", "lstm", "gru"):
         return recurrent(t, a, p, x)
+    if t == "unshared_rnn":
+        return unshared_rnn(a, p, x)
     if t == "last_step":
         return x[:, -1]
     if t == "positional_encoding":
