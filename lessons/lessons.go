@@ -69,6 +69,7 @@ type Entry struct {
 type Set struct {
 	lessons map[string]map[string]*Lesson // lang → slug → lesson
 	outline map[string][]Entry            // lang → planned rows (Lesson filled in later)
+	code    map[string][]byte             // CodeDir's files by name
 }
 
 // A Loader loads lesson sets, with checks beyond the lessons' own syntax.
@@ -147,6 +148,11 @@ func (ld Loader) Load(fsys fs.FS) (*Set, error) {
 			s.lessons[lang][l.Slug] = l
 		}
 	}
+	code, err := loadCode(fsys)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("lessons: %s: %w", CodeDir, err))
+	}
+	s.code = code
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -168,7 +174,7 @@ func (ld Loader) loadLesson(fsys fs.FS, md goldmark.Markdown, name, lang string)
 	if base := strings.TrimSuffix(path.Base(name), ".md"); base != fm.Slug {
 		return nil, fmt.Errorf("lessons: %s: slug %q must match the file name (%s.md)", name, fm.Slug, fm.Slug)
 	}
-	html, widgets, err := renderBody(md, []byte(body), bodyLine, lang, ld.ValidateWidget)
+	html, widgets, err := renderBody(md, fsys, []byte(body), bodyLine, lang, ld.ValidateWidget)
 	if err != nil {
 		return nil, nameEach(name, err)
 	}
@@ -267,6 +273,13 @@ func (s *Set) Neighbours(lang, slug string) (prev, next *Lesson) {
 		}
 	}
 	return prev, next
+}
+
+// CodeFile returns the file of CodeDir called name (a script or Go file a
+// lesson shows), and whether there is one.
+func (s *Set) CodeFile(name string) ([]byte, bool) {
+	b, ok := s.code[name]
+	return b, ok
 }
 
 // Outline returns the course in lang, in order: the planned rows of the

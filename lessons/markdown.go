@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -117,6 +118,7 @@ func (htmlRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 		}
 		return ast.WalkSkipChildren, nil
 	})
+	reg.Register(kindCode, renderCode)
 	reg.Register(kindWidget, func(w util.BufWriter, _ []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
@@ -176,7 +178,7 @@ var noscriptText = map[string]string{
 // nil, is Loader.ValidateWidget. Every problem (bad widget params, unknown
 // TeX) is reported, joined; a body beyond MaxBlockBytes or MaxNesting is
 // reported alone, without converting the rest.
-func renderBody(md goldmark.Markdown, body []byte, firstLine int, lang string, validate func(string, json.RawMessage) error) (string, []Widget, error) {
+func renderBody(md goldmark.Markdown, fsys fs.FS, body []byte, firstLine int, lang string, validate func(string, json.RawMessage) error) (string, []Widget, error) {
 	if err := checkBlocks(body, firstLine); err != nil {
 		return "", nil, err
 	}
@@ -216,6 +218,20 @@ func renderBody(md goldmark.Markdown, body []byte, firstLine int, lang string, v
 			info = strings.TrimSpace(string(fence.Info.Segment.Value(body)))
 		}
 		fields := strings.Fields(info)
+		if len(fields) == 1 && fields[0] == "code" {
+			var lines []string
+			for i := 0; i < fence.Lines().Len(); i++ {
+				seg := fence.Lines().At(i)
+				lines = append(lines, string(seg.Value(body)))
+			}
+			shown, err := parseCodeDirective(fsys, lines)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("line %d: %w", lineOf(fence.Info.Segment.Start), err))
+				continue
+			}
+			fence.Parent().ReplaceChild(fence.Parent(), fence, &codeNode{shown: shown, lang: lang})
+			continue
+		}
 		if len(fields) == 0 || fields[0] != "widget" {
 			continue
 		}

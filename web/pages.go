@@ -190,6 +190,22 @@ func serverError(log *slog.Logger) http.Handler {
 }
 
 // handleHealthz answers load balancers and scripts that the server is up.
+// handleCode serves a file a lesson shows in its "In code" section (a
+// PyTorch script or a Go file of lessons/code) as plain text, so that the
+// page's download link and a browser's view of it both work.
+func handleCode(set *lessons.Set, notFound http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := set.CodeFile(r.PathValue("file"))
+		if !ok {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(b)
+	})
+}
+
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -25,6 +25,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, set *lessons.Set, live *Liv
 		mux.Handle("GET /lang/"+lang, handleSetLang(lang))
 	}
 	mux.Handle("GET /static/", static)
+	mux.Handle("GET /code/{file}", handleCode(set, notFound))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.HandleFunc("GET /ws", live.ServeWS)
 	mux.HandleFunc("GET /export/{file}", live.ServeExport)

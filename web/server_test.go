@@ -80,6 +80,11 @@ func TestRoutes(t *testing.T) {
 		{"/static/site.css", "text/css; charset=utf-8", "prefers-color-scheme", 200},
 		{"/static/favicon.svg", "image/svg+xml", "<svg", 200},
 		{"/static/", "text/html; charset=utf-8", "Page not found", 404},
+		{"/code/how-a-shared-kernel-learns.py", "text/plain; charset=utf-8", "import torch", 200},
+		{"/code/convgrad_test.go", "text/plain; charset=utf-8", "in-code:begin ledger", 200},
+		{"/code/.env.py", "text/html; charset=utf-8", "Page not found", 404},
+		{"/code/nope.py", "text/html; charset=utf-8", "Page not found", 404},
+		{"/en/lessons/how-a-shared-kernel-learns", "text/html; charset=utf-8", `<a href="/code/how-a-shared-kernel-learns.py" download=`, 200},
 		{"/static/nope.js", "text/html; charset=utf-8", "Page not found", 404},
 	}
 	for _, tt := range tests {

@@ -747,6 +747,142 @@ export function fieldInput(f, current, choose, { name = String, onRange } = {}) 
   return input;
 }
 
+// ---- Settings in the page's address ----------------------------------------
+//
+// A widget's settings live in the page's query, as TensorFlow Playground's
+// do, so that a link shares them: ID.FIELD=VALUE for each field whose value
+// differs from the lesson's (w1.stride=2&w1.padding=0&w2.lr=0.01). One
+// readable pair per setting, not one packed value per widget: a reader can
+// see and edit a link, the same FIELD=VALUE form as the export URL, and the
+// server's refusal names the one key that is wrong. Only what differs from
+// the lesson is written, so a lesson opened plainly keeps a bare address.
+// The step is not a setting: a link opens at step 0 (a trained step would
+// cost the opener the whole training again). app.js reads the settings
+// before it mounts a widget; liveWidget writes them as they change.
+
+/** A value longer than this (a drawing's pixels) stays out of the address: a link is not a file. */
+export const URL_VALUE_MAX = 64;
+
+// A widget id as lessons/markdown.go writes it; a query key ID.FIELD with
+// such an id is a widget setting, anything else is left alone.
+const urlWidgetID = /^w[0-9]+$/;
+
+/**
+ * urlSettings reads the widget settings of a query string: a Map from
+ * widget id to [[field, raw text], …] in the query's order. Keys that are
+ * not ID.FIELD with a widget id are not settings.
+ */
+export function urlSettings(search = location.search) {
+  const out = new Map();
+  for (const [key, raw] of new URLSearchParams(search)) {
+    const dot = key.indexOf(".");
+    if (dot < 0) continue;
+    const id = key.slice(0, dot);
+    const name = key.slice(dot + 1);
+    if (!urlWidgetID.test(id) || !name) continue;
+    if (!out.has(id)) out.set(id, []);
+    out.get(id).push([name, raw]);
+  }
+  return out;
+}
+
+const numberText = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * urlValue types a setting's text before the spec is known: like the
+ * lesson's value for that field (like) when it has one — a string stays a
+ * string ("32" for a choice), a number becomes a number, a boolean a
+ * boolean — otherwise true/false, a number or the text. Text that does not
+ * fit stays text, for the server to refuse in its own words.
+ */
+export function urlValue(raw, like) {
+  const bool = raw === "true" ? true : raw === "false" ? false : undefined;
+  if (typeof like === "string") return raw;
+  if (typeof like === "boolean") return bool ?? raw;
+  const num = numberText.test(raw.trim()) ? Number(raw) : NaN;
+  if (typeof like === "number") return Number.isFinite(num) ? num : raw;
+  if (bool !== undefined) return bool;
+  return Number.isFinite(num) ? num : raw;
+}
+
+/**
+ * specParams gives params the types of the spec's fields where they can be
+ * converted without doubt (a choice's 32 is "32", an int's "3" is 3, a
+ * bool's "true" is true): what start sends. Anything else is left as it is,
+ * for the server to refuse.
+ */
+export function specParams(fields, params) {
+  const out = { ...params };
+  for (const f of fields) {
+    const v = out[f.name];
+    if (v === undefined || v === null) continue;
+    if ((f.kind === "choice" || f.kind === "bytes") && (typeof v === "number" || typeof v === "boolean")) out[f.name] = String(v);
+    else if ((f.kind === "int" || f.kind === "number") && typeof v === "string" && numberText.test(v.trim())) out[f.name] = Number(v);
+    else if (f.kind === "bool" && (v === "true" || v === "false")) out[f.name] = v === "true";
+  }
+  return out;
+}
+
+const urlWrites = new Map(); // widget id -> [[field, text], …] not yet in the address
+let urlTimer = 0;
+
+/**
+ * setURLSettings puts widget id's settings ([[field, text], …], [] for
+ * none) in the page's address, after a short quiet spell (a slider drag
+ * writes once, at its end) and with history.replaceState: a change of
+ * setting is no new history entry. now writes at once. Other widgets'
+ * settings, other query keys and the fragment are kept; widgets' keys
+ * come in the page's order.
+ */
+export function setURLSettings(id, entries, now = false) {
+  urlWrites.set(id, entries);
+  clearTimeout(urlTimer);
+  if (now) writeURL();
+  else urlTimer = setTimeout(writeURL, 400);
+}
+
+function writeURL() {
+  clearTimeout(urlTimer);
+  if (!urlWrites.size) return;
+  const current = urlSettings();
+  for (const [id, entries] of urlWrites) current.set(id, entries);
+  urlWrites.clear();
+  const q = new URLSearchParams();
+  for (const [key, v] of new URLSearchParams(location.search)) {
+    const dot = key.indexOf(".");
+    if (dot > 0 && urlWidgetID.test(key.slice(0, dot)) && key.length > dot + 1) continue;
+    q.append(key, v);
+  }
+  // The page's widgets in order, then ids the page does not have (app.js
+  // reports and drops those).
+  const ids = [...document.querySelectorAll("[data-widget]")].map((e) => e.id);
+  for (const id of current.keys()) if (!ids.includes(id)) ids.push(id);
+  for (const id of ids) for (const [name, v] of current.get(id) ?? []) q.append(`${id}.${name}`, v);
+  const search = q.size ? "?" + q.toString() : "";
+  if (search === location.search) return;
+  history.replaceState(history.state, "", location.pathname + search + location.hash);
+}
+
+/**
+ * urlEntries lists the settings of params (the widget's, as liveWidget's
+ * params() gives them) that differ from the lesson's (lesson, else the
+ * field's default), in the fields' order, as [[field, text], …]; values
+ * longer than URL_VALUE_MAX are left out.
+ */
+export function urlEntries(fields, params, lesson) {
+  const out = [];
+  for (const f of fields) {
+    const v = params[f.name];
+    if (v === undefined || v === null) continue;
+    const base = lesson[f.name] ?? f.default;
+    const text = String(v);
+    if (base !== undefined && base !== null && text === String(base)) continue;
+    if (text.length > URL_VALUE_MAX) continue;
+    out.push([f.name, text]);
+  }
+  return out;
+}
+
 // ---- A live widget ------------------------------------------------------------
 
 /**

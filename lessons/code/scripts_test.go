@@ -1,0 +1,135 @@
+package code_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	_ "github.com/paramshare/paramshare/experiments/all"
+	"github.com/paramshare/paramshare/run"
+)
+
+// scriptTest is one "# test: EXPERIMENT EXPORT STEP [PARAMS]" line of a
+// script: the export of the experiment's run (the lesson's defaults, or
+// PARAMS over them) at STEP, which the script must accept.
+type scriptTest struct {
+	experiment, export string
+	step               int
+	params             json.RawMessage
+}
+
+// scriptTests reads a script's test lines.
+func scriptTests(t *testing.T, file string) []scriptTest {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []scriptTest
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "# test: ")
+		if !ok {
+			continue
+		}
+		fields := strings.SplitN(rest, " ", 4)
+		if len(fields) < 3 {
+			t.Fatalf("%s: test line %q: want EXPERIMENT EXPORT STEP [PARAMS]", file, rest)
+		}
+		step, err := strconv.Atoi(fields[2])
+		if err != nil {
+			t.Fatalf("%s: test line %q: %v", file, rest, err)
+		}
+		st := scriptTest{experiment: fields[0], export: fields[1], step: step}
+		if len(fields) == 4 {
+			st.params = json.RawMessage(fields[3])
+		}
+		out = append(out, st)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no \"# test: EXPERIMENT EXPORT STEP\" line: every script must be run by this test", file)
+	}
+	return out
+}
+
+// torchPython returns a python3 that can import torch, or "".
+func torchPython() string {
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(py, "-c", "import torch").Run() == nil {
+			return py
+		}
+	}
+	return ""
+}
+
+// TestScripts runs every lesson script on the file the page offers for
+// download (the export its test lines name, made by the experiment exactly
+// as /export makes it) and requires it to exit 0: the script's own check
+// of the page's numbers against PyTorch passed.
+func TestScripts(t *testing.T) {
+	scripts, err := filepath.Glob("*.py")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts (%v)", err)
+	}
+	py := torchPython()
+	for _, script := range scripts {
+		tests := scriptTests(t, script) // read even without torch: a script without a test line fails
+		t.Run(strings.TrimSuffix(script, ".py"), func(t *testing.T) {
+			if py == "" {
+				t.Skip("no python3 with torch: install python3-torch (Debian) to run the lessons' PyTorch scripts")
+			}
+			if testing.Short() {
+				t.Skip("skipped with -short: starting PyTorch takes seconds")
+			}
+			for _, st := range tests {
+				file := exportFile(t, st)
+				out, err := exec.Command(py, script, file).CombinedOutput()
+				if err != nil {
+					t.Fatalf("python3 %s on %s's %s at step %d: %v\n%s", script, st.experiment, st.export, st.step, err, out)
+				}
+				t.Logf("%s at step %d: %s", st.experiment, st.step, strings.TrimSpace(string(out)))
+			}
+		})
+	}
+}
+
+// exportFile writes st's export to a temporary file and returns its path.
+func exportFile(t *testing.T, st scriptTest) string {
+	t.Helper()
+	s, ok := run.Lookup(st.experiment)
+	if !ok {
+		t.Fatalf("no experiment %q", st.experiment)
+	}
+	e, ok := s.Export(st.export)
+	if !ok {
+		t.Fatalf("%s has no %s export", st.experiment, st.export)
+	}
+	v := run.Defaults(s.Fields)
+	if st.params != nil {
+		var err error
+		if v, err = s.Decode(v, st.params); err != nil {
+			t.Fatalf("%s params %s: %v", st.experiment, st.params, err)
+		}
+	}
+	exp, err := run.Replay(context.Background(), s, v, st.step, run.NewScheduler(1), run.Owner{})
+	if err != nil {
+		t.Fatalf("%s: replay to step %d: %v", st.experiment, st.step, err)
+	}
+	path := filepath.Join(t.TempDir(), st.experiment+"."+st.export)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := e.Write(f, exp, "en"); err != nil {
+		t.Fatalf("%s %s: %v", st.experiment, st.export, err)
+	}
+	return path
+}
