@@ -136,7 +136,7 @@ func torchPython() string {
 // TestTracesMatchPyTorch rebuilds every model's trace in PyTorch with
 // scripts/check_trace_torch.py and requires the loss and every gradient to
 // agree within a relative 1e-9 (float64 both sides). It needs python3 with
-// torch and is skipped without (CI has no torch).
+// torch and is skipped without (CI installs python3-torch).
 func TestTracesMatchPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starting PyTorch takes seconds")
