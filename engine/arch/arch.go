@@ -24,6 +24,10 @@ type Model struct {
 	Source string  `json:"source,omitempty"` // the paper or code it follows
 	Rule   string  `json:"rule,omitempty"`   // what is counted (biases, LayerNorm γ/β, pooler; buffers excluded)
 	Layers []Layer `json:"layers"`
+	// The input of one example: an image [C,H,W] (or a vector [N]) in
+	// Input, or a sequence of SeqLen token indices. Exactly one is set.
+	Input  []int `json:"input,omitempty"`
+	SeqLen int   `json:"seq_len,omitempty"`
 }
 
 // Row is one layer's three numbers.
@@ -34,6 +38,7 @@ type Row struct {
 	Uses       int64  `json:"uses"`     // multiply-adds per example
 	Unshared   int64  `json:"unshared"` // parameters it would hold with no sharing
 	SharedWith string `json:"shared_with,omitempty"`
+	Output     string `json:"output"` // one example's output shape: "64×55×55", "512×768" (positions × features), "4096"
 }
 
 // Table is a counted model: its rows and their totals.
@@ -44,6 +49,9 @@ type Table struct {
 	Params   int64  `json:"params"`
 	Uses     int64  `json:"uses"`
 	Unshared int64  `json:"unshared"`
+	Source   string `json:"source,omitempty"`
+	Input    []int  `json:"input,omitempty"`   // one example's image [C,H,W], if any
+	SeqLen   int    `json:"seq_len,omitempty"` // the sequence length Uses are counted at, if any
 }
 
 // Options are the sharing switches a preset takes.
@@ -52,4 +60,6 @@ type Options struct {
 	Tie         bool   // the output projection uses the input embedding's matrix
 	Pooler      bool   // BERT/ALBERT's pooler (a dense layer on [CLS])
 	UnshareConv bool   // every conv2d becomes a locally connected layer
+	SeqLen      int    // sequence length Uses are counted at; 0: the preset's (512 BERT/ALBERT, 1024 GPT-2)
+	Vocab       int    // vocabulary size; 0: the source's (30522 BERT, 30000 ALBERT, 50257 GPT-2)
 }
