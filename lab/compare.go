@@ -16,7 +16,7 @@ import (
 // and seeds; with the same seed every model also sees the digits in the
 // same order (a trainer's order depends on the seed and the subset only).
 type CompareConfig struct {
-	Models    []string           `json:"models"`    // of Models(); all three by default
+	Models    []string           `json:"models"`    // of Models() or ControlModels(); Models() by default
 	Seeds     int                `json:"seeds"`     // seeds 1…Seeds, 1…20
 	Epochs    int                `json:"epochs"`    // passes over the training subset, 1…100
 	TrainSize int                `json:"trainSize"` // as TrainConfig

@@ -46,7 +46,7 @@ const momentum = 0.9
 // optimized and on how much data. The zero value is not valid; start from
 // DefaultTrainConfig.
 type TrainConfig struct {
-	Model     string  `json:"model"`     // "cnn", "lc" or "mlp"
+	Model     string  `json:"model"`     // "cnn", "lc" or "mlp", or one of ControlModels()
 	Optimizer string  `json:"optimizer"` // "sgd", "momentum" or "adam"
 	LR        float64 `json:"lr"`        // learning rate, in (0, 1]
 	Batch     int     `json:"batch"`     // examples per step, 1…256
@@ -78,8 +78,8 @@ func DefaultTrainConfig(model string) TrainConfig {
 // the range, or nil when c can be trained.
 func (c TrainConfig) Validate() error {
 	switch {
-	case !slices.Contains(Models(), c.Model):
-		return fmt.Errorf("lab: model %q: want one of %s", c.Model, strings.Join(Models(), ", "))
+	case !slices.Contains(trainableModels(), c.Model):
+		return fmt.Errorf("lab: model %q: want one of %s", c.Model, strings.Join(trainableModels(), ", "))
 	case !slices.Contains(Optimizers(), c.Optimizer):
 		return fmt.Errorf("lab: optimizer %q: want one of %s", c.Optimizer, strings.Join(Optimizers(), ", "))
 	case !(c.LR > 0 && c.LR <= MaxLR): // also rejects NaN

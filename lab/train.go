@@ -87,7 +87,7 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 // first epoch's order again, and clears a divergence: the trainer is as
 // NewTrainer left it, and its steps repeat the same losses.
 func (t *Trainer) Reset() error {
-	m, err := engine.BuildModel(t.cfg.Model, t.cfg.Seed)
+	m, err := buildDigitModel(t.cfg.Model, t.cfg.Seed)
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
