@@ -62,4 +62,5 @@ type Options struct {
 	UnshareConv bool   // every conv2d becomes a locally connected layer
 	SeqLen      int    // sequence length Uses are counted at; 0: the preset's (512 BERT/ALBERT, 1024 GPT-2)
 	Vocab       int    // vocabulary size; 0: the source's (30522 BERT, 30000 ALBERT, 50257 GPT-2)
+	Embed       int    // ALBERT's embedding size E; 0: 128. E = d drops the E→d projection, as the original ALBERT code does
 }

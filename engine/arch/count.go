@@ -593,6 +593,7 @@ func partialConv(a *attrs, in shape, c *calc) (counted, error) {
 func subsample(a *attrs, in shape, c *calc) (counted, error) {
 	k := a.int("kernel_size", 1, 0)
 	s := a.int("stride", 1, 0)
+	local := a.bool("locally_connected", false)
 	if a.err != nil {
 		return counted{}, nil
 	}
@@ -605,13 +606,19 @@ func subsample(a *attrs, in shape, c *calc) (counted, error) {
 	}
 	ow, _ := outSize(in.w, k, s, 0, 1)
 	units := c.mul(int64(in.c), int64(oh), int64(ow))
-	return counted{
+	r := counted{
 		params:   c.mul(2, int64(in.c)),
 		uses:     c.mul(units, int64(k), int64(k)),
 		unshared: c.mul(2, units),
 		sig:      fmt.Sprintf("coefficient [%d] bias [%d]", in.c, in.c),
 		out:      shape{kind: imageShape, c: in.c, h: oh, w: ow},
-	}, nil
+	}
+	if local {
+		// a coefficient and a bias of its own for every unit
+		r.params = r.unshared
+		r.sig = fmt.Sprintf("coefficient [%d,%d,%d] bias [%d,%d,%d]", in.c, oh, ow, in.c, oh, ow)
+	}
+	return r, nil
 }
 
 func pool(a *attrs, in shape, c *calc) (counted, error) {

@@ -11,7 +11,7 @@ type Preset struct {
 	Name     string   `json:"name"`
 	Title    string   `json:"title"`
 	Source   string   `json:"source"`  // the paper or code it is built as
-	Options  []string `json:"options"` // the Options that apply: "share", "tie", "pooler", "unshare_conv", "seq_len", "vocab"
+	Options  []string `json:"options"` // the Options that apply: "share", "tie", "pooler", "unshare_conv", "seq_len", "vocab", "embed"
 	Defaults Options  `json:"defaults"`
 }
 
@@ -36,11 +36,11 @@ var presets = []Preset{
 	{"bert-large", "BERT-large", "Hugging Face transformers BertModel, bert-large-uncased config (Devlin et al. 2019): 24 layers, d 1024, 16 heads, d_ff 4096",
 		[]string{"pooler", "seq_len", "vocab"}, Options{Pooler: true, SeqLen: 512}},
 	{"albert-base", "ALBERT-base", "Hugging Face transformers AlbertModel, albert-base-v2 config (Lan et al. 2019/2020): 12 layers, E 128, d 768, 12 heads, d_ff 3072",
-		[]string{"share", "pooler", "seq_len", "vocab"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
+		[]string{"share", "pooler", "seq_len", "vocab", "embed"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
 	{"albert-large", "ALBERT-large", "Hugging Face transformers AlbertModel, albert-large-v2 config (Lan et al. 2019/2020): 24 layers, E 128, d 1024, 16 heads, d_ff 4096",
-		[]string{"share", "pooler", "seq_len", "vocab"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
+		[]string{"share", "pooler", "seq_len", "vocab", "embed"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
 	{"albert-xlarge", "ALBERT-xlarge", "Hugging Face transformers AlbertModel, albert-xlarge-v2 config (Lan et al. 2019/2020): 24 layers, E 128, d 2048, 16 heads, d_ff 8192",
-		[]string{"share", "pooler", "seq_len", "vocab"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
+		[]string{"share", "pooler", "seq_len", "vocab", "embed"}, Options{Share: "all", Pooler: true, SeqLen: 512}},
 	{"gpt2", "GPT-2 small", "Hugging Face transformers GPT2LMHeadModel, gpt2 config (Radford et al. 2019): 12 layers, d 768, 12 heads, context 1024, vocabulary 50257",
 		[]string{"tie", "seq_len", "vocab"}, Options{Tie: true, SeqLen: 1024}},
 }
@@ -92,7 +92,7 @@ func Build(name string, o Options) (Model, error) {
 	for _, set := range []struct {
 		key string
 		on  bool
-	}{{"share", o.Share != ""}, {"tie", o.Tie}, {"pooler", o.Pooler}, {"unshare_conv", o.UnshareConv}, {"seq_len", o.SeqLen != 0}, {"vocab", o.Vocab != 0}} {
+	}{{"share", o.Share != ""}, {"tie", o.Tie}, {"pooler", o.Pooler}, {"unshare_conv", o.UnshareConv}, {"seq_len", o.SeqLen != 0}, {"vocab", o.Vocab != 0}, {"embed", o.Embed != 0}} {
 		if set.on && !takes[set.key] {
 			return Model{}, fmt.Errorf("arch: %s takes no %s option (it takes: %s)", name, set.key, strings.Join(p.Options, ", "))
 		}
@@ -102,6 +102,9 @@ func Build(name string, o Options) (Model, error) {
 	}
 	if o.Vocab < 0 || o.Vocab > MaxDim {
 		return Model{}, fmt.Errorf("arch: vocabulary %d, want 1 to %d", o.Vocab, MaxDim)
+	}
+	if o.Embed < 0 || o.Embed > MaxDim {
+		return Model{}, fmt.Errorf("arch: embedding size %d, want 1 to %d", o.Embed, MaxDim)
 	}
 	var m Model
 	switch name {
@@ -197,9 +200,17 @@ var LeNetC3 = [][]int{
 // 60,000 trainable parameters.
 func lenet5(o Options) Model {
 	var b builder
+	sub := func() map[string]any {
+		a := kv("kernel_size", 2, "stride", 2)
+		if o.UnshareConv {
+			// S2/S4 slide one coefficient and bias over their maps too
+			a["locally_connected"] = true
+		}
+		return a
+	}
 	b.conv(o, "C1", 1, 6, 5, 1, 0, true)
 	b.add("C1.squash", "tanh", nil)
-	b.add("S2", "subsample2d", kv("kernel_size", 2, "stride", 2))
+	b.add("S2", "subsample2d", sub())
 	b.add("S2.squash", "tanh", nil)
 	conn := make([]any, len(LeNetC3))
 	for i, row := range LeNetC3 {
@@ -215,7 +226,7 @@ func lenet5(o Options) Model {
 	}
 	b.add("C3", "partial_conv2d", c3)
 	b.add("C3.squash", "tanh", nil)
-	b.add("S4", "subsample2d", kv("kernel_size", 2, "stride", 2))
+	b.add("S4", "subsample2d", sub())
 	b.add("S4.squash", "tanh", nil)
 	b.conv(o, "C5", 16, 120, 5, 1, 0, true)
 	b.add("C5.squash", "tanh", nil)
@@ -346,15 +357,19 @@ func bert(o Options, d, layers, heads int) Model {
 	return Model{SeqLen: orDefault(o.SeqLen, 512), Layers: b.layers, Rule: ruleBERT}
 }
 
-// albert is AlbertModel: embeddings of size E = 128, the projection to d
-// (embedding_hidden_mapping_in), L layers each an attention half and a
+// albert is AlbertModel: embeddings of size E (128), the projection to d
+// (embedding_hidden_mapping_in; left out when E = d, as the original
+// google-research/albert modeling.py does — Hugging Face's AlbertModel
+// would keep a d×d one), L layers each an attention half and a
 // feed-forward half, shared with layer 0's as o.Share says, and the pooler
 // if asked.
 func albert(o Options, d, layers, heads int) Model {
 	var b builder
-	const e = 128
+	e := orDefault(o.Embed, 128)
 	b.embeddings(orDefault(o.Vocab, 30000), e)
-	b.add("encoder.embedding_hidden_mapping_in", "linear", kv("in_features", e, "out_features", d))
+	if e != d {
+		b.add("encoder.embedding_hidden_mapping_in", "linear", kv("in_features", e, "out_features", d))
+	}
 	shareAttn := o.Share == "all" || o.Share == "attention"
 	shareFFN := o.Share == "all" || o.Share == "ffn"
 	for i := 0; i < layers; i++ {
