@@ -1,0 +1,69 @@
+"""A character model: check the per-character ledger of W_hh with PyTorch.
+
+Download trace.json from the lesson's widget (the weights of the step on
+screen and the batch of the next training step: 16 windows of text), then run
+    python3 a-character-model.py trace.json
+It loads the trace into nn.GRU (or nn.LSTM / nn.RNN, whichever cell the
+widget trained) and backpropagates the loss of every next-character guess;
+then it runs the same cell in a loop over the characters with a copy of its
+own of weight_hh at every step, and checks that the copies' gradients (one
+per character) add up to weight_hh.grad, and that this equals the trace's.
+"""
+# test: char-model trace.json 20
+# test: char-model trace.json 20 {"cell": "lstm"}
+# test: char-model trace.json 20 {"cell": "rnn"}
+import json, sys
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+trace = json.load(open(sys.argv[1]))
+T = lambda t: torch.tensor(t["data"]).reshape(t["shape"])
+L = {l["name"]: l for l in trace["layers"]}
+kind, V = L["cell"]["type"], L["onehot"]["attrs"]["num_classes"]
+P = {k: T(v) for k, v in L["cell"]["params"].items()}
+W, b = T(L["out"]["params"]["weight"]), T(L["out"]["params"]["bias"])
+x = F.one_hot(T(trace["input"]).long(), V).double()   # [B, T, V]
+y = T(trace["target"]).long()
+loss = lambda hs: F.cross_entropy(F.linear(hs, W, b).flatten(0, 1), y.flatten())
+B, steps, H = x.shape[0], x.shape[1], P["weight_hh"].shape[1]
+
+
+def step(xt, h, c, whh):
+    """One use of the cell, with weight_hh = whh (torch's gate orders)."""
+    gi, gh = xt @ P["weight_ih"].T + P["bias_ih"], h @ whh.T + P["bias_hh"]
+    if kind == "rnn":
+        return torch.tanh(gi + gh), c
+    if kind == "gru":
+        (ir, iz, i_n), (hr, hz, h_n) = gi.chunk(3, 1), gh.chunk(3, 1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        return (1 - z) * torch.tanh(i_n + r * h_n) + z * h, c
+    i, f, g, o = (gi + gh).chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+# in-code:begin per-step
+cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](V, H, batch_first=True)
+with torch.no_grad():                        # the trace's weights
+    for k, v in P.items():
+        getattr(cell, k + "_l0").copy_(v)
+hs, _ = cell(x)                              # one cell, used at every character
+loss(hs).backward()                          # weight_hh_l0.grad: the sum over the characters
+
+whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()  # one copy per character
+h = c = torch.zeros(B, H)
+outs = []
+for t in range(steps):                       # the same cell in a loop
+    h, c = step(x[:, t], h, c, whh[t])
+    outs.append(h)
+loss(torch.stack(outs, dim=1)).backward()    # whh.grad[t]: character t's contribution
+total = whh.grad.sum(0)
+# in-code:end per-step
+
+grad = cell.weight_hh_l0.grad
+want = T(L["cell"]["grads"]["weight_hh"])
+err = max((total - grad).abs().max().item(), (grad - want).abs().max().item()) / grad.abs().max().item()
+print(f"{kind}, {B} windows of {steps} characters; |sum of contributions - .grad|, |.grad - trace| <= {err:.1e} of max|.grad|")
+sys.exit(0 if err <= 1e-9 else 1)

@@ -1,0 +1,92 @@
+"""Watch attention learn: check a training step, token by token, with PyTorch.
+
+Download trace.json from the lesson's widget (the weights of the step on
+screen and one sequence of the task), then run
+    python3 watch-attention-learn.py trace.json
+It loads the trace into nn.Embedding, nn.TransformerEncoderLayer
+(norm_first=True, in_proj_weight = cat(w_q, w_k, w_v)) and an output layer
+tied to the embedding, backpropagates, and checks every gradient against the
+trace's. Then it runs the same blocks written out by hand, with a copy of
+its own of W_Q, W_K, W_V and W_O for every token, and checks that the
+copies' gradients (each token's piece) add up to the blocks' .grad.
+"""
+# test: attention-learn trace.json 60
+# test: attention-learn trace.json 60 {"blocks": 2, "positions": "learned", "task": "sort"}
+# test: attention-learn trace.json 30 {"positions": "none", "task": "copy", "heads": 1}
+import json, sys
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+trace = json.load(open(sys.argv[1]))
+T = lambda t: torch.tensor(t["data"]).reshape(t["shape"])
+L = {l["name"]: l for l in trace["layers"]}
+tokens, y = T(trace["input"]).long(), T(trace["target"]).long()
+B, n = tokens.shape
+E = T(L["embed"]["params"]["weight"]).requires_grad_()       # read at the input, tied to the output
+bias = T(L["out"]["params"]["bias"]).requires_grad_()
+d = E.shape[1]
+pe = torch.zeros(n, d)
+if "pos" in L and L["pos"]["attrs"]["kind"] == "sinusoidal":
+    t, i = torch.arange(n)[:, None], torch.arange(0, d, 2)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(t / 10000 ** (i / d)), torch.cos(t / 10000 ** (i / d))
+elif "pos" in L:                                           # learned positions
+    pe = T(L["pos"]["params"]["weight"]).requires_grad_()[:n]
+blocks = [l for l in trace["layers"] if l["type"] == "transformer_block"]
+P = [{k: T(v) for k, v in b["params"].items()} for b in blocks]
+loss = lambda h, emb: F.cross_entropy(F.linear(h, emb, bias).flatten(0, 1), y.flatten())
+mats = ["attn.w_q", "attn.w_k", "attn.w_v", "attn.w_o"]
+
+
+def torch_block(p, a):
+    m = nn.TransformerEncoderLayer(a["d_model"], a["num_heads"], a["d_ff"], dropout=0.0, batch_first=True, norm_first=True)
+    cat = lambda s: torch.cat([p["attn." + s + c] for c in "qkv"])
+    m.load_state_dict({"self_attn.in_proj_weight": cat("w_"), "self_attn.in_proj_bias": cat("b_"),
+                       "self_attn.out_proj.weight": p["attn.w_o"], "self_attn.out_proj.bias": p["attn.b_o"],
+                       "linear1.weight": p["ff1.weight"], "linear1.bias": p["ff1.bias"],
+                       "linear2.weight": p["ff2.weight"], "linear2.bias": p["ff2.bias"],
+                       "norm1.weight": p["ln1.weight"], "norm1.bias": p["ln1.bias"],
+                       "norm2.weight": p["ln2.weight"], "norm2.bias": p["ln2.bias"]})
+    return m
+
+
+def block(x, p, W, heads):
+    """The same pre-norm block by hand; token t uses W[t] = its copy of W_Q, W_K, W_V, W_O."""
+    proj = lambda z, j, b: torch.einsum("tij,btj->bti", W[:, j], z) + p["attn." + b]
+    split = lambda z: z.view(B, n, heads, d // heads).transpose(1, 2)
+    z = F.layer_norm(x, (d,), p["ln1.weight"], p["ln1.bias"])
+    q, k, v = (split(proj(z, j, b)) for j, b in enumerate(["b_q", "b_k", "b_v"]))
+    a = torch.softmax(q @ k.transpose(-1, -2) / (d // heads) ** 0.5, dim=-1)
+    x = x + proj((a @ v).transpose(1, 2).reshape(B, n, d), 3, "b_o")
+    z = F.layer_norm(x, (d,), p["ln2.weight"], p["ln2.bias"])
+    return x + F.linear(F.relu(F.linear(z, p["ff1.weight"], p["ff1.bias"])), p["ff2.weight"], p["ff2.bias"])
+
+
+# in-code:begin per-token
+mods = [torch_block(p, b["attrs"]) for p, b in zip(P, blocks)]  # W_Q … W_O shared by every token
+h = F.embedding(tokens, E) + pe
+for m in mods:
+    h = m(h)
+loss(h, E).backward()                         # .grad: one training step's gradient
+
+W = [torch.stack([p[k] for k in mats]).repeat(n, 1, 1, 1).requires_grad_() for p in P]  # a copy per token
+h = F.embedding(tokens, E.detach()) + pe.detach()
+for p, w, b in zip(P, W, blocks):
+    h = block(h, p, w, b["attrs"]["num_heads"])
+loss(h, E.detach()).backward()                # W[l].grad[t]: token t's piece in block l
+# in-code:end per-token
+
+err, scale = 0.0, lambda g: max(g.abs().max().item(), 1e-300)
+for m, w, b in zip(mods, W, blocks):
+    torch_grads = dict(zip(mats, [*m.self_attn.in_proj_weight.grad.chunk(3), m.self_attn.out_proj.weight.grad]))
+    for j, k in enumerate(mats):
+        err = max(err, (w.grad[:, j].sum(0) - torch_grads[k]).abs().max().item() / scale(torch_grads[k]))
+    for k, g in zip(["attn.b_k", "ff1.weight", "ln2.bias"], [m.self_attn.in_proj_bias.grad[d:2 * d], m.linear1.weight.grad, m.norm2.bias.grad]):
+        torch_grads[k] = g                    # a few more of the block's parameters
+    for k, g in torch_grads.items():          # attn.b_k's gradient is 0 by construction: compared absolutely
+        err = max(err, (g - T(b["grads"][k])).abs().max().item() / (1 if k == "attn.b_k" else scale(g)))
+err = max(err, (E.grad - T(L["embed"]["grads"]["weight"])).abs().max().item() / scale(E.grad))
+print(f"{len(blocks)} block(s), {n} tokens; |sum of pieces - .grad| (W_Q, W_K, W_V, W_O of every block), "
+      f"|.grad - trace| <= {err:.1e} of max|.grad|")
+sys.exit(0 if err <= 1e-9 else 1)
