@@ -1,0 +1,92 @@
+package sharingeval
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/paramshare/paramshare/lab"
+	"github.com/paramshare/paramshare/run"
+	"github.com/paramshare/paramshare/viz"
+)
+
+// writeJSON writes the frame (the answer at full precision: lab's numbers
+// as computed), with the parameters and the step.
+func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
+	e := exp.(*eval)
+	return run.WriteFrameJSON(w, name, e.v, e.pos, e.Total(), e.Frame())
+}
+
+// figureText is the figure's wording.
+var figureText = struct {
+	title, notYet, xLabel, front, params, seeds, seed1 run.Text
+	measure                                            map[string]run.Text
+	comparison                                         map[string]run.Text
+}{
+	title:  run.Text{En: "%s — %s budget, %s: test %s against parameters", Zh: "%s — %s 预算，%s：测试%s与参数量"},
+	notYet: run.Text{En: " (not computed yet: run the comparison)", Zh: "（尚未计算：请先运行对比）"},
+	xLabel: run.Text{En: "parameters, log₁₀ (4 = 10,000; 5 = 100,000)", Zh: "参数量，取 log₁₀（4 = 10,000；5 = 100,000）"},
+	front:  run.Text{En: "Pareto front", Zh: "帕累托前沿"},
+	params: run.Text{En: "parameters", Zh: "参数量"},
+	seeds:  run.Text{En: "%d seeds, mean and 95 %% interval", Zh: "%d 个种子，均值和 95 %% 区间"},
+	seed1:  run.Text{En: "1 seed (no interval)", Zh: "1 个种子（没有区间）"},
+	measure: map[string]run.Text{
+		"accuracy":   {En: "accuracy", Zh: "准确率"},
+		"perplexity": {En: "perplexity (lower is better)", Zh: "困惑度（越低越好）"},
+	},
+	comparison: map[string]run.Text{
+		lab.EvalCNN:    {En: "CNN vs locally connected vs MLP", Zh: "CNN、局部连接与 MLP"},
+		lab.EvalTied:   {En: "Tied vs untied embeddings", Zh: "共享与不共享嵌入"},
+		lab.EvalAlbert: {En: "ALBERT's sharing modes", Zh: "ALBERT 的共享方式"},
+		lab.EvalTwins:  {En: "Siamese twins vs two towers", Zh: "孪生网络与两个塔"},
+	},
+}
+
+// writeFigure returns the export drawing the parameters-against-test
+// chart: each model at log₁₀ of its parameters, its mean test measure with
+// the 95 % interval as a vertical bar, and the Pareto front as a dashed
+// line. viz's line charts have no log x axis, so x is log₁₀ and says so.
+func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
+	return func(w io.Writer, exp run.Experiment, lang string) error {
+		e := exp.(*eval)
+		t := figureText
+		seeds := fmt.Sprintf(t.seeds.In(lang), e.cfg.Seeds)
+		if e.cfg.Seeds == 1 {
+			seeds = t.seed1.In(lang)
+		}
+		measure := "accuracy"
+		if e.cfg.Comparison == lab.EvalTied {
+			measure = "perplexity"
+		}
+		title := fmt.Sprintf(t.title.In(lang), t.comparison[e.cfg.Comparison].In(lang), e.cfg.Size, seeds, t.measure[measure].In(lang))
+		if e.ans == nil {
+			// Step 0: the parameters are known before any training (lab
+			// counts the built models); the accuracies are not.
+			title += t.notYet.In(lang)
+			params, err := lab.EvalParams(e.cfg.Comparison)
+			if err != nil {
+				return err
+			}
+			vals := make([]float64, len(params))
+			for i, p := range params {
+				vals[i] = float64(p)
+			}
+			return viz.Write(w, format, lang, viz.BarChart{Title: title, YLabel: t.params.In(lang), LogY: true,
+				Categories: modelsOf(e.cfg.Comparison), Groups: []viz.BarGroup{{Label: t.params.In(lang), Values: vals}}})
+		}
+		res := e.ans.res
+		var series []viz.Series
+		for i, m := range res.Models {
+			x := math.Log10(float64(m.Params))
+			st := viz.Style{Color: i, Dash: 0, Marker: i}
+			series = append(series, viz.Series{Name: m.Model, X: []float64{x, x, x}, Y: []float64{m.Test.Lo, m.Test.Mean, m.Test.Hi}, Style: &st})
+		}
+		var fx, fy []float64
+		for _, m := range res.Front() {
+			fx, fy = append(fx, math.Log10(float64(m.Params))), append(fy, m.Test.Mean)
+		}
+		front := viz.Style{Color: 7, Dash: 1, Marker: 6}
+		series = append(series, viz.Series{Name: t.front.In(lang), X: fx, Y: fy, Style: &front})
+		return viz.Write(w, format, lang, viz.LineChart{Title: title, XLabel: t.xLabel.In(lang), YLabel: t.measure[res.Measure].In(lang), Series: series})
+	}
+}
