@@ -18,7 +18,7 @@ type Preset struct {
 // The counting rules, stated on every Table.
 const (
 	ruleCNN  = "weights and biases counted; BatchNorm γ and β counted, its running mean and variance (buffers) not"
-	ruleBERT = "weights and biases counted; LayerNorm γ and β counted; position and token-type embeddings counted; the pooler only if asked; no pre-training heads"
+	ruleBERT = "weights and biases counted; LayerNorm γ and β counted; position and token-type embeddings counted; the pooler counted when the model has one; no pre-training heads (MLM, NSP/SOP); the position_ids buffer not counted"
 	ruleGPT2 = "weights and biases counted; LayerNorm γ and β counted; position embeddings counted; the causal-mask buffer not; the LM head's matrix counted once when tied"
 )
 
