@@ -1,0 +1,175 @@
+// Package modelcount is the experiment of lesson 16, "Count a real model"
+// (issue 10): a sharing-aware parameter counter for real architectures.
+// The learner picks a preset (LeNet-5 … GPT-2), flips the sharing switches
+// that apply to it, and sees every layer's three numbers — the parameters
+// it adds (a shared tensor counted once), its uses (multiply-adds per
+// example) and what it would hold unshared — with the totals and what each
+// switch would change. Every number is engine/arch's Count of the model
+// arch.Build makes; this package only arranges the table for a page (rows
+// grouped into blocks, bars per held tensor) and draws its exports.
+//
+// Like param-calc it has a single step: the picture depends on the
+// parameters only.
+package modelcount
+
+import (
+	"embed"
+	"strings"
+	"time"
+
+	"github.com/paramshare/paramshare/run"
+)
+
+const name = "model-count"
+
+// The sharing switches, as the fields name them.
+const (
+	fieldPreset  = "preset"
+	fieldShare   = "share"
+	fieldTie     = "tie"
+	fieldPooler  = "pooler"
+	fieldUnshare = "unshareConv"
+)
+
+// shareModes are ALBERT's cross-layer sharing modes (Lan et al. 2020,
+// Table 4), in the order the page lists them.
+var shareModes = []string{"all", "attention", "ffn", "none"}
+
+// fields are built from arch's preset list, so that a preset the counter
+// knows is a preset the page offers, and nothing else is.
+func fields() []run.Field {
+	return []run.Field{
+		{Name: fieldPreset, Kind: run.Choice, Default: defaultPreset, Choices: presetNames(), Desc: run.Text{
+			En: "the architecture to count, as its source defines it",
+			Zh: "要计数的网络结构，按其出处的定义",
+		}},
+		{Name: fieldShare, Kind: run.Choice, Default: "all", Choices: shareModes, Desc: run.Text{
+			En: "ALBERT's cross-layer sharing: all, attention only, feed-forward only or none (ALBERT only)",
+			Zh: "ALBERT 的跨层共享：全部、只共享注意力、只共享前馈层或不共享（仅 ALBERT）",
+		}},
+		{Name: fieldTie, Kind: run.Bool, Default: true, Desc: run.Text{
+			En: "the output layer uses the input embedding's matrix (BERT, ALBERT, GPT-2)",
+			Zh: "输出层使用输入嵌入的矩阵（BERT、ALBERT、GPT-2）",
+		}},
+		{Name: fieldPooler, Kind: run.Bool, Default: true, Desc: run.Text{
+			En: "count the pooler, the dense layer on [CLS] (BERT, ALBERT)",
+			Zh: "计入池化层，即作用于 [CLS] 的全连接层（BERT、ALBERT）",
+		}},
+		{Name: fieldUnshare, Kind: run.Bool, Default: false, Desc: run.Text{
+			En: "turn every convolution into a locally connected layer: a kernel of its own at every position (CNNs)",
+			Zh: "把每个卷积层换成局部连接层：每个位置都有自己的卷积核（卷积网络）",
+		}},
+	}
+}
+
+// defaultPreset is the preset a run starts with when none is given.
+const defaultPreset = "bert-base"
+
+// widget is the page's side of the experiment: its drawing code and
+// strings (NAME.js) and styles (NAME.css), served under /static/widgets/.
+//
+//go:embed widget
+var widget embed.FS
+
+// exports are the figure, the frame and — once run serves the format — the
+// table as CSV. run.Register accepts only the formats run knows (png,
+// svg, json, trace.json today); run.ContentType naming a CSV type is the
+// sign that it knows "csv" too.
+func exports() []run.Export {
+	ex := []run.Export{
+		{Format: "png", Write: writeFigure("png")},
+		{Format: "svg", Write: writeFigure("svg")},
+		{Format: "json", Write: writeJSON},
+	}
+	if strings.HasPrefix(run.ContentType("csv"), "text/csv") {
+		ex = append(ex, run.Export{Format: "csv", Write: writeCSV})
+	}
+	return ex
+}
+
+func init() {
+	run.Register(run.Spec{
+		Name:    name,
+		Widget:  run.Sub(widget, "widget"),
+		Title:   run.Text{En: "Count a real model", Zh: "数一数真实模型的参数"},
+		Fields:  fields(),
+		New:     func(v run.Values) (run.Experiment, error) { return newCounter(v) },
+		Exports: exports(),
+		// The step changes nothing; the counting (a table and one more
+		// per other value of each switch the preset takes) is done by New
+		// and SetParams: 0.2–1.1 ms (BenchmarkPicture; ALBERT-xlarge the
+		// most). A run holds 0.05 MB; the static part is at most 11 kB
+		// (BERT-large's 24 blocks). Measured figures are in the README.
+		Budget:    run.Budget{Step: 100 * time.Microsecond, Memory: 1 << 20, FrameBytes: 64, StaticBytes: 32 << 10},
+		Costliest: map[string]any{fieldPreset: "bert-large", fieldShare: "none", fieldTie: false},
+	})
+}
+
+// counter is the experiment.
+type counter struct {
+	v      run.Values
+	static staticPart // never modified once built
+	rev    int
+	pos    int
+}
+
+var _ run.Rewinder = (*counter)(nil)
+
+func newCounter(v run.Values) (*counter, error) {
+	c := &counter{}
+	if err := c.load(v); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load counts everything for v, and only then replaces c's picture.
+func (c *counter) load(v run.Values) error {
+	s, err := picture(v)
+	if err != nil {
+		return err
+	}
+	c.v, c.rev, c.static = v, c.rev+1, s
+	return nil
+}
+
+// Total is 1: the counter has nothing to step through.
+func (c *counter) Total() int { return 1 }
+
+// Pos is 0 or 1.
+func (c *counter) Pos() int { return c.pos }
+
+// Advance takes the single step (it changes nothing the picture shows).
+func (c *counter) Advance() error {
+	c.pos = 1
+	return nil
+}
+
+// Rewind goes back to step k.
+func (c *counter) Rewind(k int) error {
+	c.pos = k
+	return nil
+}
+
+// Restart goes back to step 0.
+func (c *counter) Restart() error { return c.Rewind(0) }
+
+// SetParams counts again for v, keeping the step.
+func (c *counter) SetParams(v run.Values) error {
+	if v.Equal(c.v) {
+		return nil
+	}
+	return c.load(v)
+}
+
+// Frame returns the table as the static part; the data part is only the
+// step.
+func (c *counter) Frame() run.Frame {
+	return run.Frame{StaticRev: c.rev, Static: c.static, Data: dataPart{Step: c.pos, Total: 1}}
+}
+
+// dataPart is the step: the counter has nothing else that moves.
+type dataPart struct {
+	Step  int `json:"step"`
+	Total int `json:"total"`
+}
