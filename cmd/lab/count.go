@@ -24,7 +24,7 @@ func init() {
 // the preset's own value (GPT-2 tied, BERT/ALBERT with the pooler, ALBERT
 // all-shared), so that -model gpt2 prints the model as its source has it.
 func setupCount(fs *flag.FlagSet) func(context.Context, output) error {
-	model := fs.String("model", "", "a preset (`-model list` lists them)")
+	model := fs.String("model", "", "a preset `name` (-model list lists them)")
 	config := fs.String("config", "", "count the model in this JSON `file` instead (see docs/counting.md)")
 	share := fs.String("share", "", "ALBERT's cross-layer sharing: all, attention, ffn or none (default all)")
 	tie := fs.Bool("tie", false, "GPT-2: the LM head uses the token embedding's matrix (default true for gpt2; -tie=false unties)")
@@ -36,6 +36,9 @@ func setupCount(fs *flag.FlagSet) func(context.Context, output) error {
 	return func(ctx context.Context, o output) error {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if o.dir != "" {
+			return usageError{fmt.Errorf("lab count: -out: count draws no charts (lesson 16's page draws its bars; -json gives the numbers)")}
+		}
 		if *model == "list" {
 			return countPresets(o)
 		}

@@ -147,6 +147,7 @@ func TestCountRefusesBadFlags(t *testing.T) {
 		{"-config", "/nonexistent/x.json"},
 		{"-config", "x.json", "-tie"},
 		{"-model", "bert-base", "-seq", "ten"},
+		{"-model", "bert-base", "-out", "/tmp/x"},
 	} {
 		_, _, err := runLab(t, append([]string{"count"}, args...)...)
 		var u usageError

@@ -240,18 +240,23 @@ func (a *attrs) get(key string) (any, bool) {
 	return v, ok
 }
 
+// show prints an attr's value as its JSON looked: strings quoted.
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}
+
 // whole converts a JSON or Go number to an int, if it is a whole number.
 func whole(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
 		return x, true
 	case int64:
-		if x < math.MinInt32 || x > math.MaxInt32 {
-			return 0, false
-		}
 		return int(x), true
 	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
 			return 0, false
 		}
 		return int(x), true
@@ -270,7 +275,7 @@ func (a *attrs) int(key string, lo, def int) int {
 	}
 	n, ok := whole(v)
 	if !ok {
-		a.failf("attr %q is %v, not a whole number", key, v)
+		a.failf("attr %q is %s, not a whole number", key, show(v))
 		return def
 	}
 	if n < lo || n > MaxDim {
@@ -287,7 +292,7 @@ func (a *attrs) bool(key string, def bool) bool {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		a.failf("attr %q is %v, not true or false", key, v)
+		a.failf("attr %q is %s, not true or false", key, show(v))
 	}
 	return b
 }
@@ -306,7 +311,7 @@ func (a *attrs) choice(key, def string, choices ...string) string {
 			return s
 		}
 	}
-	a.failf("attr %q is %v, want one of %s", key, v, strings.Join(choices, ", "))
+	a.failf("attr %q is %s, want one of %s", key, show(v), strings.Join(choices, ", "))
 	return def
 }
 
@@ -456,6 +461,9 @@ func countLayer(l Layer, in shape) (counted, error) {
 			known = append(known, k)
 		}
 		sort.Strings(known)
+		if len(known) == 0 {
+			return c, fmt.Errorf("unknown attr %q (a %s layer takes none)", unknown[0], l.Type)
+		}
 		return c, fmt.Errorf("unknown attr %q (a %s layer takes %s)", unknown[0], l.Type, strings.Join(known, ", "))
 	}
 	return c, nil
