@@ -17,7 +17,8 @@ const MaxConfigBytes = 64 << 10
 //	  {"name": "conv1", "type": "conv2d", "attrs": {"in_channels": 1, …}},
 //	  {"name": "conv2", "type": "conv2d", "attrs": {…}, "same_as": "conv1"}, …]}
 //
-// with "input" an image [C,H,W], a vector [N] or {"seq_len": T}, and layers
+// with "input" an image [C,H,W], a vector [N] or {"seq_len": T} (or a
+// top-level "seq_len": T, as a Model marshals itself), and layers
 // in the step-trace vocabulary (Types). It counts the model once, so that
 // every mistake — an unknown type or attr, a missing or bad attr, a
 // same_as naming no earlier layer or one of another type or shape, shapes
@@ -31,6 +32,7 @@ func ParseConfig(data []byte) (Model, error) {
 		Source string            `json:"source"`
 		Rule   string            `json:"rule"`
 		Input  json.RawMessage   `json:"input"`
+		SeqLen int               `json:"seq_len"` // as a Model marshals it
 		Layers []json.RawMessage `json:"layers"`
 	}
 	if err := strict(data, &raw); err != nil {
@@ -44,6 +46,10 @@ func ParseConfig(data []byte) (Model, error) {
 		m.Rule = "weights and biases counted; normalisation γ and β counted, buffers not"
 	}
 	switch in := bytes.TrimSpace(raw.Input); {
+	case raw.SeqLen != 0 && len(in) > 0:
+		return Model{}, errors.New(`arch: the config has both "input" and "seq_len"`)
+	case raw.SeqLen != 0:
+		m.SeqLen = raw.SeqLen
 	case len(in) == 0 || string(in) == "null":
 		return Model{}, errors.New(`arch: the config has no "input": give [C,H,W], [N] or {"seq_len": T}`)
 	case in[0] == '[':

@@ -1,8 +1,10 @@
 package arch
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -167,5 +169,35 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Errorf("error %q lacks %q", err, w)
 			}
 		}
+	}
+}
+
+// TestPresetsRoundTrip: every preset, marshalled as JSON, is a config that
+// ParseConfig reads back to the same table, so a teacher can start from one.
+func TestPresetsRoundTrip(t *testing.T) {
+	for _, p := range Presets() {
+		for _, o := range []Options{{}, p.Defaults} {
+			m, err := Build(p.Name, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseConfig(data)
+			if err != nil {
+				t.Errorf("%s %+v: %v", p.Name, o, err)
+				continue
+			}
+			a, _ := Count(m)
+			b, _ := Count(back)
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s %+v: the config counts %d/%d/%d, the preset %d/%d/%d", p.Name, o, b.Params, b.Uses, b.Unshared, a.Params, a.Uses, a.Unshared)
+			}
+		}
+	}
+	if _, err := ParseConfig([]byte(`{"name": "m", "input": [4], "seq_len": 8, "layers": [{"name": "r", "type": "relu"}]}`)); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Errorf("input and seq_len both: %v", err)
 	}
 }
