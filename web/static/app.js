@@ -2,6 +2,17 @@
 // gets the module /static/widgets/NAME.js, whose default export is called
 // as mount(element, params, {lang, t}). Widgets load in parallel; one that
 // fails shows a message in its own card and leaves the others alone.
+//
+// A widget's parameters are the lesson's (data-params) with the settings
+// the page's address holds for it (w1.stride=2: ui.js's "Settings in the
+// page's address") on top. Settings the server refuses (or a widget that
+// cannot mount with them) are dropped from the address, said so above the
+// card in the page's language, and the widget is mounted again, once, with
+// the lesson's own parameters.
+
+// ui.js (the address's settings) is loaded with the first widget: a page
+// without widgets does not fetch it.
+let ui = null;
 
 const lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
 
@@ -12,17 +23,32 @@ const strings = {
     loading: "Loading the interactive widget…",
     failed: "This widget could not be loaded. Reload the page to try again.",
     "bad-params": "This widget is misconfigured in the lesson.",
+    "url-refused": "The link’s settings for this widget could not be used ({reason}), so it shows the lesson’s own settings.",
+    "url-failed": "This widget could not start with the link’s settings, so it shows the lesson’s own settings.",
+    "url-stale": "The link has settings for a widget “{id}” that this lesson does not have; they were ignored.",
+    dismiss: "Dismiss",
+    "copy-link": "Copy a link to these settings",
+    copied: "Link copied: it opens this widget with its current settings.",
+    "copy-manual": "Copy this link:",
   },
   zh: {
     loading: "正在加载交互组件……",
     failed: "此组件加载失败，请刷新页面重试。",
     "bad-params": "本课中此组件的配置有误。",
+    "url-refused": "链接中此组件的设置无法使用（{reason}），因此显示本课自己的设置。",
+    "url-failed": "此组件无法按链接中的设置启动，因此显示本课自己的设置。",
+    "url-stale": "链接中有本课没有的组件“{id}”的设置，已忽略。",
+    dismiss: "关闭",
+    "copy-link": "复制带有当前设置的链接",
+    copied: "链接已复制：打开它会以当前设置显示此组件。",
+    "copy-manual": "请复制此链接：",
   },
 };
 
-/** t returns the page string for key in the page language (English if missing). */
-export function t(key) {
-  return strings[lang][key] ?? strings.en[key] ?? key;
+/** t returns the page string for key in the page language (English if missing), with {name} filled from vars. */
+export function t(key, vars = {}) {
+  const s = strings[lang][key] ?? strings.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
 }
 
 // Widget names become module paths, so only plain hyphenated names pass.
@@ -47,7 +73,80 @@ function ensureStylesheet(name) {
   document.head.append(link);
 }
 
-async function mount(el) {
+// notice puts a dismissable alert about the address's settings above card.
+function notice(card, text) {
+  const box = document.createElement("div");
+  box.className = "widget-url-note";
+  box.setAttribute("role", "alert");
+  box.dataset.testid = "url-settings-note";
+  if (card.id) box.dataset.widget = card.id;
+  const p = document.createElement("p");
+  p.textContent = text;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "widget-url-note-close";
+  close.textContent = "×";
+  close.title = t("dismiss");
+  close.setAttribute("aria-label", t("dismiss"));
+  close.addEventListener("click", () => box.remove());
+  box.append(p, close);
+  card.before(box);
+}
+
+// shareLine puts the "copy a link" button under a mounted card, once. The
+// link is the page's address (every widget's settings) with #ID, so that
+// it opens at this widget.
+function shareLine(card) {
+  if (!/^w[0-9]+$/.test(card.id) || card.nextElementSibling?.classList.contains("widget-share")) return;
+  const line = document.createElement("p");
+  line.className = "widget-share";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = t("copy-link");
+  button.dataset.testid = "copy-link";
+  const said = document.createElement("span");
+  said.className = "widget-share-status";
+  said.setAttribute("role", "status");
+  line.append(button, said);
+  button.addEventListener("click", async () => {
+    ui.flushURLSettings();
+    const url = location.origin + location.pathname + location.search + "#" + card.id;
+    line.dataset.url = url;
+    try {
+      await navigator.clipboard.writeText(url);
+      said.textContent = t("copied");
+    } catch {
+      // No clipboard (a page served over plain http, a denied permission):
+      // show the link, selected, for the reader to copy.
+      const box = document.createElement("input");
+      box.readOnly = true;
+      box.value = url;
+      box.className = "widget-share-url";
+      box.setAttribute("aria-label", t("copy-manual"));
+      said.replaceChildren(t("copy-manual") + " ", box);
+      box.select();
+    }
+  });
+  card.after(line);
+}
+
+// The attributes lessons/markdown.go gives a card; a card mounted again is
+// a new element with only these (no listeners, no state of the first try).
+const cardAttributes = ["id", "class", "data-widget", "data-params", "data-testid"];
+
+// fallBack drops the address's settings for card's widget, says why, and
+// mounts the widget again on a new element with the lesson's parameters.
+function fallBack(card, text) {
+  ui.setURLSettings(card.id, [], true);
+  const fresh = document.createElement(card.tagName);
+  for (const a of cardAttributes) if (card.hasAttribute(a)) fresh.setAttribute(a, card.getAttribute(a));
+  fresh.className = "widget";
+  card.replaceWith(fresh);
+  notice(fresh, text);
+  return mount(fresh, null);
+}
+
+async function mount(el, fromURL) {
   const name = el.dataset.widget;
   let params;
   try {
@@ -58,6 +157,13 @@ async function mount(el) {
     status(el, "bad-params", "error");
     return;
   }
+  if (fromURL?.length) {
+    const lesson = params;
+    params = { ...lesson };
+    for (const [key, raw] of fromURL) params[key] = ui.urlValue(raw, lesson[key]);
+    el.dataset.urlSettings = "pending";
+    el.addEventListener("url-settings-refused", (ev) => fallBack(el, t("url-refused", { reason: ev.detail.message })), { once: true });
+  }
   el.setAttribute("aria-busy", "true");
   el.dataset.mount = "loading";
   status(el, "loading");
@@ -67,8 +173,13 @@ async function mount(el) {
     el.replaceChildren();
     await mod.default(el, params, { lang, t });
     el.dataset.mount = "ready";
+    shareLine(el);
   } catch (err) {
     console.error("widget", el.id, err);
+    if (fromURL?.length && el.isConnected && el.dataset.urlSettings === "pending") {
+      el.dataset.urlSettings = "refused";
+      return fallBack(el, t("url-failed"));
+    }
     el.dataset.mount = "error";
     status(el, "failed", "error");
   } finally {
@@ -76,8 +187,26 @@ async function mount(el) {
   }
 }
 
-function mountAll() {
-  return Promise.all([...document.querySelectorAll("[data-widget]")].map(mount));
+async function mountAll() {
+  const cards = [...document.querySelectorAll("[data-widget]")];
+  if (!cards.length) return;
+  for (const el of cards) status(el, "loading");
+  try {
+    ui = await import("/static/widgets/ui.js");
+  } catch (err) {
+    console.error("ui.js", err);
+    for (const el of cards) status(el, "failed", "error");
+    return;
+  }
+  const settings = ui.urlSettings();
+  // Settings for a widget this lesson does not have (an old or edited
+  // link): said above the first card and dropped from the address.
+  for (const id of settings.keys()) {
+    if (cards.some((c) => c.id === id)) continue;
+    ui.setURLSettings(id, [], true);
+    if (cards.length) notice(cards[0], t("url-stale", { id }));
+  }
+  return Promise.all(cards.map((el) => mount(el, settings.get(el.id))));
 }
 
 // Module scripts run after parsing, so the elements are already there.

@@ -371,14 +371,22 @@ export function digitPicker(S, { id, count, current, choose, cls, prevClass = ""
 
 /**
  * selectField makes <label class=cls><span>text</span><select></label>
- * with one option per value, named name(v), showing current. onChange gets
- * the chosen option's value (a string). It returns {label, input}.
+ * with one option per value, named name(v), showing current. A current
+ * value that is not among values (a link's setting: lr=0.07 where the
+ * list offers 0.05 and 0.1) gets an option of its own, in numeric order
+ * when the values are numbers, so that the select shows what runs. onChange
+ * gets the chosen option's value (a string). It returns {label, input}.
  */
 export function selectField({ cls, text, values, name, current, testid, onChange }) {
   const label = el("label", cls);
   label.append(el("span", "", text));
   const s = document.createElement("select");
   if (testid) s.dataset.testid = testid;
+  if (current !== undefined && current !== null && !values.some((v) => String(v) === String(current))) {
+    const num = (v) => (typeof v === "number" ? v : Number.NaN);
+    const at = values.findIndex((v) => num(v) > num(current));
+    values = at < 0 ? [...values, current] : [...values.slice(0, at), current, ...values.slice(at)];
+  }
   for (const v of values) {
     const o = document.createElement("option");
     o.value = String(v);
@@ -841,6 +849,11 @@ export function setURLSettings(id, entries, now = false) {
   else urlTimer = setTimeout(writeURL, 400);
 }
 
+/** flushURLSettings writes the settings still waiting for their quiet spell now (before a link is copied). */
+export function flushURLSettings() {
+  writeURL();
+}
+
 function writeURL() {
   clearTimeout(urlTimer);
   if (!urlWrites.size) return;
@@ -858,7 +871,8 @@ function writeURL() {
   const ids = [...document.querySelectorAll("[data-widget]")].map((e) => e.id);
   for (const id of current.keys()) if (!ids.includes(id)) ids.push(id);
   for (const id of ids) for (const [name, v] of current.get(id) ?? []) q.append(`${id}.${name}`, v);
-  const search = q.size ? "?" + q.toString() : "";
+  const qs = q.toString();
+  const search = qs ? "?" + qs : "";
   if (search === location.search) return;
   history.replaceState(history.state, "", location.pathname + search + location.hash);
 }
@@ -914,6 +928,19 @@ export function urlEntries(fields, params, lesson) {
  * far step: a long step, seek or replay) the working line shows "step k →
  * target" with a progress bar; pause and reset interrupt it.
  *
+ * Settings in the address: after each frame (and each refusal, which the
+ * widget undoes), the fields of params() that differ from the lesson's
+ * (root's data-params) are written to the page's address as ID.FIELD=VALUE
+ * (setURLSettings). start sends params() with the spec's types
+ * (specParams). While root.dataset.urlSettings is "pending" (app.js
+ * mounted the widget with settings from the address), a bad-params refusal
+ * before the first frame is not shown: it is dispatched to root as the
+ * event "url-settings-refused" ({detail: {message}}), and app.js mounts
+ * the widget again with the lesson's parameters; the first frame makes it
+ * "applied". An unknown-widget error before the first frame of a start
+ * (a command sent after a refused start, whose own error said why) is not
+ * shown.
+ *
  * It returns {status, errorBox, working, controls, exports, downloads,
  * send, showError, spec, run, step, state, refreshExports}; the widget
  * places the elements in its layout.
@@ -945,6 +972,26 @@ export function liveWidget(root, kit, opts) {
   let frameTotal = 0;
   let state = "paused";
   let target = null;
+  let fresh = true; // no frame since the last start
+
+  // The lesson's parameters: what the address leaves out.
+  let lesson = {};
+  try {
+    lesson = JSON.parse(root.dataset.params || "{}") ?? {};
+  } catch {
+    lesson = {};
+  }
+  // What the address holds for this widget, so that only a change is written.
+  let written = JSON.stringify(urlSettings().get(root.id) ?? []);
+  function syncURL() {
+    const u = root.dataset.urlSettings;
+    if (!spec || !/^w[0-9]+$/.test(root.id) || u === "pending" || u === "refused") return;
+    const entries = urlEntries(spec.fields, opts.params(), lesson);
+    const text = JSON.stringify(entries);
+    if (text === written) return;
+    written = text;
+    setURLSettings(root.id, entries);
+  }
 
   const send = (m) => ch.send(m);
 
@@ -1015,7 +1062,8 @@ export function liveWidget(root, kit, opts) {
       // Come back where the page was: the step on screen, or the one the
       // run was working towards.
       const k = state === "working" && target !== null ? target : frameStep;
-      const start = { type: "start", experiment, params: opts.params() };
+      const start = { type: "start", experiment, params: specParams(spec.fields, opts.params()) };
+      fresh = true;
       const seek = k > 0 && { type: "seek", to: k };
       if (run) run.resend(start, seek);
       else {
@@ -1030,11 +1078,14 @@ export function liveWidget(root, kit, opts) {
         case "frame":
           frameStep = m.step;
           frameTotal = m.total;
+          fresh = false;
+          if (root.dataset.urlSettings === "pending") root.dataset.urlSettings = "applied";
           root.dataset.step = String(m.step);
           run?.frame(m.step, m.total);
           opts.frame?.(m);
           refreshExports();
           showWorking();
+          syncURL();
           break;
         case "state": {
           const changed = m.state !== state;
@@ -1048,8 +1099,15 @@ export function liveWidget(root, kit, opts) {
           break;
         }
         case "error":
+          if (fresh && m.code === "unknown-widget") break;
+          if (fresh && m.code === "bad-params" && root.dataset.urlSettings === "pending") {
+            root.dataset.urlSettings = "refused";
+            root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message: m.message } }));
+            break;
+          }
           lines.showError(m.message);
           opts.error?.(m);
+          syncURL();
           break;
       }
     },
