@@ -29,11 +29,16 @@ const (
 	fieldTie     = "tie"
 	fieldPooler  = "pooler"
 	fieldUnshare = "unshareConv"
+	fieldEmbed   = "embed"
 )
 
 // shareModes are ALBERT's cross-layer sharing modes (Lan et al. 2020,
 // Table 4), in the order the page lists them.
 var shareModes = []string{"all", "attention", "ffn", "none"}
+
+// embedSizes are the ALBERT embedding sizes E of Lan et al. 2020, Tables 3
+// and 4 (128 is ALBERT's own; 768 = d of ALBERT-base, no factorisation).
+var embedSizes = []string{"64", "128", "256", "768"}
 
 // fields are built from arch's preset list, so that a preset the counter
 // knows is a preset the page offers, and nothing else is.
@@ -54,6 +59,10 @@ func fields() []run.Field {
 		{Name: fieldPooler, Kind: run.Bool, Default: true, Desc: run.Text{
 			En: "count the pooler, the dense layer on [CLS] (BERT, ALBERT)",
 			Zh: "计入池化层，即作用于 [CLS] 的全连接层（BERT、ALBERT）",
+		}},
+		{Name: fieldEmbed, Kind: run.Choice, Default: "128", Choices: embedSizes, Desc: run.Text{
+			En: "ALBERT's embedding size E: the vocabulary's vectors have E numbers, projected to the layers' width d (ALBERT only)",
+			Zh: "ALBERT 的嵌入维度 E：词表中每个向量有 E 个数，再投影到各层的宽度 d（仅 ALBERT）",
 		}},
 		{Name: fieldUnshare, Kind: run.Bool, Default: false, Desc: run.Text{
 			En: "turn every convolution into a locally connected layer: a kernel of its own at every position (CNNs)",

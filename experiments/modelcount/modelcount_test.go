@@ -44,6 +44,7 @@ func settings(t *testing.T) []run.Values {
 		expand(fieldTie, true, false)
 		expand(fieldPooler, true, false)
 		expand(fieldUnshare, false, true)
+		expand(fieldEmbed, "64", "128", "256", "768")
 		out = append(out, vs...)
 	}
 	if len(out) < 20 {
@@ -70,6 +71,8 @@ func archOptions(p params) arch.Options {
 				o.Pooler = p.Pooler
 			case "unshare_conv":
 				o.UnshareConv = p.UnshareConv
+			case "embed":
+				o.Embed, _ = strconv.Atoi(p.Embed)
 			}
 		}
 	}

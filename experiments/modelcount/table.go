@@ -2,6 +2,7 @@ package modelcount
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -16,10 +17,11 @@ type params struct {
 	Tie         bool   `json:"tie"`
 	Pooler      bool   `json:"pooler"`
 	UnshareConv bool   `json:"unshareConv"`
+	Embed       string `json:"embed"`
 }
 
 func paramsOf(v run.Values) params {
-	return params{Preset: v.String(fieldPreset), Share: v.String(fieldShare), Tie: v.Bool(fieldTie), Pooler: v.Bool(fieldPooler), UnshareConv: v.Bool(fieldUnshare)}
+	return params{Preset: v.String(fieldPreset), Share: v.String(fieldShare), Tie: v.Bool(fieldTie), Pooler: v.Bool(fieldPooler), UnshareConv: v.Bool(fieldUnshare), Embed: v.String(fieldEmbed)}
 }
 
 // totals are a table's three sums.
@@ -98,7 +100,7 @@ type staticPart struct {
 }
 
 // optionOf maps arch's option names to the fields that set them.
-var optionOf = map[string]string{"share": fieldShare, "tie": fieldTie, "pooler": fieldPooler, "unshare_conv": fieldUnshare}
+var optionOf = map[string]string{"share": fieldShare, "tie": fieldTie, "pooler": fieldPooler, "unshare_conv": fieldUnshare, "embed": fieldEmbed}
 
 // presetNames lists arch's presets, in its order.
 func presetNames() []string {
@@ -113,7 +115,7 @@ func presetNames() []string {
 // the others are left at their zero value when it is built, and hidden by
 // the page.
 func takes(preset string) map[string]bool {
-	on := map[string]bool{fieldShare: false, fieldTie: false, fieldPooler: false, fieldUnshare: false}
+	on := map[string]bool{fieldShare: false, fieldTie: false, fieldPooler: false, fieldUnshare: false, fieldEmbed: false}
 	for _, p := range arch.Presets() {
 		if p.Name == preset {
 			for _, o := range p.Options {
@@ -180,6 +182,10 @@ func count(p params, applies map[string]bool) (arch.Model, arch.Table, error) {
 	o.Tie = applies[fieldTie] && p.Tie
 	o.Pooler = applies[fieldPooler] && p.Pooler
 	o.UnshareConv = applies[fieldUnshare] && p.UnshareConv
+	if applies[fieldEmbed] {
+		// The field's choices are whole numbers.
+		o.Embed, _ = strconv.Atoi(p.Embed)
+	}
 	m, err := arch.Build(p.Preset, o)
 	if err != nil {
 		return arch.Model{}, arch.Table{}, countError(p, err)
@@ -213,6 +219,13 @@ func alternatives(p params) []alternative {
 			q := p
 			q.Share = mode
 			out = append(out, alternative{fieldShare, mode, q})
+		}
+	}
+	for _, e := range embedSizes {
+		if e != p.Embed {
+			q := p
+			q.Embed = e
+			out = append(out, alternative{fieldEmbed, e, q})
 		}
 	}
 	q := p

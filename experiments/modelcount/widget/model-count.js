@@ -17,6 +17,7 @@ const strings = {
     preset: "Model", share: "ALBERT cross-layer sharing", tie: "Tie input and output embeddings",
     pooler: "Count the pooler", unshareConv: "Unshare every convolution (locally connected)",
     modes: { all: "all (ALBERT)", attention: "attention only", ffn: "feed-forward only", none: "none (BERT-like)" },
+    embed: "Embedding size E", embedValue: "E = {e}", embedFull: "E = {e} (no factorisation in ALBERT-base)",
     switches: "Sharing switches",
     noSwitches: "No sharing switch applies to this model: its only sharing is inside its layers (a convolution's kernel at every position).",
     params: "Parameters", uses: "Uses (multiply-adds per example)", unshared: "Unshared (no sharing at all)",
@@ -32,6 +33,7 @@ const strings = {
     on: "on", off: "off",
     table: "Every layer", tableNote: "Blocks are collapsed: open one to see its layers. Numbers in full on a wide screen; hover or focus a number to read it in full.",
     col: { n: "#", layer: "Layer", params: "Parameters", uses: "Uses", unshared: "Unshared" },
+    colShort: { params: "Params" },
     expand: "Show the {n} layers of {name}", collapse: "Hide the layers of {name}",
     expandAll: "Open all blocks", collapseAll: "Close all blocks",
     sharedWith: "shares {name}", layers: "{n} layers",
@@ -48,6 +50,7 @@ const strings = {
     preset: "模型", share: "ALBERT 跨层共享", tie: "输入与输出嵌入共享权重",
     pooler: "计入池化层", unshareConv: "取消每个卷积的共享（换成局部连接层）",
     modes: { all: "全部共享（ALBERT）", attention: "只共享注意力", ffn: "只共享前馈层", none: "不共享（同 BERT）" },
+    embed: "嵌入维度 E", embedValue: "E = {e}", embedFull: "E = {e}（ALBERT-base 不分解）",
     switches: "共享开关",
     noSwitches: "这个模型没有可切换的共享：它的共享只在层内（卷积核在每个位置重复使用）。",
     params: "参数", uses: "使用次数（每个样本的乘加次数）", unshared: "不共享时（完全没有共享）",
@@ -77,7 +80,7 @@ const strings = {
   },
 };
 
-const SWITCHES = ["share", "tie", "pooler", "unshareConv"];
+const SWITCHES = ["share", "embed", "tie", "pooler", "unshareConv"];
 
 export default function mount(root, initial, { lang }) {
   const kit = begin(root, lang, strings, "mc");
@@ -133,7 +136,7 @@ export default function mount(root, initial, { lang }) {
   function control(f, parent) {
     const label = el("label", `mc-field mc-field-${f.kind}`);
     const text = el("span", "mc-name", S[f.name] ?? f.name);
-    const names = f.name === "preset" ? presetName : f.name === "share" ? (v) => S.modes[v] ?? v : String;
+    const names = { preset: presetName, share: (v) => S.modes[v] ?? v, embed: embedName }[f.name] ?? String;
     const input = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { name: names });
     input.dataset.testid = "set-" + f.name;
     if (f.kind === "bool") label.append(input, text);
@@ -249,9 +252,13 @@ export default function mount(root, initial, { lang }) {
     }
   }
 
+  function embedName(v) {
+    return fill(v === "768" ? S.embedFull : S.embedValue, { e: v });
+  }
+
   // what names a switch and its value: "tie → off", "share → attention only".
   function what(field, value) {
-    const v = typeof value === "boolean" ? (value ? S.on : S.off) : S.modes[value] ?? value;
+    const v = typeof value === "boolean" ? (value ? S.on : S.off) : field === "embed" ? embedName(value) : S.modes[value] ?? value;
     return `${S[field] ?? field} → ${v}`;
   }
 
@@ -327,7 +334,8 @@ export default function mount(root, initial, { lang }) {
     const head = el("thead");
     const hr = el("tr");
     for (const k of ["n", "layer", "params", "uses", "unshared"]) {
-      const th = el("th", `mc-col-${k}`, S.col[k]);
+      const th = el("th", `mc-col-${k}`);
+      th.append(el("span", "mc-full", S.col[k]), el("span", "mc-short", S.colShort?.[k] ?? S.col[k]));
       th.scope = "col";
       hr.append(th);
     }
