@@ -56,11 +56,11 @@ type Table struct {
 
 // Options are the sharing switches a preset takes.
 type Options struct {
-	Share       string // ALBERT's cross-layer sharing: "all", "attention", "ffn" or "none"
-	Tie         bool   // the output projection uses the input embedding's matrix
-	Pooler      bool   // BERT/ALBERT's pooler (a dense layer on [CLS])
-	UnshareConv bool   // every conv2d becomes a locally connected layer
-	SeqLen      int    // sequence length Uses are counted at; 0: the preset's (512 BERT/ALBERT, 1024 GPT-2)
-	Vocab       int    // vocabulary size; 0: the source's (30522 BERT, 30000 ALBERT, 50257 GPT-2)
-	Embed       int    // ALBERT's embedding size E; 0: 128. E = d drops the E→d projection, as the original ALBERT code does
+	Share       string `json:"share,omitempty"`        // ALBERT's cross-layer sharing: "all", "attention", "ffn" or "none"
+	Tie         bool   `json:"tie,omitempty"`          // the output projection uses the input embedding's matrix
+	Pooler      bool   `json:"pooler,omitempty"`       // BERT/ALBERT's pooler (a dense layer on [CLS])
+	UnshareConv bool   `json:"unshare_conv,omitempty"` // every conv2d becomes a locally connected layer
+	SeqLen      int    `json:"seq_len,omitempty"`      // sequence length Uses are counted at; 0: the preset's (512 BERT/ALBERT, 1024 GPT-2)
+	Vocab       int    `json:"vocab,omitempty"`        // vocabulary size; 0: the source's (30522 BERT, 30000 ALBERT, 50257 GPT-2)
+	Embed       int    `json:"embed,omitempty"`        // ALBERT's embedding size E; 0: 128. E = d drops the E→d projection, as the original ALBERT code does
 }
