@@ -1,1 +1,496 @@
-export default function mount() {}
+// sharing-eval: lesson 17's controlled comparisons. The reader asks a
+// question (a comparison, a training budget, a number of seeds); the
+// server trains every model from every seed in the background, shows its
+// progress, and answers with a table and a parameters-against-accuracy
+// chart. Every number comes from the server (lab.Eval, this package's
+// README); this module only draws and formats, and writes the CSV from the
+// numbers the frame carries.
+
+import { axes, plot, marker, sup, swatch } from "/static/widgets/charts.js";
+import { el, fill, begin, liveWidget, field, selectField, fieldInput } from "/static/widgets/ui.js";
+
+// Okabe–Ito colours with viz's dash patterns and markers, by model order.
+const STYLES = [
+  { color: "#0072b2", dash: [], marker: "circle" },
+  { color: "#d55e00", dash: [8, 4], marker: "square" },
+  { color: "#009e73", dash: [2, 3], marker: "triangle" },
+  { color: "#cc79a7", dash: [10, 3, 2, 3], marker: "diamond" },
+];
+const FRONT = { color: "#555", dash: [6, 4], marker: "" };
+
+const strings = {
+  en: {
+    ask: "Your question",
+    comparison: "Comparison", size: "Training budget", seeds: "Seeds",
+    comparisons: {
+      "cnn-lc-mlp": "CNN vs locally connected vs MLP (digits)",
+      "tied-untied": "Tied vs untied embeddings (word model)",
+      "albert-modes": "ALBERT: what the 4 blocks share (reverse task)",
+      "twins-towers": "Siamese twins vs two towers (same digit?)",
+    },
+    sizes: { small: "small", medium: "medium", large: "large" },
+    budget: "Every model: {data}{steps} steps of {batch}, tested on {eval} {evalUnit}. About {est} s of one CPU core{cache}.",
+    budgetData: "{n} training {unit}, ",
+    units: {
+      "cnn-lc-mlp": ["digits", "test digits"], "tied-untied": ["words", "windows of 16 words"],
+      "albert-modes": ["", "fixed sequences"], "twins-towers": ["digits", "test pairs"],
+    },
+    inCache: "; the answer is in the cache already",
+    outOfRange: "Enter a whole number from {min} to {max}; this value was not applied.",
+    run: "Run the comparison", cancel: "Cancel",
+    idle: "Press “Run the comparison”: the server trains every model from seeds 1…{n} with the same data and steps.",
+    cachedIdle: "This question was answered at {at} (UTC): Run shows the answer at once, from the cache.",
+    otherFlight: "Another page is computing this question right now: Run joins it.",
+    progress: "Training {model}, seed {seed}: step {k} of {n} ({phase}) — run {r} of {runs} · {s} s",
+    measuring: "measuring",
+    training: "training",
+    lockstep: { race: "tied + untied (in lockstep)", "4 modes": "all 4 modes (in lockstep)", "twins+towers": "twins + towers (in lockstep)" },
+    fromCache: "From the cache: computed at {at} (UTC) in {s} s. Nothing was trained for you.",
+    fresh: "Computed just now in {s} s.",
+    table: "Results over {n} seeds: mean ± standard deviation, and the 95 % interval of the mean",
+    table1: "Results of 1 seed (no spread, no interval: run more seeds)",
+    model: "Model", params: "Parameters", memory: "Memory", test: "Test {measure}", ci: "95 % interval",
+    train: "Train {measure}", gap: "Gap", time: "Time / model", seedsCol: "Each seed",
+    measures: { accuracy: "accuracy", perplexity: "perplexity" },
+    gapNote: { accuracy: "train − test accuracy, points", perplexity: "test − train perplexity" },
+    front: "Pareto front", onFront: "on the Pareto front",
+    notMeasured: "n/a",
+    notes: {
+      memory: "Memory counts what training holds per parameter: value, gradient and Adam's two moments, 8 bytes each ({b} B per parameter). Activations are not counted.",
+      lockstep: "Time is n/a where the comparison trains its models in lockstep: their time is not separable.",
+      noTrain: "Train and gap are n/a where the comparison measures only a test set.",
+      ci: "The 95 % interval is mean ± t·sd/√n, t from Student's t with n − 1 degrees of freedom.",
+    },
+    chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval; the dashed line is the Pareto front",
+    xAxis: "parameters", yAxis: "test {measure}",
+    csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
+    files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)" },
+    exportNote: "The server draws the chart from the cached answer; if the answer is not cached any more, it computes it again first.",
+    names: {
+      cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", tied: "tied", untied: "untied",
+      all: "share all", attention: "share attention", ffn: "share FFN", none: "share nothing",
+      twins: "twins (one encoder)", towers: "two towers",
+    },
+    chartLabel: "{title}. {values}",
+    list: "; ",
+  },
+  zh: {
+    ask: "你的问题",
+    comparison: "对比", size: "训练预算", seeds: "种子数",
+    comparisons: {
+      "cnn-lc-mlp": "CNN、局部连接与 MLP（数字）",
+      "tied-untied": "共享与不共享嵌入（词语模型）",
+      "albert-modes": "ALBERT：4 个块共享什么（倒序任务）",
+      "twins-towers": "孪生网络与两个塔（是同一个数字吗？）",
+    },
+    sizes: { small: "small（小）", medium: "medium（中）", large: "large（大）" },
+    budget: "每个模型：{data}{steps} 步，每步 {batch} 个样本，在 {eval} 个{evalUnit}上测试。大约需要单个 CPU 核心 {est} 秒{cache}。",
+    budgetData: "{n} 个训练{unit}，",
+    units: {
+      "cnn-lc-mlp": ["数字", "测试数字"], "tied-untied": ["词", "16 词窗口"],
+      "albert-modes": ["", "固定序列"], "twins-towers": ["数字", "测试数字对"],
+    },
+    inCache: "；答案已经在缓存里了",
+    outOfRange: "请输入 {min} 到 {max} 之间的整数；此值未被采用。",
+    run: "运行对比", cancel: "取消",
+    idle: "按“运行对比”：服务器会用同样的数据和步数，从种子 1…{n} 训练每个模型。",
+    cachedIdle: "这个问题已在 {at}（UTC）回答过：按“运行”会立即从缓存显示答案。",
+    otherFlight: "另一个页面正在计算这个问题：按“运行”会加入它。",
+    progress: "正在训练 {model}，种子 {seed}：第 {k} / {n} 步（{phase}）— 第 {r} / {runs} 次训练 · {s} 秒",
+    measuring: "测量中",
+    training: "训练中",
+    lockstep: { race: "共享 + 不共享（同步训练）", "4 modes": "4 种方式（同步训练）", "twins+towers": "孪生 + 两塔（同步训练）" },
+    fromCache: "来自缓存：在 {at}（UTC）计算，用时 {s} 秒。没有为你重新训练。",
+    fresh: "刚刚计算完成，用时 {s} 秒。",
+    table: "{n} 个种子的结果：均值 ± 标准差，以及均值的 95 % 区间",
+    table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
+    model: "模型", params: "参数量", memory: "内存", test: "测试{measure}", ci: "95 % 区间",
+    train: "训练{measure}", gap: "差距", time: "每个模型用时", seedsCol: "各个种子",
+    measures: { accuracy: "准确率", perplexity: "困惑度" },
+    gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
+    front: "帕累托前沿", onFront: "在帕累托前沿上",
+    notMeasured: "不适用",
+    notes: {
+      memory: "内存统计训练时每个参数占用的量：值、梯度和 Adam 的两个矩估计，各 8 字节（每个参数 {b} 字节）。不含激活值。",
+      lockstep: "同步训练多个模型的对比无法分开计时，用时记为“不适用”。",
+      noTrain: "只测量测试集的对比，训练指标和差距记为“不适用”。",
+      ci: "95 % 区间为 均值 ± t·sd/√n，t 取自自由度为 n − 1 的学生 t 分布。",
+    },
+    chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记；虚线是帕累托前沿",
+    xAxis: "参数量", yAxis: "测试{measure}",
+    csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
+    files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）" },
+    exportNote: "服务器用缓存中的答案绘图；如果答案已不在缓存中，会先重新计算。",
+    names: {
+      cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", tied: "共享", untied: "不共享",
+      all: "全部共享", attention: "共享注意力", ffn: "共享前馈", none: "不共享",
+      twins: "孪生（一个编码器）", towers: "两个塔",
+    },
+    chartLabel: "{title}。{values}",
+    list: "；",
+  },
+};
+
+export default function mount(root, initial, { lang }) {
+  const kit = begin(root, lang, strings, "se");
+  const { L, S, locale, nf } = kit;
+  const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
+  const num2 = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const pts = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
+
+  let params = { comparison: "cnn-lc-mlp", size: "small", seeds: 3, ...initial };
+  let statics = null;
+  let data = null;
+  let asked = false; // Run pressed and the answer not shown yet
+  let sawFlight = false; // a flight's progress was seen since Run
+
+  // ---- Layout ----
+  const settings = el("fieldset", "se-settings");
+  settings.append(el("legend", "", S.ask));
+  const budget = el("p", "se-note");
+  budget.dataset.testid = "budget";
+
+  const buttons = el("div", "se-buttons");
+  const runBtn = el("button", "se-run", S.run);
+  runBtn.type = "button";
+  runBtn.dataset.testid = "run";
+  const cancelBtn = el("button", "se-cancel", S.cancel);
+  cancelBtn.type = "button";
+  cancelBtn.dataset.testid = "cancel";
+  cancelBtn.hidden = true;
+  buttons.append(runBtn, cancelBtn);
+
+  const status = el("p", "se-status");
+  status.dataset.testid = "status";
+  status.setAttribute("role", "status");
+  const bar = document.createElement("progress");
+  bar.className = "se-bar";
+  bar.dataset.testid = "progress";
+  bar.max = 1;
+  bar.value = 0;
+  bar.hidden = true;
+
+  const tableWrap = el("div", "se-table-wrap");
+  const table = el("table", "se-table");
+  table.dataset.testid = "results";
+  tableWrap.append(table);
+  tableWrap.hidden = true;
+
+  const fig = el("figure", "se-chart");
+  const cap = el("figcaption", "");
+  const canvas = document.createElement("canvas");
+  canvas.setAttribute("role", "img");
+  canvas.dataset.testid = "chart";
+  const legendList = el("ul", "se-legend");
+  fig.append(cap, canvas, legendList);
+  fig.hidden = true;
+
+  const notes = el("ul", "se-notes");
+  notes.dataset.testid = "notes";
+  notes.hidden = true;
+
+  const csvLink = el("a", "", S.csv);
+  csvLink.dataset.testid = "download-csv";
+
+  const w = liveWidget(root, kit, {
+    experiment: "sharing-eval",
+    prefix: "se",
+    params: () => params,
+    exports: { png: S.png, svg: S.svg, json: S.json },
+    ready(spec) {
+      const f = (name) => field(spec, name);
+      const sel = (fl, text, label) => {
+        const s = selectField({
+          cls: "se-field", text, values: fl.choices, name: label, current: params[fl.name] ?? fl.default,
+          testid: "set-" + fl.name, onChange: (v) => setParams({ [fl.name]: v }),
+        });
+        s.label.title = fl.desc;
+        settings.append(s.label);
+        return s.input;
+      };
+      inputs.comparison = sel(f("comparison"), S.comparison, (v) => S.comparisons[v] ?? v);
+      inputs.size = sel(f("size"), S.size, (v) => S.sizes[v] ?? v);
+      const sf = f("seeds");
+      const lab = el("label", "se-field");
+      lab.append(el("span", "", S.seeds));
+      const msg = el("span", "se-field-msg", fill(S.outOfRange, { min: nf.format(sf.min), max: nf.format(sf.max) }));
+      msg.hidden = true;
+      msg.setAttribute("role", "alert");
+      const i = fieldInput(sf, () => params.seeds ?? sf.default, (v) => setParams({ seeds: v }), {
+        onRange(ok) {
+          msg.hidden = ok;
+        },
+      });
+      i.step = "1";
+      i.dataset.testid = "set-seeds";
+      i.title = sf.desc;
+      lab.append(i, msg);
+      settings.append(lab);
+      inputs.seeds = i;
+      settings.append(budget);
+      // The CSV is written here from the answer's numbers (run's exports
+      // are PNG, SVG and JSON); it sits with the server's downloads.
+      w.exports.append(" · ", csvLink, el("span", "widget-exports-note", " " + S.exportNote));
+    },
+    exportDisabled: () => false,
+    frame(m) {
+      if (m.static) {
+        statics = m.static;
+        syncSettings(statics.config);
+      }
+      if (!statics) return;
+      data = m.data;
+      if (data.flight && asked) {
+        sawFlight = true;
+        root.dataset.progressSeen = "1";
+      }
+      if (m.step >= 1) asked = false;
+      draw(m.step);
+    },
+    state(m) {
+      if (m.state === "working") asked = true;
+      else if (m.state === "paused" && (w.step ?? 0) === 0) asked = false;
+      drawButtons();
+    },
+    error() {
+      if (statics) syncSettings(statics.config);
+    },
+  });
+  const inputs = {};
+
+  root.append(w.status, settings, buttons, status, bar, tableWrap, fig, notes, w.exports, w.downloads, w.errorBox);
+
+  runBtn.addEventListener("click", () => {
+    asked = true;
+    sawFlight = false;
+    w.send({ type: "step", n: 1 });
+    drawButtons();
+  });
+  // Cancel takes the run back to step 0: the run stops lending its CPU and
+  // leaves the flight (which stops when nobody else waits for it).
+  cancelBtn.addEventListener("click", () => {
+    asked = false;
+    w.send({ type: "reset" });
+  });
+
+  function setParams(change) {
+    params = { ...params, ...change };
+    asked = false;
+    w.send({ type: "set-params", params: change });
+  }
+
+  function syncSettings(p) {
+    params = { ...params, ...p };
+    for (const k of ["comparison", "size"]) if (inputs[k]) inputs[k].value = String(params[k]);
+    const i = inputs.seeds;
+    if (i && document.activeElement !== i && i.getAttribute("aria-invalid") !== "true") i.value = String(params.seeds);
+  }
+
+  function drawButtons() {
+    const working = w.state === "working";
+    runBtn.disabled = working || (w.step ?? 0) >= 1;
+    cancelBtn.hidden = !working;
+  }
+
+  const name = (m) => S.names[m] ?? m;
+  const clock = (iso) => (iso ? iso.replace("T", " ").replace("Z", "").slice(0, 19) : "");
+  const bytes = (b) => (b >= 1e6 ? `${num3.format(b / 1e6)} MB` : `${num3.format(b / 1e3)} kB`);
+
+  function describeBudget() {
+    const c = statics.config, b = statics.budget, u = S.units[c.comparison] ?? ["", ""];
+    const dataText = b.trainSize ? fill(S.budgetData, { n: nf.format(b.trainSize), unit: u[0] }) : "";
+    budget.textContent = fill(S.budget, {
+      data: dataText, steps: nf.format(b.steps), batch: nf.format(b.batch), eval: nf.format(b.eval), evalUnit: u[1],
+      est: nf.format(statics.estimate), cache: data?.cached ? S.inCache : "",
+    });
+  }
+
+  function draw(step) {
+    describeBudget();
+    drawButtons();
+    const flight = data.flight;
+    bar.hidden = !flight;
+    if (flight) {
+      bar.value = flight.fraction;
+      const lock = S.lockstep[flight.model];
+      status.textContent = fill(S.progress, {
+        model: lock ?? name(flight.model), seed: flight.seed, k: nf.format(flight.step), n: nf.format(flight.steps),
+        phase: flight.phase === "measure" ? S.measuring : S.training, r: flight.run, runs: flight.runs, s: num2.format(flight.seconds),
+      });
+      root.dataset.progress = `${flight.run}/${flight.runs}:${flight.step}/${flight.steps}`;
+    } else if (step >= 1 && data.answer) {
+      const s = num2.format(data.answer.seconds);
+      status.textContent = sawFlight ? fill(S.fresh, { s }) : fill(S.fromCache, { at: clock(data.computed), s });
+      status.dataset.source = sawFlight ? "fresh" : "cache";
+    } else if (data.cached) {
+      status.textContent = fill(S.cachedIdle, { at: clock(data.cached) });
+    } else {
+      status.textContent = fill(S.idle, { n: params.seeds });
+    }
+    const ans = step >= 1 ? data.answer : null;
+    tableWrap.hidden = fig.hidden = notes.hidden = !ans;
+    if (ans) {
+      drawTable(ans);
+      drawChart(ans);
+      drawNotes(ans);
+    }
+    makeCSV(ans);
+  }
+
+  // ---- The table ----
+  function fmt(ans, v) {
+    return ans.measure === "accuracy" ? pct.format(v) : num3.format(v);
+  }
+  function drawTable(ans) {
+    const measure = S.measures[ans.measure] ?? ans.measure;
+    const n = ans.config.seeds;
+    table.replaceChildren();
+    table.append(el("caption", "", n > 1 ? fill(S.table, { n }) : S.table1));
+    const cols = [S.params, S.memory, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap, S.time, S.seedsCol];
+    const thead = el("thead"), hr = el("tr");
+    for (const h of [S.model, ...cols]) {
+      const th = el("th", "", h);
+      th.scope = "col";
+      hr.append(th);
+    }
+    hr.children[6].title = S.gapNote[ans.measure] ?? "";
+    thead.append(hr);
+    const tbody = el("tbody");
+    ans.models.forEach((m, i) => {
+      const tr = el("tr");
+      tr.dataset.model = m.model;
+      const th = el("th", "se-model");
+      th.scope = "row";
+      th.append(swatch(STYLES[i % STYLES.length], "se-swatch"), el("span", "", name(m.model)));
+      if (m.pareto) {
+        const star = el("span", "se-front", " ◆");
+        star.title = S.onFront;
+        star.setAttribute("aria-label", S.onFront);
+        th.append(star);
+      }
+      tr.append(th);
+      const na = S.notMeasured;
+      const gap = (v) => (ans.measure === "accuracy" ? pts.format(v * 100) : pts.format(v));
+      const cells = {
+        params: nf.format(m.params),
+        memory: bytes(m.memory),
+        test: `${fmt(ans, m.test.mean)} ± ${fmt(ans, m.test.sd)}`,
+        ci: m.test.hasCI ? `${fmt(ans, m.test.lo)} – ${fmt(ans, m.test.hi)}` : na,
+        train: ans.hasTrain ? fmt(ans, m.train.mean) : na,
+        gap: ans.hasTrain ? gap(m.gap.mean) : na,
+        time: ans.hasTime ? `${num2.format(m.seconds.mean)} s` : na,
+        seeds: m.runs.map((r) => fmt(ans, r.test)).join(" · "),
+      };
+      // The cells' numbers at full precision, for tests and copying.
+      const values = {
+        params: [m.params], memory: [m.memory], test: [m.test.mean, m.test.sd], ci: m.test.hasCI ? [m.test.lo, m.test.hi] : [],
+        train: ans.hasTrain ? [m.train.mean] : [], gap: ans.hasTrain ? [m.gap.mean] : [], time: ans.hasTime ? [m.seconds.mean] : [],
+        seeds: m.runs.map((r) => r.test),
+      };
+      Object.entries(cells).forEach(([k, text], j) => {
+        const td = el("td", k === "seeds" ? "se-seeds" : "se-num", text);
+        td.dataset.testid = `${k}-${m.model}`;
+        td.dataset.label = cols[j];
+        td.dataset.value = values[k].join(" ");
+        tr.append(td);
+      });
+      tbody.append(tr);
+    });
+    table.append(thead, tbody);
+  }
+
+  function drawNotes(ans) {
+    notes.replaceChildren();
+    const add = (t) => notes.append(el("li", "", t));
+    add(fill(S.notes.memory, { b: statics.bytesPerParam }));
+    if (ans.config.seeds > 1) add(S.notes.ci);
+    if (!ans.hasTime) add(S.notes.lockstep);
+    if (!ans.hasTrain) add(S.notes.noTrain);
+  }
+
+  // ---- The chart: log₁₀ parameters against the test measure ----
+  function drawChart(ans) {
+    const measure = S.measures[ans.measure] ?? ans.measure;
+    const title = fill(S.chartTitle, { measure });
+    cap.textContent = title;
+    const lx = (p) => Math.log10(p);
+    const xs = ans.models.map((m) => lx(m.params));
+    const ys = ans.models.flatMap((m) => [m.test.lo, m.test.hi, ...m.runs.map((r) => r.test)]);
+    let xMin = Math.floor(Math.min(...xs) * 2) / 2 - 0.25, xMax = Math.ceil(Math.max(...xs) * 2) / 2 + 0.25;
+    let yMin = Math.min(...ys), yMax = Math.max(...ys);
+    const padY = (yMax - yMin) * 0.1 || 0.05;
+    yMin -= padY;
+    yMax += padY;
+    if (ans.measure === "accuracy") {
+      yMin = Math.max(0, yMin);
+      yMax = Math.min(1, yMax);
+    }
+    const xTicks = [];
+    for (let e = Math.ceil(xMin); e <= Math.floor(xMax); e++) xTicks.push([e, `10${sup(e)}`]);
+    const a = axes(canvas, {
+      locale, xMin, xMax, yMin, yMax, xTicks, xLabel: S.xAxis, yLabel: fill(S.yAxis, { measure }),
+      yPercent: ans.measure === "accuracy",
+    });
+    const front = ans.models.filter((m) => m.pareto).sort((p, q) => p.params - q.params);
+    plot(a, [{ style: FRONT, xs: front.map((m) => lx(m.params)), ys: front.map((m) => m.test.mean), width: 1.5 }]);
+    const { g, X, Y, fs } = a;
+    ans.models.forEach((m, i) => {
+      const st = STYLES[i % STYLES.length];
+      const x = X(lx(m.params));
+      // Each seed: a faint dot, spread sideways a little so equal values show.
+      g.globalAlpha = 0.45;
+      m.runs.forEach((r, k) => {
+        const dx = (k - (m.runs.length - 1) / 2) * fs * 0.35;
+        marker(g, "", x + dx, Y(r.test), fs * 0.22, st.color);
+      });
+      g.globalAlpha = 1;
+      if (m.test.hasCI) {
+        g.strokeStyle = st.color;
+        g.lineWidth = 2;
+        g.setLineDash([]);
+        g.beginPath();
+        g.moveTo(x, Y(m.test.lo));
+        g.lineTo(x, Y(m.test.hi));
+        for (const y of [m.test.lo, m.test.hi]) {
+          g.moveTo(x - fs * 0.4, Y(y));
+          g.lineTo(x + fs * 0.4, Y(y));
+        }
+        g.stroke();
+      }
+      marker(g, st.marker, x, Y(m.test.mean), fs * 0.42, st.color);
+    });
+    const values = ans.models.map((m) => `${name(m.model)}: ${nf.format(m.params)} → ${fmt(ans, m.test.mean)}`).join(S.list);
+    canvas.setAttribute("aria-label", fill(S.chartLabel, { title, values }));
+    legendList.replaceChildren();
+    ans.models.forEach((m, i) => {
+      const li = el("li");
+      li.append(swatch({ ...STYLES[i % STYLES.length], dash: [] }, "se-swatch"), el("span", "", name(m.model)));
+      legendList.append(li);
+    });
+    const li = el("li");
+    li.append(swatch(FRONT, "se-swatch"), el("span", "", S.front));
+    legendList.append(li);
+  }
+
+  // ---- CSV: one row per model per seed, then one per model (the summary) ----
+  // A data: URL (a few kB) rather than a blob: the link is the file itself.
+  function makeCSV(ans) {
+    csvLink.hidden = !ans;
+    if (!ans) return;
+    const opt = (has, v) => (has ? String(v) : "");
+    const rows = ["kind,model,seed,params,memory_bytes,test,train,gap,seconds,diverged,test_sd,test_lo95,test_hi95,pareto"];
+    for (const m of ans.models) {
+      for (const r of m.runs) {
+        rows.push(["run", m.model, r.seed, m.params, m.memory, r.test, opt(ans.hasTrain, r.train), opt(ans.hasTrain, r.gap), opt(ans.hasTime, r.seconds), r.diverged, "", "", "", ""].join(","));
+      }
+    }
+    for (const m of ans.models) {
+      rows.push(["mean", m.model, "", m.params, m.memory, m.test.mean, opt(ans.hasTrain, m.train.mean), opt(ans.hasTrain, m.gap.mean),
+        opt(ans.hasTime, m.seconds.mean), "", m.test.sd, opt(m.test.hasCI, m.test.lo), opt(m.test.hasCI, m.test.hi), m.pareto].join(","));
+    }
+    csvLink.href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.join("\n") + "\n");
+    const c = ans.config;
+    csvLink.download = `sharing-eval-${c.comparison}-${c.size}-${c.seeds}seeds.csv`;
+  }
+}

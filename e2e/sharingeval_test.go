@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/paramshare/paramshare/lab"
+)
+
+// evalWidget is the sharing-eval widget of "Does sharing help?".
+const evalWidget = `[data-widget="sharing-eval"]`
+
+func openEval(t *testing.T, ctx context.Context, url, lang string) {
+	t.Helper()
+	do(t, ctx, "open does-sharing-help ("+lang+")",
+		chromedp.Navigate(url+"/"+lang+"/lessons/does-sharing-help"),
+		chromedp.WaitVisible(chromedp.CSS(evalWidget+` [data-testid="run"]`)),
+		connected(evalWidget, 20*time.Second),
+		pollJS(`document.querySelector('`+evalWidget+` [data-testid="budget"]').textContent.length > 0`, 20*time.Second),
+	)
+}
+
+// evalCell returns the numbers of a table cell's data-value.
+func evalCell(t *testing.T, ctx context.Context, testid string) []float64 {
+	t.Helper()
+	s := attrOf(t, ctx, evalWidget+` [data-testid="`+testid+`"]`, "data-value")
+	var out []float64
+	for _, f := range strings.Fields(s) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			t.Fatalf("%s: data-value %q: %v", testid, s, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// near reports whether a and b agree to 1e-12 (the page shows the
+// server's float64s through JSON: they should be equal).
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
+
+// TestBrowserSharingEval runs lesson 17's default question (CNN vs locally
+// connected vs MLP, small budget, 3 seeds) end to end in headless
+// Chromium: the progress bar while it trains, then every number of the
+// table against lab.Eval run here with the same config (training is
+// deterministic; only the times differ); the PNG, SVG and JSON exports
+// (status, content type, the JSON's numbers) and the CSV the page writes;
+// a second tab asking the same question gets it from the cache at once;
+// the Chinese page; screenshots at desktop and phone width.
+func TestBrowserSharingEval(t *testing.T) {
+	url, ctx := browserSession(t, 240*time.Second)
+	w := evalWidget
+	cfg := lab.EvalConfig{Comparison: lab.EvalCNN, Size: lab.EvalSmall, Seeds: 3}
+
+	// lab's own answer, computed while the page computes the server's.
+	type labAnswer struct {
+		res *lab.EvalResult
+		err error
+	}
+	mine := make(chan labAnswer, 1)
+	go func() {
+		r, err := lab.Eval(context.Background(), cfg, nil)
+		mine <- labAnswer{r, err}
+	}()
+
+	openEval(t, ctx, url, "en")
+	do(t, ctx, "run the comparison; the progress bar shows, then the table",
+		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)),
+		pollJS(`!document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+`').dataset.progress`, 30*time.Second),
+	)
+	prog := attrOf(t, ctx, w, "data-progress")
+	status := textOf(t, ctx, w+` [data-testid="status"]`)
+	if !strings.Contains(status, "seed") || !strings.Contains(status, "step") {
+		t.Errorf("status while working: %q", status)
+	}
+	t.Logf("progress seen: %s (%q)", prog, status)
+	do(t, ctx, "the answer", stepIs(w, 1, 90*time.Second), widgetIs(w, "progressSeen", "1", time.Second))
+	if src := attrOf(t, ctx, w+` [data-testid="status"]`, "data-source"); src != "fresh" {
+		t.Errorf("first answer's source %q, want fresh", src)
+	}
+
+	want := <-mine
+	if want.err != nil {
+		t.Fatal(want.err)
+	}
+	for _, m := range want.res.Models {
+		check := func(testid string, want ...float64) {
+			t.Helper()
+			got := evalCell(t, ctx, testid+"-"+m.Model)
+			if len(got) != len(want) {
+				t.Errorf("%s-%s: %v, want %v", testid, m.Model, got, want)
+				return
+			}
+			for i := range got {
+				if !near(got[i], want[i]) {
+					t.Errorf("%s-%s: %v, want %v (lab)", testid, m.Model, got, want)
+					return
+				}
+			}
+		}
+		check("params", float64(m.Params))
+		check("memory", float64(m.Memory))
+		check("test", m.Test.Mean, m.Test.SD)
+		check("ci", m.Test.Lo, m.Test.Hi)
+		check("train", m.Train.Mean)
+		check("gap", m.Gap.Mean)
+		var seeds []float64
+		for _, r := range m.Runs {
+			seeds = append(seeds, r.Test)
+		}
+		check("seeds", seeds...)
+		// The interval is mean ± t(0.975, 2)·sd/√3, t = 4.303 (tables).
+		if h := (m.Test.Hi - m.Test.Lo) / 2; math.Abs(h-4.302652729911275*m.Test.SD/math.Sqrt(3)) > 1e-9 {
+			t.Errorf("%s: interval half-width %v, want 4.3027·sd/√3", m.Model, h)
+		}
+		t.Logf("%s: %d params, test %.4f ± %.4f [%.4f, %.4f], gap %+.4f, pareto %v", m.Model, m.Params, m.Test.Mean, m.Test.SD, m.Test.Lo, m.Test.Hi, m.Gap.Mean, m.Pareto)
+	}
+
+	// The exports of the answer on screen.
+	var ex struct {
+		PNG, SVG, JSON       int
+		PNGType, SVGType     string
+		Means                []float64
+		CSV                  string
+		PNGSize, SVGHasTitle int
+	}
+	raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
+		const q = (id) => document.querySelector(%q + ' [data-testid="' + id + '"]').href;
+		const png = await fetch(q("download-png"));
+		const pb = await png.arrayBuffer();
+		const svg = await fetch(q("download-svg"));
+		const st = await svg.text();
+		const js = await fetch(q("export-json"));
+		const j = await js.json();
+		const h = q("download-csv"), comma = h.indexOf(",");
+		const csv = h.startsWith("data:text/csv") ? decodeURIComponent(h.slice(comma + 1)) : "not a data: URL: " + h;
+		return JSON.stringify({PNG: png.status, PNGType: png.headers.get("content-type"), PNGSize: pb.byteLength,
+			SVG: svg.status, SVGType: svg.headers.get("content-type"), SVGHasTitle: st.includes("<svg") ? 1 : 0,
+			JSON: js.status, Means: j.data.answer.models.map((m) => m.test.mean), CSV: csv});
+	})()`, w))
+	if err := json.Unmarshal([]byte(raw), &ex); err != nil {
+		t.Fatalf("exports: %v (%s)", err, raw)
+	}
+	if ex.PNG != 200 || ex.PNGType != "image/png" || ex.PNGSize < 1000 {
+		t.Errorf("PNG: status %d, type %q, %d bytes", ex.PNG, ex.PNGType, ex.PNGSize)
+	}
+	if ex.SVG != 200 || ex.SVGType != "image/svg+xml" || ex.SVGHasTitle != 1 {
+		t.Errorf("SVG: status %d, type %q, has <svg> %d", ex.SVG, ex.SVGType, ex.SVGHasTitle)
+	}
+	if ex.JSON != 200 || len(ex.Means) != len(want.res.Models) {
+		t.Errorf("JSON: status %d, means %v", ex.JSON, ex.Means)
+	}
+	for i, m := range want.res.Models {
+		if i < len(ex.Means) && !near(ex.Means[i], m.Test.Mean) {
+			t.Errorf("JSON %s mean %v, lab %v", m.Model, ex.Means[i], m.Test.Mean)
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(ex.CSV)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v\n%s", err, ex.CSV)
+	}
+	if n := 1 + len(want.res.Models)*(cfg.Seeds+1); len(rows) != n {
+		t.Fatalf("CSV has %d rows, want %d (header, a row per model per seed, a mean per model):\n%s", len(rows), n, ex.CSV)
+	}
+	k := 1
+	for _, m := range want.res.Models {
+		for _, r := range m.Runs {
+			row := rows[k]
+			k++
+			test, _ := strconv.ParseFloat(row[5], 64)
+			if row[0] != "run" || row[1] != m.Model || row[2] != fmt.Sprint(r.Seed) || row[3] != fmt.Sprint(m.Params) || !near(test, r.Test) {
+				t.Errorf("CSV row %v, want run %s seed %d params %d test %v", row, m.Model, r.Seed, m.Params, r.Test)
+			}
+		}
+	}
+	for _, m := range want.res.Models {
+		row := rows[k]
+		k++
+		mean, _ := strconv.ParseFloat(row[5], 64)
+		lo, _ := strconv.ParseFloat(row[11], 64)
+		if row[0] != "mean" || row[1] != m.Model || !near(mean, m.Test.Mean) || !near(lo, m.Test.Lo) || row[13] != fmt.Sprint(m.Pareto) {
+			t.Errorf("CSV summary %v, want mean %s %v lo %v pareto %v", row, m.Model, m.Test.Mean, m.Test.Lo, m.Pareto)
+		}
+	}
+	shots := map[string][]byte{"sharingeval-en-desktop.png": shoot(t, ctx, w)}
+	desktop := phoneViewport(t, ctx)
+	pageFits(t, ctx, w)
+	shots["sharingeval-en-phone.png"] = shoot(t, ctx, w)
+	desktop()
+
+	// A second visitor asking the same question: from the cache, at once.
+	tab := newTab(t, ctx, "second visitor")
+	openEval(t, tab, url, "en")
+	do(t, tab, "the cache says it has the answer", pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("cache")`, 10*time.Second))
+	start := time.Now()
+	do(t, tab, "run: the answer from the cache",
+		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 5*time.Second))
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the cached answer took %v", d)
+	}
+	if src := attrOf(t, tab, w+` [data-testid="status"]`, "data-source"); src != "cache" {
+		t.Errorf("second answer's source %q, want cache", src)
+	}
+	if got := evalCell(t, tab, "test-cnn"); !near(got[0], want.res.Model("cnn").Test.Mean) {
+		t.Errorf("cached cnn test %v, lab %v", got, want.res.Model("cnn").Test.Mean)
+	}
+
+	// The Chinese page, from the cache too.
+	openEval(t, tab, url, "zh")
+	do(t, tab, "zh: run", chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 5*time.Second))
+	if s := textOf(t, tab, w+` [data-testid="status"]`); !strings.Contains(s, "缓存") {
+		t.Errorf("zh status %q lacks 缓存", s)
+	}
+	if c := textOf(t, tab, w+` [data-testid="results"] caption`); !strings.Contains(c, "种子") {
+		t.Errorf("zh caption %q", c)
+	}
+	shots["sharingeval-zh-desktop.png"] = shoot(t, tab, w)
+	desktop = phoneViewport(t, tab)
+	pageFits(t, tab, w)
+	shots["sharingeval-zh-phone.png"] = shoot(t, tab, w)
+	desktop()
+	saveScreenshots(t, shots)
+}
