@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/paramshare/paramshare/lessons"
 	"github.com/paramshare/paramshare/web"
@@ -197,4 +199,177 @@ func TestBrowserURLSettingsEveryWidget(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBrowserURLSettings checks the address's settings end to end:
+//
+//   - a link with settings for both widgets of "Vanishing and exploding"
+//     starts each with its own (controls and the server's runs), and a
+//     setting changed in one widget follows into the address (the other's
+//     kept, no new history entry), and goes again once set back to the
+//     lesson's value;
+//   - conv-slide opened with stride 2, padding 0 and the blur kernel shows
+//     the engine's Forward at those settings, cell by cell;
+//   - a bad link (unknown key, value out of range, wrong type, a widget the
+//     lesson does not have) gets a note in the page's language naming the
+//     problem, the lesson's own run, an address without the bad settings,
+//     and exactly one more start (no loop); in English and in Chinese, with
+//     screenshots at desktop and phone width.
+func TestBrowserURLSettings(t *testing.T) {
+	base, ctx := urlSession(t, 300*time.Second)
+
+	// Two widgets, each with its own settings.
+	do(t, ctx, "open vanishing-and-exploding with settings for w1 and w2",
+		chromedp.Navigate(base+"/en/lessons/vanishing-and-exploding?w1.act=relu&w1.T=12&w2.clip=off&w2.threshold=2.5"),
+		connected("#w1", 20*time.Second), connected("#w2", 20*time.Second),
+		runHas("w1", "act", "relu", 20*time.Second), runHas("w1", "T", "12", 5*time.Second),
+		runHas("w2", "clip", "off", 20*time.Second), runHas("w2", "threshold", "2.5", 5*time.Second),
+		runHas("w2", "w0", "6", 5*time.Second), // the lesson's, untouched
+		pollJS(`document.querySelector('#w1 [data-testid="act"]').value === "relu"`, 5*time.Second),
+		pollJS(`document.querySelector('#w1 [data-testid="value-T"]').textContent === "12"`, 5*time.Second),
+		pollJS(`document.querySelector('#w2 [data-testid="field-clip"]').value === "off"`, 5*time.Second),
+		pollJS(`document.querySelector('#w2 [data-testid="field-threshold"]').value === "2.5"`, 5*time.Second),
+	)
+	history := evalJS[int](t, ctx, `history.length`)
+	// Change w2's w0 as a reader does (a typed value, then change).
+	evalJS[bool](t, ctx, `(() => { const i = document.querySelector('#w2 [data-testid="field-w0"]'); i.value = "4"; i.dispatchEvent(new Event("change")); return true; })()`)
+	do(t, ctx, "w2's new setting reaches the run and the address",
+		runHas("w2", "w0", "4", 10*time.Second),
+		pollJS(`new URLSearchParams(location.search).get("w2.w0") === "4"`, 5*time.Second),
+	)
+	if got := evalJS[string](t, ctx, `location.search`); got != "?w1.act=relu&w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5" {
+		t.Errorf("address %q, want both widgets' settings, in the page's and the fields' order", got)
+	}
+	if n := evalJS[int](t, ctx, `history.length`); n != history {
+		t.Errorf("history has %d entries after a change of setting, had %d: a setting must not add one", n, history)
+	}
+	// w1's act back to the lesson's tanh: the key leaves the address.
+	evalJS[bool](t, ctx, `(() => { const s = document.querySelector('#w1 [data-testid="act"]'); s.value = "tanh"; s.dispatchEvent(new Event("change")); return true; })()`)
+	do(t, ctx, "w1.act leaves the address",
+		runHas("w1", "act", "tanh", 10*time.Second),
+		pollJS(`location.search === "?w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5"`, 5*time.Second),
+	)
+	// The copy-link button gives the address with the widget's fragment.
+	do(t, ctx, "copy a link to w2", chromedp.Click(chromedp.CSS(`#w2 + .widget-share [data-testid="copy-link"]`)),
+		pollJS(`document.querySelector('#w2 + .widget-share').dataset.url === location.origin + location.pathname + "?w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5#w2"`, 5*time.Second),
+		pollJS(`document.querySelector('#w2 + .widget-share .widget-share-status').textContent.length > 0`, 5*time.Second),
+	)
+
+	// conv-slide at the link's settings against the engine.
+	p := slideParams{Digit: 0, Preset: "blur", Stride: 2, Padding: 0, Dilation: 1}
+	do(t, ctx, "open conv-slide with stride 2, padding 0, blur",
+		chromedp.Navigate(base+"/en/lessons/one-kernel-many-places?w1.stride=2&w1.padding=0&w1.preset=blur"),
+		connected(slideWidget, 20*time.Second),
+		runHas("w1", "stride", "2", 20*time.Second), runHas("w1", "padding", "0", 5*time.Second), runHas("w1", "preset", "blur", 5*time.Second),
+	)
+	y := forward(t, p)
+	if n := len(y.Data); n != 13*13 {
+		t.Fatalf("Forward at stride 2, padding 0 gives %d cells, want 169", n)
+	}
+	if s := textOf(t, ctx, slideWidget+` [data-testid="progress"]`); !strings.HasSuffix(s, "169 cells") {
+		t.Errorf("progress line %q: the page's map is not 13×13", s)
+	}
+	focusWidget(t, ctx, slideWidget)
+	for k := 1; k <= 3; k++ {
+		do(t, ctx, "→", chromedp.KeyEvent(kb.ArrowRight))
+		checkSlideCell(t, ctx, y, k)
+	}
+	// The whole map: play to the end and compare every cell of the last
+	// frame (4 decimals) with Forward.
+	topSpeed(t, ctx, slideWidget)
+	do(t, ctx, "play to the end", chromedp.Click(chromedp.CSS(slideWidget+` [data-testid="play"]`)),
+		stepIs(slideWidget, 169, 30*time.Second), stateIs(slideWidget, "done", 10*time.Second))
+	got := evalJS[[]float64](t, ctx, `window.__urlFrames.w1.data.map`)
+	if len(got) != len(y.Data) {
+		t.Fatalf("the page's last frame has %d cells, Forward %d", len(got), len(y.Data))
+	}
+	inked := 0
+	for i, v := range y.Data {
+		if math.Abs(got[i]-v) > 0.5e-4+1e-12 {
+			t.Fatalf("cell %d: page %g, engine Forward %g", i, got[i], v)
+		}
+		if math.Abs(v) > 1e-3 {
+			inked++
+		}
+	}
+	if inked < 20 {
+		t.Fatalf("only %d cells of Forward are not ~0: nothing to compare", inked)
+	}
+	t.Logf("conv-slide at stride 2, padding 0, blur: all 169 cells match Forward (%d not ~0)", inked)
+
+	// Bad links, in both languages.
+	bad := []struct {
+		lang, query, want string
+		shots             bool
+	}{
+		{"en", "w1.stride=9", `parameter "stride"`, true},
+		{"en", "w1.strid=2", `unknown parameter "strid"`, false},
+		{"en", "w1.stride=two", `"stride"`, false},
+		{"zh", "w1.stride=two", "stride", true},
+	}
+	for _, b := range bad {
+		do(t, ctx, "open conv-slide with "+b.query+" ("+b.lang+")",
+			chromedp.Navigate(base+"/"+b.lang+"/lessons/one-kernel-many-places?"+b.query+"&w7.k=1&other=kept"),
+			pollJS(`document.querySelectorAll('[data-testid="url-settings-note"]').length === 2`, 20*time.Second),
+			connected(slideWidget, 20*time.Second),
+			runHas("w1", "stride", "1", 20*time.Second), runHas("w1", "preset", "vertical-edge", 5*time.Second),
+		)
+		notes := evalJS[[]string](t, ctx, `[...document.querySelectorAll('[data-testid="url-settings-note"] p')].map((p) => p.textContent)`)
+		want := []string{"The link has settings for a widget “w7” that this lesson does not have; they were ignored.", "The link’s settings for this widget could not be used ("}
+		if b.lang == "zh" {
+			want = []string{"链接中有本课没有的组件“w7”的设置，已忽略。", "链接中此组件的设置无法使用（"}
+		}
+		if len(notes) != 2 || notes[0] != want[0] || !strings.HasPrefix(notes[1], want[1]) || !strings.Contains(notes[1], b.want) {
+			t.Errorf("%s %s: notes %q; want %q and one starting %q naming %q", b.lang, b.query, notes, want[0], want[1], b.want)
+		}
+		if b.lang == "zh" && !strings.Contains(notes[1], "参数") {
+			t.Errorf("zh: the server's reason is not in Chinese: %q", notes[1])
+		}
+		t.Logf("%s ?%s: %s", b.lang, b.query, notes[1])
+		time.Sleep(1500 * time.Millisecond) // a loop would have started again by now
+		if n := evalJS[int](t, ctx, `window.__urlStarts.filter((m) => m.widget === "w1").length`); n != 2 {
+			t.Errorf("%s %s: the page sent %d starts for w1, want 2 (the link's, refused; the lesson's)", b.lang, b.query, n)
+		}
+		if got := evalJS[string](t, ctx, `location.search`); got != "?other=kept" {
+			t.Errorf("%s %s: address %q after the refusal; want only the key that is not a setting", b.lang, b.query, got)
+		}
+		if errs := evalJS[string](t, ctx, `[...document.querySelectorAll('#w1 [data-testid="widget-error"]')].filter((e) => !e.hidden).map((e) => e.textContent).join(" | ")`); errs != "" {
+			t.Errorf("%s %s: the widget shows an error %q; the note says it all", b.lang, b.query, errs)
+		}
+		stride := evalJS[string](t, ctx, `[...document.querySelectorAll("#w1 .cs-settings select")][1].value`)
+		if stride != "1" {
+			t.Errorf("%s %s: stride control shows %q, want the lesson's 1", b.lang, b.query, stride)
+		}
+		if b.shots {
+			urlShots(t, ctx, b.lang)
+		}
+		// The note can be dismissed.
+		do(t, ctx, "dismiss the notes",
+			chromedp.Click(chromedp.CSS(`[data-testid="url-settings-note"] button`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="url-settings-note"] button`)),
+			pollJS(`document.querySelectorAll('[data-testid="url-settings-note"]').length === 0`, 5*time.Second),
+		)
+	}
+}
+
+// urlShots saves the page with the notes at the top of the screen, at
+// desktop and phone width, as url-bad-LANG-{desktop,phone}.png.
+func urlShots(t *testing.T, ctx context.Context, lang string) {
+	t.Helper()
+	top := `window.scrollTo(0, document.querySelector('[data-testid="url-settings-note"]').getBoundingClientRect().top + scrollY - 16)`
+	shot := func() []byte {
+		evalJS[any](t, ctx, top)
+		time.Sleep(300 * time.Millisecond)
+		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		return b
+	}
+	shots := map[string][]byte{"url-bad-" + lang + "-desktop.png": shot()}
+	desktop := phoneViewport(t, ctx)
+	pageFits(t, ctx, slideWidget)
+	shots["url-bad-"+lang+"-phone.png"] = shot()
+	desktop()
+	saveScreenshots(t, shots)
 }
