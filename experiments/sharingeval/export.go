@@ -19,17 +19,18 @@ func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 
 // figureText is the figure's wording.
 var figureText = struct {
-	title, notYet, xLabel, front, params, seeds, seed1 run.Text
-	measure                                            map[string]run.Text
-	comparison                                         map[string]run.Text
+	title, notYet, answered, xLabel, front, params, seeds, seed1 run.Text
+	measure                                                      map[string]run.Text
+	comparison                                                   map[string]run.Text
 }{
-	title:  run.Text{En: "%s — %s budget, %s: test %s against parameters", Zh: "%s — %s 预算，%s：测试%s与参数量"},
-	notYet: run.Text{En: " (not computed yet: run the comparison)", Zh: "（尚未计算：请先运行对比）"},
-	xLabel: run.Text{En: "parameters, log₁₀ (4 = 10,000; 5 = 100,000)", Zh: "参数量，取 log₁₀（4 = 10,000；5 = 100,000）"},
-	front:  run.Text{En: "Pareto front", Zh: "帕累托前沿"},
-	params: run.Text{En: "parameters", Zh: "参数量"},
-	seeds:  run.Text{En: "%d seeds, mean and 95 %% interval", Zh: "%d 个种子，均值和 95 %% 区间"},
-	seed1:  run.Text{En: "1 seed (no interval)", Zh: "1 个种子（没有区间）"},
+	title:    run.Text{En: "%s — %s budget, %s", Zh: "%s — %s 预算，%s"},
+	notYet:   run.Text{En: "\nparameters of each model (not trained yet: run the comparison)", Zh: "\n各模型的参数量（尚未训练：请先运行对比）"},
+	answered: run.Text{En: "\ntest %s (mean, 95 %% interval) against parameters", Zh: "\n测试%s（均值，95 %% 区间）与参数量"},
+	xLabel:   run.Text{En: "parameters, log₁₀ (4 = 10,000; 5 = 100,000)", Zh: "参数量，取 log₁₀（4 = 10,000；5 = 100,000）"},
+	front:    run.Text{En: "Pareto front", Zh: "帕累托前沿"},
+	params:   run.Text{En: "parameters", Zh: "参数量"},
+	seeds:    run.Text{En: "%d seeds", Zh: "%d 个种子"},
+	seed1:    run.Text{En: "1 seed (no interval)", Zh: "1 个种子（没有区间）"},
 	measure: map[string]run.Text{
 		"accuracy":   {En: "accuracy", Zh: "准确率"},
 		"perplexity": {En: "perplexity (lower is better)", Zh: "困惑度（越低越好）"},
@@ -58,7 +59,7 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 		if e.cfg.Comparison == lab.EvalTied {
 			measure = "perplexity"
 		}
-		title := fmt.Sprintf(t.title.In(lang), t.comparison[e.cfg.Comparison].In(lang), e.cfg.Size, seeds, t.measure[measure].In(lang))
+		title := fmt.Sprintf(t.title.In(lang), t.comparison[e.cfg.Comparison].In(lang), e.cfg.Size, seeds)
 		if e.ans == nil {
 			// Step 0: the parameters are known before any training (lab
 			// counts the built models); the accuracies are not.
@@ -75,6 +76,7 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 				Categories: modelsOf(e.cfg.Comparison), Groups: []viz.BarGroup{{Label: t.params.In(lang), Values: vals}}})
 		}
 		res := e.ans.res
+		title += fmt.Sprintf(t.answered.In(lang), t.measure[measure].In(lang))
 		var series []viz.Series
 		for i, m := range res.Models {
 			x := math.Log10(float64(m.Params))

@@ -355,3 +355,12 @@ func flightOf(key string) *flight {
 	defer flights.Unlock()
 	return flights.m[key]
 }
+
+// clear empties the cache (tests that must compute).
+func (c *cache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.byKey)
+	c.bytes = 0
+}

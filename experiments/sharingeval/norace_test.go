@@ -1,0 +1,5 @@
+//go:build !race
+
+package sharingeval
+
+const raceEnabled = false
