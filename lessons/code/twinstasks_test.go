@@ -72,15 +72,8 @@ func TestTasksLedger(t *testing.T) {
 	var parts [2][]*engine.Tensor
 	for k, cols := range [2][2]int{{0, 10}, {10, 12}} { // the digit head's logits, then odd/even's
 		model.ZeroGrad()
-		loss := model.Loss.(*engine.MultitaskCrossEntropy)
-		loss.Forward(model.Forward(x, nil), target)
-		g := loss.Backward().Clone() // dL/dy [16, 12]; keep head k's columns only
-		for i := range g.Data {
-			if c := i % 12; c < cols[0] || c >= cols[1] {
-				g.Data[i] = 0
-			}
-		}
-		model.Backward(g, nil) // head k's loss alone
+		model.Loss.Forward(model.Forward(x, nil), target)
+		model.Backward(onlyColumns(model.Loss.Backward(), cols), nil) // head k's loss alone
 		for _, p := range trunk {
 			parts[k] = append(parts[k], p.Grad.Clone())
 		}
@@ -88,15 +81,33 @@ func TestTasksLedger(t *testing.T) {
 	if _, err := model.ComputeGrad(x, target, nil); err != nil { // the joint loss: both heads at once
 		t.Fatal(err)
 	}
-	for i, p := range trunk {
-		sum := parts[0][i].Clone()
-		for j, v := range parts[1][i].Data {
-			sum.Data[j] += v
-		}
-		sumMatches(t, p.Name, sum, p.Grad) // digit part + odd/even part = the trunk's gradient
+	for i, p := range trunk { // digit part + odd/even part = the trunk's gradient
+		sumMatches(t, p.Name, added(parts[0][i], parts[1][i]), p.Grad)
 	}
 	// in-code:end tasks
 	if trunk[0].Name != "conv1.weight" || trunk[3].Name != "conv2.bias" {
 		t.Fatalf("trunk Params %s … %s, want conv1.weight … conv2.bias", trunk[0].Name, trunk[3].Name)
 	}
+}
+
+// onlyColumns returns a copy of dL/dy [B, C] that keeps columns cols[0] …
+// cols[1]−1 (one head's logits) and zeroes the rest.
+func onlyColumns(g *engine.Tensor, cols [2]int) *engine.Tensor {
+	out := g.Clone()
+	c := g.Shape[1]
+	for i := range out.Data {
+		if j := i % c; j < cols[0] || j >= cols[1] {
+			out.Data[i] = 0
+		}
+	}
+	return out
+}
+
+// added returns a + b, element by element.
+func added(a, b *engine.Tensor) *engine.Tensor {
+	out := a.Clone()
+	for i, v := range b.Data {
+		out.Data[i] += v
+	}
+	return out
 }
