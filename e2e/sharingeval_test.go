@@ -118,6 +118,8 @@ func TestBrowserSharingEval(t *testing.T) {
 			seeds = append(seeds, r.Test)
 		}
 		check("seeds", seeds...)
+		last := m.Shifted[len(m.Shifted)-1]
+		check("shifted", last.Mean, last.SD)
 		// The interval is mean ± t(0.975, 2)·sd/√3, t = 4.303 (tables).
 		if h := (m.Test.Hi - m.Test.Lo) / 2; math.Abs(h-4.302652729911275*m.Test.SD/math.Sqrt(3)) > 1e-9 {
 			t.Errorf("%s: interval half-width %v, want 4.3027·sd/√3", m.Model, h)

@@ -184,6 +184,9 @@ type EvalRun struct {
 	Gap      float64 `json:"gap"`     // generalisation gap, oriented so that larger is worse; 0 unless HasTrain
 	Seconds  float64 `json:"seconds"` // 0 unless EvalResult.HasTime
 	Diverged bool    `json:"diverged"`
+	// Shifted is the test measure on the test set moved EvalResult.Shifts
+	// pixels right, one per shift (digit comparisons only).
+	Shifted []float64 `json:"shifted,omitempty"`
 }
 
 // EvalModel is one model over every seed.
@@ -194,12 +197,13 @@ type EvalModel struct {
 	// parameter's value and gradient and Adam's two moment estimates, 8
 	// bytes (float64) each — 32 bytes a parameter. Activations are not
 	// counted (they depend on the batch, not on sharing).
-	Memory  int64     `json:"memory"`
-	Runs    []EvalRun `json:"runs"`
-	Test    EvalStat  `json:"test"`
-	Train   EvalStat  `json:"train"`
-	Gap     EvalStat  `json:"gap"`
-	Seconds EvalStat  `json:"seconds"`
+	Memory  int64      `json:"memory"`
+	Runs    []EvalRun  `json:"runs"`
+	Test    EvalStat   `json:"test"`
+	Train   EvalStat   `json:"train"`
+	Gap     EvalStat   `json:"gap"`
+	Seconds EvalStat   `json:"seconds"`
+	Shifted []EvalStat `json:"shifted,omitempty"` // per EvalResult.Shifts
 	// Pareto is true when no other model has at most as many parameters
 	// and a mean test measure at least as good, one of the two strictly.
 	Pareto bool `json:"pareto"`
@@ -221,10 +225,13 @@ type EvalResult struct {
 	// HasTrain is true when the comparison measures the training set too
 	// (then Train and Gap are set); HasTime when it times each model on
 	// its own (models trained in lockstep share their time).
-	HasTrain bool        `json:"hasTrain"`
-	HasTime  bool        `json:"hasTime"`
-	Models   []EvalModel `json:"models"`
-	Seconds  float64     `json:"seconds"` // the whole comparison, wall time
+	HasTrain bool `json:"hasTrain"`
+	HasTime  bool `json:"hasTime"`
+	// Shifts are the pixels the test digits were moved right for the
+	// shift test (Shifted), when the comparison runs one.
+	Shifts  []int       `json:"shifts,omitempty"`
+	Models  []EvalModel `json:"models"`
+	Seconds float64     `json:"seconds"` // the whole comparison, wall time
 }
 
 // Model returns the named model's result, or nil.
@@ -252,15 +259,16 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 	}
 	switch c.Comparison {
 	case EvalCNN:
-		r, err := CompareCNN(ctx, cnnConfig(c.Size, c.Seeds), progress)
+		cfg := cnnConfig(c.Size, c.Seeds)
+		r, err := CompareCNN(ctx, cfg, progress)
 		if err != nil {
 			return nil, err
 		}
-		res.HasTrain, res.HasTime = true, true
+		res.HasTrain, res.HasTime, res.Shifts = true, true, slices.Clone(cfg.Shifts)
 		for _, m := range r.Models {
 			var runs []EvalRun
 			for _, x := range m.Runs {
-				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.TestAcc, Train: x.TrainAcc, Gap: x.Gap, Seconds: x.Seconds, Diverged: x.Diverged})
+				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.TestAcc, Train: x.TrainAcc, Gap: x.Gap, Seconds: x.Seconds, Diverged: x.Diverged, Shifted: x.ShiftAcc})
 			}
 			add(m.Model, m.Params, runs)
 		}
@@ -327,6 +335,10 @@ func (m *EvalModel) summarise() {
 	m.Train = col(func(r EvalRun) float64 { return r.Train })
 	m.Gap = col(func(r EvalRun) float64 { return r.Gap })
 	m.Seconds = col(func(r EvalRun) float64 { return r.Seconds })
+	m.Shifted = nil
+	for k := range m.Runs[0].Shifted {
+		m.Shifted = append(m.Shifted, col(func(r EvalRun) float64 { return r.Shifted[k] }))
+	}
 }
 
 // better reports whether test measure a beats b in r's direction.

@@ -50,7 +50,7 @@ const strings = {
     table: "Results over {n} seeds: mean ± standard deviation, and the 95 % interval of the mean",
     table1: "Results of 1 seed (no spread, no interval: run more seeds)",
     model: "Model", params: "Parameters", memory: "Memory", test: "Test {measure}", ci: "95 % interval",
-    train: "Train {measure}", gap: "Gap", time: "Time / model", seedsCol: "Each seed",
+    train: "Train {measure}", gap: "Gap", time: "Time / model", seedsCol: "Each seed", shifted: "Test, digits moved {px} px",
     measures: { accuracy: "accuracy", perplexity: "perplexity" },
     gapNote: { accuracy: "train − test accuracy, points", perplexity: "test − train perplexity" },
     front: "Pareto front", onFront: "on the Pareto front",
@@ -105,7 +105,7 @@ const strings = {
     table: "{n} 个种子的结果：均值 ± 标准差，以及均值的 95 % 区间",
     table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
     model: "模型", params: "参数量", memory: "内存", test: "测试{measure}", ci: "95 % 区间",
-    train: "训练{measure}", gap: "差距", time: "每个模型用时", seedsCol: "各个种子",
+    train: "训练{measure}", gap: "差距", time: "每个模型用时", seedsCol: "各个种子", shifted: "测试，数字平移 {px} 像素",
     measures: { accuracy: "准确率", perplexity: "困惑度" },
     gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
     front: "帕累托前沿", onFront: "在帕累托前沿上",
@@ -347,7 +347,10 @@ export default function mount(root, initial, { lang }) {
     const n = ans.config.seeds;
     table.replaceChildren();
     table.append(el("caption", "", n > 1 ? fill(S.table, { n }) : S.table1));
-    const cols = [S.params, S.memory, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap, S.time, S.seedsCol];
+    const px = ans.shifts?.length ? ans.shifts[ans.shifts.length - 1] : null;
+    const cols = [S.params, S.memory, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap, S.time];
+    if (px !== null) cols.push(fill(S.shifted, { px }));
+    cols.push(S.seedsCol);
     const thead = el("thead"), hr = el("tr");
     for (const h of [S.model, ...cols]) {
       const th = el("th", "", h);
@@ -380,13 +383,15 @@ export default function mount(root, initial, { lang }) {
         train: ans.hasTrain ? fmt(ans, m.train.mean) : na,
         gap: ans.hasTrain ? gap(m.gap.mean) : na,
         time: ans.hasTime ? `${num2.format(m.seconds.mean)} s` : na,
-        seeds: m.runs.map((r) => fmt(ans, r.test)).join(" · "),
       };
+      const last = m.shifted?.[m.shifted.length - 1];
+      if (px !== null) cells.shifted = `${fmt(ans, last.mean)} ± ${fmt(ans, last.sd)}`;
+      cells.seeds = m.runs.map((r) => fmt(ans, r.test)).join(" · ");
       // The cells' numbers at full precision, for tests and copying.
       const values = {
         params: [m.params], memory: [m.memory], test: [m.test.mean, m.test.sd], ci: m.test.hasCI ? [m.test.lo, m.test.hi] : [],
         train: ans.hasTrain ? [m.train.mean] : [], gap: ans.hasTrain ? [m.gap.mean] : [], time: ans.hasTime ? [m.seconds.mean] : [],
-        seeds: m.runs.map((r) => r.test),
+        seeds: m.runs.map((r) => r.test), shifted: px !== null ? [last.mean, last.sd] : [],
       };
       Object.entries(cells).forEach(([k, text], j) => {
         const td = el("td", k === "seeds" ? "se-seeds" : "se-num", text);
@@ -479,15 +484,19 @@ export default function mount(root, initial, { lang }) {
     csvLink.hidden = !ans;
     if (!ans) return;
     const opt = (has, v) => (has ? String(v) : "");
-    const rows = ["kind,model,seed,params,memory_bytes,test,train,gap,seconds,diverged,test_sd,test_lo95,test_hi95,pareto"];
+    // Shift-test columns (digit comparisons) come last, one per shift.
+    const shifts = ans.shifts ?? [];
+    const rows = [["kind,model,seed,params,memory_bytes,test,train,gap,seconds,diverged,test_sd,test_lo95,test_hi95,pareto", ...shifts.map((p) => `test_shifted_${p}px`)].join(",")];
     for (const m of ans.models) {
       for (const r of m.runs) {
-        rows.push(["run", m.model, r.seed, m.params, m.memory, r.test, opt(ans.hasTrain, r.train), opt(ans.hasTrain, r.gap), opt(ans.hasTime, r.seconds), r.diverged, "", "", "", ""].join(","));
+        rows.push(["run", m.model, r.seed, m.params, m.memory, r.test, opt(ans.hasTrain, r.train), opt(ans.hasTrain, r.gap), opt(ans.hasTime, r.seconds), r.diverged, "", "", "", "",
+          ...shifts.map((_, k) => r.shifted[k])].join(","));
       }
     }
     for (const m of ans.models) {
       rows.push(["mean", m.model, "", m.params, m.memory, m.test.mean, opt(ans.hasTrain, m.train.mean), opt(ans.hasTrain, m.gap.mean),
-        opt(ans.hasTime, m.seconds.mean), "", m.test.sd, opt(m.test.hasCI, m.test.lo), opt(m.test.hasCI, m.test.hi), m.pareto].join(","));
+        opt(ans.hasTime, m.seconds.mean), "", m.test.sd, opt(m.test.hasCI, m.test.lo), opt(m.test.hasCI, m.test.hi), m.pareto,
+        ...shifts.map((_, k) => m.shifted[k].mean)].join(","));
     }
     csvLink.href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.join("\n") + "\n");
     const c = ans.config;
