@@ -54,7 +54,7 @@ const strings = {
     switches: "共享开关",
     noSwitches: "这个模型没有可切换的共享：它的共享只在层内（卷积核在每个位置重复使用）。",
     params: "参数", uses: "使用次数（每个样本的乘加次数）", unshared: "不共享时（完全没有共享）",
-    saves: "共享使参数比不共享的同一模型少 {ratio} 倍（少 {diff} 个）。",
+    saves: "不共享的同一模型要持有 {ratio} 倍的参数（多 {diff} 个）。",
     savesNone: "当前设置下没有任何共享：参数 = 不共享时的参数。",
     input: { image: "使用次数按一张 {shape} 的图像计算。", seq: "使用次数按一条 {n} 个词元的序列计算。" },
     rule: "计数规则：", source: "出处：",
@@ -85,7 +85,9 @@ const SWITCHES = ["share", "embed", "tie", "pooler", "unshareConv"];
 export default function mount(root, initial, { lang }) {
   const kit = begin(root, lang, strings, "mc");
   const { S, L, locale, nf } = kit;
-  const signed = new Intl.NumberFormat(locale, { signDisplay: "exceptZero" });
+  const signFmt = new Intl.NumberFormat(locale, { signDisplay: "exceptZero" });
+  // signed writes +1,234 and −1,234 (a true minus sign).
+  const signed = { format: (n) => signFmt.format(n).replace("-", "−") };
   const ratioFmt = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
 
   // short writes n with 4 significant digits and a unit (109.5 M; in
@@ -258,7 +260,7 @@ export default function mount(root, initial, { lang }) {
 
   // what names a switch and its value: "tie → off", "share → attention only".
   function what(field, value) {
-    const v = typeof value === "boolean" ? (value ? S.on : S.off) : field === "embed" ? embedName(value) : S.modes[value] ?? value;
+    const v = typeof value === "boolean" ? (value ? S.on : S.off) : field === "embed" ? value : S.modes[value] ?? value;
     return `${S[field] ?? field} → ${v}`;
   }
 
@@ -305,9 +307,10 @@ export default function mount(root, initial, { lang }) {
 
     const m = frame.model;
     about.replaceChildren();
-    about.append(el("span", "", S.source + (m.source || m.name).replace(/\.?$/, ". ")));
-    if (m.input?.length) about.append(el("span", "", fill(S.input.image, { shape: m.input.join("×") }) + " "));
-    else if (m.seqLen) about.append(el("span", "", fill(S.input.seq, { n: nf.format(m.seqLen) }) + " "));
+    const gap = L === "zh" ? "" : " "; // Chinese sentences end in 。 and need no space
+    about.append(el("span", "", S.source + (m.source || m.name).replace(/\.?$/, L === "zh" ? "。" : ". ")));
+    if (m.input?.length) about.append(el("span", "", fill(S.input.image, { shape: m.input.join("×") }) + gap));
+    else if (m.seqLen) about.append(el("span", "", fill(S.input.seq, { n: nf.format(m.seqLen) }) + gap));
     const rule = L === "zh" && m.ruleZh ? m.ruleZh : m.rule;
     if (rule) about.append(el("span", "", S.rule + rule));
   }
@@ -323,6 +326,14 @@ export default function mount(root, initial, { lang }) {
     }
     noSwitches.hidden = shown > 0;
     syncInputs();
+  }
+
+  // layerName is a name that may break after its dots and underscores
+  // (a phone's narrow table), not inside a word.
+  function layerName(name) {
+    const span = el("span", "mc-layer-name");
+    for (const part of name.split(/(?<=[._])/)) span.append(part, document.createElement("wbr"));
+    return span;
   }
 
   // typeLine is a row's type and one example's output shape.
@@ -356,7 +367,7 @@ export default function mount(root, initial, { lang }) {
         btn.setAttribute("aria-expanded", String(isOpen));
         btn.setAttribute("aria-label", fill(isOpen ? S.collapse : S.expand, { n: it.count, name: it.name }));
         btn.dataset.testid = "expand-" + it.n;
-        btn.append(el("span", "mc-caret", isOpen ? "▾" : "▸"), el("span", "mc-layer-name", it.name));
+        btn.append(el("span", "mc-caret", isOpen ? "▾" : "▸"), layerName(it.name));
         btn.addEventListener("click", () => {
           if (open.has(it.name)) open.delete(it.name);
           else open.add(it.name);
@@ -366,7 +377,7 @@ export default function mount(root, initial, { lang }) {
         nameCell.append(btn, el("span", "mc-type", fill(S.layers, { n: it.count })));
       } else {
         const r = frame.rows[it.first];
-        nameCell.append(el("span", "mc-layer-name", r.layer), el("span", "mc-type", typeLine(r)));
+        nameCell.append(layerName(r.layer), el("span", "mc-type", typeLine(r)));
       }
       if (it.sharedWith?.length) nameCell.append(el("span", "mc-shared", fill(S.sharedWith, { name: it.sharedWith.join(", ") })));
       tr.append(nCell, nameCell);
@@ -383,7 +394,7 @@ export default function mount(root, initial, { lang }) {
           sub.dataset.layer = r.layer;
           const name = el("td", "mc-col-layer");
           const shortName = r.layer.startsWith(it.name + ".") ? r.layer.slice(it.name.length + 1) : r.layer;
-          name.append(el("span", "mc-layer-name", shortName), el("span", "mc-type", typeLine(r)));
+          name.append(layerName(shortName), el("span", "mc-type", typeLine(r)));
           if (r.shared_with) name.append(el("span", "mc-shared", fill(S.sharedWith, { name: r.shared_with })));
           sub.append(el("td", "mc-col-n"), name);
           for (const k of ["params", "uses", "unshared"]) {
@@ -427,7 +438,8 @@ export default function mount(root, initial, { lang }) {
     for (const b of frame.bars) {
       const row = el("div", "mc-bar-row");
       row.dataset.testid = "bar-" + b.n;
-      const label = el("span", "mc-bar-label", `${b.n}  ${tail(b.name)}` + (b.users > 1 ? `  (${b.users}×)` : ""));
+      const label = el("span", "mc-bar-label", `${b.n}  `);
+      label.append(layerName(tail(b.name)), b.users > 1 ? `  (${b.users}×)` : "");
       label.title = b.name;
       row.append(label);
       for (const [v, c, cls] of [[b.params, HELD, "held"], [b.unshared, UNSHARED, "unshared"]]) {
