@@ -142,6 +142,11 @@ var settingCases = []settingCase{
 		`f.data.counts.T`, "7"},
 	{"twins-and-tasks", "w1", "w1.batch=8&w1.seed=5", map[string]string{"batch": "8", "seed": "5"},
 		`r.querySelector('[data-testid="set-batch"]').value + "," + r.querySelector('[data-testid="set-seed"]').value`, "8,5", "", ""},
+	{"count-a-real-model", "w1", "w1.preset=gpt2&w1.tie=false", map[string]string{"preset": "gpt2", "tie": "false"},
+		`r.querySelector('[data-testid="set-preset"]').value + "," + r.querySelector('[data-testid="set-tie"]').checked`, "gpt2,false", "", ""},
+	{"does-sharing-help", "w1", "w1.comparison=tied-untied&w1.seeds=2", nil,
+		`r.querySelector('[data-testid="set-comparison"]').value + "," + r.querySelector('[data-testid="set-seeds"]').value`, "tied-untied,2",
+		`f.static.config.comparison + "," + f.static.config.seeds`, "tied-untied,2"},
 	{"tied-embeddings", "w1", "w1.d=24", map[string]string{"d": "24"},
 		`r.querySelector('[data-testid="set-d"]').value`, "24", "", ""},
 }
@@ -186,6 +191,25 @@ func TestBrowserURLSettingsEveryWidget(t *testing.T) {
 				t.Errorf("%d notes about the address's settings; want none: %s", n, textOf(t, ctx, `[data-testid="url-settings-note"]`))
 			}
 		})
+	}
+	// A lesson opened plainly keeps a bare address: no widget writes a
+	// setting it was not given (a value the server fills in, a view the
+	// widget derives).
+	plain := map[string]bool{}
+	for _, c := range settingCases {
+		if plain[c.slug] {
+			continue
+		}
+		plain[c.slug] = true
+		do(t, ctx, "open "+c.slug+" plainly",
+			chromedp.Navigate(base+"/en/lessons/"+c.slug),
+			connected("#"+c.id, 20*time.Second),
+			pollJS(`document.querySelectorAll("[data-widget]").length === Object.keys(window.__urlFrames).length`, 30*time.Second),
+			chromedp.Sleep(700*time.Millisecond),
+		)
+		if q := evalJS[string](t, ctx, `location.search`); q != "" {
+			t.Errorf("%s opened plainly: the address became %q", c.slug, q)
+		}
 	}
 	// Every widget of every lesson is covered.
 	set, err := lessons.Loader{ValidateWidget: web.ValidateWidget}.Load(lessons.Embedded)
@@ -296,6 +320,14 @@ func TestBrowserURLSettings(t *testing.T) {
 		t.Fatalf("only %d cells of Forward are not ~0: nothing to compare", inked)
 	}
 	t.Logf("conv-slide at stride 2, padding 0, blur: all 169 cells match Forward (%d not ~0)", inked)
+
+	// A Chinese page takes the same link.
+	do(t, ctx, "open the zh conv-slide with stride 3",
+		chromedp.Navigate(base+"/zh/lessons/one-kernel-many-places?w1.stride=3&w1.dilation=2"),
+		connected(slideWidget, 20*time.Second),
+		runHas("w1", "stride", "3", 20*time.Second), runHas("w1", "dilation", "2", 5*time.Second),
+		pollJS(`[...document.querySelectorAll("#w1 .cs-settings select")].map((s) => s.value).slice(1, 4).join() === "3,1,2"`, 5*time.Second),
+	)
 
 	// Bad links, in both languages.
 	bad := []struct {

@@ -108,13 +108,16 @@ function shareLine(card) {
   said.className = "widget-share-status";
   said.setAttribute("role", "status");
   line.append(button, said);
+  let clear = 0;
   button.addEventListener("click", async () => {
+    clearTimeout(clear);
     ui.flushURLSettings();
     const url = location.origin + location.pathname + location.search + "#" + card.id;
     line.dataset.url = url;
     try {
       await navigator.clipboard.writeText(url);
       said.textContent = t("copied");
+      clear = setTimeout(() => (said.textContent = ""), 8000); // a later change of setting would make it stale
     } catch {
       // No clipboard (a page served over plain http, a denied permission):
       // show the link, selected, for the reader to copy.
