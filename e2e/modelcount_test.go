@@ -195,6 +195,13 @@ func TestBrowserModelCount(t *testing.T) {
 		t.Log("no CSV link: run does not serve the csv format yet (the package registers it once it does)")
 	}
 
+	// A preset the counter does not know, from the address: refused in
+	// the page's words, and the lesson's own setting shown instead.
+	do(t, ctx, "bad preset in the address",
+		chromedp.Navigate(url+"/en/lessons/count-a-real-model?w1.preset=resnet50"),
+		pollJS(`document.querySelector('[data-testid="url-settings-note"]')?.textContent.includes("resnet50")`, 20*time.Second),
+		connected(countWidget, 20*time.Second), totalsAre(bert))
+
 	// Chinese: the page's strings, the rule in Chinese, the same numbers.
 	openCount(t, ctx, url, "zh")
 	do(t, ctx, "zh BERT-base", totalsAre(bert))

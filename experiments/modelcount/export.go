@@ -62,11 +62,13 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 var figureText = struct {
 	title, params, unshared, axis run.Text
 }{
+	// The categories are the table's line numbers (#7), which the page
+	// shows beside every line: names would not fit under 20 bars.
 	title: run.Text{
-		En: "%s: parameters %s, unshared %s (bars numbered as the table's rows)",
-		Zh: "%s：参数 %s，不共享时 %s（柱子的编号即表格的行号）",
+		En: "%s: %s parameters, %s unshared",
+		Zh: "%s：参数 %s，不共享时 %s",
 	},
-	params:   run.Text{En: "parameters held", Zh: "持有的参数"},
+	params:   run.Text{En: "parameters held (bars: the table's lines #)", Zh: "持有的参数（柱子：表格的行号 #）"},
 	unshared: run.Text{En: "unshared (every use its own copy)", Zh: "不共享（每次使用各有一份）"},
 	axis:     run.Text{En: "parameters (log scale)", Zh: "参数个数（对数刻度）"},
 }
@@ -78,7 +80,7 @@ func (c *counter) figure(w io.Writer, format, lang string) error {
 	unshared := viz.BarGroup{Label: t.unshared.In(lang)}
 	var names []string
 	for _, b := range c.static.Bars {
-		names = append(names, strconv.Itoa(b.N))
+		names = append(names, "#"+strconv.Itoa(b.N))
 		held.Values = append(held.Values, float64(b.Params))
 		unshared.Values = append(unshared.Values, float64(b.Unshared))
 	}

@@ -3,6 +3,7 @@ package modelcount
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"testing"
@@ -322,5 +323,30 @@ func BenchmarkPicture(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestStaticWithinBudget: the frame's static part of every setting stays
+// under the spec's budget (the conformance test measures only the defaults
+// and the costliest values).
+func TestStaticWithinBudget(t *testing.T) {
+	s, _ := run.Lookup(name)
+	biggest, at := 0, run.Values(nil)
+	for _, v := range settings(t) {
+		c, err := newCounter(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(c.Frame().Static)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > biggest {
+			biggest, at = len(b), v
+		}
+	}
+	t.Logf("largest static part %d B (budget %d) at %v", biggest, s.Budget.StaticBytes, at)
+	if biggest > s.Budget.StaticBytes {
+		t.Errorf("static part %d B at %v, over the budget of %d", biggest, at, s.Budget.StaticBytes)
 	}
 }
