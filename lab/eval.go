@@ -20,12 +20,15 @@ import (
 // in the same terms — a test measure, the training measure and their gap
 // where the comparison measures one, parameters, training time, memory —
 // with the mean, the sample standard deviation and a 95 % interval over
-// seeds. The numbers are the comparisons' own (CompareCNN, TiedVsUntied,
-// AlbertModes, SiameseVsTowers); Eval only translates and summarises.
+// seeds. The numbers are the comparisons' own (CompareCNN, RNNVsUnshared,
+// TiedVsUntied, AlbertModes, SiameseVsTowers); Eval only translates and
+// summarises.
 
 // Comparison names.
 const (
 	EvalCNN    = "cnn-lc-mlp"   // CompareCNN: cnn, lc, mlp
+	EvalGAP    = "global-pool"  // CompareCNN: cnn, cnn-gap, cnn-gap-wide at GAPLR
+	EvalRNN    = "rnn-unshared" // RNNVsUnshared: rnn, unshared
 	EvalTied   = "tied-untied"  // TiedVsUntied
 	EvalAlbert = "albert-modes" // AlbertModes: all, attention, ffn, none
 	EvalTwins  = "twins-towers" // SiameseVsTowers
@@ -42,7 +45,9 @@ const (
 const MaxEvalSeeds = 10
 
 // EvalComparisons lists the comparisons, in the order a page offers them.
-func EvalComparisons() []string { return []string{EvalCNN, EvalTied, EvalAlbert, EvalTwins} }
+func EvalComparisons() []string {
+	return []string{EvalCNN, EvalGAP, EvalRNN, EvalTied, EvalAlbert, EvalTwins}
+}
 
 // EvalSizes lists the budgets, cheapest first.
 func EvalSizes() []string { return []string{EvalSmall, EvalMedium, EvalLarge} }
@@ -76,6 +81,8 @@ type EvalBudget struct {
 	TrainSize int `json:"trainSize"`
 	Steps     int `json:"steps"` // optimizer steps per model and seed
 	Batch     int `json:"batch"`
+	// LR is Adam's learning rate, the same for every model.
+	LR float64 `json:"lr"`
 	// Eval is how many test examples the test measure uses (digits, pairs,
 	// windows of words, sequences).
 	Eval int `json:"eval"`
@@ -94,6 +101,37 @@ func cnnConfig(size string, seeds int) CompareConfig {
 		c.TrainSize, c.Epochs = 1000, 5
 	default:
 		c.TrainSize, c.Epochs = 5000, 2
+	}
+	return c
+}
+
+// gapConfig is the global-pool budget of size: DefaultGAPCompareConfig's
+// models and learning rate (GAPLR for all three) on the first 1,000
+// training digits, for 10, 30 (DefaultGAPCompareConfig's) or 60 epochs,
+// measured as cnnConfig measures. The pooled models learn slowly: after
+// 3 epochs they are near a quarter of the digits.
+func gapConfig(size string, seeds int) CompareConfig {
+	c := DefaultGAPCompareConfig()
+	c.Seeds, c.Eval, c.Shifts = seeds, 500, []int{0, 2, 4}
+	c.TrainSize = 1000
+	c.Epochs = map[string]int{EvalSmall: 10, EvalMedium: 30, EvalLarge: 60}[size]
+	return c
+}
+
+// rnnConfig is the rnn-unshared budget of size: DefaultUnsharedConfig's
+// task (remember the first symbol at distance 10) on 200 training
+// sequences for 1,000 steps, 1,000 for 3,000 (the default), or 5,000 for
+// 6,000.
+func rnnConfig(size string, seeds int) UnsharedConfig {
+	c := DefaultUnsharedConfig()
+	c.Seeds = seeds
+	switch size {
+	case EvalSmall:
+		c.TrainSize, c.Steps = 200, 1000
+	case EvalMedium:
+		c.TrainSize, c.Steps = 1000, 3000
+	default:
+		c.TrainSize, c.Steps = 5000, 6000
 	}
 	return c
 }
@@ -132,16 +170,22 @@ func (c EvalConfig) Budget() EvalBudget {
 	switch c.Comparison {
 	case EvalCNN:
 		k := cnnConfig(c.Size, c.Seeds)
-		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Epochs * (k.TrainSize / k.Batch), Batch: k.Batch, Eval: k.Eval}
+		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Epochs * (k.TrainSize / k.Batch), Batch: k.Batch, Eval: k.Eval, LR: k.LR["cnn"]}
+	case EvalGAP:
+		k := gapConfig(c.Size, c.Seeds)
+		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Epochs * (k.TrainSize / k.Batch), Batch: k.Batch, Eval: k.Eval, LR: k.LR["cnn"]}
+	case EvalRNN:
+		k := rnnConfig(c.Size, c.Seeds)
+		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Steps, Batch: k.Batch, Eval: SeqEvalSize, LR: k.LR}
 	case EvalTied:
 		k := tiedConfig(c.Size, c.Seeds)
-		return EvalBudget{TrainSize: len(data.WordCorpus().Train), Steps: k.Steps, Batch: k.Batch, Eval: k.Eval}
+		return EvalBudget{TrainSize: len(data.WordCorpus().Train), Steps: k.Steps, Batch: k.Batch, Eval: k.Eval, LR: k.LR}
 	case EvalAlbert:
 		k := albertConfig(c.Size, c.Seeds)
-		return EvalBudget{Steps: k.Steps, Batch: k.Batch, Eval: AlbertEvalSize}
+		return EvalBudget{Steps: k.Steps, Batch: k.Batch, Eval: AlbertEvalSize, LR: k.LR}
 	default:
 		k := twinsConfig(c.Size, c.Seeds)
-		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Steps, Batch: k.Batch, Eval: TwinsEvalPairs}
+		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Steps, Batch: k.Batch, Eval: TwinsEvalPairs, LR: k.LR}
 	}
 }
 
@@ -258,8 +302,11 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 		res.Models = append(res.Models, EvalModel{Model: model, Params: params, Memory: int64(params) * BytesPerParam, Runs: runs})
 	}
 	switch c.Comparison {
-	case EvalCNN:
+	case EvalCNN, EvalGAP:
 		cfg := cnnConfig(c.Size, c.Seeds)
+		if c.Comparison == EvalGAP {
+			cfg = gapConfig(c.Size, c.Seeds)
+		}
 		r, err := CompareCNN(ctx, cfg, progress)
 		if err != nil {
 			return nil, err
@@ -269,6 +316,19 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 			var runs []EvalRun
 			for _, x := range m.Runs {
 				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.TestAcc, Train: x.TrainAcc, Gap: x.Gap, Seconds: x.Seconds, Diverged: x.Diverged, Shifted: x.ShiftAcc})
+			}
+			add(m.Model, m.Params, runs)
+		}
+	case EvalRNN:
+		r, err := RNNVsUnshared(ctx, rnnConfig(c.Size, c.Seeds), progress)
+		if err != nil {
+			return nil, err
+		}
+		res.HasTrain, res.HasTime = true, true
+		for _, m := range r.Models {
+			var runs []EvalRun
+			for _, x := range m.Runs {
+				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.TestAcc, Train: x.TrainAcc, Gap: x.Gap, Seconds: x.Seconds, Diverged: x.Diverged})
 			}
 			add(m.Model, m.Params, runs)
 		}
@@ -398,6 +458,23 @@ func EvalParams(comparison string) ([]int, error) {
 	case EvalCNN:
 		for _, m := range Models() {
 			mod, err := engine.BuildModel(m, 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, mod.Count().Params)
+		}
+	case EvalGAP:
+		for _, m := range gapConfig(EvalSmall, 1).Models {
+			mod, err := buildDigitModel(m, 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, mod.Count().Params)
+		}
+	case EvalRNN:
+		c := rnnConfig(EvalSmall, 1)
+		for _, m := range c.Models {
+			mod, err := NewUnsharedTaskModel(c, m, 1)
 			if err != nil {
 				return nil, err
 			}

@@ -37,6 +37,8 @@ var figureText = struct {
 	},
 	comparison: map[string]run.Text{
 		lab.EvalCNN:    {En: "CNN vs locally connected vs MLP", Zh: "CNN、局部连接与 MLP"},
+		lab.EvalGAP:    {En: "CNN with and without global average pooling", Zh: "有无全局平均池化的 CNN"},
+		lab.EvalRNN:    {En: "RNN vs a cell per time step", Zh: "RNN 与每步一个单元"},
 		lab.EvalTied:   {En: "Tied vs untied embeddings", Zh: "共享与不共享嵌入"},
 		lab.EvalAlbert: {En: "ALBERT's sharing modes", Zh: "ALBERT 的共享方式"},
 		lab.EvalTwins:  {En: "Siamese twins vs two towers", Zh: "孪生网络与两个塔"},

@@ -30,8 +30,8 @@ const name = "sharing-eval"
 
 var fields = []run.Field{
 	{Name: "comparison", Kind: run.Choice, Default: lab.EvalCNN, Choices: lab.EvalComparisons(), Desc: run.Text{
-		En: "what to compare: cnn-lc-mlp (a CNN, its locally connected twin, an MLP), tied-untied (word model with tied or untied embeddings), albert-modes (what a 4-block transformer shares across blocks), twins-towers (one encoder for both digits of a pair, or two)",
-		Zh: "比较什么：cnn-lc-mlp（卷积网络、它的局部连接孪生网络、多层感知机），tied-untied（输入输出嵌入共享或不共享的词语模型），albert-modes（4 个块的 Transformer 在块之间共享什么），twins-towers（一对数字用同一个编码器还是两个）",
+		En: "what to compare: cnn-lc-mlp (a CNN, its locally connected twin, an MLP), global-pool (the CNN, and CNNs that average each feature map over the image), rnn-unshared (one RNN cell at every step, or a cell per step), tied-untied (word model with tied or untied embeddings), albert-modes (what a 4-block transformer shares across blocks), twins-towers (one encoder for both digits of a pair, or two)",
+		Zh: "比较什么：cnn-lc-mlp（卷积网络、它的局部连接孪生网络、多层感知机），global-pool（该卷积网络，以及对每张特征图做全局平均的卷积网络），rnn-unshared（每一步用同一个 RNN 单元，或每一步一个单元），tied-untied（输入输出嵌入共享或不共享的词语模型），albert-modes（4 个块的 Transformer 在块之间共享什么），twins-towers（一对数字用同一个编码器还是两个）",
 	}},
 	{Name: "size", Kind: run.Choice, Default: lab.EvalSmall, Choices: lab.EvalSizes(), Desc: run.Text{
 		En: "the training budget: training-set size and steps, the same for every model (small is quick; large takes minutes)",
@@ -301,6 +301,10 @@ func modelsOf(comparison string) []string {
 	switch comparison {
 	case lab.EvalCNN:
 		return lab.Models()
+	case lab.EvalGAP:
+		return []string{"cnn", lab.ModelCNNGAP, lab.ModelCNNGAPWide}
+	case lab.EvalRNN:
+		return lab.UnsharedModels()
 	case lab.EvalTied:
 		return lab.TiedModels()
 	case lab.EvalAlbert:
@@ -312,7 +316,7 @@ func modelsOf(comparison string) []string {
 // smallSeconds is each comparison's measured time per seed at the small
 // budget on the development machine (lab TestEvalTimes: 3 seeds, one
 // core), and smallSteps its steps there, for the estimate.
-var smallSeconds = map[string]float64{lab.EvalCNN: 2.0, lab.EvalTied: 7.8, lab.EvalAlbert: 1.5, lab.EvalTwins: 1.9}
+var smallSeconds = map[string]float64{lab.EvalCNN: 2.0, lab.EvalGAP: 20, lab.EvalRNN: 1.5, lab.EvalTied: 7.8, lab.EvalAlbert: 1.5, lab.EvalTwins: 1.9}
 
 // estimate is about how many seconds of one core cfg takes: the small
 // budget's measured time per seed, scaled by the steps and the seeds.

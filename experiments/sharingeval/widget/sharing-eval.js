@@ -24,15 +24,17 @@ const strings = {
     comparison: "Comparison", size: "Training budget", seeds: "Seeds",
     comparisons: {
       "cnn-lc-mlp": "CNN vs locally connected vs MLP (digits)",
+      "global-pool": "CNN with and without global average pooling (digits)",
+      "rnn-unshared": "RNN vs a cell per time step (remember the first symbol)",
       "tied-untied": "Tied vs untied embeddings (word model)",
       "albert-modes": "ALBERT: what the 4 blocks share (reverse task)",
       "twins-towers": "Siamese twins vs two towers (same digit?)",
     },
     sizes: { small: "small", medium: "medium", large: "large" },
-    budget: "Every model: {data}{steps} steps of {batch}, tested on {eval} {evalUnit}. About {est} s of one CPU core{cache}.",
+    budget: "Every model: {data}{steps} steps of {batch} with Adam at learning rate {lr}, tested on {eval} {evalUnit}. About {est} s of one CPU core{cache}.",
     budgetData: "{n} training {unit}, ",
     units: {
-      "cnn-lc-mlp": ["digits", "test digits"], "tied-untied": ["words", "windows of 16 words"],
+      "cnn-lc-mlp": ["digits", "test digits"], "global-pool": ["digits", "test digits"], "rnn-unshared": ["sequences", "test sequences"], "tied-untied": ["words", "windows of 16 words"],
       "albert-modes": ["", "fixed sequences"], "twins-towers": ["digits", "test pairs"],
     },
     inCache: "; the answer is in the cache already",
@@ -68,6 +70,7 @@ const strings = {
     exportNote: "The server draws the chart from the cached answer; if the answer is not cached any more, it computes it again first.",
     names: {
       cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", tied: "tied", untied: "untied",
+      "cnn-gap": "CNN + global pool", "cnn-gap-wide": "wider CNN + global pool", rnn: "RNN (one cell)", unshared: "a cell per step",
       all: "share all", attention: "share attention", ffn: "share FFN", none: "share nothing",
       twins: "twins (one encoder)", towers: "two towers",
     },
@@ -79,15 +82,17 @@ const strings = {
     comparison: "对比", size: "训练预算", seeds: "种子数",
     comparisons: {
       "cnn-lc-mlp": "CNN、局部连接与 MLP（数字）",
+      "global-pool": "有无全局平均池化的 CNN（数字）",
+      "rnn-unshared": "RNN 与每步一个单元（记住第一个符号）",
       "tied-untied": "共享与不共享嵌入（词语模型）",
       "albert-modes": "ALBERT：4 个块共享什么（倒序任务）",
       "twins-towers": "孪生网络与两个塔（是同一个数字吗？）",
     },
     sizes: { small: "small（小）", medium: "medium（中）", large: "large（大）" },
-    budget: "每个模型：{data}{steps} 步，每步 {batch} 个样本，在 {eval} 个{evalUnit}上测试。大约需要单个 CPU 核心 {est} 秒{cache}。",
+    budget: "每个模型：{data}{steps} 步，每步 {batch} 个样本，Adam 学习率 {lr}，在 {eval} 个{evalUnit}上测试。大约需要单个 CPU 核心 {est} 秒{cache}。",
     budgetData: "{n} 个训练{unit}，",
     units: {
-      "cnn-lc-mlp": ["数字", "测试数字"], "tied-untied": ["词", "16 词窗口"],
+      "cnn-lc-mlp": ["数字", "测试数字"], "global-pool": ["数字", "测试数字"], "rnn-unshared": ["序列", "测试序列"], "tied-untied": ["词", "16 词窗口"],
       "albert-modes": ["", "固定序列"], "twins-towers": ["数字", "测试数字对"],
     },
     inCache: "；答案已经在缓存里了",
@@ -123,6 +128,7 @@ const strings = {
     exportNote: "服务器用缓存中的答案绘图；如果答案已不在缓存中，会先重新计算。",
     names: {
       cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", tied: "共享", untied: "不共享",
+      "cnn-gap": "CNN + 全局池化", "cnn-gap-wide": "更宽的 CNN + 全局池化", rnn: "RNN（一个单元）", unshared: "每步一个单元",
       all: "全部共享", attention: "共享注意力", ffn: "共享前馈", none: "不共享",
       twins: "孪生（一个编码器）", towers: "两个塔",
     },
@@ -301,7 +307,7 @@ export default function mount(root, initial, { lang }) {
     const c = statics.config, b = statics.budget, u = S.units[c.comparison] ?? ["", ""];
     const dataText = b.trainSize ? fill(S.budgetData, { n: nf.format(b.trainSize), unit: u[0] }) : "";
     budget.textContent = fill(S.budget, {
-      data: dataText, steps: nf.format(b.steps), batch: nf.format(b.batch), eval: nf.format(b.eval), evalUnit: u[1],
+      data: dataText, steps: nf.format(b.steps), batch: nf.format(b.batch), lr: String(b.lr), eval: nf.format(b.eval), evalUnit: u[1],
       est: nf.format(statics.estimate), cache: data?.cached ? S.inCache : "",
     });
   }
