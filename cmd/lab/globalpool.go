@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/paramshare/paramshare/lab"
@@ -51,7 +52,11 @@ func setupGlobalPool(fs *flag.FlagSet) func(context.Context, output) error {
 		if o.json {
 			err = writeJSON(o.stdout, res)
 		} else {
-			err = compareTable(o.stdout, res)
+			// cnn-vs-unshared's table, under this experiment's name.
+			var buf strings.Builder
+			if err = compareTable(&buf, res); err == nil {
+				_, err = io.WriteString(o.stdout, strings.Replace(buf.String(), "cnn-vs-unshared:", "global-pool:", 1))
+			}
 		}
 		if err != nil {
 			return err

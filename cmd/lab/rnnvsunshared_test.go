@@ -54,7 +54,7 @@ func TestGlobalPoolCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cnn-gap", "cnn-gap-wide", "1,418", "10,090", "9,098", "0.01"} {
+	for _, want := range []string{"global-pool: 1 seed(s)", "cnn-gap", "cnn-gap-wide", "1,418", "10,090", "9,098", "0.01"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
