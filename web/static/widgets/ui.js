@@ -71,6 +71,7 @@ const shared = {
     downloadNetwork: "Downloading {name} failed: the connection broke. Try again.",
     downloaded: "Downloaded {name}.",
     cancel: "Cancel",
+    urlUnknown: "unknown setting \"{name}\" (this widget has {names})",
   },
   zh: {
     connecting: "正在连接服务器……",
@@ -93,6 +94,7 @@ const shared = {
     downloadNetwork: "下载{name}失败：连接中断，请重试。",
     downloaded: "已下载{name}。",
     cancel: "取消",
+    urlUnknown: "没有名为 \"{name}\" 的设置（此组件的设置有 {names}）",
   },
 };
 
@@ -937,7 +939,8 @@ export function urlEntries(fields, params, lesson) {
  * before the first frame is not shown: it is dispatched to root as the
  * event "url-settings-refused" ({detail: {message}}), and app.js mounts
  * the widget again with the lesson's parameters; the first frame makes it
- * "applied". An unknown-widget error before the first frame of a start
+ * "applied"; a key that names none of the spec's fields is refused so
+ * before start is sent. An unknown-widget error before the first frame of a start
  * (a command sent after a refused start, whose own error said why) is not
  * shown.
  *
@@ -1059,6 +1062,18 @@ export function liveWidget(root, kit, opts) {
       }
       if (!spec) build(hello);
       else spec = hello.specs[experiment];
+      // A key of the address that names no field: said here, since a
+      // widget that sends only the fields it knows would drop it unseen.
+      if (root.dataset.urlSettings === "pending") {
+        const names = spec.fields.map((f) => f.name);
+        const unknown = (urlSettings().get(root.id) ?? []).find(([k]) => !names.includes(k));
+        if (unknown) {
+          const message = fill(S.urlUnknown, { name: unknown[0], names: names.join(L === "zh" ? "、" : ", ") });
+          root.dataset.urlSettings = "refused";
+          root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message } }));
+          return;
+        }
+      }
       // Come back where the page was: the step on screen, or the one the
       // run was working towards.
       const k = state === "working" && target !== null ? target : frameStep;
