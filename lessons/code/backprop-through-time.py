@@ -38,11 +38,12 @@ def run(w_hh):                                 # w_hh(t): the W_hh that step t u
     return loss(h), hs
 
 # in-code:begin ledger
-L_T, hs = run(lambda t: W["weight_hh"])        # one W_hh at every step
-L_T.backward()                                 # W_hh.grad, and h_k.grad = dL/dh_k
-prev = [torch.zeros(B, H)] + hs[:-1]           # h_(k-1); h_0 = 0
-pieces = [((1 - hs[k] ** 2) * hs[k].grad).T @ prev[k] for k in range(steps)]  # eq. 4, term k
-total = sum(pieces)                            # = W_hh.grad
+L_T, hs = run(lambda t: W["weight_hh"])  # one W_hh for every step
+L_T.backward()             # W_hh.grad, and h_k.grad = dL/dh_k
+prev = [torch.zeros(B, H)] + hs[:-1]     # h_(k-1); h_0 = 0
+# eq. 4, term k: ((1 - h_k^2) * dL/dh_k)^T h_(k-1)
+pieces = [((1 - h ** 2) * h.grad).T @ p for h, p in zip(hs, prev)]
+total = sum(pieces)        # = W_hh.grad
 # in-code:end ledger
 
 copies = W["weight_hh"].detach().repeat(steps, 1, 1).requires_grad_()

@@ -18,17 +18,24 @@ import (
 func TestBPTTLedger(t *testing.T) {
 	x, y := data.RememberFirst(rand.New(rand.NewPCG(1, 2)), 16, 9, 5)
 	// in-code:begin ledger
-	model, _ := engine.NewSeqModel("bptt", engine.SeqConfig{Cell: "rnn", Vocab: 5, Hidden: 6, T: 10}, 1)
+	cfg := engine.SeqConfig{Cell: "rnn", Vocab: 5, Hidden: 6, T: 10}
+	model, _ := engine.NewSeqModel("bptt", cfg, 1)
 	cell := model.Layers[1].(*engine.RNN)
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{cell.WeightHH}, Kinds: []engine.UseKind{engine.UseStep},
-		Internals: []string{engine.InternalHidden, engine.InternalHiddenGrad}})
+	whh := cell.WeightHH
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Params: []*engine.Param{whh},
+		Kinds:  []engine.UseKind{engine.UseStep},
+		Internals: []string{
+			engine.InternalHidden, engine.InternalHiddenGrad},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	pieces := rec.Uses(cell.WeightHH, engine.UseStep)  // ΔW_hh of steps t = 1 … T (Index 0 … T−1)
+	// ΔW_hh of steps t = 1 … T (Index 0 … T−1)
+	pieces := rec.Uses(whh, engine.UseStep)
 	hs := rec.Values(cell, engine.InternalHidden)      // h_t
 	dhs := rec.Values(cell, engine.InternalHiddenGrad) // ∂L/∂h_t
-	dWhh := rec.Sum(cell.WeightHH, engine.UseStep)     // Σ_t ΔW_hh = cell.WeightHH.Grad
+	dWhh := rec.Sum(whh, engine.UseStep)               // Σ_t ΔW_hh = whh.Grad
 	// in-code:end ledger
 	if len(pieces) != 10 || len(hs) != 10 || len(dhs) != 10 {
 		t.Fatalf("%d pieces, %d hidden states, %d hidden gradients; want 10 each", len(pieces), len(hs), len(dhs))

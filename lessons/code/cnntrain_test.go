@@ -21,17 +21,27 @@ func TestCNNAndItsTwin(t *testing.T) {
 	}
 	x, y := data.MNISTTest().Batch(idx)
 	// in-code:begin twin
-	cnn, _ := engine.NewCNN("cnn", engine.DefaultCNNConfig(), 1)
-	lc, _ := engine.NewLocallyConnectedCNN("lc", engine.DefaultCNNConfig(), 1) // 9,098 and 299,498 parameters
-	conv1, conv2 := cnn.Layers[0].(*engine.Conv2d), cnn.Layers[3].(*engine.Conv2d)
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{conv1.Weight, conv2.Weight}, Kinds: []engine.UseKind{engine.UsePosition}})
-	lossCNN, _ := cnn.ComputeGrad(x, y, rec) // the shared kernels' gradients, one contribution per position
+	cfg := engine.DefaultCNNConfig()
+	// 9,098 parameters, and its twin's 299,498
+	cnn, _ := engine.NewCNN("cnn", cfg, 1)
+	lc, _ := engine.NewLocallyConnectedCNN("lc", cfg, 1)
+	conv1 := cnn.Layers[0].(*engine.Conv2d)
+	conv2 := cnn.Layers[3].(*engine.Conv2d)
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Params: []*engine.Param{conv1.Weight, conv2.Weight},
+		Kinds:  []engine.UseKind{engine.UsePosition},
+	})
+	// the kernels' gradients, one contribution per position
+	lossCNN, _ := cnn.ComputeGrad(x, y, rec)
 
-	copyInto(lc, cnn) // every position's kernel in the twin := the CNN's kernel
+	// the twin, with the CNN's kernel at every position
+	copyInto(lc, cnn)
 	lossLC, _ := lc.ComputeGrad(x, y, nil)
-	lc1, lc2 := lc.Layers[0].(*engine.LocallyConnected2d), lc.Layers[3].(*engine.LocallyConnected2d)
-	// lossLC == lossCNN, and lc1.Weight.Grad at position p == conv1's contribution from p (conv2 likewise):
-	// the twin is the CNN with its uses untied.
+	lc1 := lc.Layers[0].(*engine.LocallyConnected2d)
+	lc2 := lc.Layers[3].(*engine.LocallyConnected2d)
+	// lossLC == lossCNN; lc1.Weight.Grad at position p is conv1's
+	// contribution from p (conv2 likewise): the twin is the CNN
+	// with its uses untied.
 	// in-code:end twin
 	if math.Abs(lossLC-lossCNN) > 1e-12 {
 		t.Fatalf("twin loss %v, CNN loss %v", lossLC, lossCNN)

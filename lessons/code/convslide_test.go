@@ -16,9 +16,12 @@ func TestOneKernelEveryCell(t *testing.T) {
 	for _, g := range []struct{ stride, padding, dilation int }{{1, 1, 1}, {2, 0, 2}, {3, 2, 1}} {
 		x, _ := data.MNISTTest().Batch([]int{0}) // pixels / 255
 		// in-code:begin cells
-		conv, _ := engine.NewConv2d("conv", engine.Conv2dConfig{InChannels: 1, OutChannels: 1, KernelSize: 3,
-			Stride: g.stride, Padding: g.padding, Dilation: g.dilation}, engine.NewRand(1))
-		copy(conv.Weight.Value.Data, []float64{-1, 0, 1, -2, 0, 2, -1, 0, 1}) // the vertical-edge preset
+		cfg := engine.Conv2dConfig{InChannels: 1, OutChannels: 1,
+			KernelSize: 3, Stride: g.stride, Padding: g.padding,
+			Dilation: g.dilation}
+		conv, _ := engine.NewConv2d("conv", cfg, engine.NewRand(1))
+		w := conv.Weight.Value.Data
+		copy(w, []float64{-1, 0, 1, -2, 0, 2, -1, 0, 1}) // vertical edge
 		conv.Bias.Value.Data[0] = 0
 		y := conv.Forward(x, nil) // [1, 1, outH, outW]
 
@@ -29,9 +32,11 @@ func TestOneKernelEveryCell(t *testing.T) {
 				sum := conv.Bias.Value.Data[0] // the same bias…
 				for ky := range 3 {
 					for kx := range 3 {
-						iy, ix := oy*g.stride-g.padding+ky*g.dilation, ox*g.stride-g.padding+kx*g.dilation
+						iy := oy*g.stride - g.padding + ky*g.dilation
+						ix := ox*g.stride - g.padding + kx*g.dilation
 						if iy >= 0 && iy < 28 && ix >= 0 && ix < 28 {
-							sum += conv.Weight.Value.Data[ky*3+kx] * x.Data[iy*28+ix] // …and the same 9 weights
+							// …and the same 9 weights
+							sum += w[ky*3+kx] * x.Data[iy*28+ix]
 						}
 					}
 				}

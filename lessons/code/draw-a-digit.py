@@ -35,11 +35,15 @@ err = max((P[n][k].grad - T(L[n]["grads"][k])).abs().max().item() for n in P for
 # in-code:begin shift
 W, answers, moved_err = x.shape[3], [], 0.0
 with torch.no_grad():
+    a = conv1(x)
     for s in range(1, 9):
-        xs = F.pad(x, (s, 0))[..., :W]                # the drawing moved s pixels right
-        a, b = conv1(x), conv1(xs)                    # the same 8 kernels at every position...
-        moved_err = max(moved_err, (b[..., s:W - 1] - a[..., :W - 1 - s]).abs().max().item())  # ...so the maps move too
-        answers.append(cnn(xs).argmax().item())       # but the answer need not stay
+        xs = F.pad(x, (s, 0))[..., :W]  # moved s pixels right
+        # the same 8 kernels at every position: the maps move too
+        b = conv1(xs)
+        diff = b[..., s:W - 1] - a[..., :W - 1 - s]
+        moved_err = max(moved_err, diff.abs().max().item())
+        # but the answer need not stay the same
+        answers.append(cnn(xs).argmax().item())
 # in-code:end shift
 
 ok = logits.argmax().item() == y.item() and err <= 1e-12 and moved_err <= 1e-12

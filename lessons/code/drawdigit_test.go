@@ -18,14 +18,19 @@ func TestMapsMoveWithTheDigit(t *testing.T) {
 	// in-code:begin shift
 	cnn, _ := engine.BuildModel("cnn", 1)
 	lc, _ := engine.BuildModel("lc", 1)
-	const s = 3
-	moved := engine.NewTensor(x.Shape...) // the digit moved s pixels to the right
+	s := shift                            // 3
+	moved := engine.NewTensor(x.Shape...) // s pixels to the right
 	for r := range 28 {
 		copy(moved.Data[r*28+s:(r+1)*28], x.Data[r*28:(r+1)*28-s])
 	}
-	// maps[c][y][x+s] of the moved digit vs maps[c][y][x] of the digit, away from the right border:
-	conv := mismatch(cnn.Layers[0].Forward(x, nil).Clone(), cnn.Layers[0].Forward(moved, nil), s) // 0 (rounding): they moved
-	local := mismatch(lc.Layers[0].Forward(x, nil).Clone(), lc.Layers[0].Forward(moved, nil), s)  // large: each place its own kernel
+	// first-layer maps of the digit, and of the moved digit
+	maps := func(m *engine.Model) (a, b *engine.Tensor) {
+		a = m.Layers[0].Forward(x, nil).Clone()
+		return a, m.Layers[0].Forward(moved, nil)
+	}
+	// b[c][y][x+s] vs a[c][y][x], away from the right border:
+	conv := mismatch(maps(cnn)) // ≈ 0: conv1's maps moved along
+	local := mismatch(maps(lc)) // large: each place its own kernel
 	// in-code:end shift
 	if conv > 1e-12 {
 		t.Errorf("conv1's maps differ from the moved maps by %g, want 0 up to rounding", conv)
@@ -35,10 +40,14 @@ func TestMapsMoveWithTheDigit(t *testing.T) {
 	}
 }
 
+// shift is how far TestMapsMoveWithTheDigit moves the digit, in pixels.
+const shift = 3
+
 // mismatch returns the largest |b[c, y, x+s] − a[c, y, x]| over the maps
-// [1, C, 28, 28] for x+s < 27, where the 3×3 window of both lies in the
-// image or its zero padding.
-func mismatch(a, b *engine.Tensor, s int) float64 {
+// [1, C, 28, 28] for s = shift and x+s < 27, where the 3×3 window of both
+// lies in the image or its zero padding.
+func mismatch(a, b *engine.Tensor) float64 {
+	s := shift
 	worst := 0.0
 	for c := range a.Shape[1] {
 		for y := range 28 {

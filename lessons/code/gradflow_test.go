@@ -19,18 +19,24 @@ import (
 func TestGradFlow(t *testing.T) {
 	x, y := data.RememberFirst(rand.New(rand.NewPCG(1, 2)), 16, 29, 8)
 	// in-code:begin flow
-	model, _ := engine.NewSeqModel("flow", engine.SeqConfig{Cell: "rnn", Vocab: 8, Hidden: 16, T: 30}, 1)
+	cfg := engine.SeqConfig{Cell: "rnn", Vocab: 8, Hidden: 16, T: 30}
+	model, _ := engine.NewSeqModel("flow", cfg, 1)
 	cell := model.Layers[1].(*engine.RNN)
-	lab.ScaleRecurrent(cell.WeightHH, 0.9) // λ₁ = 0.9 < 1/γ = 1: the gradient must vanish going back
+	// λ₁ = 0.9 < 1/γ = 1: the gradient must vanish going back
+	lab.ScaleRecurrent(cell.WeightHH, 0.9)
 	pass, err := lab.MeasureBPTT(model, cell, cell.WeightHH, x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// pass.Contrib[t]: ‖step t's piece of dW_hh‖; pass.HiddenGrad[t]: ‖∂L/∂h_t‖ (t = 0 … T−1)
-	farBack := pass.Contrib[29-20] / pass.Contrib[29] // below 1e-5
+	// pass.Contrib[t]: ‖step t's piece of dW_hh‖ (t = 0 … T−1),
+	// pass.HiddenGrad[t]: ‖∂L/∂h_t‖
+	farBack := pass.Contrib[29-20] / pass.Contrib[29] // < 1e-5
 
-	before, whh := engine.GradNorm(model.Params()), cell.WeightHH.Grad.Clone()
-	engine.ClipGradNorm(model.Params(), 0.1) // ‖g‖ > 0.1: every gradient × 0.1/(‖g‖ + 1e-6)
+	params := model.Params()
+	before := engine.GradNorm(params)
+	whh := cell.WeightHH.Grad.Clone()
+	// ‖g‖ > 0.1: every gradient × 0.1/(‖g‖ + 1e-6)
+	engine.ClipGradNorm(params, 0.1)
 	// in-code:end flow
 	gamma := cell.Nonlinearity().DerivativeBound()
 	last := pass.HiddenGrad[29]

@@ -28,21 +28,30 @@ names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
 
 # in-code:begin loop
 rnn, cell = nn.RNN(I, H, batch_first=True), nn.RNNCell(I, H)
-for n in names:                                            # the same four tensors in both
-    getattr(rnn, n + "_l0").data = getattr(cell, n).data = T(layer["params"][n])
-hs, _ = rnn(x)                                             # [1, steps, H]
+for n in names:             # the same four tensors in both
+    w = T(layer["params"][n])
+    getattr(rnn, n + "_l0").data = getattr(cell, n).data = w
+hs, _ = rnn(x)                           # [1, steps, H]
 h, loop = torch.zeros(1, H), []
-for t in range(steps):                                     # one cell, used at every step
+for t in range(steps):      # one cell, used at every step
     h = cell(x[:, t], h)
     loop.append(h)
-F.mse_loss(torch.stack(loop, 1), target).backward()        # cell.weight_hh.grad: every step's use, added
+# cell.weight_hh.grad: every step's use, added up
+F.mse_loss(torch.stack(loop, 1), target).backward()
 
-copies = [getattr(cell, n).detach().repeat(steps, *[1] * getattr(cell, n).dim()).requires_grad_() for n in names]
+# the unshared RNN: step t uses copies[...][t], nothing shared
+copies = []
+for n in names:             # steps copies of each tensor
+    w = getattr(cell, n).detach()
+    copies.append(w.repeat(steps, *[1] * w.dim()).requires_grad_())
+w_ih, w_hh, b_ih, b_hh = copies
 h, out = torch.zeros(1, H), []
-for t in range(steps):                                     # step t uses copy t: nothing shared
-    h = torch.tanh(x[:, t] @ copies[0][t].T + copies[2][t] + h @ copies[1][t].T + copies[3][t])
+for t in range(steps):
+    a = x[:, t] @ w_ih[t].T + b_ih[t] + h @ w_hh[t].T + b_hh[t]
+    h = torch.tanh(a)
     out.append(h)
-F.mse_loss(torch.stack(out, 1), target).backward()         # copies[i].grad[t]: step t's contribution
+# copies[i].grad[t]: step t's contribution
+F.mse_loss(torch.stack(out, 1), target).backward()
 # in-code:end loop
 
 same = (torch.stack(loop, 1) - hs).abs().max().item()

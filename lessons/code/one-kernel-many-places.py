@@ -23,10 +23,13 @@ w = torch.tensor(s["kernel"], dtype=torch.float64).reshape(1, 1, 3, 3)
 b = torch.tensor([float(s["bias"])], dtype=torch.float64)
 
 # in-code:begin slide
-y = F.conv2d(x, w, b, stride=st, padding=pad, dilation=dil)        # [1, 1, outH, outW]
+# [1, 1, outH, outW]
+y = F.conv2d(x, w, b, stride=st, padding=pad, dilation=dil)
 
-patches = F.unfold(x, 3, dilation=dil, padding=pad, stride=st)     # [1, 9, P]: one column per position
-by_hand = w.flatten() @ patches[0] + b                             # the same 9 weights and bias at every position
+# [1, 9, P]: the patch at every output position, one column each
+patches = F.unfold(x, 3, dilation=dil, padding=pad, stride=st)
+# the same 9 weights and the same bias at every position
+by_hand = w.flatten() @ patches[0] + b
 # in-code:end slide
 
 page = torch.tensor(cells, dtype=torch.float64)

@@ -12,10 +12,13 @@ import (
 func TestParamCount(t *testing.T) {
 	rng := engine.NewRand(1)
 	// in-code:begin count
-	cfg := engine.Conv2dConfig{InChannels: 1, OutChannels: 1, KernelSize: 3, Padding: 1}
+	cfg := engine.Conv2dConfig{InChannels: 1, OutChannels: 1,
+		KernelSize: 3, Padding: 1}
 	dense, _ := engine.NewLinear("dense", 28*28, 28*28, rng)
-	local, _ := engine.NewLocallyConnected2d("local", cfg, 28, 28, rng) // a kernel per position
-	conv, _ := engine.NewConv2d("conv", cfg, rng)                       // one kernel for all
+	// a kernel per position, and one kernel for all
+	local, _ := engine.NewLocallyConnected2d("local", cfg, 28, 28, rng)
+	conv, _ := engine.NewConv2d("conv", cfg, rng)
+
 	var counts []engine.Count
 	for _, l := range []engine.Layer{dense, local, conv} {
 		in := []int{1, 28, 28}
@@ -23,8 +26,9 @@ func TestParamCount(t *testing.T) {
 			in = []int{28 * 28}
 		}
 		m, _ := engine.NewModel(l.Spec().Name, in, engine.NewMSE(), l)
-		counts = append(counts, m.Count()) // Params: 615,440, 7,840 and 10
+		counts = append(counts, m.Count())
 	}
+	// counts[i].Params: 615,440, 7,840 and 10
 	// in-code:end count
 	for i, want := range []int{28*28*28*28 + 28*28, 28 * 28 * (9 + 1), 9 + 1} {
 		if counts[i].Params != want {

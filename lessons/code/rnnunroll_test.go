@@ -15,16 +15,22 @@ func TestOneCellEveryStep(t *testing.T) {
 	// in-code:begin steps
 	oneHot, _ := engine.NewOneHot("onehot", 26)
 	cell, _ := engine.NewRNN("rnn", 26, 3, engine.NewRand(1))
-	model, _ := engine.NewModel("rnn-unroll", []int{5}, engine.NewMSE(), oneHot, cell)
-	x := engine.TensorFrom([]float64{18, 7, 0, 17, 4}, 1, 5) // s h a r e
-	params := []*engine.Param{cell.WeightIH, cell.WeightHH, cell.BiasIH, cell.BiasHH}
-	rec := engine.NewRecorder(engine.RecordFilter{Params: params, Kinds: []engine.UseKind{engine.UseStep}})
-	if _, err := model.ComputeGrad(x, engine.NewTensor(1, 5, 3), rec); err != nil {
+	model, _ := engine.NewModel("rnn-unroll", []int{5},
+		engine.NewMSE(), oneHot, cell)
+	x := engine.TensorFrom([]float64{18, 7, 0, 17, 4}, 1, 5) // share
+	params := []*engine.Param{
+		cell.WeightIH, cell.WeightHH, cell.BiasIH, cell.BiasHH}
+	rec := engine.NewRecorder(engine.RecordFilter{Params: params,
+		Kinds: []engine.UseKind{engine.UseStep}})
+	target := engine.NewTensor(1, 5, 3)
+	if _, err := model.ComputeGrad(x, target, rec); err != nil {
 		t.Fatal(err)
 	}
+	// 5 contributions per tensor, one per step (Index [t]);
+	// their sum is the tensor's gradient
 	sums := map[*engine.Param]*engine.Tensor{}
-	for _, p := range params { // 5 contributions each, one per step (Index [t])
-		sums[p] = rec.Sum(p, engine.UseStep) // = p.Grad: the one cell's gradient is the sum over steps
+	for _, p := range params {
+		sums[p] = rec.Sum(p, engine.UseStep) // = p.Grad
 	}
 	// in-code:end steps
 	for _, p := range params {

@@ -22,22 +22,28 @@ P = {n: {k: T(v).requires_grad_() for k, v in L[n]["params"].items()} for n in (
 x, y = T(trace["input"]), T(trace["target"]).long()
 
 # in-code:begin twin
-def conv(x, n):                           # the CNN's layer: one kernel at every position
-    return F.conv2d(x, P[n]["weight"], P[n]["bias"], padding=1)
+def conv(x, n):           # the CNN: one kernel at every position
+    W, b = P[n]["weight"], P[n]["bias"]
+    return F.conv2d(x, W, b, padding=1)
 
-def local(x, n, copies):                  # its unshared twin: copies[p] is position p's own kernel
+def local(x, n, copies):  # the twin: copies[p] is p's own kernel
     patches = F.unfold(x, 3, padding=1)   # [B, C*9, positions]
-    z = torch.einsum("poj,bjp->bop", copies, patches) + P[n]["bias"][None, :, None]
+    z = torch.einsum("poj,bjp->bop", copies, patches)
+    z = z + P[n]["bias"][None, :, None]
     return z.reshape(x.shape[0], -1, x.shape[2], x.shape[3])
 
-def cnn(layer):                           # layer(x, name) is conv or a twin
+def loss(layer):          # layer(x, name): conv, or a twin
     h = F.max_pool2d(F.relu(layer(x, "conv1")), 2)
     h = F.max_pool2d(F.relu(layer(h, "conv2")), 2)
-    return F.cross_entropy(F.linear(h.flatten(1), P["fc"]["weight"], P["fc"]["bias"]), y)
+    z = F.linear(h.flatten(1), P["fc"]["weight"], P["fc"]["bias"])
+    return F.cross_entropy(z, y)
 
-cnn(conv).backward()                      # .grad of the shared kernels
-copies = {n: P[n]["weight"].detach().flatten(1).repeat(hw, 1, 1).requires_grad_() for n, hw in (("conv1", 784), ("conv2", 196))}
-each = torch.autograd.grad(cnn(lambda x, n: local(x, n, copies[n])), list(copies.values()))
+loss(conv).backward()     # .grad of the shared kernels
+# every position a copy of the kernel: 784 in conv1, 196 in conv2
+copies = {n: P[n]["weight"].detach().flatten(1).repeat(hw, 1, 1)
+          .requires_grad_() for n, hw in (("conv1", 784), ("conv2", 196))}
+twin = loss(lambda x, n: local(x, n, copies[n]))
+each = torch.autograd.grad(twin, list(copies.values()))
 # each[i][p]: position p's contribution to the kernel's .grad
 # in-code:end twin
 

@@ -41,27 +41,41 @@ loss(head(h)).backward()
 
 # in-code:begin sizes
 prev = [torch.zeros_like(hs[0])] + hs[:-1]
-slope = [h.grad * (1 - h**2 if act is torch.tanh else h * (1 - h) if act is torch.sigmoid else (h > 0).double()) for h in hs]
-pieces = [s.T @ p for s, p in zip(slope, prev)]             # step t's piece of dL/dW_hh
-ratio = [p.norm().item() / pieces[-1].norm().item() for p in pieces]   # vanishing: tiny far back
-lam = torch.linalg.matrix_norm(W["weight_hh"].detach(), 2).item()     # lambda_1, the largest singular value
-gn = [h.grad.norm().item() for h in hs]
-bound_ok = all(g <= (gamma * lam) ** (len(hs) - 1 - t) * gn[-1] * (1 + 1e-9) for t, g in enumerate(gn))
+def slope(h):               # the activation's derivative, from h
+    if act is torch.tanh:
+        return 1 - h ** 2
+    return h * (1 - h) if act is torch.sigmoid else (h > 0).double()
+# step t's piece of dL/dW_hh
+pieces = [(h.grad * slope(h)).T @ p for h, p in zip(hs, prev)]
+# its size relative to the last step's: tiny far back
+last = pieces[-1].norm().item()
+ratio = [p.norm().item() / last for p in pieces]
+# lambda_1: the largest singular value of W_hh
+lam = torch.linalg.matrix_norm(W["weight_hh"].detach(), 2).item()
+gn = [h.grad.norm().item() for h in hs]   # ||dL/dh_t||
+n = len(hs)
+bound = [(gamma * lam) ** (n - 1 - t) * gn[-1] for t in range(n)]
+bound_ok = all(g <= b * (1 + 1e-9) for g, b in zip(gn, bound))
 # in-code:end sizes
 g = W["weight_hh"].grad
 err = max((sum(pieces) - g).abs().max().item(), max((W[n].grad - T(cell["grads"][n])).abs().max().item() for n in W))
 ok = err <= 1e-12 * max(1.0, g.abs().max().item()) and bound_ok
 
 # in-code:begin clip
-params = [W["weight_hh"], W["weight_ih"]] if trace["model"] == "cliff" else list(W.values())  # the cliff's w, b; else the cell
+# what the widget trains: the cliff's w and b, or the cell
+params = list(W.values())
+if trace["model"] == "cliff":
+    params = [W["weight_hh"], W["weight_ih"]]
 before = torch.cat([p.grad.flatten() for p in params])
 threshold = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-norm = torch.nn.utils.clip_grad_norm_(params, threshold)   # returns ||g||, rescales every .grad in place
-after = torch.cat([p.grad.flatten() for p in params])       # g * threshold / (||g|| + 1e-6) when ||g|| > threshold
+# returns ||g||; over the threshold, every .grad is rescaled
+# in place by threshold / (||g|| + 1e-6)
+norm = torch.nn.utils.clip_grad_norm_(params, threshold)
+after = torch.cat([p.grad.flatten() for p in params])
 # in-code:end clip
 # (the cliff trains w = W_hh and b = W_ih[:, 1]; W_ih[:, 0] is frozen, its gradient 0 up to rounding)
 ok = ok and after.norm().item() <= threshold * (1 + 1e-9) and F.cosine_similarity(after, before, 0).item() > 1 - 1e-12
-far = f"t={len(hs) - 20}: {ratio[len(hs) - 21]:.1e}, " if len(hs) > 21 else ""   # 20 steps before the loss
-print(f"T={len(hs)}, lambda_1 {lam:.3g}: |piece t|/|piece T| at {far}t=2: {ratio[1]:.1e}; bound holds: {bound_ok}; "
+far = f"20 steps back {ratio[-21]:.1e}, " if n > 20 else ""
+print(f"{n} steps, lambda_1 {lam:.3g}: |piece|/|last piece| {far}oldest nonzero {ratio[1]:.1e}; bound holds: {bound_ok}; "
       f"sum of pieces vs .grad vs trace <= {err:.1e}; ||g|| {norm.item():.3g} clipped to {after.norm().item():.3g}, same direction")
 sys.exit(0 if ok else 1)

@@ -19,20 +19,25 @@ p = frame["params"]
 C, OC, k = p["inChannels"], p["outChannels"], p["kernel"]
 
 # in-code:begin count
-class LocallyConnected2d(nn.Module):      # the conv's unshared twin
+meta = {"device": "meta"}            # shapes without memory
+
+class LocallyConnected2d(nn.Module):  # the conv's unshared twin
     def __init__(self, C, OC, k, H, W):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(H, W, OC, C, k, k, device="meta"))  # a kernel per position
-        self.bias = nn.Parameter(torch.empty(OC, H, W, device="meta"))
+        # a kernel and a bias of its own at every position
+        w = torch.empty(H, W, OC, C, k, k, **meta)
+        self.weight = nn.Parameter(w)
+        self.bias = nn.Parameter(torch.empty(OC, H, W, **meta))
 
-def layers(n):                            # an n×n image, C channels in, OC out, "same" padding
-    return [nn.Linear(C * n * n, OC * n * n, device="meta"),
+def layers(n):  # n×n pixels, C channels in, OC out, "same" size
+    return [nn.Linear(C * n * n, OC * n * n, **meta),
             LocallyConnected2d(C, OC, k, n, n),
-            nn.Conv2d(C, OC, k, padding=k // 2, device="meta")]
+            nn.Conv2d(C, OC, k, padding=k // 2, **meta)]
 
 count = lambda m: sum(p.numel() for p in m.parameters())
 conv = layers(p["size"])[2]
-twice = nn.Sequential(conv, nn.ReLU(), conv)   # one conv used twice: parameters() yields it once
+# one conv used twice: parameters() yields it once
+twice = nn.Sequential(conv, nn.ReLU(), conv)
 # in-code:end count
 
 ours = [count(m) for m in layers(p["size"])]
