@@ -120,8 +120,9 @@ func TestBrowserSharingEval(t *testing.T) {
 		check("seeds", seeds...)
 		last := m.Shifted[len(m.Shifted)-1]
 		check("shifted", last.Mean, last.SD)
-		// The interval is mean ± t(0.975, 2)·sd/√3, t = 4.303 (tables).
-		if h := (m.Test.Hi - m.Test.Lo) / 2; math.Abs(h-4.302652729911275*m.Test.SD/math.Sqrt(3)) > 1e-9 {
+		// The interval is mean ± t(0.975, 2)·sd/√3; for 2 degrees of freedom
+		// t(p) = (2p − 1)·√(2 / (4p(1 − p))) = 4.3027.
+		if h := (m.Test.Hi - m.Test.Lo) / 2; math.Abs(h-0.95*math.Sqrt(2/0.0975)*m.Test.SD/math.Sqrt(3)) > 1e-12 {
 			t.Errorf("%s: interval half-width %v, want 4.3027·sd/√3", m.Model, h)
 		}
 		t.Logf("%s: %d params, test %.4f ± %.4f [%.4f, %.4f], gap %+.4f, pareto %v", m.Model, m.Params, m.Test.Mean, m.Test.SD, m.Test.Lo, m.Test.Hi, m.Gap.Mean, m.Pareto)
