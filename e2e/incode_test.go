@@ -41,7 +41,7 @@ func TestBrowserInCode(t *testing.T) {
 				}
 			}
 			// Each download serves the file the box shows lines of.
-			bad := evalJS[[]string](t, ctx, `(async () => {
+			bad := evalJSAsync[[]string](t, ctx, `(async () => {
 				const out = [];
 				for (const f of document.querySelectorAll(".in-code figure")) {
 					const a = f.querySelector("figcaption a");
