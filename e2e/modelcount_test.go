@@ -107,6 +107,16 @@ func TestBrowserModelCount(t *testing.T) {
 		}
 		prev = tab
 	}
+	// What each switch would do from here (all-shared, E 128): the folded
+	// list names every other mode and size with arch's totals.
+	flips := evalJS[string](t, ctx, `[...document.querySelectorAll('`+w+` [data-testid="flips"] li')].map((li) => li.dataset.field + "=" + li.dataset.value + ":" + li.dataset.params + " " + li.textContent).join("\n")`)
+	t.Logf("flips from ALBERT-base all-shared:\n%s", flips)
+	for _, mode := range []string{"attention", "ffn", "none"} {
+		want := fmt.Sprintf("share=%s:%d ", mode, archTotals(t, "albert-base", func(o *arch.Options) { o.Share = mode }).Params)
+		if !strings.Contains(flips, want) {
+			t.Errorf("flips lack %q", want)
+		}
+	}
 	e768 := archTotals(t, "albert-base", func(o *arch.Options) { o.Embed = 768 })
 	choose(t, ctx, "set-embed", "768")
 	do(t, ctx, "ALBERT-base E = 768", totalsAre(e768))

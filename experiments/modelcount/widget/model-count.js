@@ -29,7 +29,7 @@ const strings = {
     deltaPreset: "Δ ({from} → {to}): parameters {p}, uses {u}, unshared {s}.",
     deltaNone: "Flip a switch to see what it changes.",
     flipTitle: "What each switch would change from here",
-    flipOne: "{what}: parameters {p}, unshared {s}",
+    flipOne: "{what}: parameters {p}, uses {u}, unshared {s}",
     on: "on", off: "off",
     table: "Every layer", tableNote: "Blocks are collapsed: open one to see its layers. Numbers in full on a wide screen; hover or focus a number to read it in full.",
     col: { n: "#", layer: "Layer", params: "Parameters", uses: "Uses", unshared: "Unshared" },
@@ -62,7 +62,7 @@ const strings = {
     deltaPreset: "变化（{from} → {to}）：参数 {p}，使用次数 {u}，不共享时 {s}。",
     deltaNone: "切换一个开关，看它改变了什么。",
     flipTitle: "从当前设置切换每个开关会改变什么",
-    flipOne: "{what}：参数 {p}，不共享时 {s}",
+    flipOne: "{what}：参数 {p}，使用次数 {u}，不共享时 {s}",
     on: "开", off: "关",
     table: "逐层列表", tableNote: "块默认折叠：展开一个块可看到其中的层。宽屏上显示完整数字；悬停或聚焦一个数字可看完整值。",
     col: { n: "#", layer: "层", params: "参数", uses: "使用次数", unshared: "不共享时" },
@@ -296,6 +296,7 @@ export default function mount(root, initial, { lang }) {
       const li = el("li", "", fill(S.flipOne, {
         what: what(f.field, f.value),
         p: signed.format(f.params - t.params),
+        u: signed.format(f.uses - t.uses),
         s: signed.format(f.unshared - t.unshared),
       }));
       li.dataset.field = f.field;
