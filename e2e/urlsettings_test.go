@@ -115,8 +115,8 @@ var settingCases = []settingCase{
 		`r.querySelector('[data-testid="param-select"]').value + "," + r.querySelector('[data-testid="dModel-input"]').value`, "w_v,6", "", ""},
 	{"backprop-through-time", "w1", "w1.T=12&w1.optimizer=sgd", map[string]string{"T": "12", "optimizer": "sgd"},
 		`r.querySelector('[data-testid="T-input"]').value + "," + r.querySelector('[data-testid="optimizer-select"]').value`, "12,sgd", "", ""},
-	{"a-character-model", "w1", "w1.cell=lstm&w1.temperature=1.3", map[string]string{"cell": "lstm"},
-		`r.querySelector('[data-testid="cell"]').value + "," + r.querySelector('[data-testid="slider-temperature"]').value`, "lstm,1.3",
+	{"a-character-model", "w1", "w1.cell=lstm&w1.temperature=1.3&w1.measure=hgrad", map[string]string{"cell": "lstm"},
+		`r.querySelector('[data-testid="cell"]').value + "," + r.querySelector('[data-testid="slider-temperature"]').value + "," + r.querySelector('[data-testid="measure"]').value`, "lstm,1.3,hgrad",
 		`f.data.sample.temperature`, "1.3"},
 	{"vanishing-and-exploding", "w2", "w2.clip=off&w2.w0=5.5", map[string]string{"clip": "off", "w0": "5.5"},
 		`r.querySelector('[data-testid="field-clip"]').value + "," + r.querySelector('[data-testid="field-w0"]').value`, "off,5.5", "", ""},
@@ -385,6 +385,36 @@ func TestBrowserURLSettings(t *testing.T) {
 		)
 	}
 	checkDrawDigitUnknown(t, ctx, base)
+	checkViewSetting(t, ctx, base)
+}
+
+// checkViewSetting: char-model's measure is a setting of the widget's view,
+// not of its run; it follows into the address the same way, and a bad
+// value gets the same note.
+func checkViewSetting(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	sel := `#w1 [data-testid="measure"]`
+	do(t, ctx, "open a-character-model plainly",
+		chromedp.Navigate(base+"/en/lessons/a-character-model"),
+		connected("#w1", 20*time.Second), pollJS(`window.__urlFrames.w1`, 20*time.Second),
+	)
+	evalJS[bool](t, ctx, `(() => { const s = document.querySelector('`+sel+`'); s.value = "hgrad"; s.dispatchEvent(new Event("change")); return true; })()`)
+	do(t, ctx, "measure=hgrad reaches the address", pollJS(`location.search === "?w1.measure=hgrad"`, 5*time.Second))
+	evalJS[bool](t, ctx, `(() => { const s = document.querySelector('`+sel+`'); s.value = "pieces"; s.dispatchEvent(new Event("change")); return true; })()`)
+	do(t, ctx, "measure=pieces (the widget's own) leaves it", pollJS(`location.search === ""`, 5*time.Second))
+	do(t, ctx, "open a-character-model with measure=foo",
+		chromedp.Navigate(base+"/en/lessons/a-character-model?w1.measure=foo&w1.cell=rnn"),
+		pollJS(`document.querySelectorAll('[data-testid="url-settings-note"]').length === 1`, 20*time.Second),
+		connected("#w1", 20*time.Second),
+		runHas("w1", "cell", "gru", 20*time.Second),
+		pollJS(`document.querySelector('`+sel+`').value === "pieces"`, 5*time.Second),
+	)
+	if note := textOf(t, ctx, `[data-testid="url-settings-note"] p`); !strings.Contains(note, `setting "measure" must be one of pieces, hgrad; got "foo"`) {
+		t.Errorf("char-model: note %q", note)
+	}
+	if q := evalJS[string](t, ctx, `location.search`); q != "" {
+		t.Errorf("char-model: address %q after the refusal", q)
+	}
 }
 
 // checkDrawDigitUnknown: a widget that sends only the fields it knows

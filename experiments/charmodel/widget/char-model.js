@@ -9,7 +9,7 @@
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
 import {
   el, fill, plural, reducedMotion, begin, narrator, selectField, sharpCanvas, perFrame,
-  liveWidget, field, niceValues, intInput,
+  liveWidget, field, niceValues, intInput, viewSetting,
 } from "/static/widgets/ui.js";
 
 // Okabe–Ito, as the exported figure: training blue, held-out vermillion
@@ -111,7 +111,10 @@ export default function mount(root, initial, { lang }) {
   let params = { ...initial };
   let statics = null;
   let frame = null;
-  let measure = "pieces";
+  // Which measure the reach strip shows: a view setting, kept in the
+  // page's address beside the run's parameters (w1.measure=hgrad).
+  const measureSetting = viewSetting(root, "measure", ["pieces", "hgrad"], "pieces");
+  let measure = measureSetting.value;
   let focusIdx = -1; // the strip cell whose numbers the detail line shows
 
   // ---- Layout ----
@@ -150,6 +153,7 @@ export default function mount(root, initial, { lang }) {
     cls: "cm-field cm-measure", text: S.measure, values: ["pieces", "hgrad"], name: (m) => S.measures[m], current: measure, testid: "measure",
     onChange: (m) => {
       measure = m;
+      measureSetting.set(m);
       draw();
     },
   });

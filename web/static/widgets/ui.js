@@ -72,6 +72,7 @@ const shared = {
     downloaded: "Downloaded {name}.",
     cancel: "Cancel",
     urlUnknown: "unknown setting \"{name}\" (this widget has {names})",
+    urlBadView: "setting \"{name}\" must be one of {values}; got \"{got}\"",
   },
   zh: {
     connecting: "正在连接服务器……",
@@ -95,6 +96,7 @@ const shared = {
     downloaded: "已下载{name}。",
     cancel: "取消",
     urlUnknown: "没有名为 \"{name}\" 的设置（此组件的设置有 {names}）",
+    urlBadView: "设置 \"{name}\" 必须是以下之一：{values}；收到的是 \"{got}\"",
   },
 };
 
@@ -879,6 +881,41 @@ function writeURL() {
   history.replaceState(history.state, "", location.pathname + search + location.hash);
 }
 
+// A widget's view settings (viewSetting) by root id: name -> {values,
+// base, value, bad}; and each live widget's address writer (liveWidget's
+// syncURL), which a view setting's change calls.
+const viewSettings = new Map();
+const urlWriters = new Map();
+
+/**
+ * viewSetting is a setting of the widget's own view, not a parameter of
+ * its run (which measure a chart shows): it is kept in the address beside
+ * the run's parameters, as ID.NAME=VALUE, written only when it is not base.
+ * values lists what it may be (strings). It returns {value, set(v)}: value
+ * is the address's (base when the address has none); set records a change
+ * and writes the address. A value of the address not among values is
+ * refused as a bad setting would be (liveWidget says so and app.js mounts
+ * the widget again with the lesson's settings). Call it before liveWidget.
+ */
+export function viewSetting(root, name, values, base) {
+  const raw = new Map(urlSettings().get(root.id) ?? []).get(name);
+  const pending = root.dataset.urlSettings === "pending";
+  const s = { values, base, value: base, bad: null };
+  if (pending && raw !== undefined) {
+    if (values.includes(raw)) s.value = raw;
+    else s.bad = raw;
+  }
+  if (!viewSettings.has(root.id)) viewSettings.set(root.id, new Map());
+  viewSettings.get(root.id).set(name, s);
+  return {
+    value: s.value,
+    set(v) {
+      s.value = v;
+      urlWriters.get(root.id)?.();
+    },
+  };
+}
+
 /**
  * urlEntries lists the settings of params (the widget's, as liveWidget's
  * params() gives them) that differ from the lesson's (lesson, else the
@@ -990,11 +1027,14 @@ export function liveWidget(root, kit, opts) {
     const u = root.dataset.urlSettings;
     if (!spec || !/^w[0-9]+$/.test(root.id) || u === "pending" || u === "refused") return;
     const entries = urlEntries(spec.fields, opts.params(), lesson);
+    for (const [name, v] of viewSettings.get(root.id) ?? []) if (v.value !== v.base) entries.push([name, v.value]);
     const text = JSON.stringify(entries);
     if (text === written) return;
     written = text;
     setURLSettings(root.id, entries);
   }
+
+  if (root.id) urlWriters.set(root.id, syncURL);
 
   const send = (m) => ch.send(m);
 
@@ -1065,10 +1105,15 @@ export function liveWidget(root, kit, opts) {
       // A key of the address that names no field: said here, since a
       // widget that sends only the fields it knows would drop it unseen.
       if (root.dataset.urlSettings === "pending") {
-        const names = spec.fields.map((f) => f.name);
+        const views = viewSettings.get(root.id) ?? new Map();
+        const names = [...spec.fields.map((f) => f.name), ...views.keys()];
+        const sep = L === "zh" ? "、" : ", ";
         const unknown = (urlSettings().get(root.id) ?? []).find(([k]) => !names.includes(k));
-        if (unknown) {
-          const message = fill(S.urlUnknown, { name: unknown[0], names: names.join(L === "zh" ? "、" : ", ") });
+        const badView = [...views].find(([, v]) => v.bad !== null);
+        if (unknown || badView) {
+          const message = unknown
+            ? fill(S.urlUnknown, { name: unknown[0], names: names.join(sep) })
+            : fill(S.urlBadView, { name: badView[0], values: badView[1].values.join(sep), got: badView[1].bad });
           root.dataset.urlSettings = "refused";
           root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message } }));
           return;
@@ -1077,7 +1122,11 @@ export function liveWidget(root, kit, opts) {
       // Come back where the page was: the step on screen, or the one the
       // run was working towards.
       const k = state === "working" && target !== null ? target : frameStep;
-      const start = { type: "start", experiment, params: specParams(spec.fields, opts.params()) };
+      // The widget's params came with the address's settings, its view's
+      // among them (app.js cannot tell them apart): those stay here.
+      const params = { ...opts.params() };
+      for (const name of viewSettings.get(root.id)?.keys() ?? []) delete params[name];
+      const start = { type: "start", experiment, params: specParams(spec.fields, params) };
       fresh = true;
       const seek = k > 0 && { type: "seek", to: k };
       if (run) run.resend(start, seek);
