@@ -86,7 +86,7 @@ func TestDefaultGAPCompareConfig(t *testing.T) {
 // parameter budget within 11 %.
 func TestClaimsGlobalPool(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 9 models for 30 epochs (about 70 s of CPU); run without -short")
+		t.Skip("trains 9 models for 30 epochs (about 75 s of CPU); run without -short")
 	}
 	t.Parallel()
 	cfg := lab.DefaultGAPCompareConfig()

@@ -158,7 +158,7 @@ func TestNewUnsharedTaskModel(t *testing.T) {
 // larger on average.
 func TestClaimsRNNVsUnshared(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 10 recurrent models (about 10 s of CPU); run without -short")
+		t.Skip("trains 10 recurrent models (about 20 s of CPU); run without -short")
 	}
 	t.Parallel()
 	cfg := lab.DefaultUnsharedConfig()
