@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -455,4 +456,52 @@ func urlShots(t *testing.T, ctx context.Context, lang string) {
 	shots["url-bad-"+lang+"-phone.png"] = shot()
 	desktop()
 	saveScreenshots(t, shots)
+}
+
+// TestBrowserURLSettingsMountFails: a widget that throws while mounting
+// with the link's settings (here conv-slide, served wrapped so that it
+// throws for stride 2: no shipped widget does, which is the point of the
+// fallback) is mounted again with the lesson's settings, with a note, and
+// works.
+func TestBrowserURLSettingsMountFails(t *testing.T) {
+	base, ctx := urlSession(t, 90*time.Second)
+	const wrapper = `import real from "/static/widgets/conv-slide.js?real";
+export default function mount(root, params, o) {
+  if (params.stride === 2) throw new Error("e2e: this conv-slide refuses stride 2");
+  return real(root, params, o);
+}`
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/static/widgets/conv-slide.js*"}}}); err != nil {
+		t.Fatalf("intercept conv-slide.js: %v", err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			if strings.HasSuffix(ev.Request.URL, "?real") {
+				chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				continue
+			}
+			chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: 200,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/javascript; charset=utf-8"}}, Body: []byte(wrapper)})
+		}
+	}()
+	do(t, ctx, "open conv-slide with stride 2 (the wrapped widget throws)",
+		chromedp.Navigate(base+"/zh/lessons/one-kernel-many-places?w1.stride=2"),
+		pollJS(`document.querySelectorAll('[data-testid="url-settings-note"]').length === 1`, 20*time.Second),
+		connected(slideWidget, 20*time.Second),
+		runHas("w1", "stride", "1", 20*time.Second),
+		pollJS(`document.querySelector('#w1').dataset.mount === "ready"`, 5*time.Second),
+	)
+	if note := textOf(t, ctx, `[data-testid="url-settings-note"] p`); note != "此组件无法按链接中的设置启动，因此显示本课自己的设置。" {
+		t.Errorf("note %q", note)
+	}
+	if q := evalJS[string](t, ctx, `location.search`); q != "" {
+		t.Errorf("address %q after the fallback", q)
+	}
+	if n := evalJS[int](t, ctx, `window.__urlStarts.filter((m) => m.widget === "w1").length`); n != 1 {
+		t.Errorf("%d starts for w1; want 1 (the lesson's)", n)
+	}
+	do(t, ctx, "the widget works: a step", chromedp.Click(chromedp.CSS(slideWidget+` [data-testid="step"]`)), stepIs(slideWidget, 1, 10*time.Second))
 }
