@@ -969,17 +969,19 @@ export function urlEntries(fields, params, lesson) {
  *
  * Settings in the address: after each frame (and each refusal, which the
  * widget undoes), the fields of params() that differ from the lesson's
- * (root's data-params) are written to the page's address as ID.FIELD=VALUE
- * (setURLSettings). start sends params() with the spec's types
- * (specParams). While root.dataset.urlSettings is "pending" (app.js
- * mounted the widget with settings from the address), a bad-params refusal
- * before the first frame is not shown: it is dispatched to root as the
- * event "url-settings-refused" ({detail: {message}}), and app.js mounts
- * the widget again with the lesson's parameters; the first frame makes it
- * "applied"; a key that names none of the spec's fields is refused so
- * before start is sent. An unknown-widget error before the first frame of a start
- * (a command sent after a refused start, whose own error said why) is not
- * shown.
+ * (root's data-params), and the view settings (viewSetting) that differ
+ * from theirs, are written to the page's address as ID.NAME=VALUE
+ * (setURLSettings). start sends params() without the view settings and
+ * with the spec's types (specParams). While root.dataset.urlSettings is
+ * "pending" (app.js mounted the widget with settings from the address):
+ * a key of the address that names no field or view setting, or a view
+ * value not allowed, is refused before start is sent, and a bad-params
+ * refusal before the first frame is not shown; either is dispatched to
+ * root as the event "url-settings-refused" ({detail: {message}}, in the
+ * page's language) and app.js mounts the widget again with the lesson's
+ * parameters. The first frame makes it "applied". An unknown-widget error
+ * before the first frame of a start (a command sent after a refused
+ * start, whose own error said why) is not shown.
  *
  * It returns {status, errorBox, working, controls, exports, downloads,
  * send, showError, spec, run, step, state, refreshExports}; the widget
@@ -1025,7 +1027,7 @@ export function liveWidget(root, kit, opts) {
   let written = JSON.stringify(urlSettings().get(root.id) ?? []);
   function syncURL() {
     const u = root.dataset.urlSettings;
-    if (!spec || !/^w[0-9]+$/.test(root.id) || u === "pending" || u === "refused") return;
+    if (!spec || !urlWidgetID.test(root.id) || u === "pending" || u === "refused") return;
     const entries = urlEntries(spec.fields, opts.params(), lesson);
     for (const [name, v] of viewSettings.get(root.id) ?? []) if (v.value !== v.base) entries.push([name, v.value]);
     const text = JSON.stringify(entries);
