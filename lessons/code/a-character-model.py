@@ -45,20 +45,22 @@ def step(xt, h, c, whh):
 
 
 # in-code:begin per-step
+# One cell, used at every character: nn.GRU (or LSTM, RNN), trace's weights.
 cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](V, H, batch_first=True)
-with torch.no_grad():                        # the trace's weights
+with torch.no_grad():
     for k, v in P.items():
         getattr(cell, k + "_l0").copy_(v)
-hs, _ = cell(x)                              # one cell, used at every character
-loss(hs).backward()                          # weight_hh_l0.grad: the sum over the characters
+hs, _ = cell(x)
+loss(hs).backward()  # weight_hh_l0.grad: the sum over the characters
 
-whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()  # one copy per character
+# The same cell in a loop over the characters, a copy of W_hh for each.
+whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()
 h = c = torch.zeros(B, H)
 outs = []
-for t in range(steps):                       # the same cell in a loop
+for t in range(steps):
     h, c = step(x[:, t], h, c, whh[t])
     outs.append(h)
-loss(torch.stack(outs, dim=1)).backward()    # whh.grad[t]: character t's contribution
+loss(torch.stack(outs, dim=1)).backward()  # whh.grad[t]: character t's piece
 total = whh.grad.sum(0)
 # in-code:end per-step
 

@@ -14,7 +14,9 @@ import (
 func TestAlbertShareLedger(t *testing.T) {
 	x, y := data.Reverse(engine.NewRand(2), 16, 8, 10)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{Vocab: 10, D: 32, Heads: 4, DFF: 64, T: 8, Blocks: 4, Share: engine.ShareAll}
+	cfg := engine.TransformerConfig{
+		Vocab: 10, D: 32, Heads: 4, DFF: 64, T: 8, Blocks: 4, Share: engine.ShareAll,
+	}
 	model, _ := engine.NewTransformer("albert-all", cfg, 1)
 	block1 := model.Layers[2].(*engine.TransformerBlock) // block2 … block4 hold its Params
 

@@ -34,21 +34,24 @@ loss = lambda z: F.cross_entropy(F.linear(z, T(out["weight"]), T(out["bias"])).f
 names = ["w_q", "w_k", "w_v", "w_o"]
 
 # in-code:begin per-token
-mha = nn.MultiheadAttention(d, nh, batch_first=True)      # one W_Q, W_K, W_V, W_O for every token
+# One W_Q, W_K, W_V, W_O for every token; in_proj_weight is the first three stacked.
+mha = nn.MultiheadAttention(d, nh, batch_first=True)
 with torch.no_grad():
     mha.in_proj_weight.copy_(torch.cat([A["w_q"], A["w_k"], A["w_v"]]))
     mha.in_proj_bias.copy_(torch.cat([A["b_q"], A["b_k"], A["b_v"]]))
-    mha.out_proj.weight.copy_(A["w_o"]); mha.out_proj.bias.copy_(A["b_o"])
+    mha.out_proj.weight.copy_(A["w_o"])
+    mha.out_proj.bias.copy_(A["b_o"])
 loss(mha(x, x, x, attn_mask=mask)[0]).backward()
-grads = [*mha.in_proj_weight.grad.chunk(3), mha.out_proj.weight.grad]  # dW_Q, dW_K, dW_V, dW_O
+grads = [*mha.in_proj_weight.grad.chunk(3), mha.out_proj.weight.grad]  # dW_Q … dW_O
 
-W = torch.stack([A[k] for k in names]).repeat(n, 1, 1, 1).requires_grad_()  # [T, 4, d, d]: a copy per token
-proj = lambda z, j, b: torch.einsum("tij,btj->bti", W[:, j], z) + b         # token t uses copy t
-heads = lambda z: z.view(B, n, nh, d // nh).transpose(1, 2)                  # [B, heads, T, d/heads]
+# The same attention, with a copy of all four matrices per token.
+W = torch.stack([A[k] for k in names]).repeat(n, 1, 1, 1).requires_grad_()  # [T, 4, d, d]
+proj = lambda z, j, b: torch.einsum("tij,btj->bti", W[:, j], z) + b  # token t: copy t
+heads = lambda z: z.view(B, n, nh, d // nh).transpose(1, 2)  # [B, heads, T, d/heads]
 q, k, v = (heads(proj(x, j, A[b])) for j, b in enumerate(["b_q", "b_k", "b_v"]))
 a = torch.softmax(q @ k.transpose(-1, -2) / (d // nh) ** 0.5 + mask, dim=-1)
 loss(proj((a @ v).transpose(1, 2).reshape(B, n, d), 3, A["b_o"])).backward()
-pieces = W.grad                               # pieces[t, j]: token t's piece of matrix j
+pieces = W.grad  # pieces[t, j]: token t's piece of matrix j
 # in-code:end per-token
 
 err = 0.0

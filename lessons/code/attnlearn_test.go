@@ -15,7 +15,9 @@ import (
 func TestAttentionLearnLedger(t *testing.T) {
 	rng := engine.NewRand(2)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{Vocab: 10, D: 24, Heads: 4, DFF: 48, T: 16, Blocks: 1, TiedOutput: true}
+	cfg := engine.TransformerConfig{
+		Vocab: 10, D: 24, Heads: 4, DFF: 48, T: 16, Blocks: 1, TiedOutput: true,
+	}
 	model, _ := engine.NewTransformer("attention", cfg, 1)
 	block := model.Layers[2].(*engine.TransformerBlock) // embed, pos, block1, out
 	opt := engine.NewAdam(0.003, 0.9, 0.999, 1e-8)
@@ -28,7 +30,10 @@ func TestAttentionLearnLedger(t *testing.T) {
 	}
 
 	x, y := data.Reverse(rng, 32, 8, 10) // the next step, with a ledger
-	rec := engine.NewRecorder(engine.RecordFilter{Layers: []string{"block1"}, Kinds: []engine.UseKind{engine.UseToken}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Layers: []string{"block1"},
+		Kinds:  []engine.UseKind{engine.UseToken},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,10 @@ func TestAttentionShareLedger(t *testing.T) {
 	out, _ := engine.NewLinear("out", 4, 27, rng)
 	model, _ := engine.NewModel("attention-share", []int{n}, engine.NewCrossEntropy(), emb, pos, attn, out)
 
-	rec := engine.NewRecorder(engine.RecordFilter{Layers: []string{"attn"}, Kinds: []engine.UseKind{engine.UseToken}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Layers: []string{"attn"},
+		Kinds:  []engine.UseKind{engine.UseToken},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,10 @@ func TestCharModelLedger(t *testing.T) {
 	model, _ := engine.NewSeqModel("char-model", cfg, 1)
 	gru := model.Layers[1].(*engine.GRU) // after the one-hot: one cell for every character
 
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{gru.WeightHH}, Kinds: []engine.UseKind{engine.UseStep}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Params: []*engine.Param{gru.WeightHH},
+		Kinds:  []engine.UseKind{engine.UseStep},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,18 @@ import (
 func TestGateRaceLedger(t *testing.T) {
 	x, y := data.Adding(engine.NewRand(2), 16, 20)
 	// in-code:begin ledger
-	cfg := engine.SeqConfig{Cell: "lstm", Hidden: 32, T: 20, Features: 2, Regression: true, ForgetBias: 2}
+	cfg := engine.SeqConfig{
+		Cell: "lstm", Hidden: 32, T: 20, ForgetBias: 2, // the race's LSTM
+		Features: 2, Regression: true, // the adding problem: (value, marker) in, the sum out
+	}
 	model, _ := engine.NewSeqModel("lstm", cfg, 1)
 	lstm := model.Layers[0].(*engine.LSTM) // one cell, used at every step
 
 	// Record every use of W_hh: one contribution per time step.
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{lstm.WeightHH}, Kinds: []engine.UseKind{engine.UseStep}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Params: []*engine.Param{lstm.WeightHH},
+		Kinds:  []engine.UseKind{engine.UseStep},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}

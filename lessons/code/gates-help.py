@@ -32,21 +32,23 @@ B, steps, I = x.shape
 H = P["weight_hh"].shape[1]
 
 # in-code:begin per-step
-lstm = nn.LSTM(I, H, batch_first=True)       # one cell, used at every step
+# One cell, used at every step: nn.LSTM with the trace's weights.
+lstm = nn.LSTM(I, H, batch_first=True)
 with torch.no_grad():
     for k, v in P.items():
         getattr(lstm, k + "_l0").copy_(v)
 hs, _ = lstm(x)
-loss(hs[:, -1]).backward()                   # weight_hh_l0.grad: the sum over the steps
+loss(hs[:, -1]).backward()  # weight_hh_l0.grad: the sum over the steps
 
-whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()  # [T, 4H, H]: one copy per step
+# The same cell in a loop (gates i, f, g, o), a copy of W_hh per step.
+whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()  # [T, 4H, H]
 h = c = torch.zeros(B, H)
-for t in range(steps):                       # the same cell in a loop (gates i, f, g, o)
+for t in range(steps):
     a = x[:, t] @ P["weight_ih"].T + P["bias_ih"] + h @ whh[t].T + P["bias_hh"]
     i, f, g, o = a.chunk(4, dim=1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h = torch.sigmoid(o) * torch.tanh(c)
-loss(h).backward()                           # whh.grad[t]: step t's contribution
+loss(h).backward()  # whh.grad[t]: step t's contribution
 total = whh.grad.sum(0)
 # in-code:end per-step
 

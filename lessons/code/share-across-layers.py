@@ -40,19 +40,21 @@ state = {"self_attn.in_proj_weight": cat("w_"), "self_attn.in_proj_bias": cat("b
 new_block = lambda: nn.TransformerEncoderLayer(d, a["num_heads"], a["d_ff"], dropout=0.0, batch_first=True, norm_first=True)
 
 # in-code:begin per-layer
-block = new_block()                           # ALBERT: one block ...
+# ALBERT: one block, applied once per layer.
+block = new_block()
 block.load_state_dict(state)
 h = x
-for _ in range(N):                            # ... applied once per layer
+for _ in range(N):
     h = block(h)
-loss(h).backward()                            # block's .grad: the sum over the N layers
+loss(h).backward()  # block's .grad: the sum over the N layers
 
-copies = [new_block() for _ in range(N)]      # the unshared stack: a copy per layer
+# The unshared stack with the same numbers: a copy of the block per layer.
+copies = [new_block() for _ in range(N)]
 h = x
 for c in copies:
     c.load_state_dict(state)
     h = c(h)
-loss(h).backward()                            # copies[l]'s .grad: layer l's part
+loss(h).backward()  # copies[l]'s .grad: layer l's part
 # in-code:end per-layer
 
 err = 0.0

@@ -39,15 +39,16 @@ loss = lambda z: F.cross_entropy(z.flatten(0, 1), y.flatten())
 
 # in-code:begin two-uses
 encoder, decoder = nn.Embedding(V, d), nn.Linear(d, V)
-decoder.weight = encoder.weight               # tied: one matrix, two uses
+decoder.weight = encoder.weight  # tied: one matrix, two uses
 with torch.no_grad():
     encoder.weight.copy_(T(L["embed"]["params"]["weight"]))
     decoder.bias.copy_(T(L["out"]["params"]["bias"]))
 loss(decoder(block(encoder(tokens) + pe, src_mask=causal))).backward()
-grad = encoder.weight.grad                     # the sum of both uses
+grad = encoder.weight.grad  # the sum of both uses
 
-E_in = encoder.weight.detach().clone().requires_grad_()   # the input use's copy
-E_out = encoder.weight.detach().clone().requires_grad_()  # the output use's copy
+# Untied for one pass: a copy for the input use, one for the output use.
+E_in = encoder.weight.detach().clone().requires_grad_()
+E_out = encoder.weight.detach().clone().requires_grad_()
 h = block(F.embedding(tokens, E_in) + pe, src_mask=causal)
 loss(F.linear(h, E_out, decoder.bias)).backward()
 # E_in.grad + E_out.grad is grad: the input side plus the output side

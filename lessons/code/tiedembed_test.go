@@ -15,12 +15,18 @@ func TestTiedEmbeddingLedger(t *testing.T) {
 	words := data.WordCorpus()
 	x, y := data.WordBatch(engine.NewRand(2), words.Train, 16, 16)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{Vocab: len(words.Words), D: 32, Heads: 2, DFF: 64, T: 16, Blocks: 1, Causal: true, TiedOutput: true}
+	cfg := engine.TransformerConfig{
+		Vocab: len(words.Words), D: 32, Heads: 2, DFF: 64, T: 16, Blocks: 1,
+		Causal: true, TiedOutput: true,
+	}
 	model, _ := engine.NewTransformer("tied", cfg, 1)
 	E := model.Layers[0].(*engine.Embedding).Weight // held by the embedding and the output layer
 
 	// Record each holder's part of E's gradient: one contribution per layer that uses it.
-	rec := engine.NewRecorder(engine.RecordFilter{Params: []*engine.Param{E}, Kinds: []engine.UseKind{engine.UseLayer}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Params: []*engine.Param{E},
+		Kinds:  []engine.UseKind{engine.UseLayer},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}

@@ -54,13 +54,15 @@ if trace["layers"][0]["type"] == "siamese":
     branch, m = trace["layers"][0]["branch"], trace["loss"]["attrs"]["margin"]
     contrastive = lambda d: (y * d ** 2 + (1 - y) * torch.clamp(m - d, min=0) ** 2).mean()
     # in-code:begin twins
-    f = build(branch)                         # one encoder ...
-    d = F.pairwise_distance(f(x[:, 0]), f(x[:, 1]), eps=1e-6)  # ... called for both inputs
-    contrastive(d).backward()                 # f's .grad: the sum of both sides
+    # One encoder, called for both inputs.
+    f = build(branch)
+    d = F.pairwise_distance(f(x[:, 0]), f(x[:, 1]), eps=1e-6)
+    contrastive(d).backward()  # f's .grad: the sum of both sides
 
-    f1, f2 = build(branch), build(branch)     # two towers: a copy of f for each side
+    # Two towers: a copy of f for each side.
+    f1, f2 = build(branch), build(branch)
     d = F.pairwise_distance(f1(x[:, 0]), f2(x[:, 1]), eps=1e-6)
-    contrastive(d).backward()                 # f1's .grad: the first side's part, f2's the second's
+    contrastive(d).backward()  # f1's .grad: the first side's part, f2's the second's
     # in-code:end twins
     grad = lambda net: [p.grad for p in net.parameters()]
     want = [T(l["grads"][k]) for l in branch for k in l.get("grads", {})]
@@ -71,15 +73,18 @@ else:
     layers, splits = trace["layers"], trace["loss"]["attrs"]["splits"]
     hp = {k: T(v) for k, v in layers[-1]["params"].items()}
     # in-code:begin tasks
-    trunk = build(layers[:-1])                # one trunk ...
-    heads = [nn.Linear(hp[f"head{k}.weight"].shape[1], n) for k, n in enumerate(splits)]  # ... two heads
+    # One trunk, two heads.
+    trunk = build(layers[:-1])
+    heads = [nn.Linear(hp[f"head{k}.weight"].shape[1], n) for k, n in enumerate(splits)]
     with torch.no_grad():
         for k, h in enumerate(heads):
-            h.weight.copy_(hp[f"head{k}.weight"]); h.bias.copy_(hp[f"head{k}.bias"])
+            h.weight.copy_(hp[f"head{k}.weight"])
+            h.bias.copy_(hp[f"head{k}.bias"])
     z = trunk(x)
     losses = [F.cross_entropy(h(z), y[:, k].long()) for k, h in enumerate(heads)]
-    parts = [torch.autograd.grad(l, list(trunk.parameters()), retain_graph=True) for l in losses]  # each head alone
-    sum(losses).backward()                    # trunk's .grad: the joint loss's, the sum of the parts
+    # Each head's loss backpropagated on its own: that task's part of the trunk's gradient.
+    parts = [torch.autograd.grad(l, list(trunk.parameters()), retain_graph=True) for l in losses]
+    sum(losses).backward()  # trunk's .grad: the joint loss's, the sum of the parts
     # in-code:end tasks
     want = [T(l["grads"][k]) for l in layers[:-1] for k in l.get("grads", {})]
     err = check(parts, [p.grad for p in trunk.parameters()], want)

@@ -65,17 +65,19 @@ def block(x, p, W, heads):
 
 
 # in-code:begin per-token
-mods = [torch_block(p, b["attrs"]) for p, b in zip(P, blocks)]  # W_Q … W_O shared by every token
+# nn.TransformerEncoderLayer: W_Q … W_O shared by every token.
+mods = [torch_block(p, b["attrs"]) for p, b in zip(P, blocks)]
 h = F.embedding(tokens, E) + pe
 for m in mods:
     h = m(h)
-loss(h, E).backward()                         # .grad: one training step's gradient
+loss(h, E).backward()  # .grad: one training step's gradient
 
-W = [torch.stack([p[k] for k in mats]).repeat(n, 1, 1, 1).requires_grad_() for p in P]  # a copy per token
+# The same blocks by hand, with a copy of W_Q … W_O per token.
+W = [torch.stack([p[k] for k in mats]).repeat(n, 1, 1, 1).requires_grad_() for p in P]
 h = F.embedding(tokens, E.detach()) + pe.detach()
 for p, w, b in zip(P, W, blocks):
     h = block(h, p, w, b["attrs"]["num_heads"])
-loss(h, E.detach()).backward()                # W[l].grad[t]: token t's piece in block l
+loss(h, E.detach()).backward()  # W[l].grad[t]: token t's piece in block l
 # in-code:end per-token
 
 rel = lambda a, b: (a - b).abs().max().item() / b.abs().max().item()
