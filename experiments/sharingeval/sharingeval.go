@@ -313,10 +313,10 @@ func modelsOf(comparison string) []string {
 	return []string{"twins", "towers"}
 }
 
-// smallSeconds is each comparison's measured time per seed at the small
-// budget on the development machine (lab TestEvalTimes: 3 seeds, one
-// core), and smallSteps its steps there, for the estimate.
-var smallSeconds = map[string]float64{lab.EvalCNN: 2.0, lab.EvalGAP: 20, lab.EvalRNN: 1.5, lab.EvalTied: 7.8, lab.EvalAlbert: 1.5, lab.EvalTwins: 1.9}
+// smallSeconds is each comparison's wall time per seed at the small
+// budget, measured with lab.Eval on the development machine (3 or 5 seeds
+// on a shared 2-core machine; docs/perf.md), for the estimate.
+var smallSeconds = map[string]float64{lab.EvalCNN: 2.0, lab.EvalGAP: 14, lab.EvalRNN: 1.8, lab.EvalTied: 7.8, lab.EvalAlbert: 1.5, lab.EvalTwins: 1.9}
 
 // estimate is about how many seconds of one core cfg takes: the small
 // budget's measured time per seed, scaled by the steps and the seeds.
