@@ -1,14 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -18,9 +22,9 @@ import (
 // countWidget is the model-count widget of "Count a real model".
 const countWidget = `[data-widget="model-count"]`
 
-// archTotals is arch's count of a preset with its source's switches and
+// countArch is arch's count of a preset with its source's switches and
 // the changes — computed here, independently of the page.
-func archTotals(t *testing.T, preset string, change func(*arch.Options)) arch.Table {
+func countArch(t *testing.T, preset string, change func(*arch.Options)) arch.Table {
 	t.Helper()
 	o, err := arch.DefaultOptions(preset)
 	if err != nil {
@@ -40,17 +44,17 @@ func archTotals(t *testing.T, preset string, change func(*arch.Options)) arch.Ta
 	return tab
 }
 
-// totalsAre waits until the three totals the page shows are tab's.
-func totalsAre(tab arch.Table) chromedp.Action[chromedp.Void] {
+// countTotalsAre waits until the three totals the page shows are tab's.
+func countTotalsAre(tab arch.Table) chromedp.Action[chromedp.Void] {
 	return pollJS(fmt.Sprintf(`(() => {
 		const v = (k) => document.querySelector('%s [data-testid="total-' + k + '"]').dataset.value;
 		return v("params") === "%d" && v("uses") === "%d" && v("unshared") === "%d";
 	})()`, countWidget, tab.Params, tab.Uses, tab.Unshared), 15*time.Second)
 }
 
-// choose sets a select (or a checkbox, with "true"/"false") of the widget
+// countChoose sets a select (or a checkbox, with "true"/"false") of the widget
 // as a reader does, and fires its change event.
-func choose(t *testing.T, ctx context.Context, testid, value string) {
+func countChoose(t *testing.T, ctx context.Context, testid, value string) {
 	t.Helper()
 	ok := evalJS[bool](t, ctx, fmt.Sprintf(`(() => {
 		const e = document.querySelector('%s [data-testid="%s"]');
@@ -83,8 +87,8 @@ func TestBrowserModelCount(t *testing.T) {
 	w := countWidget
 	openCount(t, ctx, url, "en")
 
-	bert := archTotals(t, "bert-base", nil)
-	do(t, ctx, "BERT-base's totals are arch.Count's", totalsAre(bert), widgetIs(w, "preset", "bert-base", time.Second))
+	bert := countArch(t, "bert-base", nil)
+	do(t, ctx, "BERT-base's totals are arch.Count's", countTotalsAre(bert), widgetIs(w, "preset", "bert-base", time.Second))
 	// BERT takes the pooler only: the other switches are hidden.
 	hidden := evalJS[string](t, ctx, `[...document.querySelectorAll('`+w+` [data-testid^="set-"]')].map((e) => e.dataset.testid + "=" + !!e.closest("[hidden]")).join(" ")`)
 	for _, want := range []string{"set-preset=false", "set-pooler=false", "set-share=true", "set-tie=true", "set-unshareConv=true", "set-embed=true"} {
@@ -94,13 +98,13 @@ func TestBrowserModelCount(t *testing.T) {
 	}
 
 	// ALBERT-base: the four modes, each against arch, with the Δ line.
-	choose(t, ctx, "set-preset", "albert-base")
-	prev := archTotals(t, "albert-base", nil)
-	do(t, ctx, "ALBERT-base all-shared", totalsAre(prev))
+	countChoose(t, ctx, "set-preset", "albert-base")
+	prev := countArch(t, "albert-base", nil)
+	do(t, ctx, "ALBERT-base all-shared", countTotalsAre(prev))
 	for _, mode := range []string{"attention", "ffn", "none", "all"} {
-		tab := archTotals(t, "albert-base", func(o *arch.Options) { o.Share = mode })
-		choose(t, ctx, "set-share", mode)
-		do(t, ctx, "ALBERT-base share "+mode, totalsAre(tab),
+		tab := countArch(t, "albert-base", func(o *arch.Options) { o.Share = mode })
+		countChoose(t, ctx, "set-share", mode)
+		do(t, ctx, "ALBERT-base share "+mode, countTotalsAre(tab),
 			pollJS(fmt.Sprintf(`document.querySelector('%s [data-testid="delta"]').dataset.params === "%d"`, w, tab.Params-prev.Params), 5*time.Second))
 		if tab.Uses != prev.Uses {
 			t.Errorf("share %s: arch's uses moved (%d → %d)", mode, prev.Uses, tab.Uses)
@@ -112,19 +116,19 @@ func TestBrowserModelCount(t *testing.T) {
 	flips := evalJS[string](t, ctx, `[...document.querySelectorAll('`+w+` [data-testid="flips"] li')].map((li) => li.dataset.field + "=" + li.dataset.value + ":" + li.dataset.params + " " + li.textContent).join("\n")`)
 	t.Logf("flips from ALBERT-base all-shared:\n%s", flips)
 	for _, mode := range []string{"attention", "ffn", "none"} {
-		want := fmt.Sprintf("share=%s:%d ", mode, archTotals(t, "albert-base", func(o *arch.Options) { o.Share = mode }).Params)
+		want := fmt.Sprintf("share=%s:%d ", mode, countArch(t, "albert-base", func(o *arch.Options) { o.Share = mode }).Params)
 		if !strings.Contains(flips, want) {
 			t.Errorf("flips lack %q", want)
 		}
 	}
-	e768 := archTotals(t, "albert-base", func(o *arch.Options) { o.Embed = 768 })
-	choose(t, ctx, "set-embed", "768")
-	do(t, ctx, "ALBERT-base E = 768", totalsAre(e768))
+	e768 := countArch(t, "albert-base", func(o *arch.Options) { o.Embed = 768 })
+	countChoose(t, ctx, "set-embed", "768")
+	do(t, ctx, "ALBERT-base E = 768", countTotalsAre(e768))
 	if d := textOf(t, ctx, w+` [data-testid="delta"]`); !strings.Contains(d, "+19,431,168") {
 		t.Errorf("Δ line %q, want +19,431,168", d)
 	}
-	choose(t, ctx, "set-embed", "128")
-	do(t, ctx, "ALBERT-base E = 128", totalsAre(archTotals(t, "albert-base", nil)))
+	countChoose(t, ctx, "set-embed", "128")
+	do(t, ctx, "ALBERT-base E = 128", countTotalsAre(countArch(t, "albert-base", nil)))
 
 	// Open block 7 (encoder.layer.0) from the keyboard: its two rows show.
 	do(t, ctx, "focus block 7", chromedp.Focus(chromedp.CSS(w+` [data-testid="expand-7"]`)), chromedp.KeyEvent(kb.Enter),
@@ -137,20 +141,20 @@ func TestBrowserModelCount(t *testing.T) {
 	if !strings.Contains(shared, "shares encoder.layer.0") {
 		t.Errorf("block 8 %q does not say whose tensors it uses", shared)
 	}
-	screenshotsAs(t, ctx, "modelcount-en-albert", w)
+	countScreenshots(t, ctx, "modelcount-en-albert", w)
 
 	// GPT-2: untie, then tie again with the space bar.
-	choose(t, ctx, "set-preset", "gpt2")
-	tied := archTotals(t, "gpt2", nil)
-	untied := archTotals(t, "gpt2", func(o *arch.Options) { o.Tie = false })
-	do(t, ctx, "GPT-2 tied", totalsAre(tied))
-	choose(t, ctx, "set-tie", "false")
-	do(t, ctx, "GPT-2 untied", totalsAre(untied),
+	countChoose(t, ctx, "set-preset", "gpt2")
+	tied := countArch(t, "gpt2", nil)
+	untied := countArch(t, "gpt2", func(o *arch.Options) { o.Tie = false })
+	do(t, ctx, "GPT-2 tied", countTotalsAre(tied))
+	countChoose(t, ctx, "set-tie", "false")
+	do(t, ctx, "GPT-2 untied", countTotalsAre(untied),
 		pollJS(fmt.Sprintf(`document.querySelector('%s [data-testid="delta"]').dataset.params === "%d"`, w, untied.Params-tied.Params), 5*time.Second))
 	if untied.Params-tied.Params != 38597376 || untied.Uses != tied.Uses {
 		t.Errorf("arch: untying GPT-2 adds %d parameters and moves uses %d → %d", untied.Params-tied.Params, tied.Uses, untied.Uses)
 	}
-	do(t, ctx, "tie again from the keyboard", chromedp.Focus(chromedp.CSS(w+` [data-testid="set-tie"]`)), chromedp.KeyEvent(" "), totalsAre(tied))
+	do(t, ctx, "tie again from the keyboard", chromedp.Focus(chromedp.CSS(w+` [data-testid="set-tie"]`)), chromedp.KeyEvent(" "), countTotalsAre(tied))
 	blurAll(t, ctx)
 
 	// The exports of the setting on screen.
@@ -159,12 +163,20 @@ func TestBrowserModelCount(t *testing.T) {
 		Status, Types        []string
 		JSONParams, Shown    int64
 		JSONPreset, CSVFirst string
+		CSVTotal             string
 	}
 	raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
 		const out = {Links: [], Status: [], Types: []};
 		out.Shown = Number(document.querySelector('%[1]s [data-testid="total-params"]').dataset.value);
 		for (const a of document.querySelectorAll('%[1]s [data-testid="exports"] a')) {
 			out.Links.push(a.dataset.testid);
+			// The widget's own CSV (a blob URL, which the page's
+			// connect-src does not let fetch read) is downloaded below.
+			if (a.href.startsWith("blob:")) {
+				out.Status.push("blob");
+				out.Types.push("");
+				continue;
+			}
 			const r = await fetch(a.href);
 			out.Status.push(String(r.status));
 			out.Types.push(r.headers.get("Content-Type"));
@@ -173,7 +185,9 @@ func TestBrowserModelCount(t *testing.T) {
 				out.JSONParams = j.static.total.params;
 				out.JSONPreset = j.params.preset;
 			} else if (a.dataset.testid === "export-csv") {
-				out.CSVFirst = (await r.text()).split("\n")[0];
+				const lines = (await r.text()).trim().split("\n");
+				out.CSVFirst = lines[0];
+				out.CSVTotal = lines[lines.length - 1];
 			} else {
 				await r.arrayBuffer();
 			}
@@ -190,6 +204,10 @@ func TestBrowserModelCount(t *testing.T) {
 		}
 	}
 	for i, id := range ex.Links {
+		if ex.Status[i] == "blob" && id == "export-csv" {
+			ex.CSVFirst, ex.CSVTotal = countDownloadCSV(t, ctx)
+			continue
+		}
 		if ex.Status[i] != "200" || !strings.HasPrefix(ex.Types[i], wantType[id]) {
 			t.Errorf("%s: status %s, type %q", id, ex.Status[i], ex.Types[i])
 		}
@@ -197,12 +215,13 @@ func TestBrowserModelCount(t *testing.T) {
 	if ex.JSONPreset != "gpt2" || ex.JSONParams != tied.Params || ex.Shown != tied.Params {
 		t.Errorf("JSON export: preset %q params %d; page shows %d; arch %d", ex.JSONPreset, ex.JSONParams, ex.Shown, tied.Params)
 	}
-	if strings.Contains(strings.Join(ex.Links, " "), "export-csv") {
-		if !strings.HasPrefix(ex.CSVFirst, "layer,type,params,uses,unshared") {
-			t.Errorf("CSV header %q", ex.CSVFirst)
-		}
-	} else {
-		t.Log("no CSV link: run does not serve the csv format yet (the package registers it once it does)")
+	// The CSV: the server's export once run serves the format, until then
+	// the widget's file of the frame's rows; the same columns either way.
+	if !strings.Contains(strings.Join(ex.Links, " "), "export-csv") || ex.CSVFirst != "layer,type,params,uses,unshared,shared_with" {
+		t.Errorf("CSV link among %v, header %q", ex.Links, ex.CSVFirst)
+	}
+	if ex.CSVTotal != fmt.Sprintf("total,,%d,%d,%d,", tied.Params, tied.Uses, tied.Unshared) {
+		t.Errorf("CSV total line %q", ex.CSVTotal)
 	}
 
 	// A preset the counter does not know, from the address: refused in
@@ -210,11 +229,11 @@ func TestBrowserModelCount(t *testing.T) {
 	do(t, ctx, "bad preset in the address",
 		chromedp.Navigate(url+"/en/lessons/count-a-real-model?w1.preset=resnet50"),
 		pollJS(`document.querySelector('[data-testid="url-settings-note"]')?.textContent.includes("resnet50")`, 20*time.Second),
-		connected(countWidget, 20*time.Second), totalsAre(bert))
+		connected(countWidget, 20*time.Second), countTotalsAre(bert))
 
 	// Chinese: the page's strings, the rule in Chinese, the same numbers.
 	openCount(t, ctx, url, "zh")
-	do(t, ctx, "zh BERT-base", totalsAre(bert))
+	do(t, ctx, "zh BERT-base", countTotalsAre(bert))
 	for id, want := range map[string]string{"about": "计入权重和偏置", "saves": "没有任何共享"} {
 		if s := textOf(t, ctx, w+` [data-testid="`+id+`"]`); !strings.Contains(s, want) {
 			t.Errorf("zh %s: %q lacks %q", id, s, want)
@@ -223,18 +242,43 @@ func TestBrowserModelCount(t *testing.T) {
 	if s := textOf(t, ctx, w); !strings.Contains(s, "使用次数") || !strings.Contains(s, "不共享时") || !strings.Contains(s, "逐层列表") {
 		t.Errorf("zh widget text lacks its labels: %.200s", s)
 	}
-	choose(t, ctx, "set-preset", "albert-base")
-	do(t, ctx, "zh ALBERT-base", totalsAre(archTotals(t, "albert-base", nil)))
+	countChoose(t, ctx, "set-preset", "albert-base")
+	do(t, ctx, "zh ALBERT-base", countTotalsAre(countArch(t, "albert-base", nil)))
 	if s := textOf(t, ctx, w+` [data-testid="saves"]`); !strings.Contains(s, strconv.FormatFloat(89650176.0/11683584, 'f', 2, 64)) {
 		t.Errorf("zh saves line %q", s)
 	}
-	screenshotsAs(t, ctx, "modelcount-zh-albert", w)
+	countScreenshots(t, ctx, "modelcount-zh-albert", w)
 }
 
-// screenshotsAs saves the page and the widget at desktop and phone width
+// countDownloadCSV clicks the widget's CSV link as a reader does and
+// returns the downloaded file's first and last lines.
+func countDownloadCSV(t *testing.T, ctx context.Context) (first, last string) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	}); err != nil {
+		t.Fatalf("download folder: %v", err)
+	}
+	name := attrOf(t, ctx, countWidget+` [data-testid="export-csv"]`, "download")
+	evalJS[bool](t, ctx, `(() => { document.querySelector('`+countWidget+` [data-testid="export-csv"]').click(); return true; })()`)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err == nil && len(b) > 0 && bytes.HasSuffix(b, []byte("\n")) {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			return lines[0], lines[len(lines)-1]
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(dir)
+			t.Fatalf("no CSV %s downloaded: %v (folder: %v)", name, err, entries)
+		}
+	}
+}
+
+// countScreenshots saves the page and the widget at desktop and phone width
 // as NAME-{page,widget}-{desktop,phone}.png and checks that the phone
 // layout does not overflow sideways.
-func screenshotsAs(t *testing.T, ctx context.Context, name, widget string) {
+func countScreenshots(t *testing.T, ctx context.Context, name, widget string) {
 	t.Helper()
 	shots := map[string][]byte{
 		name + "-page-desktop.png":   shoot(t, ctx, ""),
