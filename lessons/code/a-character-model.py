@@ -45,22 +45,23 @@ def step(xt, h, c, whh):
 
 
 # in-code:begin per-step
-# One cell, used at every character: nn.GRU (or LSTM, RNN), trace's weights.
-cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](V, H, batch_first=True)
+# One cell for every character (nn.GRU, nn.LSTM or nn.RNN).
+Cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+cell = Cell(V, H, batch_first=True)
 with torch.no_grad():
     for k, v in P.items():
         getattr(cell, k + "_l0").copy_(v)
 hs, _ = cell(x)
-loss(hs).backward()  # weight_hh_l0.grad: the sum over the characters
+loss(hs).backward()  # weight_hh_l0.grad: sum over the characters
 
-# The same cell in a loop over the characters, a copy of W_hh for each.
+# The same cell in a loop, a copy of W_hh for each character.
 whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()
 h = c = torch.zeros(B, H)
 outs = []
 for t in range(steps):
     h, c = step(x[:, t], h, c, whh[t])
     outs.append(h)
-loss(torch.stack(outs, dim=1)).backward()  # whh.grad[t]: character t's piece
+loss(torch.stack(outs, dim=1)).backward()  # whh.grad[t]: char t's
 total = whh.grad.sum(0)
 # in-code:end per-step
 

@@ -14,22 +14,25 @@ import (
 func TestAlbertShareLedger(t *testing.T) {
 	x, y := data.Reverse(engine.NewRand(2), 16, 8, 10)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{
-		Vocab: 10, D: 32, Heads: 4, DFF: 64, T: 8, Blocks: 4, Share: engine.ShareAll,
-	}
+	cfg := engine.TransformerConfig{Vocab: 10, D: 32, Heads: 4, DFF: 64,
+		T: 8, Blocks: 4, Share: engine.ShareAll}
 	model, _ := engine.NewTransformer("albert-all", cfg, 1)
-	block1 := model.Layers[2].(*engine.TransformerBlock) // block2 … block4 hold its Params
+	// block2 … block4 hold block1's Params:
+	block1 := model.Layers[2].(*engine.TransformerBlock)
 
-	rec := engine.NewRecorder(engine.RecordFilter{Kinds: []engine.UseKind{engine.UseLayer}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Kinds: []engine.UseKind{engine.UseLayer},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	for _, np := range block1.Params() { // ln1.weight … ff2.bias: 16 shared tensors
-		parts := rec.Uses(np.Param, engine.UseLayer) // block l's part, l = 1 … 4
+	for _, np := range block1.Params() { // 16 shared tensors
+		parts := rec.Uses(np.Param, engine.UseLayer) // block l's part
 		if len(parts) != 4 {
-			t.Fatalf("%s: %d parts, want one per block", np.Local, len(parts))
+			t.Fatalf("%s: %d parts, want 4", np.Local, len(parts))
 		}
-		sumMatches(t, np.Local, rec.Sum(np.Param, engine.UseLayer), np.Param.Grad)
+		sum := rec.Sum(np.Param, engine.UseLayer)
+		sumMatches(t, np.Local, sum, np.Param.Grad)
 	}
 	// in-code:end ledger
 	if n := len(block1.Params()); n != 16 {

@@ -34,23 +34,27 @@ loss = lambda z: F.cross_entropy(F.linear(z, T(out["weight"]), T(out["bias"])).f
 names = ["w_q", "w_k", "w_v", "w_o"]
 
 # in-code:begin per-token
-# One W_Q, W_K, W_V, W_O for every token; in_proj_weight is the first three stacked.
+# One W_Q, W_K, W_V, W_O for every token (in_proj: the first three).
 mha = nn.MultiheadAttention(d, nh, batch_first=True)
+cat = lambda s: torch.cat([A[s + c] for c in "qkv"])
 with torch.no_grad():
-    mha.in_proj_weight.copy_(torch.cat([A["w_q"], A["w_k"], A["w_v"]]))
-    mha.in_proj_bias.copy_(torch.cat([A["b_q"], A["b_k"], A["b_v"]]))
+    mha.in_proj_weight.copy_(cat("w_"))
+    mha.in_proj_bias.copy_(cat("b_"))
     mha.out_proj.weight.copy_(A["w_o"])
     mha.out_proj.bias.copy_(A["b_o"])
 loss(mha(x, x, x, attn_mask=mask)[0]).backward()
-grads = [*mha.in_proj_weight.grad.chunk(3), mha.out_proj.weight.grad]  # dW_Q … dW_O
+grads = [*mha.in_proj_weight.grad.chunk(3), mha.out_proj.weight.grad]
 
 # The same attention, with a copy of all four matrices per token.
-W = torch.stack([A[k] for k in names]).repeat(n, 1, 1, 1).requires_grad_()  # [T, 4, d, d]
-proj = lambda z, j, b: torch.einsum("tij,btj->bti", W[:, j], z) + b  # token t: copy t
-heads = lambda z: z.view(B, n, nh, d // nh).transpose(1, 2)  # [B, heads, T, d/heads]
-q, k, v = (heads(proj(x, j, A[b])) for j, b in enumerate(["b_q", "b_k", "b_v"]))
-a = torch.softmax(q @ k.transpose(-1, -2) / (d // nh) ** 0.5 + mask, dim=-1)
-loss(proj((a @ v).transpose(1, 2).reshape(B, n, d), 3, A["b_o"])).backward()
+W = torch.stack([A[k] for k in names]).repeat(n, 1, 1, 1)
+W.requires_grad_()  # [T, 4, d, d]
+# Token t's row goes through copy t of matrix j:
+proj = lambda z, j, b: torch.einsum("tij,btj->bti", W[:, j], z) + A[b]
+heads = lambda z: z.view(B, n, nh, d // nh).transpose(1, 2)
+q, k, v = (heads(proj(x, j, "b_" + c)) for j, c in enumerate("qkv"))
+a = torch.softmax(q @ k.transpose(-1, -2) / (d // nh) ** 0.5 + mask, -1)
+z = (a @ v).transpose(1, 2).reshape(B, n, d)
+loss(proj(z, 3, "b_o")).backward()
 pieces = W.grad  # pieces[t, j]: token t's piece of matrix j
 # in-code:end per-token
 

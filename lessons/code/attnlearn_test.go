@@ -15,11 +15,10 @@ import (
 func TestAttentionLearnLedger(t *testing.T) {
 	rng := engine.NewRand(2)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{
-		Vocab: 10, D: 24, Heads: 4, DFF: 48, T: 16, Blocks: 1, TiedOutput: true,
-	}
+	cfg := engine.TransformerConfig{Vocab: 10, D: 24, Heads: 4, DFF: 48,
+		T: 16, Blocks: 1, TiedOutput: true}
 	model, _ := engine.NewTransformer("attention", cfg, 1)
-	block := model.Layers[2].(*engine.TransformerBlock) // embed, pos, block1, out
+	block := model.Layers[2].(*engine.TransformerBlock) // embed, pos, block1
 	opt := engine.NewAdam(0.003, 0.9, 0.999, 1e-8)
 	for range 30 { // a few training steps on reverse
 		x, y := data.Reverse(rng, 32, 8, 10)
@@ -38,8 +37,9 @@ func TestAttentionLearnLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, np := range block.Params() {
-		if sum := rec.Sum(np.Param, engine.UseToken); sum != nil { // used once per token
-			sumMatches(t, np.Local, sum, np.Param.Grad) // 8 pieces add up to the engine's gradient
+		// A weight used once per token: 8 pieces, adding up to its gradient.
+		if sum := rec.Sum(np.Param, engine.UseToken); sum != nil {
+			sumMatches(t, np.Local, sum, np.Param.Grad)
 		}
 	}
 	// in-code:end ledger

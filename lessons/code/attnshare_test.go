@@ -23,10 +23,12 @@ func TestAttentionShareLedger(t *testing.T) {
 	rng := engine.NewRand(1)
 	// in-code:begin ledger
 	emb, _ := engine.NewEmbedding("embed", 27, 4, rng)
-	pos, _ := engine.NewPositionalEncoding("pos", engine.PositionsSinusoidal, 12, 4, nil)
-	attn, _ := engine.NewSelfAttention("attn", 4, 1, true, rng) // one W_Q, W_K, W_V, W_O for every token
+	pos, _ := engine.NewPositionalEncoding("pos", "sinusoidal", 12, 4, nil)
+	// One W_Q, W_K, W_V, W_O for every token (causal, one head):
+	attn, _ := engine.NewSelfAttention("attn", 4, 1, true, rng)
 	out, _ := engine.NewLinear("out", 4, 27, rng)
-	model, _ := engine.NewModel("attention-share", []int{n}, engine.NewCrossEntropy(), emb, pos, attn, out)
+	model, _ := engine.NewModel("attention-share", []int{n},
+		engine.NewCrossEntropy(), emb, pos, attn, out)
 
 	rec := engine.NewRecorder(engine.RecordFilter{
 		Layers: []string{"attn"},
@@ -36,8 +38,9 @@ func TestAttentionShareLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, np := range attn.Params()[:4] { // w_q, w_k, w_v, w_o
-		sum := rec.Sum(np.Param, engine.UseToken)   // the 9 tokens' pieces, added up …
-		sumMatches(t, np.Local, sum, np.Param.Grad) // … are the engine's gradient
+		// The 9 tokens' pieces, added up, are the engine's gradient:
+		sum := rec.Sum(np.Param, engine.UseToken)
+		sumMatches(t, np.Local, sum, np.Param.Grad)
 	}
 	// in-code:end ledger
 	for _, np := range attn.Params()[:4] {

@@ -16,9 +16,10 @@ func TestCharModelLedger(t *testing.T) {
 	vocab, index := data.CharVocab(text)
 	x, y := data.CharBatch(engine.NewRand(2), text, index, 16, 32)
 	// in-code:begin ledger
-	cfg := engine.SeqConfig{Cell: "gru", Vocab: len(vocab), Hidden: 64, T: 32, EveryStep: true}
+	cfg := engine.SeqConfig{Cell: "gru", Vocab: len(vocab), Hidden: 64,
+		T: 32, EveryStep: true}
 	model, _ := engine.NewSeqModel("char-model", cfg, 1)
-	gru := model.Layers[1].(*engine.GRU) // after the one-hot: one cell for every character
+	gru := model.Layers[1].(*engine.GRU) // after the one-hot: one cell
 
 	rec := engine.NewRecorder(engine.RecordFilter{
 		Params: []*engine.Param{gru.WeightHH},
@@ -27,7 +28,8 @@ func TestCharModelLedger(t *testing.T) {
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	chars := rec.Uses(gru.WeightHH, engine.UseStep) // character t's contribution (all 16 windows)
+	// Character t's contribution, summed over the 16 windows:
+	chars := rec.Uses(gru.WeightHH, engine.UseStep)
 	sum := rec.Sum(gru.WeightHH, engine.UseStep)
 	// sum is gru.WeightHH.Grad: 32 uses of one matrix, one gradient.
 	// in-code:end ledger

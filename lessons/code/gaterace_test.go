@@ -14,12 +14,11 @@ import (
 func TestGateRaceLedger(t *testing.T) {
 	x, y := data.Adding(engine.NewRand(2), 16, 20)
 	// in-code:begin ledger
-	cfg := engine.SeqConfig{
-		Cell: "lstm", Hidden: 32, T: 20, ForgetBias: 2, // the race's LSTM
-		Features: 2, Regression: true, // the adding problem: (value, marker) in, the sum out
-	}
+	// The race's LSTM on the adding problem: (value, marker) in, sum out.
+	cfg := engine.SeqConfig{Cell: "lstm", Hidden: 32, T: 20, ForgetBias: 2,
+		Features: 2, Regression: true}
 	model, _ := engine.NewSeqModel("lstm", cfg, 1)
-	lstm := model.Layers[0].(*engine.LSTM) // one cell, used at every step
+	lstm := model.Layers[0].(*engine.LSTM) // one cell for every step
 
 	// Record every use of W_hh: one contribution per time step.
 	rec := engine.NewRecorder(engine.RecordFilter{
@@ -29,9 +28,9 @@ func TestGateRaceLedger(t *testing.T) {
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	steps := rec.Uses(lstm.WeightHH, engine.UseStep) // step t's contribution, t = 0 … 19
+	steps := rec.Uses(lstm.WeightHH, engine.UseStep) // t = 0 … 19
 	sum := rec.Sum(lstm.WeightHH, engine.UseStep)
-	// sum is lstm.WeightHH.Grad: the shared W_hh's gradient is the sum of its steps.
+	// sum is lstm.WeightHH.Grad: W_hh's gradient is the sum of its steps.
 	// in-code:end ledger
 	if len(steps) != 20 {
 		t.Fatalf("%d per-step contributions, want 20", len(steps))

@@ -38,13 +38,14 @@ with torch.no_grad():
     for k, v in P.items():
         getattr(lstm, k + "_l0").copy_(v)
 hs, _ = lstm(x)
-loss(hs[:, -1]).backward()  # weight_hh_l0.grad: the sum over the steps
+loss(hs[:, -1]).backward()  # weight_hh_l0.grad: sum over the steps
 
-# The same cell in a loop (gates i, f, g, o), a copy of W_hh per step.
-whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()  # [T, 4H, H]
+# The same cell in a loop (gates i, f, g, o), a W_hh copy per step.
+whh = P["weight_hh"].repeat(steps, 1, 1).requires_grad_()
 h = c = torch.zeros(B, H)
 for t in range(steps):
-    a = x[:, t] @ P["weight_ih"].T + P["bias_ih"] + h @ whh[t].T + P["bias_hh"]
+    a = x[:, t] @ P["weight_ih"].T + P["bias_ih"]
+    a = a + h @ whh[t].T + P["bias_hh"]
     i, f, g, o = a.chunk(4, dim=1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h = torch.sigmoid(o) * torch.tanh(c)

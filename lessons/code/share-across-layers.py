@@ -48,7 +48,7 @@ for _ in range(N):
     h = block(h)
 loss(h).backward()  # block's .grad: the sum over the N layers
 
-# The unshared stack with the same numbers: a copy of the block per layer.
+# The unshared stack, same numbers: a copy of the block per layer.
 copies = [new_block() for _ in range(N)]
 h = x
 for c in copies:

@@ -43,10 +43,11 @@ decoder.weight = encoder.weight  # tied: one matrix, two uses
 with torch.no_grad():
     encoder.weight.copy_(T(L["embed"]["params"]["weight"]))
     decoder.bias.copy_(T(L["out"]["params"]["bias"]))
-loss(decoder(block(encoder(tokens) + pe, src_mask=causal))).backward()
+h = block(encoder(tokens) + pe, src_mask=causal)
+loss(decoder(h)).backward()
 grad = encoder.weight.grad  # the sum of both uses
 
-# Untied for one pass: a copy for the input use, one for the output use.
+# Untied for one pass: a copy for each use.
 E_in = encoder.weight.detach().clone().requires_grad_()
 E_out = encoder.weight.detach().clone().requires_grad_()
 h = block(F.embedding(tokens, E_in) + pe, src_mask=causal)

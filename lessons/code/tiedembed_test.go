@@ -15,14 +15,13 @@ func TestTiedEmbeddingLedger(t *testing.T) {
 	words := data.WordCorpus()
 	x, y := data.WordBatch(engine.NewRand(2), words.Train, 16, 16)
 	// in-code:begin ledger
-	cfg := engine.TransformerConfig{
-		Vocab: len(words.Words), D: 32, Heads: 2, DFF: 64, T: 16, Blocks: 1,
-		Causal: true, TiedOutput: true,
-	}
+	cfg := engine.TransformerConfig{Vocab: len(words.Words), D: 32,
+		Heads: 2, DFF: 64, T: 16, Blocks: 1, Causal: true, TiedOutput: true}
 	model, _ := engine.NewTransformer("tied", cfg, 1)
-	E := model.Layers[0].(*engine.Embedding).Weight // held by the embedding and the output layer
+	// E is held by the embedding and by the output layer:
+	E := model.Layers[0].(*engine.Embedding).Weight
 
-	// Record each holder's part of E's gradient: one contribution per layer that uses it.
+	// Record each holder's part of E's gradient: one per layer using it.
 	rec := engine.NewRecorder(engine.RecordFilter{
 		Params: []*engine.Param{E},
 		Kinds:  []engine.UseKind{engine.UseLayer},
@@ -30,7 +29,7 @@ func TestTiedEmbeddingLedger(t *testing.T) {
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	sides := rec.Uses(E, engine.UseLayer) // [0]: the input side (embedding), [1]: the output side
+	sides := rec.Uses(E, engine.UseLayer) // [0]: input side, [1]: output
 	sumMatches(t, "embed.weight", rec.Sum(E, engine.UseLayer), E.Grad)
 	// in-code:end ledger
 	if len(sides) != 2 {

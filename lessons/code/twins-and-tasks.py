@@ -62,7 +62,7 @@ if trace["layers"][0]["type"] == "siamese":
     # Two towers: a copy of f for each side.
     f1, f2 = build(branch), build(branch)
     d = F.pairwise_distance(f1(x[:, 0]), f2(x[:, 1]), eps=1e-6)
-    contrastive(d).backward()  # f1's .grad: the first side's part, f2's the second's
+    contrastive(d).backward()  # f1's .grad: side 1's part, f2's side 2's
     # in-code:end twins
     grad = lambda net: [p.grad for p in net.parameters()]
     want = [T(l["grads"][k]) for l in branch for k in l.get("grads", {})]
@@ -72,19 +72,23 @@ if trace["layers"][0]["type"] == "siamese":
 else:
     layers, splits = trace["layers"], trace["loss"]["attrs"]["splits"]
     hp = {k: T(v) for k, v in layers[-1]["params"].items()}
+    features = layers[-1]["attrs"]["in_features"]
     # in-code:begin tasks
     # One trunk, two heads.
     trunk = build(layers[:-1])
-    heads = [nn.Linear(hp[f"head{k}.weight"].shape[1], n) for k, n in enumerate(splits)]
+    heads = [nn.Linear(features, n) for n in splits]
     with torch.no_grad():
         for k, h in enumerate(heads):
             h.weight.copy_(hp[f"head{k}.weight"])
             h.bias.copy_(hp[f"head{k}.bias"])
     z = trunk(x)
-    losses = [F.cross_entropy(h(z), y[:, k].long()) for k, h in enumerate(heads)]
-    # Each head's loss backpropagated on its own: that task's part of the trunk's gradient.
-    parts = [torch.autograd.grad(l, list(trunk.parameters()), retain_graph=True) for l in losses]
-    sum(losses).backward()  # trunk's .grad: the joint loss's, the sum of the parts
+    losses = [F.cross_entropy(h(z), y[:, k].long())
+              for k, h in enumerate(heads)]
+    # Each head's loss on its own: that task's part of the trunk's grad.
+    shared = list(trunk.parameters())
+    parts = [torch.autograd.grad(l, shared, retain_graph=True)
+             for l in losses]
+    sum(losses).backward()  # trunk's .grad: the joint loss's
     # in-code:end tasks
     want = [T(l["grads"][k]) for l in layers[:-1] for k in l.get("grads", {})]
     err = check(parts, [p.grad for p in trunk.parameters()], want)

@@ -38,14 +38,19 @@ func digitPairs(t *testing.T) (x, y *engine.Tensor) {
 func TestTwinsLedger(t *testing.T) {
 	x, y := digitPairs(t)
 	// in-code:begin twins
-	model, _ := engine.NewSiameseCNN("twins", engine.DefaultSiameseConfig(), 1) // one encoder for both inputs
+	// One encoder for both inputs:
+	cfg := engine.DefaultSiameseConfig()
+	model, _ := engine.NewSiameseCNN("twins", cfg, 1)
 
-	rec := engine.NewRecorder(engine.RecordFilter{Kinds: []engine.UseKind{engine.UseBranch}})
+	rec := engine.NewRecorder(engine.RecordFilter{
+		Kinds: []engine.UseKind{engine.UseBranch},
+	})
 	if _, err := model.ComputeGrad(x, y, rec); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range model.Params() { // conv1, conv2, embed: weights and biases
-		sides := rec.Uses(p, engine.UseBranch) // [0]: the first digits' side, [1]: the second digits'
+	for _, p := range model.Params() { // conv1, conv2, embed
+		// [0]: the first digits' side, [1]: the second digits'
+		sides := rec.Uses(p, engine.UseBranch)
 		if len(sides) != 2 {
 			t.Fatalf("%s: %d sides, want 2", p.Name, len(sides))
 		}
@@ -67,21 +72,25 @@ func TestTasksLedger(t *testing.T) {
 		target.Data[2*b], target.Data[2*b+1] = d, float64(int(d)%2)
 	}
 	// in-code:begin tasks
-	model, _ := engine.NewMultitaskCNN("multitask", engine.DefaultMultitaskConfig(), 1)
-	trunk := model.Params()[:4] // conv1 and conv2 (weights, biases); the two heads' Params follow
+	cfg := engine.DefaultMultitaskConfig()
+	model, _ := engine.NewMultitaskCNN("multitask", cfg, 1)
+	trunk := model.Params()[:4] // conv1, conv2; the heads' Params follow
 	var parts [2][]*engine.Tensor
-	for k, cols := range [2][2]int{{0, 10}, {10, 12}} { // the digit head's logits, then odd/even's
+	// Head k's logits are columns cols[0] … cols[1]−1 of the output.
+	for k, cols := range [2][2]int{{0, 10}, {10, 12}} {
 		model.ZeroGrad()
 		model.Loss.Forward(model.Forward(x, nil), target)
-		model.Backward(onlyColumns(model.Loss.Backward(), cols), nil) // head k's loss alone
+		dy := onlyColumns(model.Loss.Backward(), cols)
+		model.Backward(dy, nil) // head k's loss alone
 		for _, p := range trunk {
 			parts[k] = append(parts[k], p.Grad.Clone())
 		}
 	}
-	if _, err := model.ComputeGrad(x, target, nil); err != nil { // the joint loss: both heads at once
+	// The joint loss, both heads at once:
+	if _, err := model.ComputeGrad(x, target, nil); err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range trunk { // digit part + odd/even part = the trunk's gradient
+	for i, p := range trunk { // digit part + odd/even part = gradient
 		sumMatches(t, p.Name, added(parts[0][i], parts[1][i]), p.Grad)
 	}
 	// in-code:end tasks

@@ -73,11 +73,12 @@ for m in mods:
 loss(h, E).backward()  # .grad: one training step's gradient
 
 # The same blocks by hand, with a copy of W_Q … W_O per token.
-W = [torch.stack([p[k] for k in mats]).repeat(n, 1, 1, 1).requires_grad_() for p in P]
+copies = lambda p: torch.stack([p[k] for k in mats]).repeat(n, 1, 1, 1)
+W = [copies(p).requires_grad_() for p in P]  # W[l]: [T, 4, d, d]
 h = F.embedding(tokens, E.detach()) + pe.detach()
 for p, w, b in zip(P, W, blocks):
     h = block(h, p, w, b["attrs"]["num_heads"])
-loss(h, E.detach()).backward()  # W[l].grad[t]: token t's piece in block l
+loss(h, E.detach()).backward()  # W[l].grad[t]: token t's piece
 # in-code:end per-token
 
 rel = lambda a, b: (a - b).abs().max().item() / b.abs().max().item()
