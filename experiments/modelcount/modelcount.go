@@ -100,7 +100,7 @@ func init() {
 	run.Register(run.Spec{
 		Name:    name,
 		Widget:  run.Sub(widget, "widget"),
-		Title:   run.Text{En: "Count a real model", Zh: "数一数真实模型的参数"},
+		Title:   run.Text{En: "Count a real model", Zh: "数清一个真实模型"},
 		Fields:  fields(),
 		New:     func(v run.Values) (run.Experiment, error) { return newCounter(v) },
 		Exports: exports(),

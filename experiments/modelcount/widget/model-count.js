@@ -31,7 +31,7 @@ const strings = {
     flipTitle: "What each switch would change from here",
     flipOne: "{what}: parameters {p}, uses {u}, unshared {s}",
     on: "on", off: "off",
-    table: "Every layer", tableNote: "Blocks are collapsed: open one to see its layers. Numbers in full on a wide screen; hover or focus a number to read it in full.",
+    table: "Every layer", tableBlocks: "Blocks are collapsed: open one to see its layers.", tableNote: "A narrow screen writes numbers short; the totals above, a number's tooltip and the CSV are exact.",
     col: { n: "#", layer: "Layer", params: "Parameters", uses: "Uses", unshared: "Unshared" },
     colShort: { params: "Params" },
     expand: "Show the {n} layers of {name}", collapse: "Hide the layers of {name}",
@@ -64,7 +64,7 @@ const strings = {
     flipTitle: "从当前设置切换每个开关会改变什么",
     flipOne: "{what}：参数 {p}，使用次数 {u}，不共享时 {s}",
     on: "开", off: "关",
-    table: "逐层列表", tableNote: "块默认折叠：展开一个块可看到其中的层。宽屏上显示完整数字；悬停或聚焦一个数字可看完整值。",
+    table: "逐层列表", tableBlocks: "块默认折叠：展开一个块可看到其中的层。", tableNote: "窄屏上数字写成简写；上方的合计、数字的提示和 CSV 都是精确值。",
     col: { n: "#", layer: "层", params: "参数", uses: "使用次数", unshared: "不共享时" },
     expand: "展开 {name} 的 {n} 层", collapse: "折叠 {name} 的各层",
     expandAll: "展开所有块", collapseAll: "折叠所有块",
@@ -186,7 +186,10 @@ export default function mount(root, initial, { lang }) {
   const table = el("table", "mc-table");
   table.dataset.testid = "table";
   wrap.append(table);
-  tableFig.append(tableHead, el("p", "mc-note", S.tableNote), wrap);
+  const blocksNote = el("span", "", S.tableBlocks + " ");
+  const tableNote = el("p", "mc-note");
+  tableNote.append(blocksNote, S.tableNote);
+  tableFig.append(tableHead, tableNote, wrap);
 
   // ---- Chart ----
   const chartFig = el("figure", "mc-chart");
@@ -417,6 +420,7 @@ export default function mount(root, initial, { lang }) {
         tr.append(td);
       }
       if (it.params === 0 && it.unshared > 0) tr.classList.add("mc-reuses");
+      if (it.params === 0 && it.uses === 0 && it.unshared === 0) tr.classList.add("mc-empty"); // relu, pooling, dropout
       body.append(tr);
       if (it.count > 1 && open.has(it.name)) {
         for (const r of frame.rows.slice(it.first, it.first + it.count)) {
@@ -450,6 +454,7 @@ export default function mount(root, initial, { lang }) {
     table.append(foot);
     const allOpen = blocks.length > 0 && blocks.every((b) => open.has(b.name));
     toggleAll.hidden = blocks.length === 0;
+    blocksNote.hidden = blocks.length === 0;
     toggleAll.textContent = allOpen ? S.collapseAll : S.expandAll;
     toggleAll.onclick = () => {
       if (allOpen) for (const b of blocks) open.delete(b.name);
