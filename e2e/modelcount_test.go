@@ -91,13 +91,22 @@ func TestBrowserModelCount(t *testing.T) {
 	do(t, ctx, "BERT-base's totals are arch.Count's", countTotalsAre(bert), widgetIs(w, "preset", "bert-base", time.Second))
 	// BERT takes the pooler only: the other switches are hidden.
 	hidden := evalJS[string](t, ctx, `[...document.querySelectorAll('`+w+` [data-testid^="set-"]')].map((e) => e.dataset.testid + "=" + !!e.closest("[hidden]")).join(" ")`)
-	for _, want := range []string{"set-preset=false", "set-pooler=false", "set-share=true", "set-tie=true", "set-unshareConv=true", "set-embed=true"} {
+	for _, want := range []string{"set-preset=false", "set-pooler=false", "set-seqLen=false", "set-share=true", "set-tie=true", "set-unshareConv=true", "set-embed=true"} {
 		if !strings.Contains(hidden, want) {
 			t.Errorf("BERT-base's controls: %s, want %s", hidden, want)
 		}
 	}
 
-	// ALBERT-base: the four modes, each against arch, with the Δ line.
+	// 128 tokens: the uses fall, the parameters stay.
+	bert128 := countArch(t, "bert-base", func(o *arch.Options) { o.SeqLen = 128 })
+	countChoose(t, ctx, "set-seqLen", "128")
+	do(t, ctx, "BERT-base at 128 tokens", countTotalsAre(bert128))
+	if bert128.Params != bert.Params || bert128.Uses >= bert.Uses {
+		t.Errorf("arch: 128 tokens give %d parameters, %d uses; 512 give %d, %d", bert128.Params, bert128.Uses, bert.Params, bert.Uses)
+	}
+
+	// ALBERT-base (a new preset starts at its source's sequence length):
+	// the four modes, each against arch, with the Δ line.
 	countChoose(t, ctx, "set-preset", "albert-base")
 	prev := countArch(t, "albert-base", nil)
 	do(t, ctx, "ALBERT-base all-shared", countTotalsAre(prev))

@@ -68,6 +68,7 @@ func TestLessonNumbers(t *testing.T) {
 	type P = map[string]any
 	bert := lessonPicture(t, P{fieldPreset: "bert-base"})
 	bertNoPool := lessonPicture(t, P{fieldPreset: "bert-base", fieldPooler: false})
+	bert128 := lessonPicture(t, P{fieldPreset: "bert-base", fieldSeq: "128"})
 	gpt := lessonPicture(t, P{fieldPreset: "gpt2"})
 	gptUntied := lessonPicture(t, P{fieldPreset: "gpt2", fieldTie: false})
 	albert := lessonPicture(t, P{fieldPreset: "albert-base"})
@@ -120,6 +121,7 @@ func TestLessonNumbers(t *testing.T) {
 		{"LeNet's C1: 156 parameters", rowOf(t, lenet, "C1").Params == 156},
 		{"LeNet's RBF output holds nothing", rowOf(t, lenet, "output").Params == 0},
 		{"BERT counts uses at 512 tokens, GPT-2 at 1024", bert.Model.SeqLen == 512 && gpt.Model.SeqLen == 1024},
+		{"BERT-base at 128 tokens: same parameters, under a quarter of the uses", bert128.Total.Params == bert.Total.Params && 4*bert128.Total.Uses < bert.Total.Uses},
 	} {
 		if !c.ok {
 			t.Errorf("lesson claim fails: %s", c.what)
@@ -138,6 +140,8 @@ func TestLessonNumbers(t *testing.T) {
 		commas(rowOf(t, bert, "encoder.layer.0").Params):                       "a BERT-base layer",
 		commas(rowOf(t, bert, "pooler").Params):                                "BERT-base's pooler",
 		commas(bertNoPool.Total.Params):                                        "BERT-base without the pooler",
+		commas(bert.Total.Uses):                                                "BERT-base's uses at 512 tokens",
+		commas(bert128.Total.Uses):                                             "BERT-base's uses at 128 tokens",
 		commas(gpt.Total.Params):                                               "GPT-2 tied",
 		commas(gptUntied.Total.Params):                                         "GPT-2 untied",
 		commas(gptUntied.Total.Params - gpt.Total.Params):                      "untying's Δ",

@@ -14,9 +14,12 @@ package modelcount
 
 import (
 	"embed"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/paramshare/paramshare/engine/arch"
 	"github.com/paramshare/paramshare/run"
 )
 
@@ -30,6 +33,7 @@ const (
 	fieldPooler  = "pooler"
 	fieldUnshare = "unshareConv"
 	fieldEmbed   = "embed"
+	fieldSeq     = "seqLen"
 )
 
 // shareModes are ALBERT's cross-layer sharing modes (Lan et al. 2020,
@@ -39,6 +43,11 @@ var shareModes = []string{"all", "attention", "ffn", "none"}
 // embedSizes are the ALBERT embedding sizes E of Lan et al. 2020, Tables 3
 // and 4 (128 is ALBERT's own; 768 = d of ALBERT-base, no factorisation).
 var embedSizes = []string{"64", "128", "256", "768"}
+
+// seqLens are the sequence lengths uses can be counted at: the source's
+// own (512 for BERT and ALBERT, 1024 for GPT-2) or a shorter or, for
+// GPT-2, equal one. Parameters do not depend on it; uses do.
+var seqLens = []string{"source", "64", "128", "256", "512", "1024"}
 
 // fields are built from arch's preset list, so that a preset the counter
 // knows is a preset the page offers, and nothing else is.
@@ -63,6 +72,10 @@ func fields() []run.Field {
 		{Name: fieldEmbed, Kind: run.Choice, Default: "128", Choices: embedSizes, Desc: run.Text{
 			En: "ALBERT's embedding size E: the vocabulary's vectors have E numbers, projected to the layers' width d (ALBERT only)",
 			Zh: "ALBERT 的嵌入维度 E：词表中每个向量有 E 个数，再投影到各层的宽度 d（仅 ALBERT）",
+		}},
+		{Name: fieldSeq, Kind: run.Choice, Default: "source", Choices: seqLens, Desc: run.Text{
+			En: "the sequence length uses are counted at: the source's own, or another up to its positions (BERT, ALBERT, GPT-2)",
+			Zh: "计算使用次数时的序列长度：出处的默认值，或不超过其位置数的其他值（BERT、ALBERT、GPT-2）",
 		}},
 		{Name: fieldUnshare, Kind: run.Bool, Default: false, Desc: run.Text{
 			En: "turn every convolution into a locally connected layer: a kernel of its own at every position (CNNs)",
@@ -102,6 +115,7 @@ func init() {
 		Widget:  run.Sub(widget, "widget"),
 		Title:   run.Text{En: "Count a real model", Zh: "数清一个真实模型"},
 		Fields:  fields(),
+		Check:   checkSeq,
 		New:     func(v run.Values) (run.Experiment, error) { return newCounter(v) },
 		Exports: exports(),
 		// The step changes nothing; the counting (a table and one more
@@ -114,6 +128,23 @@ func init() {
 		Budget:    run.Budget{Step: 100 * time.Microsecond, Memory: 1 << 20, FrameBytes: 64, StaticBytes: 32 << 10},
 		Costliest: map[string]any{fieldPreset: "albert-xlarge", fieldShare: "attention", fieldEmbed: "768"},
 	})
+}
+
+// checkSeq refuses a sequence longer than the preset has positions for
+// (BERT's and ALBERT's 512): arch would refuse to count it.
+func checkSeq(v run.Values) error {
+	p := paramsOf(v)
+	if !takes(p.Preset)[fieldSeq] || p.SeqLen == "source" {
+		return nil
+	}
+	n, _ := strconv.Atoi(p.SeqLen) // the field's choices are whole numbers
+	o, err := arch.DefaultOptions(p.Preset)
+	if err != nil || n <= o.SeqLen {
+		return nil
+	}
+	return run.CheckError(fieldSeq, p.SeqLen,
+		fmt.Sprintf("%s has %d positions; choose %d or fewer", p.Preset, o.SeqLen, o.SeqLen),
+		fmt.Sprintf("%s 只有 %d 个位置；请选择不超过 %d 的长度", p.Preset, o.SeqLen, o.SeqLen))
 }
 
 // counter is the experiment.

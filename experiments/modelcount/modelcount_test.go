@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/paramshare/paramshare/engine/arch"
@@ -348,5 +349,52 @@ func TestStaticWithinBudget(t *testing.T) {
 	t.Logf("largest static part %d B (budget %d) at %v", biggest, s.Budget.StaticBytes, at)
 	if biggest > s.Budget.StaticBytes {
 		t.Errorf("static part %d B at %v, over the budget of %d", biggest, at, s.Budget.StaticBytes)
+	}
+}
+
+// TestSeqLen: the sequence length moves the uses, never the parameters,
+// and a length past the preset's positions is refused in both languages.
+func TestSeqLen(t *testing.T) {
+	spec, _ := run.Lookup(name)
+	for _, c := range []struct {
+		preset string
+		seqs   []string
+		bad    string
+	}{
+		{"bert-base", []string{"64", "128", "256", "512"}, "1024"},
+		{"albert-base", []string{"128", "512"}, "1024"},
+		{"gpt2", []string{"64", "1024"}, ""},
+	} {
+		src, err := picture(values(map[string]any{fieldPreset: c.preset}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.seqs {
+			s, err := picture(values(map[string]any{fieldPreset: c.preset, fieldSeq: n}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, _ := arch.DefaultOptions(c.preset)
+			o.SeqLen, _ = strconv.Atoi(n)
+			m, _ := arch.Build(c.preset, o)
+			want, err := arch.Count(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Total.Params != src.Total.Params || s.Total.Uses != want.Uses || strconv.Itoa(s.Model.SeqLen) != n {
+				t.Errorf("%s at %s: params %d (source %d), uses %d (arch %d), seqLen %d", c.preset, n, s.Total.Params, src.Total.Params, s.Total.Uses, want.Uses, s.Model.SeqLen)
+			}
+		}
+		if c.bad != "" {
+			_, err := spec.Decode(nil, []byte(`{"preset": "`+c.preset+`", "seqLen": "`+c.bad+`"}`))
+			pe, ok := err.(*run.ParamError)
+			if !ok || pe.Field != fieldSeq || !strings.Contains(pe.Text.En, "512 positions") || !strings.Contains(pe.Text.Zh, "512 个位置") {
+				t.Errorf("%s at %s: %v", c.preset, c.bad, err)
+			}
+		}
+	}
+	// A preset without sequences ignores the field.
+	if _, err := spec.Decode(nil, []byte(`{"preset": "lenet5", "seqLen": "1024"}`)); err != nil {
+		t.Errorf("lenet5 with seqLen 1024: %v", err)
 	}
 }

@@ -18,10 +18,11 @@ type params struct {
 	Pooler      bool   `json:"pooler"`
 	UnshareConv bool   `json:"unshareConv"`
 	Embed       string `json:"embed"`
+	SeqLen      string `json:"seqLen"`
 }
 
 func paramsOf(v run.Values) params {
-	return params{Preset: v.String(fieldPreset), Share: v.String(fieldShare), Tie: v.Bool(fieldTie), Pooler: v.Bool(fieldPooler), UnshareConv: v.Bool(fieldUnshare), Embed: v.String(fieldEmbed)}
+	return params{Preset: v.String(fieldPreset), Share: v.String(fieldShare), Tie: v.Bool(fieldTie), Pooler: v.Bool(fieldPooler), UnshareConv: v.Bool(fieldUnshare), Embed: v.String(fieldEmbed), SeqLen: v.String(fieldSeq)}
 }
 
 // totals are a table's three sums.
@@ -100,7 +101,7 @@ type staticPart struct {
 }
 
 // optionOf maps arch's option names to the fields that set them.
-var optionOf = map[string]string{"share": fieldShare, "tie": fieldTie, "pooler": fieldPooler, "unshare_conv": fieldUnshare, "embed": fieldEmbed}
+var optionOf = map[string]string{"share": fieldShare, "tie": fieldTie, "pooler": fieldPooler, "unshare_conv": fieldUnshare, "embed": fieldEmbed, "seq_len": fieldSeq}
 
 // presetNames lists arch's presets, in its order.
 func presetNames() []string {
@@ -115,7 +116,7 @@ func presetNames() []string {
 // the others are left at their zero value when it is built, and hidden by
 // the page.
 func takes(preset string) map[string]bool {
-	on := map[string]bool{fieldShare: false, fieldTie: false, fieldPooler: false, fieldUnshare: false, fieldEmbed: false}
+	on := map[string]bool{fieldShare: false, fieldTie: false, fieldPooler: false, fieldUnshare: false, fieldEmbed: false, fieldSeq: false}
 	for _, p := range arch.Presets() {
 		if p.Name == preset {
 			for _, o := range p.Options {
@@ -185,6 +186,9 @@ func count(p params, applies map[string]bool) (arch.Model, arch.Table, error) {
 	if applies[fieldEmbed] {
 		// The field's choices are whole numbers.
 		o.Embed, _ = strconv.Atoi(p.Embed)
+	}
+	if applies[fieldSeq] && p.SeqLen != "source" {
+		o.SeqLen, _ = strconv.Atoi(p.SeqLen) // 0 (the source's) otherwise
 	}
 	m, err := arch.Build(p.Preset, o)
 	if err != nil {

@@ -17,6 +17,7 @@ const strings = {
     preset: "Model", share: "ALBERT cross-layer sharing", tie: "Tie input and output embeddings",
     pooler: "Count the pooler", unshareConv: "Unshare every convolution (locally connected)",
     modes: { all: "all (ALBERT)", attention: "attention only", ffn: "feed-forward only", none: "none (BERT-like)" },
+    seqLen: "Sequence length (changes uses only)", seqSource: "the source's own",
     embed: "Embedding size E", embedValue: "E = {e}", embedFull: "E = {e} (no factorisation in ALBERT-base)",
     switches: "Sharing switches",
     noSwitches: "No sharing switch applies to this model: its only sharing is inside its layers (a convolution's kernel at every position).",
@@ -50,6 +51,7 @@ const strings = {
     preset: "模型", share: "ALBERT 跨层共享", tie: "输入与输出嵌入共享权重",
     pooler: "计入池化层", unshareConv: "取消每个卷积的共享（换成局部连接层）",
     modes: { all: "全部共享（ALBERT）", attention: "只共享注意力", ffn: "只共享前馈层", none: "不共享（同 BERT）" },
+    seqLen: "序列长度（只影响使用次数）", seqSource: "出处的默认值",
     embed: "嵌入维度 E", embedValue: "E = {e}", embedFull: "E = {e}（ALBERT-base 不分解）",
     switches: "共享开关",
     noSwitches: "这个模型没有可切换的共享：它的共享只在层内（卷积核在每个位置重复使用）。",
@@ -80,7 +82,7 @@ const strings = {
   },
 };
 
-const SWITCHES = ["share", "embed", "tie", "pooler", "unshareConv"];
+const SWITCHES = ["share", "embed", "tie", "pooler", "unshareConv", "seqLen"];
 
 export default function mount(root, initial, { lang }) {
   const kit = begin(root, lang, strings, "mc");
@@ -138,8 +140,11 @@ export default function mount(root, initial, { lang }) {
   function control(f, parent) {
     const label = el("label", `mc-field mc-field-${f.kind}`);
     const text = el("span", "mc-name", S[f.name] ?? f.name);
-    const names = { preset: presetName, share: (v) => S.modes[v] ?? v, embed: embedName }[f.name] ?? String;
-    const input = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { name: names });
+    const names = { preset: presetName, share: (v) => S.modes[v] ?? v, embed: embedName, seqLen: seqName }[f.name] ?? String;
+    // A new preset starts at its source's sequence length: BERT has 512
+    // positions where GPT-2 has 1024.
+    const choose = (v) => setParams(f.name === "preset" && params.seqLen && params.seqLen !== "source" ? { preset: v, seqLen: "source" } : { [f.name]: v });
+    const input = fieldInput(f, () => params[f.name] ?? f.default, choose, { name: names });
     input.dataset.testid = "set-" + f.name;
     if (f.kind === "bool") label.append(input, text);
     else label.append(text, input);
@@ -286,13 +291,17 @@ export default function mount(root, initial, { lang }) {
     }
   }
 
+  function seqName(v) {
+    return v === "source" ? S.seqSource : v;
+  }
+
   function embedName(v) {
     return fill(v === "768" ? S.embedFull : S.embedValue, { e: v });
   }
 
   // what names a switch and its value: "tie → off", "share → attention only".
   function what(field, value) {
-    const v = typeof value === "boolean" ? (value ? S.on : S.off) : field === "embed" ? value : S.modes[value] ?? value;
+    const v = typeof value === "boolean" ? (value ? S.on : S.off) : field === "embed" ? value : field === "seqLen" ? seqName(value) : S.modes[value] ?? value;
     return `${S[field] ?? field} → ${v}`;
   }
 
