@@ -191,7 +191,7 @@ export default function mount(root, initial, { lang }) {
   const table = el("table", "mc-table");
   table.dataset.testid = "table";
   wrap.append(table);
-  const blocksNote = el("span", "", S.tableBlocks + " ");
+  const blocksNote = el("span", "", S.tableBlocks + (L === "zh" ? "" : " "));
   const tableNote = el("p", "mc-note");
   tableNote.append(blocksNote, S.tableNote);
   tableFig.append(tableHead, tableNote, wrap);
