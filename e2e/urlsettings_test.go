@@ -274,6 +274,47 @@ func TestBrowserURLSettings(t *testing.T) {
 		runHas("w1", "act", "tanh", 10*time.Second),
 		pollJS(`location.search === "?w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5"`, 5*time.Second),
 	)
+	// A slider dragged through 20 values: the run follows it, the address
+	// is written once, at the end (replaceState counted in the page).
+	evalJS[bool](t, ctx, `(() => {
+		window.__urlReplaces = 0;
+		const replace = history.replaceState.bind(history);
+		history.replaceState = (...a) => { window.__urlReplaces++; return replace(...a); };
+		return true;
+	})()`)
+	evalJSAsync[bool](t, ctx, `(async () => {
+		const s = document.querySelector('#w1 [data-testid="slider-T"]');
+		for (let v = 13; v <= 32; v++) {
+			s.value = String(v);
+			s.dispatchEvent(new Event("input"));
+			await new Promise((r) => setTimeout(r, 30));
+		}
+		s.dispatchEvent(new Event("change"));
+		return true;
+	})()`)
+	do(t, ctx, "the drag's end reaches the run and the address",
+		runHas("w1", "T", "32", 10*time.Second),
+		pollJS(`new URLSearchParams(location.search).get("w1.T") === "32"`, 5*time.Second),
+		chromedp.Sleep(800*time.Millisecond),
+	)
+	if n := evalJS[int](t, ctx, `window.__urlReplaces`); n < 1 || n > 2 {
+		t.Errorf("a 20-value drag wrote the address %d times; want once (twice at most, if a frame came after a quiet spell)", n)
+	} else {
+		t.Logf("a 20-value slider drag (30 ms apart) wrote the address %d time(s)", n)
+	}
+	if n := evalJS[int](t, ctx, `history.length`); n != history {
+		t.Errorf("history has %d entries after the drag, had %d", n, history)
+	}
+	evalJSAsync[bool](t, ctx, `(async () => {
+		const s = document.querySelector('#w1 [data-testid="slider-T"]');
+		s.value = "12";
+		s.dispatchEvent(new Event("input"));
+		s.dispatchEvent(new Event("change"));
+		return true;
+	})()`)
+	do(t, ctx, "T back to 12", runHas("w1", "T", "12", 10*time.Second),
+		pollJS(`new URLSearchParams(location.search).get("w1.T") === "12"`, 5*time.Second))
+
 	// The copy-link button gives the address with the widget's fragment.
 	do(t, ctx, "copy a link to w2", chromedp.Click(chromedp.CSS(`#w2 + .widget-share [data-testid="copy-link"]`)),
 		pollJS(`document.querySelector('#w2 + .widget-share').dataset.url === location.origin + location.pathname + "?w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5#w2"`, 5*time.Second),
