@@ -9,6 +9,11 @@
 //     for all five widgets;
 //   - controls made from the server's field specs (hello): bounds, choices
 //     and digit counts are never copied into a widget;
+//   - the settings in the page's address (w1.stride=2): what differs from
+//     the lesson is written there as it changes, and a link's settings the
+//     server refuses are reported for app.js to fall back on the lesson's
+//     ("Settings in the page's address" below; viewSetting for a setting of
+//     a widget's own view);
 //   - elements and string templates, plurals, the narrator, the cell grids
 //     and heat maps coloured by palette.js.
 //
