@@ -217,6 +217,38 @@ func TestBrowserSharingEval(t *testing.T) {
 		t.Errorf("cached cnn test %v, lab %v", got, want.res.Model("cnn").Test.Mean)
 	}
 
+	// Another question: the twins with one seed — no train measure, no
+	// separate times, no interval — and the page says so.
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
+		const set = (id, v) => { const s = document.querySelector(%q + ' [data-testid="' + id + '"]'); s.value = v; s.dispatchEvent(new Event("change", {bubbles: true})); };
+		set("set-comparison", "twins-towers");
+		return true;
+	})()`, w))
+	do(t, tab, "twins question", stepIs(w, 0, 5*time.Second),
+		pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("test pairs")`, 5*time.Second))
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = "1"; i.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, w+` [data-testid="set-seeds"]`))
+	do(t, tab, "run the twins", pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("test pairs")`, 5*time.Second),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 60*time.Second))
+	twins, err := lab.Eval(context.Background(), lab.EvalConfig{Comparison: lab.EvalTwins, Size: lab.EvalSmall, Seeds: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range twins.Models {
+		if got := evalCell(t, tab, "test-"+m.Model); len(got) != 2 || !near(got[0], m.Test.Mean) || got[1] != 0 {
+			t.Errorf("twins %s: test %v, lab %v", m.Model, got, m.Test.Mean)
+		}
+		for _, id := range []string{"train", "gap", "time", "ci"} {
+			if v := attrOf(t, tab, w+` [data-testid="`+id+`-`+m.Model+`"]`, "data-value"); v != "" {
+				t.Errorf("twins %s: %s shows %q; the comparison does not measure it", m.Model, id, v)
+			}
+		}
+	}
+	if n := textOf(t, tab, w+` [data-testid="notes"]`); !strings.Contains(n, "lockstep") || !strings.Contains(n, "only a test set") {
+		t.Errorf("notes %q do not say why time, train and gap are n/a", n)
+	}
+	shots["sharingeval-twins-en-desktop.png"] = shoot(t, tab, w)
+
 	// The Chinese page, from the cache too.
 	openEval(t, tab, url, "zh")
 	do(t, tab, "zh: run", chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 5*time.Second))

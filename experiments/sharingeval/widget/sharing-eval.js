@@ -6,7 +6,7 @@
 // README); this module only draws and formats, and writes the CSV from the
 // numbers the frame carries.
 
-import { axes, plot, marker, sup, swatch } from "/static/widgets/charts.js";
+import { axes, marker, sup, swatch } from "/static/widgets/charts.js";
 import { el, fill, begin, liveWidget, field, selectField, fieldInput } from "/static/widgets/ui.js";
 
 // Okabe–Ito colours with viz's dash patterns and markers, by model order.
@@ -49,10 +49,10 @@ const strings = {
     lockstep: { race: "tied + untied (in lockstep)", "4 modes": "all 4 modes (in lockstep)", "twins+towers": "twins + towers (in lockstep)" },
     fromCache: "From the cache: computed at {at} (UTC) in {s} s. Nothing was trained for you.",
     fresh: "Computed just now in {s} s.",
-    table: "Results over {n} seeds: mean ± standard deviation, and the 95 % interval of the mean",
+    table: "Results over {n} seeds: mean ± standard deviation (each seed below it), and the 95 % interval of the mean",
     table1: "Results of 1 seed (no spread, no interval: run more seeds)",
-    model: "Model", params: "Parameters", memory: "Memory", test: "Test {measure}", ci: "95 % interval",
-    train: "Train {measure}", gap: "Gap", time: "Time / model", seedsCol: "Each seed", shifted: "Test, digits moved {px} px",
+    model: "Model", params: "Parameters", memLine: "{b} in training", test: "Test {measure}", ci: "95 % interval",
+    train: "Train {measure}", gap: "Gap", time: "Time / model", shifted: "Test, digits moved {px} px",
     measures: { accuracy: "accuracy", perplexity: "perplexity" },
     gapNote: { accuracy: "train − test accuracy, points", perplexity: "test − train perplexity" },
     front: "Pareto front", onFront: "on the Pareto front",
@@ -63,7 +63,7 @@ const strings = {
       noTrain: "Train and gap are n/a where the comparison measures only a test set.",
       ci: "The 95 % interval is mean ± t·sd/√n, t from Student's t with n − 1 degrees of freedom.",
     },
-    chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval; the dashed line is the Pareto front",
+    chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval (models with close counts side by side); the dashed line is the Pareto front",
     xAxis: "parameters", yAxis: "test {measure}",
     csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
     files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)" },
@@ -107,10 +107,10 @@ const strings = {
     lockstep: { race: "共享 + 不共享（同步训练）", "4 modes": "4 种方式（同步训练）", "twins+towers": "孪生 + 两塔（同步训练）" },
     fromCache: "来自缓存：在 {at}（UTC）计算，用时 {s} 秒。没有为你重新训练。",
     fresh: "刚刚计算完成，用时 {s} 秒。",
-    table: "{n} 个种子的结果：均值 ± 标准差，以及均值的 95 % 区间",
+    table: "{n} 个种子的结果：均值 ± 标准差（下方是各个种子），以及均值的 95 % 区间",
     table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
-    model: "模型", params: "参数量", memory: "内存", test: "测试{measure}", ci: "95 % 区间",
-    train: "训练{measure}", gap: "差距", time: "每个模型用时", seedsCol: "各个种子", shifted: "测试，数字平移 {px} 像素",
+    model: "模型", params: "参数量", memLine: "训练时 {b}", test: "测试{measure}", ci: "95 % 区间",
+    train: "训练{measure}", gap: "差距", time: "每个模型用时", shifted: "测试，数字平移 {px} 像素",
     measures: { accuracy: "准确率", perplexity: "困惑度" },
     gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
     front: "帕累托前沿", onFront: "在帕累托前沿上",
@@ -121,7 +121,7 @@ const strings = {
       noTrain: "只测量测试集的对比，训练指标和差距记为“不适用”。",
       ci: "95 % 区间为 均值 ± t·sd/√n，t 取自自由度为 n − 1 的学生 t 分布。",
     },
-    chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记；虚线是帕累托前沿",
+    chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记（参数量相近的模型并排画出）；虚线是帕累托前沿",
     xAxis: "参数量", yAxis: "测试{measure}",
     csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
     files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）" },
@@ -143,6 +143,7 @@ export default function mount(root, initial, { lang }) {
   const pct = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const num3 = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
   const num2 = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const secs = new Intl.NumberFormat(locale, { maximumSignificantDigits: 2 });
   const pts = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
 
   let params = { comparison: "cnn-lc-mlp", size: "small", seeds: 3, ...initial };
@@ -354,16 +355,18 @@ export default function mount(root, initial, { lang }) {
     table.replaceChildren();
     table.append(el("caption", "", n > 1 ? fill(S.table, { n }) : S.table1));
     const px = ans.shifts?.length ? ans.shifts[ans.shifts.length - 1] : null;
-    const cols = [S.params, S.memory, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap, S.time];
+    // Memory sits under the parameters and each seed under the mean: the
+    // table stays narrow enough for a laptop without scrolling.
+    const cols = [S.params, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap];
     if (px !== null) cols.push(fill(S.shifted, { px }));
-    cols.push(S.seedsCol);
+    cols.push(S.time);
     const thead = el("thead"), hr = el("tr");
     for (const h of [S.model, ...cols]) {
       const th = el("th", "", h);
       th.scope = "col";
       hr.append(th);
     }
-    hr.children[6].title = S.gapNote[ans.measure] ?? "";
+    hr.children[5].title = S.gapNote[ans.measure] ?? "";
     thead.append(hr);
     const tbody = el("tbody");
     ans.models.forEach((m, i) => {
@@ -381,29 +384,33 @@ export default function mount(root, initial, { lang }) {
       tr.append(th);
       const na = S.notMeasured;
       const gap = (v) => (ans.measure === "accuracy" ? pts.format(v * 100) : pts.format(v));
-      const cells = {
-        params: nf.format(m.params),
-        memory: bytes(m.memory),
-        test: `${fmt(ans, m.test.mean)} ± ${fmt(ans, m.test.sd)}`,
-        ci: m.test.hasCI ? `${fmt(ans, m.test.lo)} – ${fmt(ans, m.test.hi)}` : na,
-        train: ans.hasTrain ? fmt(ans, m.train.mean) : na,
-        gap: ans.hasTrain ? gap(m.gap.mean) : na,
-        time: ans.hasTime ? `${num2.format(m.seconds.mean)} s` : na,
-      };
       const last = m.shifted?.[m.shifted.length - 1];
-      if (px !== null) cells.shifted = `${fmt(ans, last.mean)} ± ${fmt(ans, last.sd)}`;
-      cells.seeds = m.runs.map((r) => fmt(ans, r.test)).join(" · ");
-      // The cells' numbers at full precision, for tests and copying.
-      const values = {
-        params: [m.params], memory: [m.memory], test: [m.test.mean, m.test.sd], ci: m.test.hasCI ? [m.test.lo, m.test.hi] : [],
-        train: ans.hasTrain ? [m.train.mean] : [], gap: ans.hasTrain ? [m.gap.mean] : [], time: ans.hasTime ? [m.seconds.mean] : [],
-        seeds: m.runs.map((r) => r.test), shifted: px !== null ? [last.mean, last.sd] : [],
-      };
-      Object.entries(cells).forEach(([k, text], j) => {
-        const td = el("td", k === "seeds" ? "se-seeds" : "se-num", text);
-        td.dataset.testid = `${k}-${m.model}`;
+      // Each cell: its text, its numbers at full precision (data-value,
+      // for tests and copying), and an optional second line.
+      const cells = [
+        ["params", nf.format(m.params), [m.params], ["memory", fill(S.memLine, { b: bytes(m.memory) }), [m.memory]]],
+        // One seed has no spread: its value alone.
+        ["test", n > 1 ? `${fmt(ans, m.test.mean)} ± ${fmt(ans, m.test.sd)}` : fmt(ans, m.test.mean), [m.test.mean, m.test.sd],
+          ["seeds", m.runs.map((r) => fmt(ans, r.test)).join(" · "), m.runs.map((r) => r.test)]],
+        ["ci", m.test.hasCI ? `${fmt(ans, m.test.lo)} – ${fmt(ans, m.test.hi)}` : na, m.test.hasCI ? [m.test.lo, m.test.hi] : []],
+        ["train", ans.hasTrain ? fmt(ans, m.train.mean) : na, ans.hasTrain ? [m.train.mean] : []],
+        ["gap", ans.hasTrain ? gap(m.gap.mean) : na, ans.hasTrain ? [m.gap.mean] : []],
+      ];
+      if (px !== null) cells.push(["shifted", n > 1 ? `${fmt(ans, last.mean)} ± ${fmt(ans, last.sd)}` : fmt(ans, last.mean), [last.mean, last.sd]]);
+      cells.push(["time", ans.hasTime ? `${secs.format(m.seconds.mean)} s` : na, ans.hasTime ? [m.seconds.mean] : []]);
+      cells.forEach(([k, text, value, sub], j) => {
+        const td = el("td", "se-num");
         td.dataset.label = cols[j];
-        td.dataset.value = values[k].join(" ");
+        const main = el("span", "se-main", text);
+        main.dataset.testid = `${k}-${m.model}`;
+        main.dataset.value = value.join(" ");
+        td.append(main);
+        if (sub) {
+          const line = el("span", "se-sub", sub[1]);
+          line.dataset.testid = `${sub[0]}-${m.model}`;
+          line.dataset.value = sub[2].join(" ");
+          td.append(line);
+        }
         tr.append(td);
       });
       tbody.append(tr);
@@ -437,18 +444,46 @@ export default function mount(root, initial, { lang }) {
       yMin = Math.max(0, yMin);
       yMax = Math.min(1, yMax);
     }
+    // Decades, labelled 10ⁿ; when fewer than two fall in range, 2 and 5
+    // times a power of ten too, written out.
     const xTicks = [];
     for (let e = Math.ceil(xMin); e <= Math.floor(xMax); e++) xTicks.push([e, `10${sup(e)}`]);
+    if (xTicks.length < 2) {
+      for (let e = Math.floor(xMin); e <= Math.ceil(xMax); e++) {
+        for (const k of [2, 5]) {
+          const v = Math.log10(k) + e;
+          if (v > xMin && v < xMax) xTicks.push([v, nf.format(k * 10 ** e)]);
+        }
+      }
+      xTicks.sort((p, q) => p[0] - q[0]);
+    }
     const a = axes(canvas, {
       locale, xMin, xMax, yMin, yMax, xTicks, xLabel: S.xAxis, yLabel: fill(S.yAxis, { measure }),
       yPercent: ans.measure === "accuracy",
     });
-    const front = ans.models.filter((m) => m.pareto).sort((p, q) => p.params - q.params);
-    plot(a, [{ style: FRONT, xs: front.map((m) => lx(m.params)), ys: front.map((m) => m.test.mean), width: 1.5 }]);
     const { g, X, Y, fs } = a;
+    // Models with close counts (the CNN's 9,098 and the MLP's 9,550) would
+    // draw on top of each other: their marks are set side by side, at
+    // least 1.6 font sizes apart, in the order of their counts.
+    const px = new Map();
+    let prev = -Infinity;
+    for (const m of [...ans.models].sort((p, q) => p.params - q.params)) {
+      const x = Math.max(X(lx(m.params)), prev + fs * 1.6);
+      px.set(m.model, x);
+      prev = x;
+    }
+    const front = ans.models.filter((m) => m.pareto).sort((p, q) => p.params - q.params);
+    g.save();
+    g.strokeStyle = FRONT.color;
+    g.lineWidth = 1.5;
+    g.setLineDash(FRONT.dash);
+    g.beginPath();
+    front.forEach((m, k) => (k ? g.lineTo : g.moveTo).call(g, px.get(m.model), Y(m.test.mean)));
+    g.stroke();
+    g.restore();
     ans.models.forEach((m, i) => {
       const st = STYLES[i % STYLES.length];
-      const x = X(lx(m.params));
+      const x = px.get(m.model);
       // Each seed: a faint dot, spread sideways a little so equal values show.
       g.globalAlpha = 0.45;
       m.runs.forEach((r, k) => {
