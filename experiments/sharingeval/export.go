@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
@@ -26,7 +27,7 @@ var figureText = struct {
 	title:    run.Text{En: "%s — %s budget, %s", Zh: "%s — %s 预算，%s"},
 	notYet:   run.Text{En: "\nparameters of each model (not trained yet: run the comparison)", Zh: "\n各模型的参数量（尚未训练：请先运行对比）"},
 	answered: run.Text{En: "\ntest %s (mean, 95 %% interval) against parameters", Zh: "\n测试%s（均值，95 %% 区间）与参数量"},
-	xLabel:   run.Text{En: "parameters, log₁₀ (4 = 10,000; 5 = 100,000)", Zh: "参数量，取 log₁₀（4 = 10,000；5 = 100,000）"},
+	xLabel:   run.Text{En: "parameters, log10 scale (4 = 10,000; 5 = 100,000)", Zh: "参数量，log10 刻度（4 = 10,000；5 = 100,000）"},
 	front:    run.Text{En: "Pareto front", Zh: "帕累托前沿"},
 	params:   run.Text{En: "parameters", Zh: "参数量"},
 	seeds:    run.Text{En: "%d seeds", Zh: "%d 个种子"},
@@ -79,18 +80,37 @@ func writeFigure(format string) func(io.Writer, run.Experiment, string) error {
 		}
 		res := e.ans.res
 		title += fmt.Sprintf(t.answered.In(lang), t.measure[measure].In(lang))
+		xs := dodged(res)
 		var series []viz.Series
 		for i, m := range res.Models {
-			x := math.Log10(float64(m.Params))
+			x := xs[m.Model]
 			st := viz.Style{Color: i, Dash: 0, Marker: i}
 			series = append(series, viz.Series{Name: m.Model, X: []float64{x, x, x}, Y: []float64{m.Test.Lo, m.Test.Mean, m.Test.Hi}, Style: &st})
 		}
 		var fx, fy []float64
 		for _, m := range res.Front() {
-			fx, fy = append(fx, math.Log10(float64(m.Params))), append(fy, m.Test.Mean)
+			fx, fy = append(fx, xs[m.Model]), append(fy, m.Test.Mean)
 		}
-		front := viz.Style{Color: 7, Dash: 1, Marker: 6}
+		front := viz.Style{Color: 6, Dash: 1, Marker: 6} // black, dashed
 		series = append(series, viz.Series{Name: t.front.In(lang), X: fx, Y: fy, Style: &front})
 		return viz.Write(w, format, lang, viz.LineChart{Title: title, XLabel: t.xLabel.In(lang), YLabel: t.measure[res.Measure].In(lang), Series: series})
 	}
+}
+
+// dodged returns each model's x, log₁₀ of its parameters, with models of
+// close counts (the CNN's 9,098 and the MLP's 9,550) set apart by at least
+// a 25th of the axis, in the order of their counts, as the page draws
+// them.
+func dodged(res *lab.EvalResult) map[string]float64 {
+	ms := slices.Clone(res.Models)
+	slices.SortStableFunc(ms, func(a, b lab.EvalModel) int { return a.Params - b.Params })
+	lo, hi := math.Log10(float64(ms[0].Params)), math.Log10(float64(ms[len(ms)-1].Params))
+	gap := max(hi-lo, 0.5) / 25
+	out := map[string]float64{}
+	prev := math.Inf(-1)
+	for _, m := range ms {
+		x := max(math.Log10(float64(m.Params)), prev+gap)
+		out[m.Model], prev = x, x
+	}
+	return out
 }
