@@ -1,10 +1,12 @@
 package sharingeval
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
@@ -113,4 +115,66 @@ func dodged(res *lab.EvalResult) map[string]float64 {
 		out[m.Model], prev = x, x
 	}
 	return out
+}
+
+// csvHeader is the CSV's first columns; the shift test's follow, one per
+// shift (test_shifted_Npx).
+var csvHeader = []string{"kind", "model", "seed", "params", "memory_bytes", "test", "train", "gap", "seconds", "diverged", "test_sd", "test_lo95", "test_hi95", "pareto"}
+
+// writeCSV writes the answer as a table: a row per model per seed
+// (kind=run), then a row per model (kind=mean, with the standard
+// deviation, the 95 % interval and the Pareto flag). A value the
+// comparison does not measure is empty. At step 0 there is no answer: the
+// header and a row per model with its parameters only.
+func writeCSV(w io.Writer, exp run.Experiment, _ string) error {
+	e := exp.(*eval)
+	cw := csv.NewWriter(w)
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	opt := func(has bool, v float64) string {
+		if !has {
+			return ""
+		}
+		return num(v)
+	}
+	if e.ans == nil {
+		cw.Write(csvHeader)
+		params, err := lab.EvalParams(e.cfg.Comparison)
+		if err != nil {
+			return err
+		}
+		for i, m := range modelsOf(e.cfg.Comparison) {
+			row := make([]string, len(csvHeader))
+			row[0], row[1], row[3], row[4] = "params", m, strconv.Itoa(params[i]), strconv.FormatInt(int64(params[i])*lab.BytesPerParam, 10)
+			cw.Write(row)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	res := e.ans.res
+	header := slices.Clone(csvHeader)
+	for _, s := range res.Shifts {
+		header = append(header, fmt.Sprintf("test_shifted_%dpx", s))
+	}
+	cw.Write(header)
+	for _, m := range res.Models {
+		for _, r := range m.Runs {
+			row := []string{"run", m.Model, strconv.FormatUint(r.Seed, 10), strconv.Itoa(m.Params), strconv.FormatInt(m.Memory, 10),
+				num(r.Test), opt(res.HasTrain, r.Train), opt(res.HasTrain, r.Gap), opt(res.HasTime, r.Seconds), strconv.FormatBool(r.Diverged), "", "", "", ""}
+			for k := range res.Shifts {
+				row = append(row, num(r.Shifted[k]))
+			}
+			cw.Write(row)
+		}
+	}
+	for _, m := range res.Models {
+		row := []string{"mean", m.Model, "", strconv.Itoa(m.Params), strconv.FormatInt(m.Memory, 10),
+			num(m.Test.Mean), opt(res.HasTrain, m.Train.Mean), opt(res.HasTrain, m.Gap.Mean), opt(res.HasTime, m.Seconds.Mean), "",
+			num(m.Test.SD), opt(m.Test.HasCI, m.Test.Lo), opt(m.Test.HasCI, m.Test.Hi), strconv.FormatBool(m.Pareto)}
+		for k := range res.Shifts {
+			row = append(row, num(m.Shifted[k].Mean))
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,7 +1,9 @@
 package sharingeval
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -288,4 +290,47 @@ func TestFrameAtMostSeeds(t *testing.T) {
 		t.Errorf("frame data %d B over budget %d", len(d), spec(t).Budget.FrameBytes)
 	}
 	t.Logf("largest answer: %d B of JSON, frame %d B", len(b), len(d))
+}
+
+// TestCSV: the table has a header, a row per model per seed and a row per
+// model, every row as wide as the header, with the answer's numbers;
+// unmeasured values are empty. At step 0: the parameters only.
+func TestCSV(t *testing.T) {
+	res := &lab.EvalResult{Config: lab.EvalConfig{Comparison: lab.EvalCNN, Size: lab.EvalSmall, Seeds: 2}, HasTrain: true, HasTime: false, Shifts: []int{0, 4}}
+	for i, m := range lab.Models() {
+		em := lab.EvalModel{Model: m, Params: 1000 * (i + 1), Memory: int64(1000*(i+1)) * lab.BytesPerParam, Pareto: i == 0}
+		for s := range 2 {
+			em.Runs = append(em.Runs, lab.EvalRun{Model: m, Seed: uint64(s + 1), Test: 0.5 + 0.1*float64(i) + 0.01*float64(s), Train: 0.9, Gap: 0.4, Shifted: []float64{0.5, 0.25}})
+		}
+		em.Test = lab.NewEvalStat([]float64{em.Runs[0].Test, em.Runs[1].Test})
+		em.Shifted = []lab.EvalStat{lab.NewEvalStat([]float64{0.5, 0.5}), lab.NewEvalStat([]float64{0.25, 0.25})}
+		res.Models = append(res.Models, em)
+	}
+	e := newEval(values(t, lab.EvalCNN, lab.EvalSmall, 2))
+	var buf bytes.Buffer
+	if err := writeCSV(&buf, e, "en"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 4 || rows[1][0] != "params" || rows[2][3] != "299498" {
+		t.Errorf("step 0: %v %v", rows, err)
+	}
+	e.ans, e.pos = &entry{res: res}, 1
+	buf.Reset()
+	if err := writeCSV(&buf, e, "en"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err = csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+3*2+3 || len(rows[0]) != len(csvHeader)+2 || rows[0][len(rows[0])-1] != "test_shifted_4px" {
+		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	}
+	if r := rows[3]; r[0] != "run" || r[1] != "lc" || r[2] != "1" || r[3] != "2000" || r[5] != "0.6" || r[8] != "" || r[15] != "0.25" {
+		t.Errorf("lc seed 1 row %v", r)
+	}
+	if r := rows[7]; r[0] != "mean" || r[1] != "cnn" || r[5] != "0.505" || r[11] == "" || r[13] != "true" {
+		t.Errorf("cnn mean row %v", r)
+	}
 }
