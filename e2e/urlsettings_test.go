@@ -321,6 +321,19 @@ func TestBrowserURLSettings(t *testing.T) {
 		pollJS(`document.querySelector('#w2 + .widget-share .widget-share-status').textContent.length > 0`, 5*time.Second),
 	)
 
+	// The language switch takes the settings along.
+	do(t, ctx, "switch to Chinese",
+		chromedp.Click(chromedp.CSS(`[data-testid="lang-switch"] a`)),
+		chromedp.Sleep(1500*time.Millisecond), // the redirect and the new page
+		pollJS(`document.documentElement.lang.startsWith("zh")`, 10*time.Second),
+		connected("#w2", 20*time.Second),
+		runHas("w1", "T", "12", 20*time.Second), runHas("w2", "w0", "4", 20*time.Second), runHas("w2", "clip", "off", 5*time.Second),
+		pollJS(`location.pathname === "/zh/lessons/vanishing-and-exploding" && location.search === "?w1.T=12&w2.w0=4&w2.clip=off&w2.threshold=2.5"`, 5*time.Second),
+	)
+	do(t, ctx, "back to English", chromedp.Click(chromedp.CSS(`[data-testid="lang-switch"] a`)),
+		chromedp.Sleep(1500*time.Millisecond),
+		pollJS(`document.documentElement.lang === "en"`, 10*time.Second), connected("#w2", 20*time.Second))
+
 	// conv-slide at the link's settings against the engine.
 	p := slideParams{Digit: 0, Preset: "blur", Stride: 2, Padding: 0, Dilation: 1}
 	do(t, ctx, "open conv-slide with stride 2, padding 0, blur",

@@ -212,5 +212,24 @@ async function mountAll() {
   return Promise.all(cards.map((el) => mount(el, settings.get(el.id))));
 }
 
+// The language switch (/lang/zh?next=/zh/lessons/SLUG) takes the page's
+// settings along: the same lesson has the same widgets in both languages.
+// Its links are brought up to date as they are about to be used (pointer
+// down, keyboard focus), since the address changes after the page is made.
+function carrySettings(ev) {
+  const a = ev.target.closest?.('[data-testid="lang-switch"] a[href]');
+  if (!a || !location.search) return;
+  const u = new URL(a.href, location.href);
+  const next = u.searchParams.get("next");
+  if (!next) return;
+  const n = new URL(next, location.origin);
+  n.search = location.search;
+  n.hash = location.hash;
+  u.searchParams.set("next", n.pathname + n.search + n.hash);
+  a.href = u.pathname + u.search;
+}
+addEventListener("pointerdown", carrySettings, true);
+addEventListener("focusin", carrySettings, true);
+
 // Module scripts run after parsing, so the elements are already there.
 mountAll();
