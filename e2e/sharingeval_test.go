@@ -133,7 +133,8 @@ func TestBrowserSharingEval(t *testing.T) {
 		PNG, SVG, JSON       int
 		PNGType, SVGType     string
 		Means                []float64
-		CSV                  string
+		CSV, CSVType         string
+		CSVStatus            int
 		PNGSize, SVGHasTitle int
 	}
 	raw := evalJSAsync[string](t, ctx, fmt.Sprintf(`(async () => {
@@ -144,12 +145,22 @@ func TestBrowserSharingEval(t *testing.T) {
 		const st = await svg.text();
 		const js = await fetch(q("export-json"));
 		const j = await js.json();
-		const h = q("download-csv"), comma = h.indexOf(",");
-		const csv = h.startsWith("data:text/csv") ? decodeURIComponent(h.slice(comma + 1)) : "not a data: URL: " + h;
+		// The server's CSV export when it has one, else the page's data: URL.
+		const server = document.querySelector(%q + ' [data-testid="export-csv"]');
+		let csv, csvStatus = 200, csvType = "text/csv (data: URL)";
+		if (server) {
+			const r = await fetch(server.href);
+			csv = await r.text();
+			csvStatus = r.status;
+			csvType = r.headers.get("content-type");
+		} else {
+			const h = q("download-csv"), comma = h.indexOf(",");
+			csv = h.startsWith("data:text/csv") ? decodeURIComponent(h.slice(comma + 1)) : "not a data: URL: " + h;
+		}
 		return JSON.stringify({PNG: png.status, PNGType: png.headers.get("content-type"), PNGSize: pb.byteLength,
 			SVG: svg.status, SVGType: svg.headers.get("content-type"), SVGHasTitle: st.includes("<svg") ? 1 : 0,
-			JSON: js.status, Means: j.data.answer.models.map((m) => m.test.mean), CSV: csv});
-	})()`, w))
+			JSON: js.status, Means: j.data.answer.models.map((m) => m.test.mean), CSV: csv, CSVStatus: csvStatus, CSVType: csvType});
+	})()`, w, w))
 	if err := json.Unmarshal([]byte(raw), &ex); err != nil {
 		t.Fatalf("exports: %v (%s)", err, raw)
 	}
@@ -167,6 +178,10 @@ func TestBrowserSharingEval(t *testing.T) {
 			t.Errorf("JSON %s mean %v, lab %v", m.Model, ex.Means[i], m.Test.Mean)
 		}
 	}
+	if ex.CSVStatus != 200 || !strings.HasPrefix(ex.CSVType, "text/csv") {
+		t.Errorf("CSV: status %d, type %q", ex.CSVStatus, ex.CSVType)
+	}
+	t.Logf("CSV from %s", ex.CSVType)
 	rows, err := csv.NewReader(strings.NewReader(ex.CSV)).ReadAll()
 	if err != nil {
 		t.Fatalf("CSV: %v\n%s", err, ex.CSV)

@@ -66,7 +66,7 @@ const strings = {
     chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval (models with close counts side by side); the dashed line is the Pareto front",
     xAxis: "parameters", yAxis: "test {measure}",
     csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
-    files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)" },
+    files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)", csv: "the table (CSV)" },
     exportNote: "The server draws the chart from the cached answer; if the answer is not cached any more, it computes it again first.",
     names: {
       cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", tied: "tied", untied: "untied",
@@ -124,7 +124,7 @@ const strings = {
     chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记（参数量相近的模型并排画出）；虚线是帕累托前沿",
     xAxis: "参数量", yAxis: "测试{measure}",
     csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
-    files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）" },
+    files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）", csv: "表格（CSV）" },
     exportNote: "服务器用缓存中的答案绘图；如果答案已不在缓存中，会先重新计算。",
     names: {
       cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", tied: "共享", untied: "不共享",
@@ -204,7 +204,7 @@ export default function mount(root, initial, { lang }) {
     experiment: "sharing-eval",
     prefix: "se",
     params: () => params,
-    exports: { png: S.png, svg: S.svg, json: S.json },
+    exports: { png: S.png, svg: S.svg, json: S.json, csv: S.csv },
     ready(spec) {
       const f = (name) => field(spec, name);
       const sel = (fl, text, label) => {
@@ -236,9 +236,12 @@ export default function mount(root, initial, { lang }) {
       settings.append(lab);
       inputs.seeds = i;
       settings.append(budget);
-      // The CSV is written here from the answer's numbers (run's exports
-      // are PNG, SVG and JSON); it sits with the server's downloads.
-      w.exports.append(" · ", csvLink, el("span", "widget-exports-note", " " + S.exportNote));
+      // The CSV is the server's export when it offers one; otherwise the
+      // page writes it from the answer's numbers, beside the server's
+      // downloads.
+      serverCSV = spec.exports.some((e) => e.format === "csv");
+      if (!serverCSV) w.exports.append(" · ", csvLink);
+      w.exports.append(el("span", "widget-exports-note", " " + S.exportNote));
     },
     exportDisabled: () => false,
     frame(m) {
@@ -265,6 +268,7 @@ export default function mount(root, initial, { lang }) {
     },
   });
   const inputs = {};
+  let serverCSV = false;
 
   root.append(w.status, settings, buttons, status, bar, tableWrap, fig, notes, w.exports, w.downloads, w.errorBox);
 
@@ -523,7 +527,7 @@ export default function mount(root, initial, { lang }) {
   // A data: URL (a few kB) rather than a blob: the link is the file itself.
   function makeCSV(ans) {
     csvLink.hidden = !ans;
-    if (!ans) return;
+    if (!ans || serverCSV) return;
     const opt = (has, v) => (has ? String(v) : "");
     // Shift-test columns (digit comparisons) come last, one per shift.
     const shifts = ans.shifts ?? [];
