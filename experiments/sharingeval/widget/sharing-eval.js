@@ -110,7 +110,7 @@ const strings = {
     table: "{n} 个种子的结果：均值 ± 标准差（下方是各个种子），以及均值的 95 % 区间",
     table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
     model: "模型", params: "参数量", memLine: "训练时 {b}", test: "测试{measure}", ci: "95 % 区间",
-    train: "训练{measure}", gap: "差距", time: "每个模型用时", shifted: "测试，数字平移 {px} 像素",
+    train: "训练{measure}", gap: "差距", time: "用时", shifted: "平移 {px} 像素后",
     measures: { accuracy: "准确率", perplexity: "困惑度" },
     gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
     front: "帕累托前沿", onFront: "在帕累托前沿上",
