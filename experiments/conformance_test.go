@@ -5,6 +5,7 @@ package experiments_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -306,6 +307,13 @@ func checkFormat(t *testing.T, format string, b []byte) {
 		}
 		if !bytes.Contains(b, []byte("<svg")) {
 			err = fmt.Errorf("no <svg> element")
+		}
+	case "csv":
+		// A header and at least one row, every row as wide as the header
+		// (encoding/csv refuses ragged rows).
+		var rows [][]string
+		if rows, err = csv.NewReader(bytes.NewReader(b)).ReadAll(); err == nil && len(rows) < 2 {
+			err = fmt.Errorf("%d rows: want a header and at least one row", len(rows))
 		}
 	default:
 		if !json.Valid(b) {

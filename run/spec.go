@@ -58,7 +58,7 @@ type Spec struct {
 // Export is one downloadable file of an experiment's state at a step:
 // /export/NAME.FORMAT?params&step=K&lang=L.
 type Export struct {
-	Format string // "png", "svg", "json" (the frame at full precision), "trace.json" (the step trace)
+	Format string // "png", "svg", "json" (the frame at full precision), "trace.json" (the step trace), "csv" (a table)
 	// Heavy marks an export whose replay to its step re-trains models (a
 	// second or more of CPU): it has slots of its own and a cache.
 	Heavy bool
@@ -86,6 +86,8 @@ func ContentType(format string) string {
 		return "image/png"
 	case "svg":
 		return "image/svg+xml"
+	case "csv":
+		return "text/csv; charset=utf-8"
 	}
 	return "application/json"
 }
@@ -126,7 +128,7 @@ func Register(s Spec) {
 		}
 	}
 	for _, e := range s.Exports {
-		if e.Write == nil || !slices.Contains([]string{"png", "svg", "json", "trace.json"}, e.Format) {
+		if e.Write == nil || !slices.Contains([]string{"png", "svg", "json", "trace.json", "csv"}, e.Format) {
 			panic(fmt.Sprintf("run: experiment %q: bad export %q", s.Name, e.Format))
 		}
 	}

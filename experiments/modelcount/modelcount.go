@@ -16,7 +16,6 @@ import (
 	"embed"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/paramshare/paramshare/engine/arch"
@@ -93,20 +92,14 @@ const defaultPreset = "bert-base"
 //go:embed widget
 var widget embed.FS
 
-// exports are the figure, the frame and — once run serves the format — the
-// table as CSV. run.Register accepts only the formats run knows (png,
-// svg, json, trace.json today); run.ContentType naming a CSV type is the
-// sign that it knows "csv" too.
+// exports are the figure, the frame and the table as CSV.
 func exports() []run.Export {
-	ex := []run.Export{
+	return []run.Export{
 		{Format: "png", Write: writeFigure("png")},
 		{Format: "svg", Write: writeFigure("svg")},
 		{Format: "json", Write: writeJSON},
+		{Format: "csv", Write: writeCSV},
 	}
-	if strings.HasPrefix(run.ContentType("csv"), "text/csv") {
-		ex = append(ex, run.Export{Format: "csv", Write: writeCSV})
-	}
-	return ex
 }
 
 func init() {

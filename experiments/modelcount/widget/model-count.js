@@ -224,14 +224,6 @@ export default function mount(root, initial, { lang }) {
       for (const k of SWITCHES) control(field(spec, k), switchBox);
       for (const k of SWITCHES) inputs[k].label.hidden = true; // until a frame says which apply
       controls.append(top, switchBox);
-      // The table as CSV: the server's export once run serves the format
-      // (modelcount registers it then); until then the same file, made
-      // here from the frame's rows — the server's numbers, not recomputed.
-      if (!spec.exports.some((e) => e.format === "csv")) {
-        csvLink = el("a", "", S.csv);
-        csvLink.dataset.testid = "export-csv";
-        w.exports.append(" · ", csvLink);
-      }
     },
     frame(m) {
       if (!m.static) return;
@@ -251,27 +243,6 @@ export default function mount(root, initial, { lang }) {
   const parts = [totalsBox, saves, delta, flipsBox, about, chartFig, tableFig];
   for (const p of parts) p.hidden = true;
   root.append(w.status, controls, waiting, ...parts, w.exports, w.errorBox, voice.el);
-
-  // ---- The table as CSV (until the server serves it) ----
-  let csvLink = null;
-  let csvURL = "";
-  const CSV_HEAD = {
-    en: ["layer", "type", "params", "uses", "unshared", "shared_with"],
-    zh: ["层", "类型", "参数", "使用次数", "不共享时的参数", "共享自"],
-  };
-  // The same columns as modelcount's writeCSV: one line per layer, then the totals.
-  function drawCSV() {
-    if (!csvLink) return;
-    const q = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-    const lines = [CSV_HEAD[L] ?? CSV_HEAD.en];
-    for (const r of frame.rows) lines.push([r.layer, r.type, r.params, r.uses, r.unshared, r.shared_with ?? ""]);
-    lines.push([L === "zh" ? "合计" : "total", "", frame.total.params, frame.total.uses, frame.total.unshared, ""]);
-    if (csvURL) URL.revokeObjectURL(csvURL);
-    csvURL = URL.createObjectURL(new Blob([lines.map((l) => l.map(q).join(",")).join("\n") + "\n"], { type: "text/csv;charset=utf-8" }));
-    csvLink.href = csvURL;
-    const p = frame.params;
-    csvLink.download = `model-count-${p.preset}.csv`;
-  }
 
   function setParams(change) {
     params = { ...params, ...change };
@@ -534,7 +505,6 @@ export default function mount(root, initial, { lang }) {
     drawTotals();
     drawChart();
     drawTable();
-    drawCSV();
     flipsBox.hidden = !(frame.flips ?? []).length;
     root.dataset.preset = frame.params.preset;
     root.dataset.params = String(frame.total.params);

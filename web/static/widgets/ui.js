@@ -66,7 +66,7 @@ const shared = {
     noExperiment: "This server does not run the experiment \"{name}\".",
     working: "Computing: step {k} → {target}",
     workingNote: "Pause or Reset stops it.",
-    files: { png: "the PNG", svg: "the SVG", json: "the JSON data", "trace.json": "the step trace" },
+    files: { png: "the PNG", svg: "the SVG", json: "the JSON data", "trace.json": "the step trace", csv: "the CSV table" },
     digit: "Digit", prevDigit: "Previous digit", nextDigit: "Next digit",
     preparing: "Preparing {name}… {s} s",
     preparingSlow: "Preparing {name}… {s} s — the server is re-computing this step; it can take a minute.",
@@ -90,7 +90,7 @@ const shared = {
     noExperiment: "此服务器不运行实验“{name}”。",
     working: "正在计算：第 {k} 步 → 第 {target} 步",
     workingNote: "按“暂停”或“重置”可中止。",
-    files: { png: "PNG 图", svg: "SVG 图", json: "JSON 数据", "trace.json": "单步追踪" },
+    files: { png: "PNG 图", svg: "SVG 图", json: "JSON 数据", "trace.json": "单步追踪", csv: "CSV 表格" },
     digit: "数字", prevDigit: "上一个数字", nextDigit: "下一个数字",
     preparing: "正在生成{name}…… {s} 秒",
     preparingSlow: "正在生成{name}…… {s} 秒——服务器正在重新计算这一步，可能需要一分钟。",
@@ -671,7 +671,7 @@ function exportName(experiment, format, fields, params, step) {
 }
 
 // Test ids of the export links by format (the browser tests find them so).
-const exportTestIDs = { png: "download-png", svg: "download-svg", json: "export-json", "trace.json": "export-trace" };
+const exportTestIDs = { png: "download-png", svg: "download-svg", json: "export-json", "trace.json": "export-trace", csv: "export-csv" };
 
 // ---- Fields from the server's specs -----------------------------------------
 
