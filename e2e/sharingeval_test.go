@@ -145,22 +145,12 @@ func TestBrowserSharingEval(t *testing.T) {
 		const st = await svg.text();
 		const js = await fetch(q("export-json"));
 		const j = await js.json();
-		// The server's CSV export when it has one, else the page's data: URL.
-		const server = document.querySelector(%q + ' [data-testid="export-csv"]');
-		let csv, csvStatus = 200, csvType = "text/csv (data: URL)";
-		if (server) {
-			const r = await fetch(server.href);
-			csv = await r.text();
-			csvStatus = r.status;
-			csvType = r.headers.get("content-type");
-		} else {
-			const h = q("download-csv"), comma = h.indexOf(",");
-			csv = h.startsWith("data:text/csv") ? decodeURIComponent(h.slice(comma + 1)) : "not a data: URL: " + h;
-		}
+		const c = await fetch(q("export-csv"));
+		const csv = await c.text(), csvStatus = c.status, csvType = c.headers.get("content-type");
 		return JSON.stringify({PNG: png.status, PNGType: png.headers.get("content-type"), PNGSize: pb.byteLength,
 			SVG: svg.status, SVGType: svg.headers.get("content-type"), SVGHasTitle: st.includes("<svg") ? 1 : 0,
 			JSON: js.status, Means: j.data.answer.models.map((m) => m.test.mean), CSV: csv, CSVStatus: csvStatus, CSVType: csvType});
-	})()`, w, w))
+	})()`, w))
 	if err := json.Unmarshal([]byte(raw), &ex); err != nil {
 		t.Fatalf("exports: %v (%s)", err, raw)
 	}
@@ -181,7 +171,6 @@ func TestBrowserSharingEval(t *testing.T) {
 	if ex.CSVStatus != 200 || !strings.HasPrefix(ex.CSVType, "text/csv") {
 		t.Errorf("CSV: status %d, type %q", ex.CSVStatus, ex.CSVType)
 	}
-	t.Logf("CSV from %s", ex.CSVType)
 	rows, err := csv.NewReader(strings.NewReader(ex.CSV)).ReadAll()
 	if err != nil {
 		t.Fatalf("CSV: %v\n%s", err, ex.CSV)

@@ -62,6 +62,7 @@ func init() {
 			{Format: "png", Heavy: true, Write: writeFigure("png")},
 			{Format: "svg", Heavy: true, Write: writeFigure("svg")},
 			{Format: "json", Heavy: true, Write: writeJSON},
+			{Format: "csv", Heavy: true, Write: writeCSV},
 		},
 		// Measured by TestPieceBudget (process CPU, since a piece's work
 		// runs on the flight's goroutine while the caller waits holding

@@ -3,8 +3,7 @@
 // server trains every model from every seed in the background, shows its
 // progress, and answers with a table and a parameters-against-accuracy
 // chart. Every number comes from the server (lab.Eval, this package's
-// README); this module only draws and formats, and writes the CSV from the
-// numbers the frame carries.
+// README); this module only draws and formats.
 
 import { axes, marker, sup, swatch } from "/static/widgets/charts.js";
 import { el, fill, begin, liveWidget, field, selectField, fieldInput } from "/static/widgets/ui.js";
@@ -197,9 +196,6 @@ export default function mount(root, initial, { lang }) {
   notes.dataset.testid = "notes";
   notes.hidden = true;
 
-  const csvLink = el("a", "", S.csv);
-  csvLink.dataset.testid = "download-csv";
-
   const w = liveWidget(root, kit, {
     experiment: "sharing-eval",
     prefix: "se",
@@ -236,11 +232,6 @@ export default function mount(root, initial, { lang }) {
       settings.append(lab);
       inputs.seeds = i;
       settings.append(budget);
-      // The CSV is the server's export when it offers one; otherwise the
-      // page writes it from the answer's numbers, beside the server's
-      // downloads.
-      serverCSV = spec.exports.some((e) => e.format === "csv");
-      if (!serverCSV) w.exports.append(" · ", csvLink);
       w.exports.append(el("span", "widget-exports-note", " " + S.exportNote));
     },
     exportDisabled: () => false,
@@ -268,7 +259,6 @@ export default function mount(root, initial, { lang }) {
     },
   });
   const inputs = {};
-  let serverCSV = false;
 
   root.append(w.status, settings, buttons, status, bar, tableWrap, fig, notes, w.exports, w.downloads, w.errorBox);
 
@@ -346,7 +336,6 @@ export default function mount(root, initial, { lang }) {
       drawChart(ans);
       drawNotes(ans);
     }
-    makeCSV(ans);
   }
 
   // ---- The table ----
@@ -521,30 +510,5 @@ export default function mount(root, initial, { lang }) {
     const li = el("li");
     li.append(swatch(FRONT, "se-swatch"), el("span", "", S.front));
     legendList.append(li);
-  }
-
-  // ---- CSV: one row per model per seed, then one per model (the summary) ----
-  // A data: URL (a few kB) rather than a blob: the link is the file itself.
-  function makeCSV(ans) {
-    csvLink.hidden = !ans;
-    if (!ans || serverCSV) return;
-    const opt = (has, v) => (has ? String(v) : "");
-    // Shift-test columns (digit comparisons) come last, one per shift.
-    const shifts = ans.shifts ?? [];
-    const rows = [["kind,model,seed,params,memory_bytes,test,train,gap,seconds,diverged,test_sd,test_lo95,test_hi95,pareto", ...shifts.map((p) => `test_shifted_${p}px`)].join(",")];
-    for (const m of ans.models) {
-      for (const r of m.runs) {
-        rows.push(["run", m.model, r.seed, m.params, m.memory, r.test, opt(ans.hasTrain, r.train), opt(ans.hasTrain, r.gap), opt(ans.hasTime, r.seconds), r.diverged, "", "", "", "",
-          ...shifts.map((_, k) => r.shifted[k])].join(","));
-      }
-    }
-    for (const m of ans.models) {
-      rows.push(["mean", m.model, "", m.params, m.memory, m.test.mean, opt(ans.hasTrain, m.train.mean), opt(ans.hasTrain, m.gap.mean),
-        opt(ans.hasTime, m.seconds.mean), "", m.test.sd, opt(m.test.hasCI, m.test.lo), opt(m.test.hasCI, m.test.hi), m.pareto,
-        ...shifts.map((_, k) => m.shifted[k].mean)].join(","));
-    }
-    csvLink.href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.join("\n") + "\n");
-    const c = ans.config;
-    csvLink.download = `sharing-eval-${c.comparison}-${c.size}-${c.seeds}seeds.csv`;
   }
 }
