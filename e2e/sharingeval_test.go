@@ -55,6 +55,7 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Ab
 // deterministic; only the times differ); the PNG, SVG and JSON exports
 // (status, content type, the JSON's numbers) and the CSV the page writes;
 // a second tab asking the same question gets it from the cache at once;
+// Cancel stops a long question; a second question (the twins, one seed);
 // the Chinese page; screenshots at desktop and phone width.
 func TestBrowserSharingEval(t *testing.T) {
 	url, ctx := browserSession(t, 240*time.Second)
@@ -221,11 +222,32 @@ func TestBrowserSharingEval(t *testing.T) {
 		t.Errorf("cached cnn test %v, lab %v", got, want.res.Model("cnn").Test.Mean)
 	}
 
+	// Cancel: a long question (the large budget, 10 seeds: minutes) stops
+	// when asked, and nobody computes it any more (no flight in the frame).
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
+		const set = (id, v) => { const s = document.querySelector(%q + ' [data-testid="' + id + '"]'); s.value = v; s.dispatchEvent(new Event("change", {bubbles: true})); };
+		set("set-size", "large");
+		set("set-seeds", "10");
+		return true;
+	})()`, w))
+	do(t, tab, "a long question", stepIs(w, 0, 5*time.Second),
+		pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("5,000 training digits")`, 5*time.Second),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)),
+		pollJS(`!document.querySelector('`+w+` [data-testid="progress"]').hidden`, 30*time.Second),
+		chromedp.Click(chromedp.CSS(w+` [data-testid="cancel"]`)),
+		stateIs(w, "paused", 5*time.Second),
+		pollJS(`document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+` [data-testid="cancel"]').hidden`, 5*time.Second))
+	if s := textOf(t, tab, w+` [data-testid="status"]`); !strings.HasPrefix(s, "Press") {
+		t.Errorf("status after Cancel: %q", s)
+	}
+
 	// Another question: the twins with one seed — no train measure, no
 	// separate times, no interval — and the page says so.
 	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
 		const set = (id, v) => { const s = document.querySelector(%q + ' [data-testid="' + id + '"]'); s.value = v; s.dispatchEvent(new Event("change", {bubbles: true})); };
 		set("set-comparison", "twins-towers");
+		set("set-size", "small");
 		return true;
 	})()`, w))
 	do(t, tab, "twins question", stepIs(w, 0, 5*time.Second),
