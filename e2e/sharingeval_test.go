@@ -53,7 +53,8 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Ab
 // Chromium: the progress bar while it trains, then every number of the
 // table against lab.Eval run here with the same config (training is
 // deterministic; only the times differ); the PNG, SVG and JSON exports
-// (status, content type, the JSON's numbers) and the CSV the page writes;
+// (status, content type, the JSON's numbers) and the CSV (status, type,
+// its rows against lab's);
 // a second tab asking the same question gets it from the cache at once;
 // Cancel stops a long question; a second question (the twins, one seed);
 // the Chinese page; screenshots at desktop and phone width.
