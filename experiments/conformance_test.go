@@ -5,9 +5,9 @@ package experiments_test
 
 import (
 	"bytes"
-	"encoding/csv"
 	"context"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
