@@ -15,13 +15,16 @@ import (
 	"github.com/paramshare/paramshare/run"
 )
 
-// scriptTest is one "# test: EXPERIMENT EXPORT STEP [PARAMS]" line of a
-// script: the export of the experiment's run (the lesson's defaults, or
-// PARAMS over them) at STEP, which the script must accept.
+// scriptTest is one "# test: EXPERIMENT EXPORT[+EXPORT…] STEP [PARAMS]"
+// line of a script: the exports of the experiment's run (the lesson's
+// defaults, or PARAMS over them) at STEP, given to the script in that
+// order (e.g. trace.json+json: the step trace, then the frame whose
+// per-use numbers the page shows), which it must accept.
 type scriptTest struct {
-	experiment, export string
-	step               int
-	params             json.RawMessage
+	experiment string
+	exports    []string
+	step       int
+	params     json.RawMessage
 }
 
 // scriptTests reads a script's test lines.
@@ -41,13 +44,13 @@ func scriptTests(t *testing.T, file string) []scriptTest {
 		}
 		fields := strings.SplitN(rest, " ", 4)
 		if len(fields) < 3 {
-			t.Fatalf("%s: test line %q: want EXPERIMENT EXPORT STEP [PARAMS]", file, rest)
+			t.Fatalf("%s: test line %q: want EXPERIMENT EXPORT[+EXPORT…] STEP [PARAMS]", file, rest)
 		}
 		step, err := strconv.Atoi(fields[2])
 		if err != nil {
 			t.Fatalf("%s: test line %q: %v", file, rest, err)
 		}
-		st := scriptTest{experiment: fields[0], export: fields[1], step: step}
+		st := scriptTest{experiment: fields[0], exports: strings.Split(fields[1], "+"), step: step}
 		if len(fields) == 4 {
 			st.params = json.RawMessage(fields[3])
 		}
@@ -89,10 +92,10 @@ func TestScripts(t *testing.T) {
 				t.Skip("skipped with -short: starting PyTorch takes seconds")
 			}
 			for _, st := range tests {
-				file := exportFile(t, st)
-				out, err := exec.Command(py, script, file).CombinedOutput()
+				files := exportFiles(t, st)
+				out, err := exec.Command(py, append([]string{script}, files...)...).CombinedOutput()
 				if err != nil {
-					t.Fatalf("python3 %s on %s's %s at step %d: %v\n%s", script, st.experiment, st.export, st.step, err, out)
+					t.Fatalf("python3 %s on %s's %s at step %d: %v\n%s", script, st.experiment, strings.Join(st.exports, " and "), st.step, err, out)
 				}
 				t.Logf("%s at step %d: %s", st.experiment, st.step, strings.TrimSpace(string(out)))
 			}
@@ -100,16 +103,13 @@ func TestScripts(t *testing.T) {
 	}
 }
 
-// exportFile writes st's export to a temporary file and returns its path.
-func exportFile(t *testing.T, st scriptTest) string {
+// exportFiles writes st's exports to temporary files and returns their
+// paths, in st's order.
+func exportFiles(t *testing.T, st scriptTest) []string {
 	t.Helper()
 	s, ok := run.Lookup(st.experiment)
 	if !ok {
 		t.Fatalf("no experiment %q", st.experiment)
-	}
-	e, ok := s.Export(st.export)
-	if !ok {
-		t.Fatalf("%s has no %s export", st.experiment, st.export)
 	}
 	v := run.Defaults(s.Fields)
 	if st.params != nil {
@@ -122,14 +122,24 @@ func exportFile(t *testing.T, st scriptTest) string {
 	if err != nil {
 		t.Fatalf("%s: replay to step %d: %v", st.experiment, st.step, err)
 	}
-	path := filepath.Join(t.TempDir(), st.experiment+"."+st.export)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	var paths []string
+	for _, format := range st.exports {
+		e, ok := s.Export(format)
+		if !ok {
+			t.Fatalf("%s has no %s export", st.experiment, format)
+		}
+		path := filepath.Join(t.TempDir(), st.experiment+"."+format)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Write(f, exp, "en"); err != nil {
+			t.Fatalf("%s %s: %v", st.experiment, format, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
 	}
-	defer f.Close()
-	if err := e.Write(f, exp, "en"); err != nil {
-		t.Fatalf("%s %s: %v", st.experiment, st.export, err)
-	}
-	return path
+	return paths
 }
