@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/paramshare/paramshare/internal/pytorch"
 )
 
 func TestGlobalAvgPoolGrads(t *testing.T) {
@@ -168,17 +170,6 @@ func TestGlobalPoolTrace(t *testing.T) {
 	}
 }
 
-// torchPython returns a python3 that can import torch, or "" (as
-// cmd/trace's tests find it).
-func torchPython() string {
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
-		if exec.Command(py, "-c", "import torch").Run() == nil {
-			return py
-		}
-	}
-	return ""
-}
-
 // TestGlobalUnsharedTracesMatchPyTorch rebuilds the traces of the models
 // with the project's global_avg_pool2d and unshared_rnn layers in PyTorch
 // with scripts/check_trace_torch.py (cmd/trace's model list does not hold
@@ -188,7 +179,7 @@ func TestGlobalUnsharedTracesMatchPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starting PyTorch takes seconds")
 	}
-	py := torchPython()
+	py := pytorch.Python()
 	if py == "" {
 		t.Skip("no python3 with torch: install python3-torch to check traces against PyTorch")
 	}

@@ -189,7 +189,6 @@ func serverError(log *slog.Logger) http.Handler {
 	})
 }
 
-// handleHealthz answers load balancers and scripts that the server is up.
 // handleCode serves a file a lesson shows in its "In code" section (a
 // PyTorch script or a Go file of lessons/code) as plain text, so that the
 // page's download link and a browser's view of it both work.
@@ -206,6 +205,7 @@ func handleCode(set *lessons.Set, notFound http.Handler) http.Handler {
 	})
 }
 
+// handleHealthz answers load balancers and scripts that the server is up.
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

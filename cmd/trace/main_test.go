@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/internal/pytorch"
 )
 
 func trace(t *testing.T, args ...string) []byte {
@@ -122,17 +123,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// torchPython returns a python3 that can import torch, or "" if there is
-// none.
-func torchPython() string {
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
-		if exec.Command(py, "-c", "import torch").Run() == nil {
-			return py
-		}
-	}
-	return ""
-}
-
 // TestTracesMatchPyTorch rebuilds every model's trace in PyTorch with
 // scripts/check_trace_torch.py and requires the loss and every gradient to
 // agree within a relative 1e-9 (float64 both sides). It needs python3 with
@@ -141,7 +131,7 @@ func TestTracesMatchPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starting PyTorch takes seconds")
 	}
-	py := torchPython()
+	py := pytorch.Python()
 	if py == "" {
 		t.Skip("no python3 with torch: install python3-torch to check traces against PyTorch")
 	}

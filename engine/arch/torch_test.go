@@ -5,17 +5,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-)
 
-// torchPython returns a python3 that can import torch, or "" if none.
-func torchPython() string {
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
-		if exec.Command(py, "-c", "import torch").Run() == nil {
-			return py
-		}
-	}
-	return ""
-}
+	"github.com/paramshare/paramshare/internal/pytorch"
+)
 
 // TestCountsMatchPyTorch counts every preset variant a second time in
 // PyTorch (testdata/count_torch.py: the models written as torchvision and
@@ -27,7 +19,7 @@ func TestCountsMatchPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starting PyTorch takes seconds")
 	}
-	py := torchPython()
+	py := pytorch.Python()
 	if py == "" {
 		t.Skip("no python3 with torch: install torch to count the presets again in PyTorch")
 	}

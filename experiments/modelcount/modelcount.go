@@ -61,8 +61,8 @@ func fields() []run.Field {
 			Zh: "ALBERT 的跨层共享：全部、只共享注意力、只共享前馈层或不共享（仅 ALBERT）",
 		}},
 		{Name: fieldTie, Kind: run.Bool, Default: true, Desc: run.Text{
-			En: "the output layer uses the input embedding's matrix (BERT, ALBERT, GPT-2)",
-			Zh: "输出层使用输入嵌入的矩阵（BERT、ALBERT、GPT-2）",
+			En: "the output layer uses the input embedding's matrix (GPT-2; the BERT and ALBERT presets have no output layer over the vocabulary)",
+			Zh: "输出层使用输入嵌入的矩阵（GPT-2；BERT 和 ALBERT 预设没有面向词表的输出层）",
 		}},
 		{Name: fieldPooler, Kind: run.Bool, Default: true, Desc: run.Text{
 			En: "count the pooler, the dense layer on [CLS] (BERT, ALBERT)",

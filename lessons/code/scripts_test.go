@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	_ "github.com/paramshare/paramshare/experiments/all"
+	"github.com/paramshare/paramshare/internal/pytorch"
 	"github.com/paramshare/paramshare/run"
 )
 
@@ -62,16 +63,6 @@ func scriptTests(t *testing.T, file string) []scriptTest {
 	return out
 }
 
-// torchPython returns a python3 that can import torch, or "".
-func torchPython() string {
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
-		if exec.Command(py, "-c", "import torch").Run() == nil {
-			return py
-		}
-	}
-	return ""
-}
-
 // TestScripts runs every lesson script on the file the page offers for
 // download (the export its test lines name, made by the experiment exactly
 // as /export makes it) and requires it to exit 0: the script's own check
@@ -81,7 +72,7 @@ func TestScripts(t *testing.T) {
 	if err != nil || len(scripts) == 0 {
 		t.Fatalf("no scripts (%v)", err)
 	}
-	py := torchPython()
+	py := pytorch.Python()
 	for _, script := range scripts {
 		tests := scriptTests(t, script) // read even without torch: a script without a test line fails
 		t.Run(strings.TrimSuffix(script, ".py"), func(t *testing.T) {
