@@ -26,7 +26,7 @@ import (
 
 // Comparison names.
 const (
-	EvalCNN    = "cnn-lc-mlp"   // CompareCNN: cnn, lc, mlp
+	EvalCNN    = "cnn-lc-mlp"   // CompareCNN: cnn, lc, mlp, mlp-wide
 	EvalGAP    = "global-pool"  // CompareCNN: cnn, cnn-gap, cnn-gap-wide at GAPLR
 	EvalRNN    = "rnn-unshared" // RNNVsUnshared: rnn, unshared
 	EvalTied   = "tied-untied"  // TiedVsUntied
@@ -88,11 +88,13 @@ type EvalBudget struct {
 	Eval int `json:"eval"`
 }
 
-// cnnConfig is the CompareCNN budget of size: Adam 3e-3, batch 32,
-// accuracies on the first 500 test digits (and as many training digits),
-// shift test 0, 2 and 4 pixels.
+// cnnConfig is the CompareCNN budget of size: the cnn, the lc, the mlp and
+// the wide mlp (ModelMLPWide, the lc's parameter count without locality),
+// Adam 3e-3, batch 32, accuracies on the first 500 test digits (and as
+// many training digits), shift test 0, 2 and 4 pixels.
 func cnnConfig(size string, seeds int) CompareConfig {
 	c := DefaultCompareConfig()
+	c.Models = append(Models(), ModelMLPWide)
 	c.Seeds, c.Eval, c.Shifts = seeds, 500, []int{0, 2, 4}
 	switch size {
 	case EvalSmall:
@@ -248,6 +250,12 @@ type EvalModel struct {
 	Gap     EvalStat   `json:"gap"`
 	Seconds EvalStat   `json:"seconds"`
 	Shifted []EvalStat `json:"shifted,omitempty"` // per EvalResult.Shifts
+	// Diff is the paired difference to the reference model
+	// (EvalResult.Ref): per seed, this model's test measure minus the
+	// reference's on the same seed (the same initial-weight draw and data
+	// order), summarised over seeds. Its interval is the paired t
+	// interval, mean ± t·sd_d/√n. Zero for the reference itself.
+	Diff EvalStat `json:"diff"`
 	// Pareto is true when no other model has at most as many parameters
 	// and a mean test measure at least as good, one of the two strictly.
 	Pareto bool `json:"pareto"`
@@ -267,13 +275,16 @@ type EvalResult struct {
 	Measure      string `json:"measure"`
 	HigherBetter bool   `json:"higherBetter"`
 	// HasTrain is true when the comparison measures the training set too
-	// (then Train and Gap are set); HasTime when it times each model on
-	// its own (models trained in lockstep share their time).
+	// (then Train and Gap are set); HasTime when it times each model (its
+	// own steps and measurements, not the waits between them).
 	HasTrain bool `json:"hasTrain"`
 	HasTime  bool `json:"hasTime"`
 	// Shifts are the pixels the test digits were moved right for the
 	// shift test (Shifted), when the comparison runs one.
-	Shifts  []int       `json:"shifts,omitempty"`
+	Shifts []int `json:"shifts,omitempty"`
+	// Ref is the model the paired differences (EvalModel.Diff) are taken
+	// against: the comparison's first, the one that shares.
+	Ref     string      `json:"ref"`
 	Models  []EvalModel `json:"models"`
 	Seconds float64     `json:"seconds"` // the whole comparison, wall time
 }
@@ -337,11 +348,11 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 		if err != nil {
 			return nil, err
 		}
-		res.Measure, res.HigherBetter, res.HasTrain = "perplexity", false, true
+		res.Measure, res.HigherBetter, res.HasTrain, res.HasTime = "perplexity", false, true, true
 		for _, m := range r.Models {
 			var runs []EvalRun
 			for _, x := range m.Runs {
-				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.ValidPPL, Train: x.TrainPPL, Gap: x.Gap, Diverged: x.Diverged})
+				runs = append(runs, EvalRun{Model: m.Model, Seed: x.Seed, Test: x.ValidPPL, Train: x.TrainPPL, Gap: x.Gap, Seconds: x.Seconds, Diverged: x.Diverged})
 			}
 			add(m.Model, m.Params, runs)
 		}
@@ -360,14 +371,17 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 			add(m.Share, m.Params, runs)
 		}
 	case EvalTwins:
-		r, err := SiameseVsTowers(ctx, twinsConfig(c.Size, c.Seeds), progress)
+		// Without the branch recorder: the twins' time is their training's.
+		r, err := siameseVsTowers(ctx, twinsConfig(c.Size, c.Seeds), progress, false)
 		if err != nil {
 			return nil, err
 		}
+		res.HasTrain, res.HasTime = true, true
 		for _, row := range r.Rows {
 			var runs []EvalRun
 			for i, acc := range row.Runs["accuracy"] {
-				runs = append(runs, EvalRun{Model: row.Model, Seed: uint64(i + 1), Test: acc})
+				tr := row.Runs["train-accuracy"][i]
+				runs = append(runs, EvalRun{Model: row.Model, Seed: uint64(i + 1), Test: acc, Train: tr, Gap: tr - acc, Seconds: row.Runs["seconds"][i]})
 			}
 			add(row.Model, row.Params, runs)
 		}
@@ -378,6 +392,7 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 	for i := range res.Models {
 		res.Models[i].summarise()
 	}
+	res.pair()
 	res.markPareto()
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -398,6 +413,25 @@ func (m *EvalModel) summarise() {
 	m.Shifted = nil
 	for k := range m.Runs[0].Shifted {
 		m.Shifted = append(m.Shifted, col(func(r EvalRun) float64 { return r.Shifted[k] }))
+	}
+}
+
+// pair sets Ref to the first model and each model's Diff: the per-seed
+// differences of its test measure to the first model's. Runs of one seed
+// share the data order and the draw of initial weights, so much of what
+// moves both with the seed cancels in the difference: its interval is
+// narrower than the two means' intervals suggest when the models move
+// together.
+func (r *EvalResult) pair() {
+	ref := &r.Models[0]
+	r.Ref = ref.Model
+	for i := range r.Models {
+		m := &r.Models[i]
+		d := make([]float64, len(m.Runs))
+		for k := range m.Runs {
+			d[k] = m.Runs[k].Test - ref.Runs[k].Test
+		}
+		m.Diff = NewEvalStat(d)
 	}
 }
 
@@ -456,8 +490,8 @@ func EvalParams(comparison string) ([]int, error) {
 	var out []int
 	switch comparison {
 	case EvalCNN:
-		for _, m := range Models() {
-			mod, err := engine.BuildModel(m, 1)
+		for _, m := range cnnConfig(EvalSmall, 1).Models {
+			mod, err := buildDigitModel(m, 1)
 			if err != nil {
 				return nil, err
 			}

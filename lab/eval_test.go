@@ -64,7 +64,7 @@ func TestEvalConfigValidate(t *testing.T) {
 // the lessons quote them (lessons 4, 15, 17 and lab's tests).
 func TestEvalParams(t *testing.T) {
 	for c, want := range map[string][]int{
-		lab.EvalCNN:   {9098, 299498, 9550},
+		lab.EvalCNN:   {9098, 299498, 9550, 299725},
 		lab.EvalGAP:   {9098, 1418, 10090},
 		lab.EvalRNN:   {1608, 15048},
 		lab.EvalTwins: {6624, 13248},

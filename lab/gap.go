@@ -22,13 +22,21 @@ const (
 	// parameters, about the cnn's 9,098, so that the comparison is at the
 	// same parameter budget.
 	ModelCNNGAPWide = "cnn-gap-wide"
+	// ModelMLPWide is the mlp with 377 hidden units in place of 12:
+	// 299,725 parameters, about the lc's 299,498, so that lc against
+	// mlp-wide compares locality at the same parameter budget (lc against
+	// the mlp mixes locality with 31 times the parameters).
+	ModelMLPWide = "mlp-wide"
 )
+
+// MLPWideHidden is ModelMLPWide's hidden width.
+const MLPWideHidden = 377
 
 // ControlModels lists the digit classifiers a TrainConfig (and so a
 // CompareConfig) may name besides Models(): controls for the lesson on
 // judging sharing. They are not in Models(), so the CNN lessons' defaults
 // and pages do not change.
-func ControlModels() []string { return []string{ModelCNNGAP, ModelCNNGAPWide} }
+func ControlModels() []string { return []string{ModelCNNGAP, ModelCNNGAPWide, ModelMLPWide} }
 
 // trainableModels is every name TrainConfig.Validate accepts.
 func trainableModels() []string { return append(Models(), ControlModels()...) }
@@ -38,6 +46,10 @@ func trainableModels() []string { return append(Models(), ControlModels()...) }
 func buildDigitModel(name string, seed uint64) (*engine.Model, error) {
 	cfg := engine.DefaultCNNConfig()
 	switch name {
+	case ModelMLPWide:
+		mc := engine.DefaultMLPConfig()
+		mc.Hidden = MLPWideHidden
+		return engine.NewMLP(name, mc, seed)
 	case ModelCNNGAPWide:
 		cfg.Channels1, cfg.Channels2 = 16, 64
 		fallthrough

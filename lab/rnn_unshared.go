@@ -230,7 +230,9 @@ func RNNVsUnshared(ctx context.Context, cfg UnsharedConfig, progress func(Progre
 
 // unsharedRun trains one model from one seed and measures it.
 func unsharedRun(ctx context.Context, cfg UnsharedConfig, model string, seed uint64, report func(step int, phase string)) (RunResult, engine.Count, error) {
-	start := time.Now()
+	// spent is the time in the steps and the measurements, not in report
+	// (whose caller may pause the run): RunResult.Seconds.
+	var spent time.Duration
 	m, err := NewUnsharedTaskModel(cfg, model, seed)
 	if err != nil {
 		return RunResult{}, engine.Count{}, err
@@ -266,6 +268,7 @@ func unsharedRun(ctx context.Context, cfg UnsharedConfig, model string, seed uin
 			copy(y.Data[b*yw:(b+1)*yw], trainY.Data[k*yw:(k+1)*yw])
 		}
 		next += cfg.Batch
+		t0 := time.Now()
 		m.ZeroGrad()
 		loss := m.Loss.Forward(m.Forward(x, nil), y)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -284,6 +287,7 @@ func unsharedRun(ctx context.Context, cfg UnsharedConfig, model string, seed uin
 			break
 		}
 		opt.Step(m.Params())
+		spent += time.Since(t0)
 		rr.Steps++
 		if i%perEpoch == 0 {
 			epochLoss = 0
@@ -296,6 +300,7 @@ func unsharedRun(ctx context.Context, cfg UnsharedConfig, model string, seed uin
 	if err := ctx.Err(); err != nil {
 		return RunResult{}, engine.Count{}, err
 	}
+	t0 := time.Now()
 	n := cfg.TrainSize
 	if cfg.Eval > 0 {
 		n = min(n, cfg.Eval)
@@ -308,7 +313,7 @@ func unsharedRun(ctx context.Context, cfg UnsharedConfig, model string, seed uin
 	testX, testY := sc.evalSet(testN)
 	rr.TestAcc = scoreOn(m, sc, testX, testY, testN, cfg.Batch)
 	rr.Gap = rr.TrainAcc - rr.TestAcc
-	rr.Seconds = time.Since(start).Seconds()
+	rr.Seconds = (spent + time.Since(t0)).Seconds()
 	return rr, m.Count(), nil
 }
 

@@ -223,6 +223,10 @@ type TiedRace struct {
 	// noLedger makes Step train the tied model without the ledger's tap
 	// (SetLedger): the engine then skips the per-use bookkeeping.
 	noLedger bool
+	// spent is each model's time in Step (its forward, backward and
+	// update) and Perplexity since the last Reset: the models train in
+	// lockstep, so a wall clock around Step would time both together.
+	spent [2]time.Duration
 	// diverged is set by the first step whose loss or gradient is not
 	// finite; every later Step returns it.
 	diverged error
@@ -250,7 +254,7 @@ func (r *TiedRace) Reset() error {
 		r.opts[i] = engine.NewAdam(r.cfg.LR, 0.9, 0.999, 1e-8)
 	}
 	r.rng = rand.New(rand.NewPCG(r.cfg.Seed, tiedStream))
-	r.steps, r.diverged = 0, nil
+	r.steps, r.diverged, r.spent = 0, nil, [2]time.Duration{}
 	w := r.models[0].Embed.Weight
 	r.ledger = &Ledger{InSide: engine.NewTensor(w.Grad.Shape...), OutSide: engine.NewTensor(w.Grad.Shape...), DW: engine.NewTensor(w.Grad.Shape...),
 		embedName: "embed", outName: "out", param: w}
@@ -315,6 +319,7 @@ func (r *TiedRace) Step() ([2]float64, error) {
 	x, y := data.WordBatch(r.rng, r.corpus.Train, r.cfg.Batch, TiedT)
 	r.steps++
 	var err error
+	t0 := time.Now()
 	if r.noLedger {
 		losses[0], err = r.models[0].Model.ComputeGrad(x, y, nil)
 	} else {
@@ -325,15 +330,20 @@ func (r *TiedRace) Step() ([2]float64, error) {
 		r.diverged = fmt.Errorf("lab: tied at step %d: %w", r.steps, err)
 		return losses, r.diverged
 	}
+	t1 := time.Now()
 	l, err := r.models[1].Model.ComputeGrad(x, y, nil)
 	losses[1] = l
 	if err != nil {
 		r.diverged = fmt.Errorf("lab: untied at step %d: %w", r.steps, err)
 		return losses, r.diverged
 	}
-	for i, m := range r.models {
-		r.opts[i].Step(m.Model.Params())
-	}
+	t2 := time.Now()
+	r.spent[1] += t2.Sub(t1)
+	r.opts[0].Step(r.models[0].Model.Params())
+	t3 := time.Now()
+	r.opts[1].Step(r.models[1].Model.Params())
+	r.spent[0] += t1.Sub(t0) + t3.Sub(t2)
+	r.spent[1] += time.Since(t3)
 	return losses, nil
 }
 
@@ -344,10 +354,17 @@ func (r *TiedRace) Perplexity(text []int, n int) [2]float64 {
 	x, y := data.WordWindows(text, n, TiedT)
 	var out [2]float64
 	for i, m := range r.models {
+		t0 := time.Now()
 		out[i] = math.Exp(meanLoss(m.Model, x, y, r.cfg.Batch))
+		r.spent[i] += time.Since(t0)
 	}
 	return out
 }
+
+// Spent returns each model's time (TiedModels order) in Step and
+// Perplexity since the last Reset: its own forward, backward, update and
+// measurement, not the other model's.
+func (r *TiedRace) Spent() [2]time.Duration { return r.spent }
 
 // meanLoss is the model's mean loss on x, y in passes of at most batch.
 func meanLoss(m *engine.Model, x, y *engine.Tensor, batch int) float64 {
@@ -402,6 +419,9 @@ type TiedRun struct {
 	ValidPPL float64 `json:"validPPL"`
 	Gap      float64 `json:"gap"` // ValidPPL − TrainPPL
 	Diverged bool    `json:"diverged"`
+	// Seconds is this model's own time training and measuring
+	// (TiedRace.Spent), not the race's.
+	Seconds float64 `json:"seconds"`
 }
 
 // TiedModelResult is one model over every seed.
@@ -470,9 +490,10 @@ func TiedVsUntied(ctx context.Context, cfg TiedCompareConfig, progress func(Prog
 		}
 		progress(Progress{Model: "race", Seed: seed, Run: int(seed), Runs: cfg.Seeds, Step: cfg.Steps, Steps: cfg.Steps, Phase: "measure", Elapsed: time.Since(start)})
 		tr, va := race.Perplexity(c.Train, cfg.Eval), race.Perplexity(c.Valid, cfg.Eval)
+		spent := race.Spent()
 		for i, m := range TiedModels() {
 			res.Models[i].Params = race.Model(m).Model.Count().Params
-			res.Models[i].Runs = append(res.Models[i].Runs, TiedRun{Seed: seed, TrainPPL: tr[i], ValidPPL: va[i], Gap: va[i] - tr[i], Diverged: diverged})
+			res.Models[i].Runs = append(res.Models[i].Runs, TiedRun{Seed: seed, TrainPPL: tr[i], ValidPPL: va[i], Gap: va[i] - tr[i], Diverged: diverged, Seconds: spent[i].Seconds()})
 		}
 		if tr[0] > tr[1] {
 			res.TrainHigher++

@@ -93,8 +93,13 @@ type TwinsTrainer struct {
 	steps  int
 
 	x, y, x0, x1 *engine.Tensor
-	test         pairs
+	test, train  pairs // fixed pairs of test digits, and of the training digits
 	diff         []float64
+	// noRecord makes Step train the twins without the recorder (SetRecord).
+	noRecord bool
+	// spent is each model's time (twins, towers) in Step and the
+	// evaluations since the last Reset: they train in lockstep.
+	spent [2]time.Duration
 }
 
 // pairs is a fixed set of digit pairs: indices into a set and 1 for the
@@ -116,6 +121,7 @@ func NewTwinsTrainer(cfg TwinsConfig) (*TwinsTrainer, error) {
 		t.byDig[d] = append(t.byDig[d], i)
 	}
 	t.test = testPairs(TestSet(), TwinsEvalPairs)
+	t.train = trainPairs(&t.byDig, TwinsEvalPairs)
 	s := t.sc.Size
 	t.x, t.y = engine.NewTensor(cfg.Batch, 2, 1, s, s), engine.NewTensor(cfg.Batch)
 	t.x0, t.x1 = engine.NewTensor(cfg.Batch, 1, s, s), engine.NewTensor(cfg.Batch, 1, s, s)
@@ -140,9 +146,18 @@ func (t *TwinsTrainer) Reset() error {
 		t.opt[k] = engine.NewAdam(t.cfg.LR, 0.9, 0.999, 1e-8)
 	}
 	t.rng = engine.NewRand(t.cfg.Seed ^ 0x7a11)
-	t.steps = 0
+	t.steps, t.spent = 0, [2]time.Duration{}
 	return nil
 }
+
+// SetRecord turns the recorder on (the default) or off. Off, Step trains
+// the twins without the per-use bookkeeping, so their time is the
+// training's alone; Recorder then keeps nothing.
+func (t *TwinsTrainer) SetRecord(on bool) { t.noRecord = !on }
+
+// Spent returns each model's time (twins, towers) in Step, Evaluate and
+// EvaluateTrain since the last Reset.
+func (t *TwinsTrainer) Spent() [2]time.Duration { return t.spent }
 
 // NewTower returns one tower: the siamese branch's layers (conv1 … embed)
 // as a model of its own on [1, S, S] digits, its weights copied from from
@@ -196,6 +211,20 @@ func testPairs(im *data.Images, n int) pairs {
 	var p pairs
 	for k := range n {
 		a, b := drawPair(rng, &by, k%2 == 0)
+		p.a, p.b = append(p.a, a), append(p.b, b)
+		p.same = append(p.same, float64(1-k%2))
+	}
+	return p
+}
+
+// trainPairs draws n fixed pairs of the training digits by (the first
+// TrainSize), as testPairs draws the test pairs: the pairs the training
+// measure is taken on (training steps draw fresh pairs of the same digits).
+func trainPairs(by *[10][]int, n int) pairs {
+	rng := engine.NewRand(evalSeed)
+	var p pairs
+	for k := range n {
+		a, b := drawPair(rng, by, k%2 == 0)
 		p.a, p.b = append(p.a, a), append(p.b, b)
 		p.same = append(p.same, float64(1-k%2))
 	}
@@ -290,16 +319,26 @@ func (t *TwinsTrainer) Step() (TwinsStep, error) {
 	t.steps++
 	res := TwinsStep{Step: t.steps, Margin: t.sc.Margin}
 	t.rec.Reset()
-	l, err := t.twins.ComputeGrad(t.x, t.y, t.rec)
+	var rec engine.Tap = t.rec
+	if t.noRecord {
+		rec = nil
+	}
+	t0 := time.Now()
+	l, err := t.twins.ComputeGrad(t.x, t.y, rec)
 	res.Loss[0] = l
 	if err != nil {
 		return res, err
 	}
+	t1 := time.Now()
 	if res.Loss[1], err = t.TowersGrad(t.x, t.y); err != nil {
 		return res, err
 	}
+	t2 := time.Now()
 	t.opt[0].Step(t.twins.Params())
+	t3 := time.Now()
 	t.opt[1].Step(append(t.towers[0].Params(), t.towers[1].Params()...))
+	t.spent[0] += t1.Sub(t0) + t3.Sub(t2)
+	t.spent[1] += t2.Sub(t1) + time.Since(t3)
 	return res, nil
 }
 
@@ -334,11 +373,18 @@ func (t *TwinsTrainer) TowersGrad(x, y *engine.Tensor) (float64, error) {
 // Evaluate returns the verification accuracy of the twins and the towers
 // on the fixed test pairs: a pair is called "same digit" when its distance
 // is below half the margin.
-func (t *TwinsTrainer) Evaluate() [2]float64 {
+func (t *TwinsTrainer) Evaluate() [2]float64 { return t.evaluate(TestSet(), t.test) }
+
+// EvaluateTrain returns the verification accuracy of the twins and the
+// towers on TwinsEvalPairs fixed pairs of the training digits, measured as
+// Evaluate measures the test pairs: the training side of the gap.
+func (t *TwinsTrainer) EvaluateTrain() [2]float64 { return t.evaluate(TrainSet(), t.train) }
+
+func (t *TwinsTrainer) evaluate(im *data.Images, p pairs) [2]float64 {
 	// Chunks of a step's batch: the layers' buffers stay the size training
 	// makes them.
 	var hits [2]int
-	n := len(t.test.same)
+	n := len(p.same)
 	for lo := 0; lo < n; lo += t.cfg.Batch {
 		m := min(t.cfg.Batch, n-lo)
 		x, y := t.x, t.y
@@ -348,12 +394,16 @@ func (t *TwinsTrainer) Evaluate() [2]float64 {
 			x, y = engine.NewTensor(m, 2, 1, s, s), engine.NewTensor(m)
 			x0, x1 = engine.NewTensor(m, 1, s, s), engine.NewTensor(m, 1, s, s)
 		}
-		fillPairs(TestSet(), t.test, lo, x, y)
+		fillPairs(im, p, lo, x, y)
+		t0 := time.Now()
 		d0 := t.twins.Forward(x, nil)
+		t1 := time.Now()
 		split(x, x0, x1)
 		a := t.towers[0].Forward(x0, nil).Clone()
 		c := t.towers[1].Forward(x1, nil)
 		d1 := PairDistance(a, c, make([]float64, a.Size()))
+		t.spent[0] += t1.Sub(t0)
+		t.spent[1] += time.Since(t1)
 		for b := range m {
 			for k, d := range []float64{d0.Data[b], d1.Data[b]} {
 				if (d < t.sc.Margin/2) == (y.Data[b] == 1) {
@@ -698,10 +748,19 @@ type TwinsCompareResult struct {
 
 // SiameseVsTowers trains the twins and the towers from seeds 1…Seeds and
 // measures their parameters, verification accuracy on the fixed test pairs
-// and mean loss over the last 50 steps ("accuracy", "loss"); for the twins
-// also the mean cosine between the two sides' contributions to the whole
-// encoder gradient over the run ("branch-cos").
+// and on as many fixed pairs of the training digits, and mean loss over the
+// last 50 steps ("accuracy", "train-accuracy", "loss"), and each model's
+// own time training and measuring ("seconds"); for the twins also the mean
+// cosine between the two sides' contributions to the whole encoder
+// gradient over the run ("branch-cos").
 func SiameseVsTowers(ctx context.Context, cfg TwinsCompareConfig, progress func(Progress)) (*TwinsCompareResult, error) {
+	return siameseVsTowers(ctx, cfg, progress, true)
+}
+
+// siameseVsTowers is SiameseVsTowers; without branch, the twins train
+// without the recorder and there is no "branch-cos" (Eval: the time is
+// the training's alone).
+func siameseVsTowers(ctx context.Context, cfg TwinsCompareConfig, progress func(Progress), branch bool) (*TwinsCompareResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -717,6 +776,7 @@ func SiameseVsTowers(ctx context.Context, cfg TwinsCompareConfig, progress func(
 		}
 		rows[0].Params = tr.Twins().Count().Params
 		rows[1].Params = tr.Towers()[0].Count().Params + tr.Towers()[1].Count().Params
+		tr.SetRecord(branch)
 		var tail [2]float64
 		var cos float64
 		for s := 1; s <= cfg.Steps; s++ {
@@ -731,16 +791,23 @@ func SiameseVsTowers(ctx context.Context, cfg TwinsCompareConfig, progress func(
 				tail[0] += st.Loss[0]
 				tail[1] += st.Loss[1]
 			}
-			cos += BranchCosine(tr.Recorder(), tr.Twins().Params())
+			if branch {
+				cos += BranchCosine(tr.Recorder(), tr.Twins().Params())
+			}
 			progress(Progress{Model: "twins+towers", Seed: uint64(seed), Run: seed, Runs: cfg.Seeds, Step: s, Steps: cfg.Steps, Phase: "train", Elapsed: time.Since(start)})
 		}
-		acc := tr.Evaluate()
+		acc, trainAcc := tr.Evaluate(), tr.EvaluateTrain()
 		n := float64(min(50, cfg.Steps))
+		spent := tr.Spent()
 		for k, r := range rows {
 			r.add("accuracy", acc[k])
+			r.add("train-accuracy", trainAcc[k])
 			r.add("loss", tail[k]/n)
+			r.add("seconds", spent[k].Seconds())
 		}
-		rows[0].add("branch-cos", cos/float64(cfg.Steps))
+		if branch {
+			rows[0].add("branch-cos", cos/float64(cfg.Steps))
+		}
 	}
 	for _, r := range rows {
 		r.summarise()
