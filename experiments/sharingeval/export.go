@@ -118,8 +118,11 @@ func dodged(res *lab.EvalResult) map[string]float64 {
 }
 
 // csvHeader is the CSV's first columns; the shift test's follow, one per
-// shift (test_shifted_Npx).
-var csvHeader = []string{"kind", "model", "seed", "params", "memory_bytes", "test", "train", "gap", "seconds", "diverged", "test_sd", "test_lo95", "test_hi95", "pareto"}
+// shift (test_shifted_Npx). diff_vs_ref is the paired difference to the
+// first model (the answer's ref): the seed's on a run row, the mean on a
+// mean row, with the paired 95 % interval.
+var csvHeader = []string{"kind", "model", "seed", "params", "memory_bytes", "test", "train", "gap", "seconds", "diverged", "test_sd", "test_lo95", "test_hi95", "pareto",
+	"diff_vs_ref", "diff_lo95", "diff_hi95"}
 
 // writeCSV writes the answer as a table: a row per model per seed
 // (kind=run), then a row per model (kind=mean, with the standard
@@ -156,10 +159,12 @@ func writeCSV(w io.Writer, exp run.Experiment, _ string) error {
 		header = append(header, fmt.Sprintf("test_shifted_%dpx", s))
 	}
 	cw.Write(header)
+	ref := res.Models[0]
 	for _, m := range res.Models {
-		for _, r := range m.Runs {
+		for k, r := range m.Runs {
 			row := []string{"run", m.Model, strconv.FormatUint(r.Seed, 10), strconv.Itoa(m.Params), strconv.FormatInt(m.Memory, 10),
-				num(r.Test), opt(res.HasTrain, r.Train), opt(res.HasTrain, r.Gap), opt(res.HasTime, r.Seconds), strconv.FormatBool(r.Diverged), "", "", "", ""}
+				num(r.Test), opt(res.HasTrain, r.Train), opt(res.HasTrain, r.Gap), opt(res.HasTime, r.Seconds), strconv.FormatBool(r.Diverged), "", "", "", "",
+				num(r.Test - ref.Runs[k].Test), "", ""}
 			for k := range res.Shifts {
 				row = append(row, num(r.Shifted[k]))
 			}
@@ -169,7 +174,8 @@ func writeCSV(w io.Writer, exp run.Experiment, _ string) error {
 	for _, m := range res.Models {
 		row := []string{"mean", m.Model, "", strconv.Itoa(m.Params), strconv.FormatInt(m.Memory, 10),
 			num(m.Test.Mean), opt(res.HasTrain, m.Train.Mean), opt(res.HasTrain, m.Gap.Mean), opt(res.HasTime, m.Seconds.Mean), "",
-			num(m.Test.SD), opt(m.Test.HasCI, m.Test.Lo), opt(m.Test.HasCI, m.Test.Hi), strconv.FormatBool(m.Pareto)}
+			num(m.Test.SD), opt(m.Test.HasCI, m.Test.Lo), opt(m.Test.HasCI, m.Test.Hi), strconv.FormatBool(m.Pareto),
+			num(m.Diff.Mean), opt(m.Diff.HasCI, m.Diff.Lo), opt(m.Diff.HasCI, m.Diff.Hi)}
 		for k := range res.Shifts {
 			row = append(row, num(m.Shifted[k].Mean))
 		}

@@ -55,9 +55,9 @@ func init() {
 		Title:  run.Text{En: "Does sharing help?", Zh: "共享有帮助吗？"},
 		Fields: fields,
 		New:    func(v run.Values) (run.Experiment, error) { return newEval(v), nil },
-		// The exports replay to step 1, which needs the answer: the first
-		// one for a question may compute it (seconds to minutes), later
-		// ones find it in the cache.
+		// The exports replay to step 1, which needs the answer: they take
+		// it from the cache (Advance without a run: exportLimit), and the
+		// page offers them only once the answer is there.
 		Exports: []run.Export{
 			{Format: "png", Heavy: true, Write: writeFigure("png")},
 			{Format: "svg", Heavy: true, Write: writeFigure("svg")},
@@ -139,7 +139,10 @@ func (e *eval) Pos() int { return e.pos }
 // Advance looks for the answer in the cache; if it is not there, it joins
 // the question's flight (starting it if nobody asked before), runs a piece
 // of it, and, on a run, starts lending the run's CPU to it in the
-// background. The step is taken once the flight has landed.
+// background. The step is taken once the flight has landed. Without a run
+// (an export's replay) it computes only a question of at most exportLimit
+// seconds that no page is computing: an export must not hold the server's
+// download slot for minutes; a longer question is asked on the page.
 func (e *eval) Advance() error {
 	if e.pos >= 1 {
 		return errors.New("sharingeval: the answer is there already")
@@ -147,6 +150,9 @@ func (e *eval) Advance() error {
 	if a, ok := answers.get(e.key); ok {
 		e.land(a)
 		return nil
+	}
+	if e.host == nil && (estimate(e.cfg) > exportLimit || flightOf(e.key) != nil) {
+		return errNotAnswered
 	}
 	f := e.joined()
 	f.piece()
@@ -161,6 +167,19 @@ func (e *eval) Advance() error {
 	e.land(a)
 	return nil
 }
+
+// exportLimit is the longest question (estimated seconds of one core) an
+// export computes itself when the answer is not in the cache: the page's
+// default question and one-seed small ones fit, nothing at the medium or
+// large budget does.
+const exportLimit = 20
+
+// errNotAnswered is an export's answer for a question the server has not
+// answered (or no longer keeps).
+var errNotAnswered = &run.Error{Code: run.CodeStepFailed, Text: run.Text{
+	En: "This question has not been answered on this server (or its answer has left the cache): run the comparison in the lesson's widget first, then download.",
+	Zh: "这个问题还没有在本服务器上回答过（或答案已不在缓存中）：请先在课程的组件里运行对比，再下载。",
+}}
 
 // land takes the step with answer a, and lets the flight go.
 func (e *eval) land(a *entry) {
@@ -301,7 +320,7 @@ func (e *eval) data() dataPart {
 func modelsOf(comparison string) []string {
 	switch comparison {
 	case lab.EvalCNN:
-		return lab.Models()
+		return append(lab.Models(), lab.ModelMLPWide)
 	case lab.EvalGAP:
 		return []string{"cnn", lab.ModelCNNGAP, lab.ModelCNNGAPWide}
 	case lab.EvalRNN:

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -304,6 +306,7 @@ func TestCSV(t *testing.T) {
 		}
 		em.Test = lab.NewEvalStat([]float64{em.Runs[0].Test, em.Runs[1].Test})
 		em.Shifted = []lab.EvalStat{lab.NewEvalStat([]float64{0.5, 0.5}), lab.NewEvalStat([]float64{0.25, 0.25})}
+		em.Diff = lab.NewEvalStat([]float64{0.1 * float64(i), 0.1 * float64(i)})
 		res.Models = append(res.Models, em)
 	}
 	e := newEval(values(t, lab.EvalCNN, lab.EvalSmall, 2))
@@ -312,7 +315,7 @@ func TestCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
-	if err != nil || len(rows) != 4 || rows[1][0] != "params" || rows[2][3] != "299498" {
+	if err != nil || len(rows) != 5 || rows[1][0] != "params" || rows[2][3] != "299498" || rows[4][1] != lab.ModelMLPWide || rows[4][3] != "299725" {
 		t.Errorf("step 0: %v %v", rows, err)
 	}
 	e.ans, e.pos = &entry{res: res}, 1
@@ -327,10 +330,58 @@ func TestCSV(t *testing.T) {
 	if len(rows) != 1+3*2+3 || len(rows[0]) != len(csvHeader)+2 || rows[0][len(rows[0])-1] != "test_shifted_4px" {
 		t.Fatalf("%d rows, header %v", len(rows), rows[0])
 	}
-	if r := rows[3]; r[0] != "run" || r[1] != "lc" || r[2] != "1" || r[3] != "2000" || r[5] != "0.6" || r[8] != "" || r[15] != "0.25" {
+	if r := rows[3]; r[0] != "run" || r[1] != "lc" || r[2] != "1" || r[3] != "2000" || r[5] != "0.6" || r[8] != "" || r[14] != "0.09999999999999998" || r[18] != "0.25" {
 		t.Errorf("lc seed 1 row %v", r)
 	}
-	if r := rows[7]; r[0] != "mean" || r[1] != "cnn" || r[5] != "0.505" || r[11] == "" || r[13] != "true" {
+	if r := rows[7]; r[0] != "mean" || r[1] != "cnn" || r[5] != "0.505" || r[11] == "" || r[13] != "true" || r[14] != "0" {
 		t.Errorf("cnn mean row %v", r)
+	}
+}
+
+// TestExportsFromCache: an export (a replay without a run) of a question
+// the server has not answered does not train: it fails at once with the
+// en/zh text telling the reader to run it on the page; once the answer is
+// in the cache, the same export is drawn from it.
+func TestExportsFromCache(t *testing.T) {
+	answers.clear()
+	defer answers.clear()
+	v := values(t, lab.EvalCNN, lab.EvalMedium, 3)
+	before := computed()
+	t0 := time.Now()
+	_, err := run.Replay(context.Background(), spec(t), v, 1, run.NewScheduler(1), run.Owner{Session: "export"})
+	var re *run.Error
+	if !errors.As(err, &re) || re.Text.En == "" || re.Text.Zh == "" || !strings.Contains(re.Text.En, "run the comparison") {
+		t.Fatalf("export of an unanswered question: %v, want the run.Error asking to run it first", err)
+	}
+	if d := time.Since(t0); d > time.Second || computed() != before {
+		t.Errorf("the refused export took %v and started %d computations", d, computed()-before)
+	}
+	// At step 0 the export draws the parameters, without an answer.
+	if _, err := run.Replay(context.Background(), spec(t), v, 0, run.NewScheduler(1), run.Owner{Session: "export"}); err != nil {
+		t.Errorf("step 0: %v", err)
+	}
+	// The answer in the cache: the export is drawn from it.
+	cfg := configOf(v)
+	res := &lab.EvalResult{Config: cfg, Budget: cfg.Budget(), Measure: "accuracy", HigherBetter: true}
+	for _, m := range modelsOf(cfg.Comparison) {
+		em := lab.EvalModel{Model: m, Params: 1000}
+		for s := range 3 {
+			em.Runs = append(em.Runs, lab.EvalRun{Model: m, Seed: uint64(s + 1), Test: 0.5})
+		}
+		em.Test = lab.NewEvalStat([]float64{0.5, 0.5, 0.5})
+		res.Models = append(res.Models, em)
+	}
+	b, _ := json.Marshal(res)
+	answers.put(&entry{key: keyOf(cfg), res: res, at: time.Now(), size: len(b), frozen: b})
+	exp, err := run.Replay(context.Background(), spec(t), v, 1, run.NewScheduler(1), run.Owner{Session: "export"})
+	if err != nil || exp.Pos() != 1 {
+		t.Fatalf("export of a cached answer: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := writeCSV(&buf, exp, "en"); err != nil || !strings.Contains(buf.String(), "mean,mlp-wide,,1000") {
+		t.Errorf("csv of the cached answer: %v\n%s", err, buf.String())
+	}
+	if computed() != before {
+		t.Errorf("exports computed %d answers", computed()-before)
 	}
 }

@@ -14,6 +14,7 @@ const STYLES = [
   { color: "#d55e00", dash: [8, 4], marker: "square" },
   { color: "#009e73", dash: [2, 3], marker: "triangle" },
   { color: "#cc79a7", dash: [10, 3, 2, 3], marker: "diamond" },
+  { color: "#e69f00", dash: [4, 2], marker: "circle" },
 ];
 const FRONT = { color: "#555", dash: [6, 4], marker: "" };
 
@@ -50,25 +51,27 @@ const strings = {
     fresh: "Computed just now in {s} s.",
     table: "Results over {n} seeds: mean ± standard deviation (each seed below it), and the 95 % interval of the mean",
     table1: "Results of 1 seed (no spread, no interval: run more seeds)",
-    model: "Model", params: "Parameters", memLine: "{b} in training", test: "Test {measure}", ci: "95 % interval",
+    model: "Model", params: "Parameters · memory: params + optimizer state (est.)", memLine: "{b}", test: "Test {measure}", ci: "95 % interval",
+    diff: "Δ vs {ref}, 95 %", refCell: "reference", diffUnit: { accuracy: "points", perplexity: "" },
     train: "Train {measure}", gap: "Gap", time: "Time / model", shifted: "Test, digits moved {px} px",
     measures: { accuracy: "accuracy", perplexity: "perplexity" },
     gapNote: { accuracy: "train − test accuracy, points", perplexity: "test − train perplexity" },
     front: "Pareto front", onFront: "on the Pareto front",
     notMeasured: "n/a",
     notes: {
-      memory: "Memory counts what training holds per parameter: value, gradient and Adam's two moments, 8 bytes each ({b} B per parameter). Activations are not counted.",
-      lockstep: "Time is n/a where the comparison trains its models in lockstep: their time is not separable.",
-      noTrain: "Train and gap are n/a where the comparison measures only a test set.",
+      memory: "Memory is an estimate of what training holds per parameter: value, gradient and Adam's two moments, 8 bytes each ({b} B per parameter). Activations are not counted.",
+      time: "Time is each model's own training steps and measurements, added up (models trained in lockstep are timed step by step); waits for the server's CPU are not counted, but the server's load still slows a step.",
+      noTrain: "Train and gap are n/a for ALBERT's modes: the task draws fresh sequences every step, so there is no training set to measure.",
       ci: "The 95 % interval is mean ± t·sd/√n, t from Student's t with n − 1 degrees of freedom.",
+      diff: "Δ vs {ref}: on each seed, the model's test {measure} minus {ref}'s on the same seed (same data order), then the mean of those differences and its 95 % interval, mean ± t·sd/√n of the differences (a paired t interval). An interval that excludes 0 means the seeds agree on which model is better.",
     },
     chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval (models with close counts side by side); the dashed line is the Pareto front",
     xAxis: "parameters", yAxis: "test {measure}",
     csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
     files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)", csv: "the table (CSV)" },
-    exportNote: "The server draws the chart from the cached answer; if the answer is not cached any more, it computes it again first.",
+    exportNote: "The server draws these from the cached answer (downloads never train).",
     names: {
-      cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", tied: "tied", untied: "untied",
+      cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", "mlp-wide": "wide MLP", tied: "tied", untied: "untied",
       "cnn-gap": "CNN + global pool", "cnn-gap-wide": "wider CNN + global pool", rnn: "RNN (one cell)", unshared: "a cell per step",
       all: "share all", attention: "share attention", ffn: "share FFN", none: "share nothing",
       twins: "twins (one encoder)", towers: "two towers",
@@ -108,25 +111,27 @@ const strings = {
     fresh: "刚刚计算完成，用时 {s} 秒。",
     table: "{n} 个种子的结果：均值 ± 标准差（下方是各个种子），以及均值的 95 % 区间",
     table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
-    model: "模型", params: "参数量", memLine: "训练时 {b}", test: "测试{measure}", ci: "95 % 区间",
-    train: "训练{measure}", gap: "差距", time: "用时", shifted: "平移 {px} 像素后",
+    model: "模型", params: "参数量 · 内存：参数 + 优化器状态（估计）", memLine: "{b}", test: "测试{measure}", ci: "95 % 区间",
+    diff: "与 {ref} 之差，95 %", refCell: "基准", diffUnit: { accuracy: "个百分点", perplexity: "" },
+    train: "训练{measure}", gap: "差距", time: "每个模型用时", shifted: "平移 {px} 像素后",
     measures: { accuracy: "准确率", perplexity: "困惑度" },
     gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
     front: "帕累托前沿", onFront: "在帕累托前沿上",
     notMeasured: "不适用",
     notes: {
-      memory: "内存统计训练时每个参数占用的量：值、梯度和 Adam 的两个矩估计，各 8 字节（每个参数 {b} 字节）。不含激活值。",
-      lockstep: "同步训练多个模型的对比无法分开计时，用时记为“不适用”。",
-      noTrain: "只测量测试集的对比，训练指标和差距记为“不适用”。",
+      memory: "内存是估计值：训练时每个参数占用的量——值、梯度和 Adam 的两个矩估计，各 8 字节（每个参数 {b} 字节）。不含激活值。",
+      time: "用时是每个模型自己的训练步骤和测量时间之和（同步训练的模型逐步分别计时）；等待服务器 CPU 的时间不计入，但服务器的负载仍会让每一步变慢。",
+      noTrain: "ALBERT 的共享方式没有训练指标和差距（“不适用”）：这个任务每一步都抽取新的序列，没有可以测量的训练集。",
       ci: "95 % 区间为 均值 ± t·sd/√n，t 取自自由度为 n − 1 的学生 t 分布。",
+      diff: "与 {ref} 之差：在每个种子上，用该模型的测试{measure}减去 {ref} 在同一种子（同样的数据顺序）上的值，再求这些差的均值及其 95 % 区间，即差的 均值 ± t·sd/√n（配对 t 区间）。区间不含 0，说明各个种子在哪个模型更好这一点上意见一致。",
     },
     chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记（参数量相近的模型并排画出）；虚线是帕累托前沿",
     xAxis: "参数量", yAxis: "测试{measure}",
     csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
     files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）", csv: "表格（CSV）" },
-    exportNote: "服务器用缓存中的答案绘图；如果答案已不在缓存中，会先重新计算。",
+    exportNote: "服务器用缓存中的答案生成这些文件（下载从不训练模型）。",
     names: {
-      cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", tied: "共享", untied: "不共享",
+      cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", "mlp-wide": "宽 MLP", tied: "共享", untied: "不共享",
       "cnn-gap": "CNN + 全局池化", "cnn-gap-wide": "更宽的 CNN + 全局池化", rnn: "RNN（一个单元）", unshared: "每步一个单元",
       all: "全部共享", attention: "共享注意力", ffn: "共享前馈", none: "不共享",
       twins: "孪生（一个编码器）", towers: "两个塔",
@@ -233,6 +238,9 @@ export default function mount(root, initial, { lang }) {
       inputs.seeds = i;
       settings.append(budget);
       w.exports.append(el("span", "widget-exports-note", " " + S.exportNote));
+      // The downloads are drawn from the cached answer only: offered once
+      // the answer is on the page.
+      w.exports.hidden = (w.step ?? 0) < 1;
     },
     exportDisabled: () => false,
     frame(m) {
@@ -330,7 +338,7 @@ export default function mount(root, initial, { lang }) {
       status.textContent = fill(S.idle, { n: params.seeds });
     }
     const ans = step >= 1 ? data.answer : null;
-    tableWrap.hidden = fig.hidden = notes.hidden = !ans;
+    tableWrap.hidden = fig.hidden = notes.hidden = w.exports.hidden = !ans;
     if (ans) {
       drawTable(ans);
       drawChart(ans);
@@ -350,7 +358,8 @@ export default function mount(root, initial, { lang }) {
     const px = ans.shifts?.length ? ans.shifts[ans.shifts.length - 1] : null;
     // Memory sits under the parameters and each seed under the mean: the
     // table stays narrow enough for a laptop without scrolling.
-    const cols = [S.params, fill(S.test, { measure }), S.ci, fill(S.train, { measure }), S.gap];
+    const ref = name(ans.ref ?? ans.models[0].model);
+    const cols = [S.params, fill(S.test, { measure }), S.ci, fill(S.diff, { ref }), fill(S.train, { measure }), S.gap];
     if (px !== null) cols.push(fill(S.shifted, { px }));
     cols.push(S.time);
     const thead = el("thead"), hr = el("tr");
@@ -359,7 +368,7 @@ export default function mount(root, initial, { lang }) {
       th.scope = "col";
       hr.append(th);
     }
-    hr.children[5].title = S.gapNote[ans.measure] ?? "";
+    hr.children[1 + cols.indexOf(S.gap)].title = S.gapNote[ans.measure] ?? "";
     thead.append(hr);
     const tbody = el("tbody");
     ans.models.forEach((m, i) => {
@@ -386,6 +395,7 @@ export default function mount(root, initial, { lang }) {
         ["test", n > 1 ? `${fmt(ans, m.test.mean)} ± ${fmt(ans, m.test.sd)}` : fmt(ans, m.test.mean), [m.test.mean, m.test.sd],
           ["seeds", m.runs.map((r) => fmt(ans, r.test)).join(" · "), m.runs.map((r) => r.test)]],
         ["ci", m.test.hasCI ? `${fmt(ans, m.test.lo)} – ${fmt(ans, m.test.hi)}` : na, m.test.hasCI ? [m.test.lo, m.test.hi] : []],
+        diffCell(ans, m, i),
         ["train", ans.hasTrain ? fmt(ans, m.train.mean) : na, ans.hasTrain ? [m.train.mean] : []],
         ["gap", ans.hasTrain ? gap(m.gap.mean) : na, ans.hasTrain ? [m.gap.mean] : []],
       ];
@@ -411,12 +421,26 @@ export default function mount(root, initial, { lang }) {
     table.append(thead, tbody);
   }
 
+  // The paired difference to the reference model: its mean, and under it
+  // the paired 95 % interval (points of accuracy, or perplexity).
+  function diffCell(ans, m, i) {
+    if (i === 0) return ["diff", S.refCell, []];
+    const d = m.diff;
+    const f = (v) => (ans.measure === "accuracy" ? pts.format(v * 100) : pts.format(v));
+    const unit = S.diffUnit[ans.measure] ? ` ${S.diffUnit[ans.measure]}` : "";
+    const main = `${f(d.mean)}${unit}`;
+    if (!d.hasCI) return ["diff", main, [d.mean]];
+    return ["diff", main, [d.mean], ["diffci", `${f(d.lo)} – ${f(d.hi)}`, [d.lo, d.hi]]];
+  }
+
   function drawNotes(ans) {
     notes.replaceChildren();
     const add = (t) => notes.append(el("li", "", t));
     add(fill(S.notes.memory, { b: statics.bytesPerParam }));
     if (ans.config.seeds > 1) add(S.notes.ci);
-    if (!ans.hasTime) add(S.notes.lockstep);
+    const ref = name(ans.ref ?? ans.models[0].model);
+    add(fill(S.notes.diff, { ref, measure: S.measures[ans.measure] ?? ans.measure }));
+    if (ans.hasTime) add(S.notes.time);
     if (!ans.hasTrain) add(S.notes.noTrain);
   }
 
