@@ -498,6 +498,10 @@ func (p *texParser) parseCommand(name string) (limits bool) {
 			return false
 		}
 		fmt.Fprintf(p.out, "<msqrt>%s</msqrt>", p.captureArgument())
+	case "bar", "hat":
+		// An accent over its argument: a mean (\bar d), an estimate (\hat y).
+		accent := map[string]string{"bar": "¯", "hat": "^"}[name]
+		fmt.Fprintf(p.out, `<mover accent="true">%s<mo>%s</mo></mover>`, p.captureArgument(), accent)
 	case "mathbf", "mathrm":
 		p.styledGroup(name)
 	case "text":

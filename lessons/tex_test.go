@@ -34,6 +34,8 @@ func TestTeXToMathML(t *testing.T) {
 		{`x^2_i`, `<msubsup><mi>x</mi><mi>i</mi><mn>2</mn></msubsup>`},
 		{`\frac{a}{b}`, `<mfrac><mrow><mi>a</mi></mrow><mrow><mi>b</mi></mrow></mfrac>`},
 		{`\sqrt{x}`, `<msqrt><mrow><mi>x</mi></mrow></msqrt>`},
+		{`\bar d`, `<mover accent="true"><mi>d</mi><mo>¯</mo></mover>`},
+		{`\hat{y}`, `<mover accent="true"><mrow><mi>y</mi></mrow><mo>^</mo></mover>`},
 		{`\sqrt[3]{x}`, `<mroot><mrow><mi>x</mi></mrow><mrow><mn>3</mn></mrow></mroot>`},
 		{`\sum_{i=1}^{n} x_i`, `<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mrow><mi>n</mi></mrow></munderover><msub><mi>x</mi><mi>i</mi></msub>`},
 		{`\prod_k`, `<munder><mo>∏</mo><mi>k</mi></munder>`},
