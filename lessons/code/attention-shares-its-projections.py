@@ -1,24 +1,31 @@
 """Attention shares its projections: check every token's piece with PyTorch.
 
-Download trace.json from the lesson's widget (the word on screen), then run
-    python3 attention-shares-its-projections.py trace.json
+Download the step trace (trace.json) and the frame (.json) from the lesson's
+widget (the word on screen), then run
+    python3 attention-shares-its-projections.py trace.json attention-share.json
 It loads the trace into nn.MultiheadAttention, whose in_proj_weight is
 W_Q, W_K and W_V stacked (cat(w_q, w_k, w_v)) and out_proj.weight is W_O,
 and backpropagates the next-letter loss. Then it runs the same attention
-with a copy of its own of all four matrices for every token, and checks that
-the copies' gradients (the page's per-token pieces) add up to .grad for each
-of W_Q, W_K, W_V, W_O, and that .grad equals the trace's gradients.
+with a copy of its own of all four matrices for every token: copy t's .grad
+is token t's piece. It checks the page's ledger of the projection it shows
+against those pieces, token by token: every token's piece (static.contrib)
+and its size (static.norms), the running sum of the pieces added so far
+(data.sum), the engine's gradient (static.grad), and the attention weights
+and loss of the pass (static.attn, static.loss) and its parameter counts
+(static.count); then that the pieces add up to .grad for each of W_Q, W_K,
+W_V, W_O, and that .grad equals the trace's gradients.
 """
-# test: attention-share trace.json 0
-# test: attention-share trace.json 0 {"heads": 2, "causal": false, "dModel": 6}
+# test: attention-share trace.json+json 18
+# test: attention-share trace.json+json 17 {"heads": 2, "causal": false, "dModel": 6, "param": "w_v"}
+# test: attention-share trace.json+json 22 {"param": "w_o"}
 import json, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
-trace = json.load(open(sys.argv[1]))
-T = lambda t: torch.tensor(t["data"]).reshape(t["shape"])
+trace, page = (json.load(open(f)) for f in sys.argv[1:3])
+T = lambda t: torch.tensor(t["data"], dtype=torch.float64).reshape(t["shape"])
 L = {l["name"]: l for l in trace["layers"]}
 A, at = {k: T(v) for k, v in L["attn"]["params"].items()}, L["attn"]["attrs"]
 d, nh = at["d_model"], at["num_heads"]
@@ -58,11 +65,18 @@ loss(proj(z, 3, "b_o")).backward()
 pieces = W.grad  # pieces[t, j]: token t's piece of matrix j
 # in-code:end per-token
 
-err = 0.0
-for j, name in enumerate(names):
-    want = T(L["attn"]["grads"][name])
-    scale = grads[j].abs().max().item()
-    err = max(err, (pieces[:, j].sum(0) - grads[j]).abs().max().item() / scale, (grads[j] - want).abs().max().item() / scale)
-print(f"{n} tokens, {nh} head(s), causal {at['causal']}; for W_Q, W_K, W_V, W_O: |sum of pieces - .grad|, |.grad - trace| "
-      f"<= {err:.1e} of max|.grad|; |token 1's piece of W_Q| = {pieces[0, 0].norm():.1e}")
-sys.exit(0 if err <= 1e-9 else 1)
+st, dt, j = page["static"], page["data"], names.index(page["params"]["param"])   # the projection the page shows
+c, P = st["count"], sum(p.numel() for p in mha.parameters())
+pairs = {"static.contrib": (st["contrib"], pieces[:, j]), "static.norms": (st["norms"], pieces[:, j].flatten(1).norm(dim=1)),
+         "data.sum": (dt["sum"], pieces[:dt["added"], j].sum(0)), "static.grad": (st["grad"], grads[j]),
+         "static.attn, loss": ([*st["attn"], st["loss"]], torch.cat([a.flatten(), loss(proj(z, 3, "b_o")).reshape(1)])),
+         "static.count": ([c["params"], c["unshared"]], torch.tensor([P, c["T"] * P])),
+         "sum = .grad": (pieces.sum(0), torch.stack(grads)), ".grad = trace": (torch.stack([T(L["attn"]["grads"][k]) for k in names]), torch.stack(grads))}
+def rel(a, b):  # per entry, relative to the entry (or to 1e-3 of the largest, for tiny ones)
+    a, b = torch.as_tensor(a, dtype=torch.float64).flatten(), b.detach().flatten()
+    return ((a - b).abs() / b.abs().clamp(min=1e-3 * b.abs().max().item() + 1e-300)).max().item()
+rel = {k: rel(a, b) for k, (a, b) in pairs.items()}
+bad = [k for k, e in rel.items() if not e <= 1e-9]
+print(f"{n} tokens, {nh} head(s), causal {at['causal']}, {names[j]}, {dt['added']} added: page's {', '.join(pairs)} vs PyTorch: "
+      f"max relative error {max(rel.values()):.1e}; |token 1's piece of W_Q| = {pieces[0, 0].norm():.1e}" + (f"; MISMATCH {bad}" if bad else ""))
+sys.exit(1 if bad else 0)
