@@ -75,6 +75,25 @@ func TestBrowserSharingEval(t *testing.T) {
 	}()
 
 	openEval(t, ctx, url, "en")
+	// No answer yet: no downloads offered (they are drawn from the cached
+	// answer only), and an export of a long unanswered question is refused
+	// at once instead of training in the request.
+	if off := evalJS[bool](t, ctx, `document.querySelector('`+w+` .se-exports').hidden`); !off {
+		t.Errorf("the downloads are offered before the answer")
+	}
+	type refusal struct {
+		Status int
+		Ms     float64
+	}
+	ref := evalJSAsync[string](t, ctx, `(async () => {
+		const t0 = performance.now();
+		const r = await fetch("/export/sharing-eval.csv?comparison=cnn-lc-mlp&size=large&seeds=10&step=1");
+		return JSON.stringify({Status: r.status, Ms: performance.now() - t0});
+	})()`)
+	var rf refusal
+	if err := json.Unmarshal([]byte(ref), &rf); err != nil || rf.Status == 200 || rf.Ms > 3000 {
+		t.Errorf("export of an unanswered large question: %s (%v); want a refusal at once", ref, err)
+	}
 	do(t, ctx, "run the comparison; the progress bar shows, then the table",
 		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)),
 		pollJS(`!document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+`').dataset.progress`, 30*time.Second),
@@ -115,6 +134,12 @@ func TestBrowserSharingEval(t *testing.T) {
 		check("ci", m.Test.Lo, m.Test.Hi)
 		check("train", m.Train.Mean)
 		check("gap", m.Gap.Mean)
+		if m.Model == want.res.Ref {
+			check("diff")
+		} else {
+			check("diff", m.Diff.Mean)
+			check("diffci", m.Diff.Lo, m.Diff.Hi)
+		}
 		var seeds []float64
 		for _, r := range m.Runs {
 			seeds = append(seeds, r.Test)
@@ -243,8 +268,8 @@ func TestBrowserSharingEval(t *testing.T) {
 		t.Errorf("status after Cancel: %q", s)
 	}
 
-	// Another question: the twins with one seed — no train measure, no
-	// separate times, no interval — and the page says so.
+	// Another question: the twins with one seed — its train measure, gap
+	// and each model's time, but no interval.
 	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
 		const set = (id, v) => { const s = document.querySelector(%q + ' [data-testid="' + id + '"]'); s.value = v; s.dispatchEvent(new Event("change", {bubbles: true})); };
 		set("set-comparison", "twins-towers");
@@ -265,14 +290,18 @@ func TestBrowserSharingEval(t *testing.T) {
 		if got := evalCell(t, tab, "test-"+m.Model); len(got) != 2 || !near(got[0], m.Test.Mean) || got[1] != 0 {
 			t.Errorf("twins %s: test %v, lab %v", m.Model, got, m.Test.Mean)
 		}
-		for _, id := range []string{"train", "gap", "time", "ci"} {
-			if v := attrOf(t, tab, w+` [data-testid="`+id+`-`+m.Model+`"]`, "data-value"); v != "" {
-				t.Errorf("twins %s: %s shows %q; the comparison does not measure it", m.Model, id, v)
-			}
+		if v := attrOf(t, tab, w+` [data-testid="ci-`+m.Model+`"]`, "data-value"); v != "" {
+			t.Errorf("twins %s: one seed shows an interval %q", m.Model, v)
+		}
+		if got := evalCell(t, tab, "train-"+m.Model); len(got) != 1 || !near(got[0], m.Train.Mean) {
+			t.Errorf("twins %s: train %v, lab %v", m.Model, got, m.Train.Mean)
+		}
+		if got := evalCell(t, tab, "time-"+m.Model); len(got) != 1 || !(got[0] > 0) {
+			t.Errorf("twins %s: time %v", m.Model, got)
 		}
 	}
-	if n := textOf(t, tab, w+` [data-testid="notes"]`); !strings.Contains(n, "lockstep") || !strings.Contains(n, "only a test set") {
-		t.Errorf("notes %q do not say why time, train and gap are n/a", n)
+	if n := textOf(t, tab, w+` [data-testid="notes"]`); !strings.Contains(n, "lockstep") || !strings.Contains(n, "Δ vs twins") {
+		t.Errorf("notes %q do not say how the lockstep models are timed and what Δ is", n)
 	}
 	shots["sharingeval-twins-en-desktop.png"] = shoot(t, tab, w)
 
