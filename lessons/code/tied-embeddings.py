@@ -1,24 +1,32 @@
 """Tied embeddings: check the two uses of the tied matrix with PyTorch.
 
-Download trace.json from the lesson's widget (the tied model with the weights
-of the step on screen, on one window of text), then run
-    python3 tied-embeddings.py trace.json
+Download the step trace (trace.json) and the frame (.json) from the lesson's
+widget (the tied model with the weights of the step on screen, on the first
+window of the training text), then run
+    python3 tied-embeddings.py trace.json tied-embed.json
 It builds the model the PyTorch way, with decoder.weight = encoder.weight
 (one matrix, read at the input and scoring at the output), backpropagates,
 and checks .grad against the trace's. Then it gives the two uses a copy each
 and checks that the input side's .grad plus the output side's .grad is the
-tied matrix's .grad.
+tied matrix's .grad, and that the output side touches every row of it, as
+the page's ledger says (data.ledger.outRows = V). From the page it also
+checks the parameter counts of both models (static.models[].params, embed,
+output; static.saved), counted by PyTorch's parameters(), which yields the
+tied matrix once. The page's ledger sizes (data.ledger in, out, sum, dw,
+bands, words) are of the step's batch of 16 windows with the weights before
+the step's update; the trace holds one other window with the weights after
+it, so they cannot be compared here.
 """
-# test: tied-embed trace.json 20
-# test: tied-embed trace.json 20 {"d": 16}
+# test: tied-embed trace.json+json 20
+# test: tied-embed trace.json+json 20 {"d": 16}
 import json, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
-trace = json.load(open(sys.argv[1]))
-T = lambda t: torch.tensor(t["data"]).reshape(t["shape"])
+trace, page = (json.load(open(f)) for f in sys.argv[1:3])
+T = lambda t: torch.tensor(t["data"], dtype=torch.float64).reshape(t["shape"])
 L = {l["name"]: l for l in trace["layers"]}
 tokens, y = T(trace["input"]).long(), T(trace["target"]).long()
 n, (V, d) = tokens.shape[1], L["embed"]["params"]["weight"]["shape"]
@@ -28,12 +36,10 @@ pe[:, 0::2], pe[:, 1::2] = torch.sin(t / 10000 ** (i / d)), torch.cos(t / 10000 
 p, a = {k: T(v) for k, v in L["block"]["params"].items()}, L["block"]["attrs"]
 block = nn.TransformerEncoderLayer(d, a["num_heads"], a["d_ff"], dropout=0.0, batch_first=True, norm_first=True)
 cat = lambda s: torch.cat([p["attn." + s + c] for c in "qkv"])
+torch_name = {"ff1": "linear1", "ff2": "linear2", "ln1": "norm1", "ln2": "norm2"}
 block.load_state_dict({"self_attn.in_proj_weight": cat("w_"), "self_attn.in_proj_bias": cat("b_"),
                        "self_attn.out_proj.weight": p["attn.w_o"], "self_attn.out_proj.bias": p["attn.b_o"],
-                       "linear1.weight": p["ff1.weight"], "linear1.bias": p["ff1.bias"],
-                       "linear2.weight": p["ff2.weight"], "linear2.bias": p["ff2.bias"],
-                       "norm1.weight": p["ln1.weight"], "norm1.bias": p["ln1.bias"],
-                       "norm2.weight": p["ln2.weight"], "norm2.bias": p["ln2.bias"]})
+                       **{torch_name[k[:3]] + k[3:]: v for k, v in p.items() if k[:3] in torch_name}})
 causal = torch.triu(torch.full((n, n), float("-inf")), 1)
 loss = lambda z: F.cross_entropy(z.flatten(0, 1), y.flatten())
 
@@ -55,9 +61,18 @@ loss(F.linear(h, E_out, decoder.bias)).backward()
 # E_in.grad + E_out.grad is grad: the input side plus the output side
 # in-code:end two-uses
 
-want = T(L["embed"]["grads"]["weight"])
-err = max((E_in.grad + E_out.grad - grad).abs().max().item(), (grad - want).abs().max().item()) / grad.abs().max().item()
-rows = lambda g: int((g.abs().sum(1) > 0).sum())
-print(f"{V} words, d = {d}; |input side + output side - .grad|, |.grad - trace| <= {err:.1e} of max|.grad|; "
-      f"rows touched: input side {rows(E_in.grad)}, output side {rows(E_out.grad)}")
-sys.exit(0 if err <= 1e-9 else 1)
+st, rows = page["static"], lambda g: int((g.abs().sum(1) > 0).sum())
+tied = sum(q.numel() for q in nn.ModuleList([encoder, block, decoder]).parameters())  # the tied matrix once
+m = {x["name"]: x for x in st["models"]}
+pairs = {"static.models, saved": ([m["tied"]["params"], m["untied"]["params"], m["tied"]["embed"], m["untied"]["embed"], m["tied"]["output"], m["untied"]["output"], st["saved"]],
+                                  torch.tensor([tied, tied + V * d, V * d, V * d, V, V * d + V, V * d])),
+         "data.ledger.outRows": ([page["data"]["ledger"]["outRows"]], torch.tensor([rows(E_out.grad)])),
+         "in + out = .grad": (E_in.grad + E_out.grad, grad), ".grad = trace": (L["embed"]["grads"]["weight"]["data"], grad)}
+def rel(a, b):  # per entry, relative to the entry (or to 1e-3 of the largest, for tiny ones)
+    a, b = torch.as_tensor(a, dtype=torch.float64).flatten(), b.detach().double().flatten()
+    return ((a - b).abs() / b.abs().clamp(min=1e-3 * b.abs().max().item() + 1e-300)).max().item()
+rel = {k: rel(a, b) for k, (a, b) in pairs.items()}
+bad = [k for k, e in rel.items() if not e <= 1e-9]
+print(f"{V} words, d = {d}; rows touched: input side {rows(E_in.grad)}, output side {rows(E_out.grad)}; "
+      f"page's {', '.join(pairs)} vs PyTorch: max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
+sys.exit(1 if bad else 0)
