@@ -152,6 +152,14 @@ func TestBrowserModelCount(t *testing.T) {
 	}
 	countScreenshots(t, ctx, "modelcount-en-albert", w)
 
+	// A new preset starts as its source defines it: ALBERT-base unshared at
+	// E = 768, then ALBERT-large is the all-shared ALBERT-large at E = 128.
+	countChoose(t, ctx, "set-share", "none")
+	countChoose(t, ctx, "set-embed", "768")
+	do(t, ctx, "ALBERT-base unshared, E = 768", countTotalsAre(countArch(t, "albert-base", func(o *arch.Options) { o.Share, o.Embed = "none", 768 })))
+	countChoose(t, ctx, "set-preset", "albert-large")
+	do(t, ctx, "ALBERT-large as its source has it", countTotalsAre(countArch(t, "albert-large", nil)))
+
 	// GPT-2: untie, then tie again with the space bar.
 	countChoose(t, ctx, "set-preset", "gpt2")
 	tied := countArch(t, "gpt2", nil)
@@ -243,7 +251,7 @@ func TestBrowserModelCount(t *testing.T) {
 	// Chinese: the page's strings, the rule in Chinese, the same numbers.
 	openCount(t, ctx, url, "zh")
 	do(t, ctx, "zh BERT-base", countTotalsAre(bert))
-	for id, want := range map[string]string{"about": "计入权重和偏置", "saves": "没有任何共享"} {
+	for id, want := range map[string]string{"about": "计入权重和偏置", "saves": "这里一个也没有"} {
 		if s := textOf(t, ctx, w+` [data-testid="`+id+`"]`); !strings.Contains(s, want) {
 			t.Errorf("zh %s: %q lacks %q", id, s, want)
 		}

@@ -133,6 +133,21 @@ addEventListener("online", () => {
   if (!ws && status !== "refused") connect();
 });
 
+// A page the reader leaves gives its session back at once: the browser may
+// keep it in its back/forward cache with the socket open, and the server
+// admits only so many pages per address. Coming back (from that cache)
+// connects again, and every widget restores its step as after any break.
+addEventListener("pagehide", () => {
+  clearTimeout(retryTimer);
+  retryTimer = 0;
+  const sock = ws;
+  ws = null; // its close event must not schedule a reconnection
+  sock?.close(1000, "page hidden");
+});
+addEventListener("pageshow", (ev) => {
+  if (ev.persisted && !ws) connect();
+});
+
 /**
  * channel registers widget id on the page's socket and returns its sender.
  * Messages sent while disconnected are dropped: onOpen resynchronises.

@@ -137,13 +137,18 @@ export default function mount(root, initial, { lang }) {
   switchBox.append(noSwitches);
   const inputs = {}; // field → {label, input}
 
+  let spec = null; // hello's, once it has come
+  const switchDefaults = () => Object.fromEntries(SWITCHES.map((k) => [k, field(spec, k).default]));
+
   function control(f, parent) {
     const label = el("label", `mc-field mc-field-${f.kind}`);
     const text = el("span", "mc-name", S[f.name] ?? f.name);
     const names = { preset: presetName, share: (v) => S.modes[v] ?? v, embed: embedName, seqLen: seqName }[f.name] ?? String;
-    // A new preset starts at its source's sequence length: BERT has 512
-    // positions where GPT-2 has 1024.
-    const choose = (v) => setParams(f.name === "preset" && params.seqLen && params.seqLen !== "source" ? { preset: v, seqLen: "source" } : { [f.name]: v });
+    // A new preset starts as its source defines it: every switch back at
+    // its default (ALBERT-large after an unshared ALBERT-base is the
+    // all-shared ALBERT-large the lesson quotes; an unshared LeNet-5 does
+    // not make VGG-16 unshared), and the source's sequence length.
+    const choose = (v) => setParams(f.name === "preset" ? { ...switchDefaults(), preset: v } : { [f.name]: v });
     const input = fieldInput(f, () => params[f.name] ?? f.default, choose, { name: names });
     input.dataset.testid = "set-" + f.name;
     if (f.kind === "bool") label.append(input, text);
@@ -218,7 +223,8 @@ export default function mount(root, initial, { lang }) {
     prefix: "mc",
     params: () => params,
     exports: { png: S.download, svg: S.svg, json: S.json, csv: S.csv },
-    ready(spec) {
+    ready(s) {
+      spec = s;
       const top = el("div", "mc-preset");
       control(field(spec, "preset"), top);
       for (const k of SWITCHES) control(field(spec, k), switchBox);
