@@ -141,8 +141,9 @@ func (e *eval) Pos() int { return e.pos }
 // of it, and, on a run, starts lending the run's CPU to it in the
 // background. The step is taken once the flight has landed. Without a run
 // (an export's replay) it computes only a question of at most exportLimit
-// seconds that no page is computing: an export must not hold the server's
-// download slot for minutes; a longer question is asked on the page.
+// seconds (joining its flight if a page is computing it): an export must
+// not hold the server's download slot for minutes; a longer question is
+// asked on the page.
 func (e *eval) Advance() error {
 	if e.pos >= 1 {
 		return errors.New("sharingeval: the answer is there already")
@@ -151,7 +152,7 @@ func (e *eval) Advance() error {
 		e.land(a)
 		return nil
 	}
-	if e.host == nil && (estimate(e.cfg) > exportLimit || flightOf(e.key) != nil) {
+	if e.host == nil && estimate(e.cfg) > exportLimit {
 		return errNotAnswered
 	}
 	f := e.joined()

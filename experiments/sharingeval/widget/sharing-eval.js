@@ -69,7 +69,7 @@ const strings = {
     xAxis: "parameters", yAxis: "test {measure}",
     csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
     files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)", csv: "the table (CSV)" },
-    exportNote: "The server draws these from the cached answer (downloads never train).",
+    exportNote: "The server draws these from the answer in its cache.",
     names: {
       cnn: "CNN", lc: "LC (locally connected)", mlp: "MLP", "mlp-wide": "wide MLP", tied: "tied", untied: "untied",
       "cnn-gap": "CNN + global pool", "cnn-gap-wide": "wider CNN + global pool", rnn: "RNN (one cell)", unshared: "a cell per step",
@@ -129,7 +129,7 @@ const strings = {
     xAxis: "参数量", yAxis: "测试{measure}",
     csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
     files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）", csv: "表格（CSV）" },
-    exportNote: "服务器用缓存中的答案生成这些文件（下载从不训练模型）。",
+    exportNote: "服务器用缓存中的答案生成这些文件。",
     names: {
       cnn: "CNN", lc: "LC（局部连接）", mlp: "MLP", "mlp-wide": "宽 MLP", tied: "共享", untied: "不共享",
       "cnn-gap": "CNN + 全局池化", "cnn-gap-wide": "更宽的 CNN + 全局池化", rnn: "RNN（一个单元）", unshared: "每步一个单元",
