@@ -1,24 +1,32 @@
 """Share across layers: check each layer's part of the shared block with PyTorch.
 
-Download trace.json from the lesson's widget (the all-shared model with the
-weights of the step on screen, on one sequence of the task), then run
-    python3 share-across-layers.py trace.json
+Download the step trace (trace.json) and the frame (.json) from the lesson's
+widget (the all-shared model with the weights of the step on screen, on the
+first sequence of the probe batch), then run
+    python3 share-across-layers.py trace.json albert-share.json
 It runs the ALBERT way, one nn.TransformerEncoderLayer applied once per
 layer, backpropagates and checks every .grad against the trace's. Then it
 gives every layer a copy of its own of the block (the unshared stack, with
 the same numbers) and checks that, for each of the block's 16 parameters,
-the copies' gradients (each layer's part) add up to the shared .grad.
+the copies' gradients (each layer's part) add up to the shared .grad. From
+the page it checks the parameter counts: the attention and feed-forward
+parts (static.attnPart, ffnPart), the embedding and output layer, and every
+mode's count (static.modes[].params and hand: a shared part once, a part of
+its own once per layer), against PyTorch's numel of the block's modules.
+The page's per-layer parts, distances and angles (data.probes) are over the
+whole probe batch of 16 sequences; the trace holds the first, so they cannot
+be compared here.
 """
-# test: albert-share trace.json 40
-# test: albert-share trace.json 40 {"blocks": 6, "d": "16", "task": "copy"}
+# test: albert-share trace.json+json 40
+# test: albert-share trace.json+json 40 {"blocks": 6, "d": "16", "task": "copy"}
 import json, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
-trace = json.load(open(sys.argv[1]))
-T = lambda t: torch.tensor(t["data"]).reshape(t["shape"])
+trace, page = (json.load(open(f)) for f in sys.argv[1:3])
+T = lambda t: torch.tensor(t["data"], dtype=torch.float64).reshape(t["shape"])
 L = {l["name"]: l for l in trace["layers"]}
 tokens, y = T(trace["input"]).long(), T(trace["target"]).long()
 n, (V, d) = tokens.shape[1], L["embed"]["params"]["weight"]["shape"]
@@ -30,13 +38,13 @@ out = {k: T(v) for k, v in L["out"]["params"].items()}
 loss = lambda h: F.cross_entropy(F.linear(h, out["weight"], out["bias"]).flatten(0, 1), y.flatten())
 N = sum(l["type"] == "transformer_block" for l in trace["layers"])
 p, a = {k: T(v) for k, v in L["block1"]["params"].items()}, L["block1"]["attrs"]
-cat = lambda s: torch.cat([p["attn." + s + c] for c in "qkv"])
-state = {"self_attn.in_proj_weight": cat("w_"), "self_attn.in_proj_bias": cat("b_"),  # torch's names for the trace's
-         "self_attn.out_proj.weight": p["attn.w_o"], "self_attn.out_proj.bias": p["attn.b_o"],
-         "linear1.weight": p["ff1.weight"], "linear1.bias": p["ff1.bias"],
-         "linear2.weight": p["ff2.weight"], "linear2.bias": p["ff2.bias"],
-         "norm1.weight": p["ln1.weight"], "norm1.bias": p["ln1.bias"],
-         "norm2.weight": p["ln2.weight"], "norm2.bias": p["ln2.bias"]}
+def to_torch(p):  # the trace's block tensors under torch's names
+    cat = lambda s: torch.cat([p["attn." + s + c] for c in "qkv"])
+    name = {"ff1": "linear1", "ff2": "linear2", "ln1": "norm1", "ln2": "norm2"}
+    return {"self_attn.in_proj_weight": cat("w_"), "self_attn.in_proj_bias": cat("b_"),
+            "self_attn.out_proj.weight": p["attn.w_o"], "self_attn.out_proj.bias": p["attn.b_o"],
+            **{name[k[:3]] + k[3:]: v for k, v in p.items() if k[:3] in name}}
+state = to_torch(p)
 new_block = lambda: nn.TransformerEncoderLayer(d, a["num_heads"], a["d_ff"], dropout=0.0, batch_first=True, norm_first=True)
 
 # in-code:begin per-layer
@@ -57,17 +65,21 @@ for c in copies:
 loss(h).backward()  # copies[l]'s .grad: layer l's part
 # in-code:end per-layer
 
-err = 0.0
 parts = {k: [c.get_parameter(k).grad for c in copies] for k, _ in block.named_parameters()}
-for k, g in block.named_parameters():
-    err = max(err, (sum(parts[k]) - g.grad).abs().max().item() / max(g.grad.abs().max().item(), 1e-300))
-trace_grads = {k: T(L["block1"]["grads"][v]) for k, v in
-               [("linear1.weight", "ff1.weight"), ("linear2.weight", "ff2.weight"), ("self_attn.out_proj.weight", "attn.w_o"), ("norm1.weight", "ln1.weight")]}
-trace_grads["self_attn.in_proj_weight"] = torch.cat([T(L["block1"]["grads"]["attn.w_" + c]) for c in "qkv"])
-for k, want in trace_grads.items():
-    g = block.get_parameter(k).grad
-    err = max(err, (g - want).abs().max().item() / g.abs().max().item())
+want = to_torch({k: T(v) for k, v in L["block1"]["grads"].items()})
+size = lambda *ms: sum(q.numel() for m in ms for q in m.parameters())
+A, Fp, E, O = size(block.norm1, block.self_attn), size(block.norm2, block.linear1, block.linear2), V * d, out["weight"].numel() + out["bias"].numel()
+own = {"none": N * (A + Fp), "all": A + Fp, "attention": A + N * Fp, "ffn": N * A + Fp}   # the block params of each mode
+st, g = page["static"], torch.cat([q.grad.flatten() for q in block.parameters()])
+pairs = {"static.attnPart, ffnPart, embed, out": ([st["attnPart"], st["ffnPart"], st["embed"], st["out"]], torch.tensor([A, Fp, E, O])),
+         "static.modes[].params, hand": ([[x["params"], x["hand"]] for x in st["modes"]], torch.tensor([[E + own[x["share"]] + O] * 2 for x in st["modes"]])),
+         "sum = .grad": (torch.cat([sum(parts[k]).flatten() for k in parts]), g), ".grad = trace": (torch.cat([want[k].flatten() for k in parts]), g)}
+def rel(a, b):  # per entry, relative to the entry (or to 1e-3 of the largest, for tiny ones)
+    a, b = torch.as_tensor(a, dtype=torch.float64).flatten(), b.detach().double().flatten()
+    return ((a - b).abs() / b.abs().clamp(min=1e-3 * b.abs().max().item() + 1e-300)).max().item()
+rel = {k: rel(a, b) for k, (a, b) in pairs.items()}
+bad = [k for k, e in rel.items() if not e <= 1e-9]
 ff = [f"{g.norm():.3g}" for g in parts["linear1.weight"]]
-print(f"{N} layers, one block; |sum of layers' parts - .grad| (every parameter), |.grad - trace| <= {err:.1e} of max|.grad|; "
-      f"|layer parts| of ff1.weight: {', '.join(ff)}")
-sys.exit(0 if err <= 1e-9 else 1)
+print(f"{N} layers, one block; |layer parts| of ff1.weight: {', '.join(ff)}; page's {', '.join(pairs)} vs PyTorch: "
+      f"max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
+sys.exit(1 if bad else 0)
