@@ -396,7 +396,7 @@ func TestBrowserURLSettings(t *testing.T) {
 		{"en", "w1.stride=9", `parameter "stride" must be a whole number from 1 to 3; got 9`, 2, true},
 		{"en", "w1.strid=2", `unknown setting "strid" (this widget has digit, preset, stride, padding, dilation)`, 1, false},
 		{"en", "w1.stride=two", `parameter "stride" must be a whole number from 1 to 3; got "two"`, 2, false},
-		{"zh", "w1.stride=two", `参数 "stride" 必须是1 到 3 之间的整数；收到的是 "two"`, 2, true},
+		{"zh", "w1.stride=two", `参数 "stride" 必须是 1 到 3 之间的整数；收到的是 "two"`, 2, true},
 		{"zh", "w1.dilaton=2", `没有名为 "dilaton" 的设置（此组件的设置有 digit、preset、stride、padding、dilation）`, 1, false},
 	}
 	for _, b := range bad {

@@ -267,12 +267,21 @@ func (f Field) wantText() Text {
 	return Text{En: "true or false", Zh: "true 或 false"}
 }
 
+// latinGap is the space Chinese text puts before a number or a Latin
+// word (必须是 1 到 3…), and nothing before Chinese (必须是以下之一…).
+func latinGap(next string) string {
+	if next != "" && next[0] < utf8.RuneSelf {
+		return " "
+	}
+	return ""
+}
+
 func fieldError(f Field, value string) *ParamError {
 	w := f.wantText()
 	v := shown(value)
 	return &ParamError{Field: f.Name, Value: v, Text: Text{
 		En: fmt.Sprintf("parameter %q must be %s; got %s", f.Name, w.En, v),
-		Zh: fmt.Sprintf("参数 %q 必须是%s；收到的是 %s", f.Name, w.Zh, v),
+		Zh: fmt.Sprintf("参数 %q 必须是%s%s；收到的是 %s", f.Name, latinGap(w.Zh), w.Zh, v),
 	}}
 }
 
