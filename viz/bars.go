@@ -128,11 +128,27 @@ func barsPlot(t typeset, c BarChart) (*plot.Plot, error) {
 		}
 	}
 	p.NominalX(categories...)
+	if k := (len(categories) + maxCategoryLabels - 1) / maxCategoryLabels; k > 1 {
+		// Many bars: every k-th is named, so that the names do not run
+		// into each other (every bar keeps its tick).
+		ticks := make([]plot.Tick, len(categories))
+		for i, name := range categories {
+			ticks[i] = plot.Tick{Value: float64(i)}
+			if i%k == 0 {
+				ticks[i].Label = name
+			}
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	}
 	p.X.Min, p.X.Max = -0.5, float64(len(categories))-0.5
 	p.X.Padding, p.Y.Padding = 0, 0 // bars stand on the x axis
 	legendCorner(p, tops, float64(len(groups))*16/320+0.04)
 	return p, nil
 }
+
+// maxCategoryLabels is how many category names fit under a bar chart
+// side by side (short names such as "#12").
+const maxCategoryLabels = 20
 
 // groupBars draws one group's bars, one per category, from base to each
 // value, and writes the value above the bar.

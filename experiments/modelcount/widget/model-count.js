@@ -68,7 +68,7 @@ const strings = {
     on: "开", off: "关",
     table: "逐层列表", tableBlocks: "块默认折叠：展开一个块可看到其中的层。", tableNote: "窄屏上数字写成简写；上方的合计、数字的提示和 CSV 都是精确值。",
     col: { n: "#", layer: "层", params: "参数", uses: "使用次数", unshared: "不共享时" },
-    expand: "展开 {name} 的 {n} 层", collapse: "折叠 {name} 的各层",
+    expand: "展开 {name} 的 {n} 行", collapse: "折叠 {name} 的各行",
     expandAll: "展开所有块", collapseAll: "折叠所有块",
     sharedWith: "共享 {name}", layers: "{n} 行",
     total: "合计",
