@@ -248,6 +248,18 @@ func TestBrowserSharingEval(t *testing.T) {
 		t.Errorf("cached cnn test %v, lab %v", got, want.res.Model("cnn").Test.Mean)
 	}
 
+	// Training digits apart from the steps: 1,000 digits, still the small
+	// budget's 27 steps (the budget line says so before anything runs).
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
+		const s = document.querySelector(%q + ' [data-testid="set-digits"]');
+		if (s.closest('label').hidden) return false;
+		s.value = "1000"; s.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`, w))
+	do(t, tab, "1,000 digits, 27 steps", stepIs(w, 0, 5*time.Second),
+		pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("1,000 training digits, 27 steps")`, 5*time.Second))
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => { const s = document.querySelector(%q + ' [data-testid="set-digits"]'); s.value = "budget"; s.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, w))
+
 	// Cancel: a long question (the large budget, 10 seeds: minutes) stops
 	// when asked, and nobody computes it any more (no flight in the frame).
 	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
@@ -278,6 +290,9 @@ func TestBrowserSharingEval(t *testing.T) {
 	})()`, w))
 	do(t, tab, "twins question", stepIs(w, 0, 5*time.Second),
 		pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("test pairs")`, 5*time.Second))
+	if !evalJS[bool](t, tab, `document.querySelector('`+w+` [data-testid="set-digits"]').closest('label').hidden`) {
+		t.Errorf("the training-digits field shows for the twins; only the CNN comparison takes it")
+	}
 	evalJS[bool](t, tab, fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = "1"; i.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, w+` [data-testid="set-seeds"]`))
 	do(t, tab, "run the twins", pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("test pairs")`, 5*time.Second),
 		chromedp.Sleep(300*time.Millisecond),

@@ -16,9 +16,13 @@ import (
 // and seeds; with the same seed every model also sees the digits in the
 // same order (a trainer's order depends on the seed and the subset only).
 type CompareConfig struct {
-	Models    []string           `json:"models"`    // of Models() or ControlModels(); Models() by default
-	Seeds     int                `json:"seeds"`     // seeds 1…Seeds, 1…20
-	Epochs    int                `json:"epochs"`    // passes over the training subset, 1…100
+	Models []string `json:"models"` // of Models() or ControlModels(); Models() by default
+	Seeds  int      `json:"seeds"`  // seeds 1…Seeds, 1…20
+	Epochs int      `json:"epochs"` // passes over the training subset, 1…100
+	// Steps, when not 0, is the number of training steps instead of
+	// Epochs passes: the same steps on training sets of any size (a
+	// learning curve with matched steps). 1…MaxCompareSteps.
+	Steps     int                `json:"steps,omitempty"`
 	TrainSize int                `json:"trainSize"` // as TrainConfig
 	Batch     int                `json:"batch"`     // as TrainConfig
 	Optimizer string             `json:"optimizer"` // as TrainConfig
@@ -51,6 +55,9 @@ const (
 	MaxSeeds  = 20
 	MaxEpochs = 100
 	MaxShift  = 27
+	// MaxCompareSteps bounds CompareConfig.Steps: MaxEpochs passes over
+	// the largest training set in batches of 32.
+	MaxCompareSteps = MaxEpochs * MaxTrainSize / 32
 )
 
 // trainConfig is the TrainConfig of model at seed under c.
@@ -73,6 +80,8 @@ func (c CompareConfig) Validate() error {
 		return fmt.Errorf("lab: seeds %d: want 1…%d", c.Seeds, MaxSeeds)
 	case c.Epochs < 1 || c.Epochs > MaxEpochs:
 		return fmt.Errorf("lab: epochs %d: want 1…%d", c.Epochs, MaxEpochs)
+	case c.Steps < 0 || c.Steps > MaxCompareSteps:
+		return fmt.Errorf("lab: steps %d: want 0 (epochs decide) or 1…%d", c.Steps, MaxCompareSteps)
 	case len(c.Shifts) == 0:
 		return errors.New("lab: shifts: want at least one shift")
 	case c.Eval < 0:
@@ -219,7 +228,8 @@ func CompareCNN(ctx context.Context, cfg CompareConfig, progress func(Progress))
 	return res, nil
 }
 
-// compareRun trains one model for cfg.Epochs epochs and measures it.
+// compareRun trains one model for cfg.Epochs epochs (or cfg.Steps steps)
+// and measures it.
 func compareRun(ctx context.Context, cfg CompareConfig, tc TrainConfig, report func(step, steps int, phase string)) (RunResult, engine.Count, error) {
 	var spent time.Duration // in Step and the measurements, not in report
 	t, err := NewTrainer(tc)
@@ -227,6 +237,9 @@ func compareRun(ctx context.Context, cfg CompareConfig, tc TrainConfig, report f
 		return RunResult{}, engine.Count{}, err
 	}
 	steps := cfg.Epochs * t.StepsPerEpoch()
+	if cfg.Steps > 0 {
+		steps = cfg.Steps
+	}
 	rr := RunResult{Seed: tc.Seed}
 	var epochLoss float64
 	for i := range steps {

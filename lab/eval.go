@@ -58,7 +58,15 @@ type EvalConfig struct {
 	Comparison string `json:"comparison"`
 	Size       string `json:"size"`
 	Seeds      int    `json:"seeds"`
+	// TrainSize, for cnn-lc-mlp only, sets the training digits apart from
+	// the steps: the budget's steps on TrainSize digits (EvalTrainSizes),
+	// so that a learning curve has matched steps. 0: the budget's digits.
+	TrainSize int `json:"trainSize,omitempty"`
 }
+
+// EvalTrainSizes are the training-set sizes EvalConfig.TrainSize may
+// name.
+func EvalTrainSizes() []int { return []int{100, 300, 1000, 2000, 5000} }
 
 // Validate names the first value out of range.
 func (c EvalConfig) Validate() error {
@@ -69,6 +77,10 @@ func (c EvalConfig) Validate() error {
 		return fmt.Errorf("lab: size %q: want one of %v", c.Size, EvalSizes())
 	case c.Seeds < 1 || c.Seeds > MaxEvalSeeds:
 		return fmt.Errorf("lab: seeds %d: want 1…%d", c.Seeds, MaxEvalSeeds)
+	case c.TrainSize != 0 && c.Comparison != EvalCNN:
+		return fmt.Errorf("lab: train size %d: only %s sets it apart from the budget", c.TrainSize, EvalCNN)
+	case c.TrainSize != 0 && !slices.Contains(EvalTrainSizes(), c.TrainSize):
+		return fmt.Errorf("lab: train size %d: want 0 (the budget's) or one of %v", c.TrainSize, EvalTrainSizes())
 	}
 	return nil
 }
@@ -105,6 +117,17 @@ func cnnConfig(size string, seeds int) CompareConfig {
 		c.TrainSize, c.Epochs = 5000, 2
 	}
 	return c
+}
+
+// cnnConfigOf is cnnConfig for the question c: with c.TrainSize set, the
+// budget's steps on that many digits.
+func cnnConfigOf(c EvalConfig) CompareConfig {
+	k := cnnConfig(c.Size, c.Seeds)
+	if c.TrainSize > 0 {
+		k.Steps = k.Epochs * (k.TrainSize / k.Batch)
+		k.TrainSize = c.TrainSize
+	}
+	return k
 }
 
 // gapConfig is the global-pool budget of size: DefaultGAPCompareConfig's
@@ -171,8 +194,12 @@ func twinsConfig(size string, seeds int) TwinsCompareConfig {
 func (c EvalConfig) Budget() EvalBudget {
 	switch c.Comparison {
 	case EvalCNN:
-		k := cnnConfig(c.Size, c.Seeds)
-		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Epochs * (k.TrainSize / k.Batch), Batch: k.Batch, Eval: k.Eval, LR: k.LR["cnn"]}
+		k := cnnConfigOf(c)
+		steps := k.Steps
+		if steps == 0 {
+			steps = k.Epochs * (k.TrainSize / k.Batch)
+		}
+		return EvalBudget{TrainSize: k.TrainSize, Steps: steps, Batch: k.Batch, Eval: k.Eval, LR: k.LR["cnn"]}
 	case EvalGAP:
 		k := gapConfig(c.Size, c.Seeds)
 		return EvalBudget{TrainSize: k.TrainSize, Steps: k.Epochs * (k.TrainSize / k.Batch), Batch: k.Batch, Eval: k.Eval, LR: k.LR["cnn"]}
@@ -314,7 +341,7 @@ func Eval(ctx context.Context, c EvalConfig, progress func(Progress)) (*EvalResu
 	}
 	switch c.Comparison {
 	case EvalCNN, EvalGAP:
-		cfg := cnnConfig(c.Size, c.Seeds)
+		cfg := cnnConfigOf(c)
 		if c.Comparison == EvalGAP {
 			cfg = gapConfig(c.Size, c.Seeds)
 		}

@@ -108,3 +108,38 @@ func TestPair(t *testing.T) {
 		t.Errorf("a %+v, b %+v, diff %+v: want overlapping means and a difference above 0", a, b, d)
 	}
 }
+
+// TestEvalTrainSize: the CNN question's training digits are apart from its
+// steps — the budget's steps on any of EvalTrainSizes — and no other
+// comparison takes them.
+func TestEvalTrainSize(t *testing.T) {
+	small := EvalConfig{Comparison: EvalCNN, Size: EvalSmall, Seeds: 1}
+	for _, n := range EvalTrainSizes() {
+		c := small
+		c.TrainSize = n
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if b := c.Budget(); b.TrainSize != n || b.Steps != small.Budget().Steps {
+			t.Errorf("train size %d: budget %+v, want %d digits and the small budget's %d steps", n, b, n, small.Budget().Steps)
+		}
+	}
+	for _, bad := range []EvalConfig{
+		{Comparison: EvalCNN, Size: EvalSmall, Seeds: 1, TrainSize: 123},
+		{Comparison: EvalTwins, Size: EvalSmall, Seeds: 1, TrainSize: 1000},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	// CompareConfig.Steps replaces the epochs.
+	cc := DefaultCompareConfig()
+	cc.Models, cc.LR, cc.Seeds, cc.TrainSize, cc.Steps, cc.Eval, cc.Shifts = []string{"mlp"}, nil, 1, 100, 7, 50, []int{0}
+	r, err := CompareCNN(context.Background(), cc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Models[0].Runs[0].Steps; got != 7 {
+		t.Errorf("%d steps, want 7", got)
+	}
+}

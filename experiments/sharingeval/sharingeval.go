@@ -19,6 +19,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +42,23 @@ var fields = []run.Field{
 		En: "how many seeds: every model is trained from seeds 1…n (initial weights and data order)",
 		Zh: "种子个数：每个模型都从种子 1…n 训练（初始权重和数据顺序）",
 	}},
+	{Name: "digits", Kind: run.Choice, Default: budgetDigits, Choices: digitChoices(), Desc: run.Text{
+		En: "training digits for cnn-lc-mlp, apart from the steps: \"budget\" (the budget's own) or a number, trained for the budget's steps — a learning curve with matched steps; the other comparisons ignore it",
+		Zh: "cnn-lc-mlp 的训练数字个数，与步数分开：“budget”（按预算）或一个数，都训练预算规定的步数——步数相同的学习曲线；其他对比忽略此项",
+	}},
+}
+
+// budgetDigits is the digits field's "the budget's own".
+const budgetDigits = "budget"
+
+// digitChoices are the digits field's values: the budget's, or one of
+// lab.EvalTrainSizes.
+func digitChoices() []string {
+	out := []string{budgetDigits}
+	for _, n := range lab.EvalTrainSizes() {
+		out = append(out, strconv.Itoa(n))
+	}
+	return out
 }
 
 // widget is the page's side: sharing-eval.js and .css.
@@ -109,7 +127,13 @@ func newEval(v run.Values) *eval {
 }
 
 func configOf(v run.Values) lab.EvalConfig {
-	return lab.EvalConfig{Comparison: v.String("comparison"), Size: v.String("size"), Seeds: v.Int("seeds")}
+	c := lab.EvalConfig{Comparison: v.String("comparison"), Size: v.String("size"), Seeds: v.Int("seeds")}
+	// The digits are the CNN comparison's only: elsewhere the same
+	// question (and cache key) whatever the field says.
+	if d := v.String("digits"); c.Comparison == lab.EvalCNN && d != budgetDigits {
+		c.TrainSize, _ = strconv.Atoi(d) // one of the field's choices
+	}
+	return c
 }
 
 // keyOf is the cache key of a question.

@@ -385,3 +385,26 @@ func TestExportsFromCache(t *testing.T) {
 		t.Errorf("exports computed %d answers", computed()-before)
 	}
 }
+
+// TestDigits: the digits field sets the CNN question's training digits
+// (lab's TrainSize, a question of its own), and changes no other question.
+func TestDigits(t *testing.T) {
+	s := spec(t)
+	dec := func(raw string) lab.EvalConfig {
+		v, err := s.Decode(nil, json.RawMessage(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return configOf(v)
+	}
+	c := dec(`{"comparison":"cnn-lc-mlp","size":"small","seeds":3,"digits":"1000"}`)
+	if c.TrainSize != 1000 || c.Budget().TrainSize != 1000 || c.Budget().Steps != 27 || keyOf(c) == keyOf(dec(`{"comparison":"cnn-lc-mlp","size":"small","seeds":3}`)) {
+		t.Errorf("cnn with 1,000 digits: %+v, budget %+v", c, c.Budget())
+	}
+	if tw := dec(`{"comparison":"twins-towers","size":"small","seeds":3,"digits":"1000"}`); keyOf(tw) != keyOf(dec(`{"comparison":"twins-towers","size":"small","seeds":3}`)) {
+		t.Errorf("twins with digits set: %+v, a question of its own", tw)
+	}
+	if _, err := s.Decode(nil, json.RawMessage(`{"digits":"123"}`)); err == nil {
+		t.Error("digits 123 accepted")
+	}
+}

@@ -22,6 +22,7 @@ const strings = {
   en: {
     ask: "Your question",
     comparison: "Comparison", size: "Training budget", seeds: "Seeds",
+    digits: "Training digits", digitsBudget: "the budget's",
     comparisons: {
       "cnn-lc-mlp": "CNN vs locally connected vs MLP (digits)",
       "global-pool": "CNN with and without global average pooling (digits)",
@@ -82,6 +83,7 @@ const strings = {
   zh: {
     ask: "你的问题",
     comparison: "对比", size: "训练预算", seeds: "种子数",
+    digits: "训练数字", digitsBudget: "按预算",
     comparisons: {
       "cnn-lc-mlp": "CNN、局部连接与 MLP（数字）",
       "global-pool": "有无全局平均池化的 CNN（数字）",
@@ -215,10 +217,14 @@ export default function mount(root, initial, { lang }) {
         });
         s.label.title = fl.desc;
         settings.append(s.label);
+        s.input.label = s.label;
         return s.input;
       };
       inputs.comparison = sel(f("comparison"), S.comparison, (v) => S.comparisons[v] ?? v);
       inputs.size = sel(f("size"), S.size, (v) => S.sizes[v] ?? v);
+      // Training digits apart from the steps: the CNN comparison's only.
+      inputs.digits = sel(f("digits"), S.digits, (v) => (v === "budget" ? S.digitsBudget : nf.format(Number(v))));
+      inputs.digits.label.hidden = (params.comparison ?? f("comparison").default) !== "cnn-lc-mlp";
       const sf = f("seeds");
       const lab = el("label", "se-field");
       lab.append(el("span", "", S.seeds));
@@ -289,9 +295,14 @@ export default function mount(root, initial, { lang }) {
     w.send({ type: "set-params", params: change });
   }
 
-  function syncSettings(p) {
+  // syncSettings takes the question the server answers (lab's config:
+  // its trainSize is the digits field, 0 for the budget's).
+  function syncSettings(c) {
+    const p = { comparison: c.comparison, size: c.size, seeds: c.seeds };
+    if (c.comparison === "cnn-lc-mlp") p.digits = c.trainSize ? String(c.trainSize) : "budget";
     params = { ...params, ...p };
-    for (const k of ["comparison", "size"]) if (inputs[k]) inputs[k].value = String(params[k]);
+    for (const k of ["comparison", "size", "digits"]) if (inputs[k] && params[k] !== undefined) inputs[k].value = String(params[k]);
+    if (inputs.digits) inputs.digits.label.hidden = params.comparison !== "cnn-lc-mlp";
     const i = inputs.seeds;
     if (i && document.activeElement !== i && i.getAttribute("aria-invalid") !== "true") i.value = String(params.seeds);
   }
