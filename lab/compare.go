@@ -268,10 +268,25 @@ func compareRun(ctx context.Context, cfg CompareConfig, tc TrainConfig, report f
 	if err := ctx.Err(); err != nil {
 		return RunResult{}, engine.Count{}, err
 	}
+	// Each measurement is reported before it starts: a caller that pauses
+	// in report (a server's piece of work) gets the three as separate
+	// stretches, not one long one.
 	t0 := time.Now()
 	rr.TrainAcc = t.TrainAccuracy(cfg.Eval)
+	spent += time.Since(t0)
+	report(rr.Steps, steps, "measure")
+	if err := ctx.Err(); err != nil {
+		return RunResult{}, engine.Count{}, err
+	}
+	t0 = time.Now()
 	rr.TestAcc = t.TestAccuracy(cfg.Eval)
 	rr.Gap = rr.TrainAcc - rr.TestAcc
+	spent += time.Since(t0)
+	report(rr.Steps, steps, "measure")
+	if err := ctx.Err(); err != nil {
+		return RunResult{}, engine.Count{}, err
+	}
+	t0 = time.Now()
 	rr.ShiftAcc = t.ShiftAccuracy(cfg.Shifts, cfg.Eval)
 	rr.Seconds = (spent + time.Since(t0)).Seconds()
 	return rr, t.Count(), nil
