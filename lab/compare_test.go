@@ -52,9 +52,10 @@ func TestCompareCNNTiny(t *testing.T) {
 	if params["cnn"] != 9098 || params["mlp"] != 9550 || params["lc"] < 10*params["cnn"] {
 		t.Errorf("params %v: want cnn 9,098, mlp 9,550 and lc far more", params)
 	}
-	// 6 runs of 4 steps, a "train" report per step and a "measure" per run.
-	if len(calls) != 6*5 {
-		t.Errorf("%d progress calls, want 30", len(calls))
+	// 6 runs of 4 steps, a "train" report per step and a "measure" before
+	// each of a run's three measurements (train, test, shifted).
+	if len(calls) != 6*(4+3) {
+		t.Errorf("%d progress calls, want 42", len(calls))
 	}
 	if last := calls[len(calls)-1]; last.Run != 6 || last.Runs != 6 || last.Phase != "measure" || last.Model != "mlp" || last.Seed != 2 {
 		t.Errorf("last progress %+v", last)
