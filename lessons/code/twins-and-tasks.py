@@ -1,20 +1,16 @@
 """Twins and tasks: check both ledgers of lesson 15 with PyTorch.
 
-Download the step trace (trace.json) and the frame (.json) from either widget
-(the shared model with the weights of the step on screen, on the first two
-pairs or digits of the step's batch), then run
-    python3 twins-and-tasks.py trace.json frame.json
-Siamese twins: one encoder is called for both digits of each pair; two
-towers, copies of it, each read one side: tower 1's .grad plus tower 2's is
-the encoder's .grad, which equals the trace's. Multi-task trunk: one trunk
-feeds two heads; each head's loss backpropagated on its own gives that
-task's part, and the two parts add up to the trunk's .grad for the joint
-loss, which equals the trace's. From the page it checks the parameter counts
-(static.counts) and the ledger's rows, one per shared tensor with its shape
-(data.ledger[].shape). The ledger's parts, cosines and sizes on the page are
-of the step's whole batch (at least 4) with the weights before the step's
-update; the trace holds two examples with the weights after it, so they
-cannot be compared here.
+Download the step trace and the JSON data from either widget (the shared
+model with the weights of the step on screen, on the first two pairs or
+digits of the step's batch), then run
+    python3 twins-and-tasks.py TRACE.json DATA.json
+Twins: one encoder called for both digits of a pair; two towers, copies of
+it, one per side: tower 1's .grad + tower 2's = the encoder's .grad = the
+trace's. Trunk: each head's loss backpropagated on its own gives that task's
+part; the parts add up to the trunk's .grad = the trace's. From the page: the
+parameter counts (static.counts) and the ledger's rows and shapes. The
+ledger's parts on the page are of the whole batch (at least 4) before the
+step's update; the trace holds two examples after it: not comparable here.
 """
 # test: siamese-twins trace.json+json 10
 # test: multitask-trunk trace.json+json 10
@@ -31,7 +27,6 @@ flat = lambda ts: torch.cat([t.flatten() for t in ts])
 cos = lambda a, b: (flat(a) @ flat(b) / flat(a).norm() / flat(b).norm()).item()
 size = lambda *ms: sum(p.numel() for m in ms for p in m.parameters())
 
-
 def build(layers):
     """nn.Sequential of the trace's layers, loaded with its weights."""
     mods = []
@@ -45,7 +40,6 @@ def build(layers):
                 getattr(m, k).copy_(T(v))
         mods.append(m)
     return nn.Sequential(*mods)
-
 
 if trace["layers"][0]["type"] == "siamese":
     layers, m = trace["layers"][0]["branch"], trace["loss"]["attrs"]["margin"]

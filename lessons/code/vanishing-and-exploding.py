@@ -1,19 +1,15 @@
 """Vanishing and exploding: the size of every step's piece, and clipping.
 
-Download the step trace (trace.json) and the frame (.json) from the lesson's
-grad-flow widget (or from the cliff widget), then run
-    python3 vanishing-and-exploding.py trace.json frame.json
-It rebuilds the RNN from the trace (tanh, ReLU or sigmoid cell), runs it in a
-loop keeping every dL/dh_t, and computes every step's piece of dL/dW_hh (eq. 4
-of Pascanu et al. 2013). Against the grad-flow page it checks, step by step:
-every piece's size (data.contrib), ||dL/dh_t|| (data.hgrad), the bound
-(gamma * lambda_1)^(T-t) ||dL/dh_T|| (data.hbound; no ||dL/dh_t|| above it),
-the oldest-to-last ratio (data.ratio), lambda_1 and rho of W_hh (data.lambda,
-data.rho) and the loss; that the pieces add up to .grad, which equals the
-trace's. Against the cliff page (one scalar cell, no per-step ledger on the
-page) it checks the current point's loss and ||g|| (data.paths[].cur), and
-that torch.nn.utils.clip_grad_norm_ scales g to the threshold without turning
-it exactly when the page says the step was clipped.
+Download the step trace and the JSON data from the grad-flow widget (or the
+cliff widget), then run  python3 vanishing-and-exploding.py TRACE.json DATA.json
+It rebuilds the RNN from the trace, keeps every dL/dh_t and computes every
+step's piece of dL/dW_hh (Pascanu et al. 2013, eq. 4). Grad-flow page: it
+checks, step by step, every piece's size (data.contrib), ||dL/dh_t||
+(data.hgrad) and its bound (gamma lambda_1)^(T-t) ||dL/dh_T|| (data.hbound),
+the oldest-to-last ratio, lambda_1, rho and the loss. Cliff page (no per-step
+ledger): the current point's loss and ||g|| (data.paths[].cur), and that
+clip_grad_norm_ scales g to the threshold, unturned, when the page clipped.
+Both: the pieces add up to .grad, which equals the trace's.
 """
 # test: grad-flow trace.json+json 0
 # test: grad-flow trace.json+json 10 {"lambda1": 4, "act": "sigmoid", "T": 40, "seed": 3}
@@ -46,10 +42,8 @@ lossval.backward()
 
 # in-code:begin sizes
 prev = [torch.zeros_like(hs[0])] + hs[:-1]
-def slope(h):               # the activation's derivative, from h
-    if act is torch.tanh:
-        return 1 - h ** 2
-    return h * (1 - h) if act is torch.sigmoid else (h > 0).double()
+# the activation's derivative, from h
+slope = {torch.tanh: lambda h: 1 - h ** 2, torch.sigmoid: lambda h: h * (1 - h), torch.relu: lambda h: (h > 0).double()}[act]
 # step t's piece of dL/dW_hh, and its size
 pieces = [(h.grad * slope(h)).T @ p for h, p in zip(hs, prev)]
 sizes = torch.stack([p.norm() for p in pieces])

@@ -1,19 +1,16 @@
 """Watch attention learn: check a training step, token by token, with PyTorch.
 
-Download the step trace (trace.json) and the frame (.json) from the lesson's
-widget (the weights of the step on screen and the probe sequence), then run
-    python3 watch-attention-learn.py trace.json attention-learn.json
+Download the step trace and the JSON data from the lesson's widget (the
+weights of the step on screen, the probe sequence), then run
+    python3 watch-attention-learn.py TRACE.json DATA.json
 It loads the trace into nn.Embedding, nn.TransformerEncoderLayer
 (norm_first=True, in_proj_weight = cat(w_q, w_k, w_v)) and an output layer
-tied to the embedding, backpropagates, and checks the gradients of W_Q, W_K,
-W_V, W_O and of the tied embedding against the trace's. Then it runs the
-same blocks written out by hand, with a copy of its own of W_Q, W_K, W_V and
-W_O for every token, and checks that the copies' gradients (each token's
-piece) add up to the blocks' .grad. The page shows no gradient pieces; what
-it shows per head it checks against that pass, head by head: every block's
-and head's attention map on the probe (data.maps), its mass on the answer's
-cells (data.mass), the model's answer (data.pred) and the parameter count
-(static.modelParams).
+tied to the embedding, and checks every .grad against the trace's. The same
+blocks by hand, with a copy of W_Q, W_K, W_V, W_O per token, give each
+token's piece; they add up to .grad. The page shows no gradient pieces; what
+it shows per head is checked head by head: every attention map on the probe
+(data.maps), its mass on the answer's cells (data.mass), the model's answer
+(data.pred) and the parameter count (static.modelParams).
 """
 # test: attention-learn trace.json+json 60
 # test: attention-learn trace.json+json 60 {"blocks": 2, "positions": "learned", "task": "sort"}
@@ -43,7 +40,6 @@ P = [{k: T(v) for k, v in b["params"].items()} for b in blocks]
 loss = lambda h, emb: F.cross_entropy(F.linear(h, emb, bias).flatten(0, 1), y.flatten())
 mats = ["attn.w_q", "attn.w_k", "attn.w_v", "attn.w_o"]
 
-
 def torch_block(p, a):
     m = nn.TransformerEncoderLayer(a["d_model"], a["num_heads"], a["d_ff"], dropout=0.0, batch_first=True, norm_first=True)
     cat = lambda s: torch.cat([p["attn." + s + c] for c in "qkv"])
@@ -53,9 +49,7 @@ def torch_block(p, a):
                        **{torch_name[k[:3]] + k[3:]: v for k, v in p.items() if k[:3] in torch_name}})
     return m
 
-
 maps = []                                                  # every block's attention, [heads, T, T]
-
 
 def block(x, p, W, heads):
     """The same pre-norm block by hand; token t uses W[t] = its copy of W_Q, W_K, W_V, W_O."""
@@ -68,7 +62,6 @@ def block(x, p, W, heads):
     x = x + proj((a @ v).transpose(1, 2).reshape(B, n, d), 3, "b_o")
     z = F.layer_norm(x, (d,), p["ln2.weight"], p["ln2.bias"])
     return x + F.linear(F.relu(F.linear(z, p["ff1.weight"], p["ff1.bias"])), p["ff2.weight"], p["ff2.bias"])
-
 
 # in-code:begin per-token
 # nn.TransformerEncoderLayer: W_Q … W_O shared by every token.
