@@ -103,7 +103,15 @@ func (l *Live) ServeExport(w http.ResponseWriter, r *http.Request) {
 	body, format, err := l.exports.serve(r.Context(), r.PathValue("file"), q, lang, remoteIP(r))
 	if err != nil {
 		var ee *exportError
-		if !errors.As(err, &ee) {
+		var re *run.Error
+		switch {
+		case errors.As(err, &ee):
+		case errors.As(err, &re):
+			// The experiment refused with its reason (e.g. a question not
+			// answered yet, a run that diverged before the step): the reader
+			// gets it in the page's language; nothing failed.
+			ee = &exportError{http.StatusConflict, re.Text}
+		default:
 			l.log.Error("export: failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 			ee = &exportError{http.StatusInternalServerError, run.Text{En: "the figure could not be drawn (logged)", Zh: "无法绘制这张图（已记录）"}}
 		}

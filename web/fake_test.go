@@ -77,9 +77,16 @@ func init() {
 		}
 		return text(w, exp, lang)
 	}
+	// The csv export refuses, with its reason, until the run has a step.
+	notYet := func(w io.Writer, exp run.Experiment, lang string) error {
+		if exp.Pos() == 0 {
+			return run.NewError("not-ready", "nothing to tabulate at step 0: take a step first", "第 0 步还没有可列的表：请先走一步")
+		}
+		return text(w, exp, lang)
+	}
 	run.Register(run.Spec{
 		Name: "stepper", Title: run.Text{En: "Stepper", Zh: "步进"}, Fields: fields, New: build,
-		Exports: []run.Export{{Format: "json", Write: text}, {Format: "svg", Write: gated}, {Format: "png", Heavy: true, Write: gated}},
+		Exports: []run.Export{{Format: "json", Write: text}, {Format: "svg", Write: gated}, {Format: "png", Heavy: true, Write: gated}, {Format: "csv", Write: notYet}},
 		Widget:  fstest.MapFS{"stepper.js": {Data: []byte("export default function mount() {}\n")}},
 		Budget:  run.Budget{Step: time.Second, Memory: 100 << 20, FrameBytes: 100, StaticBytes: 100},
 	})

@@ -29,7 +29,7 @@ func TestHelloCarriesSpecs(t *testing.T) {
 		if ch := spec["fields"].([]any)[2].(map[string]any)["choices"].([]any); len(ch) != 2 {
 			t.Fatalf("choices %v", ch)
 		}
-		if ex := spec["exports"].([]any); len(ex) != 3 || ex[2].(map[string]any)["heavy"] != true {
+		if ex := spec["exports"].([]any); len(ex) != 4 || ex[2].(map[string]any)["heavy"] != true {
 			t.Fatalf("exports %v", ex)
 		}
 		if c.hello["lang"] != lang || c.hello["limits"].(map[string]any)["maxFramesPerSecond"] != float64(maxFramesPerSecond) {
@@ -464,8 +464,16 @@ func TestExport(t *testing.T) {
 			t.Errorf("%s: %d %q, want 400 with %q", path, code, body, want)
 		}
 	}
-	if code, body, _ := get("/export/stepper.gif"); code != http.StatusNotFound || !strings.Contains(body, "stepper.json/.svg/.png") {
+	if code, body, _ := get("/export/stepper.gif"); code != http.StatusNotFound || !strings.Contains(body, "stepper.json/.svg/.png/.csv") {
 		t.Errorf("unknown export: %d %q", code, body)
+	}
+	// An experiment that refuses an export says why, in the page's
+	// language, as a conflict with the run's state, not a server failure.
+	if code, body, _ := get("/export/stepper.csv?step=0&lang=zh"); code != http.StatusConflict || !strings.Contains(body, "请先走一步") {
+		t.Errorf("refused export: %d %q, want 409 with the zh reason", code, body)
+	}
+	if code, body, h := get("/export/stepper.csv?step=2"); code != http.StatusOK || body != "en step 2 of 100" || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+		t.Errorf("csv export at step 2: %d %q %q", code, body, h.Get("Content-Type"))
 	}
 
 	// A heavy export is computed once per URL.
