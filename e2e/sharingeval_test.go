@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,14 +85,15 @@ func TestBrowserSharingEval(t *testing.T) {
 	type refusal struct {
 		Status int
 		Ms     float64
+		Text   string // the reason, in the page's language
 	}
 	ref := evalJSAsync[string](t, ctx, `(async () => {
 		const t0 = performance.now();
 		const r = await fetch("/export/sharing-eval.csv?comparison=cnn-lc-mlp&size=large&seeds=10&step=1");
-		return JSON.stringify({Status: r.status, Ms: performance.now() - t0});
+		return JSON.stringify({Status: r.status, Ms: performance.now() - t0, Text: await r.text()});
 	})()`)
 	var rf refusal
-	if err := json.Unmarshal([]byte(ref), &rf); err != nil || rf.Status == 200 || rf.Ms > 3000 {
+	if err := json.Unmarshal([]byte(ref), &rf); err != nil || rf.Status != http.StatusConflict || rf.Text == "" || rf.Ms > 3000 {
 		t.Errorf("export of an unanswered large question: %s (%v); want a refusal at once", ref, err)
 	}
 	do(t, ctx, "run the comparison; the progress bar shows, then the table",
