@@ -297,14 +297,56 @@ func countDownloadCSV(t *testing.T, ctx context.Context) (first, last string) {
 // layout does not overflow sideways.
 func countScreenshots(t *testing.T, ctx context.Context, name, widget string) {
 	t.Helper()
+	countValuesReadable(t, ctx, name+" desktop")
 	shots := map[string][]byte{
 		name + "-page-desktop.png":   shoot(t, ctx, ""),
 		name + "-widget-desktop.png": shoot(t, ctx, widget),
 	}
 	desktop := phoneViewport(t, ctx)
 	pageFits(t, ctx, widget)
+	countValuesReadable(t, ctx, name+" phone")
+	// A phone scrolls the page, not a small box inside it: the table is
+	// as tall as its rows.
+	if inner := evalJS[string](t, ctx, `(() => {
+		const w = document.querySelector('`+widget+` .mc-table-wrap');
+		return w.scrollHeight > w.clientHeight + 1 ? w.scrollHeight + " in " + w.clientHeight : "";
+	})()`); inner != "" {
+		t.Errorf("%s phone: the table scrolls inside the page (%s px)", name, inner)
+	}
 	shots[name+"-page-phone.png"] = shoot(t, ctx, "")
 	shots[name+"-widget-phone.png"] = shoot(t, ctx, widget)
 	desktop()
 	saveScreenshots(t, shots)
+}
+
+// countValuesReadable checks that every bar value of the chart is either
+// after its bar's end (dark ink on the empty track) or inside the bar's
+// end in white, never dark ink over the bar's colour, and that it stays in
+// its track.
+func countValuesReadable(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	raw := evalJS[string](t, ctx, `(() => {
+		const out = {in: 0, after: 0, bad: []};
+		for (const track of document.querySelectorAll('`+countWidget+` .mc-track')) {
+			const t = track.getBoundingClientRect(), b = track.querySelector(".mc-bar").getBoundingClientRect();
+			const v = track.querySelector(".mc-bar-value");
+			const r = v.getBoundingClientRect();
+			const white = getComputedStyle(v).color === "rgb(255, 255, 255)";
+			if (r.left >= b.right - 0.5 && r.right <= t.right + 0.5 && !white) out.after++;
+			else if (v.classList.contains("mc-bar-value-in") && white && r.left >= b.left - 0.5 && r.right <= b.right + 0.5) out.in++;
+			else out.bad.push(v.dataset.testid + " " + v.textContent + ": value " + r.left.toFixed(1) + "–" + r.right.toFixed(1) + ", bar " + b.left.toFixed(1) + "–" + b.right.toFixed(1) + ", track to " + t.right.toFixed(1) + (white ? ", white" : ""));
+		}
+		return JSON.stringify(out);
+	})()`)
+	var got struct {
+		In, After int
+		Bad       []string
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("%s: bar values: %v (%s)", what, err, raw)
+	}
+	if got.In+got.After == 0 || len(got.Bad) > 0 {
+		t.Errorf("%s: bar values over their bar: %v (%d inside in white, %d after the bar)", what, got.Bad, got.In, got.After)
+	}
+	t.Logf("%s: bar values: %d inside in white, %d after the bar", what, got.In, got.After)
 }

@@ -470,6 +470,7 @@ export default function mount(root, initial, { lang }) {
         bar.style.background = c;
         const val = el("span", "mc-bar-value", short(v));
         val.title = nf.format(v);
+        val.dataset.testid = `value-${cls}-${b.n}`;
         track.append(bar, val);
         row.append(track);
       }
@@ -485,10 +486,29 @@ export default function mount(root, initial, { lang }) {
       axis.append(t);
     }
     bars.append(axis);
+    placeValues();
     const most = Math.max(...frame.bars.map((b) => b.users));
     chartNote.hidden = most <= 1;
     chartNote.textContent = fill(S.chartNote, { n: most });
   }
+
+  // placeValues puts each bar's value just after the bar's end, or, when
+  // the track has no room left after it, inside the bar's end in white:
+  // never over the bar's colour in dark ink. It runs again when the chart's
+  // width changes (a phone turned, a window resized).
+  function placeValues() {
+    for (const track of bars.querySelectorAll(".mc-track")) {
+      const bar = track.querySelector(".mc-bar"), val = track.querySelector(".mc-bar-value");
+      const f = parseFloat(bar.style.width) / 100;
+      const room = track.clientWidth * (1 - f);
+      if (!track.clientWidth) continue; // hidden: placed when shown
+      const inside = val.offsetWidth + 6 > room;
+      val.classList.toggle("mc-bar-value-in", inside);
+      val.style.left = inside ? "" : `calc(${(100 * f).toFixed(3)}% + 0.25rem)`;
+      val.style.right = inside ? `calc(${(100 * (1 - f)).toFixed(3)}% + 0.25rem)` : "";
+    }
+  }
+  new ResizeObserver(() => placeValues()).observe(bars);
 
   // tail is a name's last part ("word_embeddings"), or its last two when
   // the last is an index ("layer.0"): enough to find the table's row.
