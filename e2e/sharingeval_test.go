@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/paramshare/paramshare/lab"
 )
@@ -96,17 +97,45 @@ func TestBrowserSharingEval(t *testing.T) {
 	if err := json.Unmarshal([]byte(ref), &rf); err != nil || rf.Status != http.StatusConflict || rf.Text == "" || rf.Ms > 3000 {
 		t.Errorf("export of an unanswered large question: %s (%v); want a refusal at once", ref, err)
 	}
-	do(t, ctx, "run the comparison; the progress bar shows, then the table",
-		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)),
+	// Run from the keyboard: Run is disabled while the models train, so the
+	// focus moves to Cancel (not to <body>), and to the table's caption
+	// once the answer is drawn.
+	do(t, ctx, "run the comparison with Enter; the progress bar shows, then the table",
+		chromedp.Focus(chromedp.CSS(w+` [data-testid="run"]`)), chromedp.KeyEvent(kb.Enter),
 		pollJS(`!document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+`').dataset.progress`, 30*time.Second),
 	)
+	if f := evalJS[string](t, ctx, `document.activeElement.dataset.testid ?? document.activeElement.tagName`); f != "cancel" {
+		t.Errorf("focus while working: %s, want Cancel", f)
+	}
 	prog := attrOf(t, ctx, w, "data-progress")
 	status := textOf(t, ctx, w+` [data-testid="status"]`)
 	if !strings.Contains(status, "seed") || !strings.Contains(status, "step") {
 		t.Errorf("status while working: %q", status)
 	}
 	t.Logf("progress seen: %s (%q)", prog, status)
-	do(t, ctx, "the answer", stepIs(w, 1, 90*time.Second), widgetIs(w, "progressSeen", "1", time.Second))
+	do(t, ctx, "the answer", stepIs(w, 1, 90*time.Second), widgetIs(w, "progressSeen", "1", time.Second),
+		pollJS(`document.activeElement?.dataset.testid === "results-caption"`, 2*time.Second))
+	// Run is greyed out, and says why.
+	if note := textOf(t, ctx, w+` [data-testid="run-note"]`); !evalJS[bool](t, ctx, `document.querySelector('`+w+` [data-testid="run"]').disabled`) ||
+		!evalJS[bool](t, ctx, `document.querySelector('`+w+` [data-testid="run-note"]').checkVisibility()`) || !strings.Contains(note, "change the question") {
+		t.Errorf("after the answer: Run not disabled, or its note %q not shown", note)
+	}
+	// What the ◆ and the gap are, and the MLP set aside from the CNN's
+	// count in the chart (with its line to its true count).
+	if h := textOf(t, ctx, w+` [data-testid="gap-head"]`); h != "Gap (train − test, points)" {
+		t.Errorf("gap header %q", h)
+	}
+	if n := textOf(t, ctx, w+` [data-testid="front-note"]`); !strings.HasPrefix(n, "◆ Pareto front: no other model has at most as many parameters") {
+		t.Errorf("front note %q", n)
+	}
+	if l := textOf(t, ctx, w+` [data-testid="legend"]`); !strings.Contains(l, "Pareto front (◆ in the table): no other model") {
+		t.Errorf("chart legend %q does not say what the front is", l)
+	}
+	if n := attrOf(t, ctx, w, "data-nudged"); n == "" {
+		t.Errorf("no model set aside in the chart (the CNN's 9,098 and the MLP's 9,550 parameters are close)")
+	} else {
+		t.Logf("set aside in the chart: %s", n)
+	}
 	if src := attrOf(t, ctx, w+` [data-testid="status"]`, "data-source"); src != "fresh" {
 		t.Errorf("first answer's source %q, want fresh", src)
 	}
@@ -275,9 +304,11 @@ func TestBrowserSharingEval(t *testing.T) {
 		chromedp.Sleep(300*time.Millisecond),
 		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)),
 		pollJS(`!document.querySelector('`+w+` [data-testid="progress"]').hidden`, 30*time.Second),
-		chromedp.Click(chromedp.CSS(w+` [data-testid="cancel"]`)),
+		chromedp.Focus(chromedp.CSS(w+` [data-testid="cancel"]`)), chromedp.KeyEvent(kb.Enter),
 		stateIs(w, "paused", 5*time.Second),
-		pollJS(`document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+` [data-testid="cancel"]').hidden`, 5*time.Second))
+		pollJS(`document.querySelector('`+w+` [data-testid="progress"]').hidden && document.querySelector('`+w+` [data-testid="cancel"]').hidden`, 5*time.Second),
+		// Cancel is hidden: the focus goes back to Run, not to <body>.
+		pollJS(`document.activeElement?.dataset.testid === "run"`, 2*time.Second))
 	if s := textOf(t, tab, w+` [data-testid="status"]`); !strings.HasPrefix(s, "Press") {
 		t.Errorf("status after Cancel: %q", s)
 	}
@@ -322,14 +353,59 @@ func TestBrowserSharingEval(t *testing.T) {
 	}
 	shots["sharingeval-twins-en-desktop.png"] = shoot(t, tab, w)
 
+	// A perplexity (tied vs untied embeddings, 2 seeds): each mean written
+	// with as many decimals as its sd, and the gap's sign named for it.
+	evalJS[bool](t, tab, fmt.Sprintf(`(() => {
+		const set = (id, v) => { const s = document.querySelector(%q + ' [data-testid="' + id + '"]'); s.value = v; s.dispatchEvent(new Event("change", {bubbles: true})); };
+		set("set-comparison", "tied-untied");
+		set("set-seeds", "2");
+		return true;
+	})()`, w))
+	do(t, tab, "run tied vs untied", pollJS(`document.querySelector('`+w+` [data-testid="budget"]').textContent.includes("windows of 16 words")`, 5*time.Second),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 90*time.Second))
+	if h := textOf(t, tab, w+` [data-testid="gap-head"]`); h != "Gap (test − train perplexity)" {
+		t.Errorf("perplexity gap header %q", h)
+	}
+	decimals := func(s string) int {
+		if i := strings.LastIndexAny(s, "."); i >= 0 {
+			return len(s) - i - 1
+		}
+		return 0
+	}
+	for _, m := range []string{"tied", "untied"} {
+		cell := textOf(t, tab, w+` [data-testid="test-`+m+`"]`)
+		parts := strings.Split(cell, " ± ")
+		if len(parts) != 2 || decimals(parts[0]) != decimals(parts[1]) || decimals(parts[0]) < 1 {
+			t.Errorf("%s perplexity %q: mean and sd with different decimals", m, cell)
+		}
+		for _, id := range []string{"ci", "seeds", "train", "gap"} {
+			for _, v := range strings.FieldsFunc(textOf(t, tab, w+` [data-testid="`+id+`-`+m+`"]`), func(r rune) bool { return r == ' ' || r == '·' || r == '–' }) {
+				if decimals(v) != decimals(parts[0]) {
+					t.Errorf("%s %s: %q has %d decimals, the mean %q %d", m, id, v, decimals(v), parts[0], decimals(parts[0]))
+				}
+			}
+		}
+		t.Logf("%s: test %s", m, cell)
+	}
+	shots["sharingeval-tied-en-desktop.png"] = shoot(t, tab, w)
+
 	// The Chinese page, from the cache too.
 	openEval(t, tab, url, "zh")
+	if o := textOf(t, tab, w+` [data-testid="set-size"]`); !strings.Contains(o, "小（最快）") || strings.Contains(o, "small") {
+		t.Errorf("zh budget choices %q", o)
+	}
 	do(t, tab, "zh: run", chromedp.Click(chromedp.CSS(w+` [data-testid="run"]`)), stepIs(w, 1, 5*time.Second))
 	if s := textOf(t, tab, w+` [data-testid="status"]`); !strings.Contains(s, "缓存") {
 		t.Errorf("zh status %q lacks 缓存", s)
 	}
 	if c := textOf(t, tab, w+` [data-testid="results"] caption`); !strings.Contains(c, "种子") {
 		t.Errorf("zh caption %q", c)
+	}
+	for id, want := range map[string]string{"run-note": "已回答", "gap-head": "差距（训练 − 测试，百分点）", "front-note": "◆ 帕累托前沿"} {
+		if s := textOf(t, tab, w+` [data-testid="`+id+`"]`); !strings.Contains(s, want) {
+			t.Errorf("zh %s %q lacks %q", id, s, want)
+		}
 	}
 	shots["sharingeval-zh-desktop.png"] = shoot(t, tab, w)
 	desktop = phoneViewport(t, tab)

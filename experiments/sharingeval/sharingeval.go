@@ -36,7 +36,7 @@ var fields = []run.Field{
 	}},
 	{Name: "size", Kind: run.Choice, Default: lab.EvalSmall, Choices: lab.EvalSizes(), Desc: run.Text{
 		En: "the training budget: training-set size and steps, the same for every model (small is quick; large takes minutes)",
-		Zh: "训练预算：训练集大小和步数，每个模型都一样（small 很快；large 要几分钟）",
+		Zh: "训练预算：训练集大小和步数，每个模型都一样；小（small）很快，大（large）要几分钟",
 	}},
 	{Name: "seeds", Kind: run.Int, Default: 3, Min: 1, Max: lab.MaxEvalSeeds, Desc: run.Text{
 		En: "how many seeds: every model is trained from seeds 1…n (initial weights and data order)",

@@ -31,7 +31,7 @@ const strings = {
       "albert-modes": "ALBERT: what the 4 blocks share (reverse task)",
       "twins-towers": "Siamese twins vs two towers (same digit?)",
     },
-    sizes: { small: "small", medium: "medium", large: "large" },
+    sizes: { small: "small (quickest)", medium: "medium (more data and steps)", large: "large (the most: minutes)" },
     budget: "Every model: {data}{steps} steps of {batch} with Adam at learning rate {lr}, tested on {eval} {evalUnit}. About {est} s of one CPU core{cache}.",
     budgetData: "{n} training {unit}, ",
     units: {
@@ -41,6 +41,7 @@ const strings = {
     inCache: "; the answer is in the cache already",
     outOfRange: "Enter a whole number from {min} to {max}; this value was not applied.",
     run: "Run the comparison", cancel: "Cancel",
+    answered: "Answered — change the question to ask another.",
     idle: "Press “Run the comparison”: the server trains every model from seeds 1…{n} with the same data and steps.",
     cachedIdle: "This question was answered at {at} (UTC): Run shows the answer at once, from the cache.",
     otherFlight: "Another page is computing this question right now: Run joins it.",
@@ -54,10 +55,12 @@ const strings = {
     table1: "Results of 1 seed (no spread, no interval: run more seeds)",
     model: "Model", params: "Parameters · memory: params + optimizer state (est.)", memLine: "{b}", test: "Test {measure}", ci: "95 % interval",
     diff: "Δ vs {ref}, 95 %", refCell: "reference", diffUnit: { accuracy: "points", perplexity: "" },
-    train: "Train {measure}", gap: "Gap", time: "Time / model", shifted: "Test, digits moved {px} px",
+    train: "Train {measure}", gap: { accuracy: "Gap (train − test, points)", perplexity: "Gap (test − train perplexity)" }, time: "Time / model", shifted: "Test, digits moved {px} px",
     measures: { accuracy: "accuracy", perplexity: "perplexity" },
-    gapNote: { accuracy: "train − test accuracy, points", perplexity: "test − train perplexity" },
+    gapNote: { accuracy: "train accuracy minus test accuracy, in percentage points: larger means more overfitting", perplexity: "test perplexity minus train perplexity: larger means more overfitting" },
     front: "Pareto front", onFront: "on the Pareto front",
+    frontNote: "◆ Pareto front: no other model has at most as many parameters and a mean test {measure} at least as good (one of the two strictly better). Each model off the front has one on it with no more parameters and no worse a mean.",
+    frontLegend: "(◆ in the table): no other model has as few parameters and as good a mean",
     notMeasured: "n/a",
     notes: {
       memory: "Memory is an estimate of what training holds per parameter: value, gradient and Adam's two moments, 8 bytes each ({b} B per parameter). Activations are not counted.",
@@ -66,7 +69,7 @@ const strings = {
       ci: "The 95 % interval is mean ± t·sd/√n, t from Student's t with n − 1 degrees of freedom.",
       diff: "Δ vs {ref}: on each seed, the model's test {measure} minus {ref}'s on the same seed (same data order), then the mean of those differences and its 95 % interval, mean ± t·sd/√n of the differences (a paired t interval). An interval that excludes 0 means the seeds agree on which model is better.",
     },
-    chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval (models with close counts side by side); the dashed line is the Pareto front",
+    chartTitle: "Parameters (log scale) against test {measure}: each seed a faint dot, the mean a mark with its 95 % interval (models with close counts side by side, a thin line to their true count); the dashed line is the Pareto front",
     xAxis: "parameters", yAxis: "test {measure}",
     csv: "Table (CSV)", png: "Chart (PNG)", svg: "Chart (SVG)", json: "Answer (JSON)",
     files: { png: "the chart (PNG)", svg: "the chart (SVG)", json: "the answer (JSON)", csv: "the table (CSV)" },
@@ -92,7 +95,7 @@ const strings = {
       "albert-modes": "ALBERT：4 个块共享什么（倒序任务）",
       "twins-towers": "孪生网络与两个塔（是同一个数字吗？）",
     },
-    sizes: { small: "small（小）", medium: "medium（中）", large: "large（大）" },
+    sizes: { small: "小（最快）", medium: "中（更多数据和步数）", large: "大（最多：要几分钟）" },
     budget: "每个模型：{data}{steps} 步，每步 {batch} 个样本，Adam 学习率 {lr}，在 {eval} 个{evalUnit}上测试。大约需要单个 CPU 核心 {est} 秒{cache}。",
     budgetData: "{n} 个训练{unit}，",
     units: {
@@ -102,6 +105,7 @@ const strings = {
     inCache: "；答案已经在缓存里了",
     outOfRange: "请输入 {min} 到 {max} 之间的整数；此值未被采用。",
     run: "运行对比", cancel: "取消",
+    answered: "已回答——修改上面的问题即可再问一个。",
     idle: "按“运行对比”：服务器会用同样的数据和步数，从种子 1…{n} 训练每个模型。",
     cachedIdle: "这个问题已在 {at}（UTC）回答过：按“运行”会立即从缓存显示答案。",
     otherFlight: "另一个页面正在计算这个问题：按“运行”会加入它。",
@@ -115,10 +119,12 @@ const strings = {
     table1: "1 个种子的结果（没有离散程度，也没有区间：请多用几个种子）",
     model: "模型", params: "参数量 · 内存：参数 + 优化器状态（估计）", memLine: "{b}", test: "测试{measure}", ci: "95 % 区间",
     diff: "与 {ref} 之差，95 %", refCell: "基准", diffUnit: { accuracy: "个百分点", perplexity: "" },
-    train: "训练{measure}", gap: "差距", time: "每个模型用时", shifted: "平移 {px} 像素后",
+    train: "训练{measure}", gap: { accuracy: "差距（训练 − 测试，百分点）", perplexity: "差距（测试 − 训练困惑度）" }, time: "每个模型用时", shifted: "平移 {px} 像素后",
     measures: { accuracy: "准确率", perplexity: "困惑度" },
-    gapNote: { accuracy: "训练 − 测试准确率，百分点", perplexity: "测试 − 训练困惑度" },
+    gapNote: { accuracy: "训练准确率减测试准确率，单位为百分点：越大说明过拟合越多", perplexity: "测试困惑度减训练困惑度：越大说明过拟合越多" },
     front: "帕累托前沿", onFront: "在帕累托前沿上",
+    frontNote: "◆ 帕累托前沿：没有其他模型参数量不多于它、平均测试{measure}又不差于它（两者至少一项严格更优）。不在前沿上的模型，都有一个前沿上的模型在这两方面都不比它差。",
+    frontLegend: "（表中的 ◆）：没有其他模型参数量不多于它、均值又不差于它",
     notMeasured: "不适用",
     notes: {
       memory: "内存是估计值：训练时每个参数占用的量——值、梯度和 Adam 的两个矩估计，各 8 字节（每个参数 {b} 字节）。不含激活值。",
@@ -127,7 +133,7 @@ const strings = {
       ci: "95 % 区间为 均值 ± t·sd/√n，t 取自自由度为 n − 1 的学生 t 分布。",
       diff: "与 {ref} 之差：在每个种子上，用该模型的测试{measure}减去 {ref} 在同一种子（同样的数据顺序）上的值，再求这些差的均值及其 95 % 区间，即差的 均值 ± t·sd/√n（配对 t 区间）。区间不含 0，说明各个种子在哪个模型更好这一点上意见一致。",
     },
-    chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记（参数量相近的模型并排画出）；虚线是帕累托前沿",
+    chartTitle: "参数量（对数刻度）与测试{measure}：每个种子是一个浅色点，均值是带 95 % 区间的标记（参数量相近的模型并排画出，细线连到真实参数量）；虚线是帕累托前沿",
     xAxis: "参数量", yAxis: "测试{measure}",
     csv: "表格（CSV）", png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）",
     files: { png: "图（PNG）", svg: "图（SVG）", json: "答案（JSON）", csv: "表格（CSV）" },
@@ -172,7 +178,13 @@ export default function mount(root, initial, { lang }) {
   cancelBtn.type = "button";
   cancelBtn.dataset.testid = "cancel";
   cancelBtn.hidden = true;
-  buttons.append(runBtn, cancelBtn);
+  // Why Run is greyed out once the question is answered.
+  const runNote = el("span", "se-run-note", S.answered);
+  runNote.id = `se-run-note-${Math.random().toString(36).slice(2)}`;
+  runNote.dataset.testid = "run-note";
+  runNote.hidden = true;
+  runBtn.setAttribute("aria-describedby", runNote.id);
+  buttons.append(runBtn, cancelBtn, runNote);
 
   const status = el("p", "se-status");
   status.dataset.testid = "status";
@@ -187,7 +199,14 @@ export default function mount(root, initial, { lang }) {
   const tableWrap = el("div", "se-table-wrap");
   const table = el("table", "se-table");
   table.dataset.testid = "results";
-  tableWrap.append(table);
+  // The caption stays across redraws: it takes the focus when an answer
+  // comes (Run and Cancel are then disabled and hidden).
+  const caption = el("caption", "");
+  caption.tabIndex = -1;
+  caption.dataset.testid = "results-caption";
+  const frontNote = el("p", "se-front-note");
+  frontNote.dataset.testid = "front-note";
+  tableWrap.append(table, frontNote);
   tableWrap.hidden = true;
 
   const fig = el("figure", "se-chart");
@@ -196,6 +215,7 @@ export default function mount(root, initial, { lang }) {
   canvas.setAttribute("role", "img");
   canvas.dataset.testid = "chart";
   const legendList = el("ul", "se-legend");
+  legendList.dataset.testid = "legend";
   fig.append(cap, canvas, legendList);
   fig.hidden = true;
 
@@ -307,10 +327,25 @@ export default function mount(root, initial, { lang }) {
     if (i && document.activeElement !== i && i.getAttribute("aria-invalid") !== "true") i.value = String(params.seeds);
   }
 
+  // drawButtons also keeps the focus in the widget: a button that is
+  // disabled or hidden while focused drops the focus to <body>. Run hands
+  // it to Cancel, Cancel back to Run, and either to the table's caption
+  // once the answer is drawn.
+  let focusResult = false;
   function drawButtons() {
     const working = w.state === "working";
-    runBtn.disabled = working || (w.step ?? 0) >= 1;
+    const answered = !working && (w.step ?? 0) >= 1;
+    const had = document.activeElement;
+    runBtn.disabled = working || answered;
     cancelBtn.hidden = !working;
+    runNote.hidden = !answered;
+    if (had !== runBtn && had !== cancelBtn) return;
+    if (working) cancelBtn.focus();
+    // The answer's frame and the paused state come in either order: the
+    // caption takes the focus now if the table is drawn, else once it is.
+    else if (answered && !tableWrap.hidden) caption.focus();
+    else if (answered) focusResult = true;
+    else runBtn.focus();
   }
 
   const name = (m) => S.names[m] ?? m;
@@ -354,23 +389,45 @@ export default function mount(root, initial, { lang }) {
       drawTable(ans);
       drawChart(ans);
       drawNotes(ans);
+      if (focusResult) caption.focus();
     }
+    focusResult = false;
   }
 
   // ---- The table ----
+  // Accuracy is a percentage with one decimal. A perplexity's decimals
+  // are set per answer by its smallest spread (two significant digits of
+  // the smallest sd, 1 to 3 decimals), and every perplexity of the answer
+  // (means, sds, seeds, intervals, differences, gaps) is written with them:
+  // "48.6 ± 4.8", not "48.6 ± 4.81".
+  let ppl = num2, pplSigned = pts;
+  function setPrecision(ans) {
+    if (ans.measure === "accuracy") return;
+    const sds = ans.models.map((m) => m.test.sd).filter((v) => v > 0);
+    const d = sds.length ? Math.min(3, Math.max(1, 1 - Math.floor(Math.log10(Math.min(...sds))))) : 1;
+    ppl = new Intl.NumberFormat(locale, { minimumFractionDigits: d, maximumFractionDigits: d });
+    pplSigned = new Intl.NumberFormat(locale, { minimumFractionDigits: d, maximumFractionDigits: d, signDisplay: "exceptZero" });
+  }
   function fmt(ans, v) {
-    return ans.measure === "accuracy" ? pct.format(v) : num3.format(v);
+    return ans.measure === "accuracy" ? pct.format(v) : ppl.format(v);
+  }
+  // fmtDiff writes a difference: points of accuracy, or perplexity.
+  function fmtDiff(ans, v) {
+    return ans.measure === "accuracy" ? pts.format(v * 100) : pplSigned.format(v);
   }
   function drawTable(ans) {
     const measure = S.measures[ans.measure] ?? ans.measure;
     const n = ans.config.seeds;
-    table.replaceChildren();
-    table.append(el("caption", "", n > 1 ? fill(S.table, { n }) : S.table1));
+    setPrecision(ans);
+    caption.textContent = n > 1 ? fill(S.table, { n }) : S.table1;
+    table.replaceChildren(caption);
+    frontNote.textContent = fill(S.frontNote, { measure });
     const px = ans.shifts?.length ? ans.shifts[ans.shifts.length - 1] : null;
     // Memory sits under the parameters and each seed under the mean: the
     // table stays narrow enough for a laptop without scrolling.
     const ref = name(ans.ref ?? ans.models[0].model);
-    const cols = [S.params, fill(S.test, { measure }), S.ci, fill(S.diff, { ref }), fill(S.train, { measure }), S.gap];
+    const gapHead = S.gap[ans.measure] ?? S.gap.perplexity;
+    const cols = [S.params, fill(S.test, { measure }), S.ci, fill(S.diff, { ref }), fill(S.train, { measure }), gapHead];
     if (px !== null) cols.push(fill(S.shifted, { px }));
     cols.push(S.time);
     const thead = el("thead"), hr = el("tr");
@@ -379,7 +436,9 @@ export default function mount(root, initial, { lang }) {
       th.scope = "col";
       hr.append(th);
     }
-    hr.children[1 + cols.indexOf(S.gap)].title = S.gapNote[ans.measure] ?? "";
+    const gapTh = hr.children[1 + cols.indexOf(gapHead)];
+    gapTh.title = S.gapNote[ans.measure] ?? "";
+    gapTh.dataset.testid = "gap-head";
     thead.append(hr);
     const tbody = el("tbody");
     ans.models.forEach((m, i) => {
@@ -396,7 +455,6 @@ export default function mount(root, initial, { lang }) {
       }
       tr.append(th);
       const na = S.notMeasured;
-      const gap = (v) => (ans.measure === "accuracy" ? pts.format(v * 100) : pts.format(v));
       const last = m.shifted?.[m.shifted.length - 1];
       // Each cell: its text, its numbers at full precision (data-value,
       // for tests and copying), and an optional second line.
@@ -408,7 +466,7 @@ export default function mount(root, initial, { lang }) {
         ["ci", m.test.hasCI ? `${fmt(ans, m.test.lo)} – ${fmt(ans, m.test.hi)}` : na, m.test.hasCI ? [m.test.lo, m.test.hi] : []],
         diffCell(ans, m, i),
         ["train", ans.hasTrain ? fmt(ans, m.train.mean) : na, ans.hasTrain ? [m.train.mean] : []],
-        ["gap", ans.hasTrain ? gap(m.gap.mean) : na, ans.hasTrain ? [m.gap.mean] : []],
+        ["gap", ans.hasTrain ? fmtDiff(ans, m.gap.mean) : na, ans.hasTrain ? [m.gap.mean] : []],
       ];
       if (px !== null) cells.push(["shifted", n > 1 ? `${fmt(ans, last.mean)} ± ${fmt(ans, last.sd)}` : fmt(ans, last.mean), [last.mean, last.sd]]);
       cells.push(["time", ans.hasTime ? `${secs.format(m.seconds.mean)} s` : na, ans.hasTime ? [m.seconds.mean] : []]);
@@ -437,7 +495,7 @@ export default function mount(root, initial, { lang }) {
   function diffCell(ans, m, i) {
     if (i === 0) return ["diff", S.refCell, []];
     const d = m.diff;
-    const f = (v) => (ans.measure === "accuracy" ? pts.format(v * 100) : pts.format(v));
+    const f = (v) => fmtDiff(ans, v);
     const unit = S.diffUnit[ans.measure] ? ` ${S.diffUnit[ans.measure]}` : "";
     const main = `${f(d.mean)}${unit}`;
     if (!d.hasCI) return ["diff", main, [d.mean]];
@@ -500,6 +558,28 @@ export default function mount(root, initial, { lang }) {
       px.set(m.model, x);
       prev = x;
     }
+    // A mark set aside from its count gets a thin line in its colour from
+    // the mark to its true x, ending in a short tick there, and a tick on
+    // the x axis at that count.
+    for (const [i, m] of ans.models.entries()) {
+      const x = px.get(m.model), x0 = X(lx(m.params));
+      if (Math.abs(x - x0) < 0.5) continue;
+      const y = Y(m.test.mean), yAxis = Y(yMin);
+      g.save();
+      g.strokeStyle = STYLES[i % STYLES.length].color;
+      g.lineWidth = 1;
+      g.setLineDash([]);
+      g.beginPath();
+      g.moveTo(x, y);
+      g.lineTo(x0, y);
+      g.moveTo(x0, y - fs * 0.35);
+      g.lineTo(x0, y + fs * 0.35);
+      g.moveTo(x0, yAxis);
+      g.lineTo(x0, yAxis - fs * 0.5);
+      g.stroke();
+      g.restore();
+    }
+    root.dataset.nudged = ans.models.filter((m) => Math.abs(px.get(m.model) - X(lx(m.params))) >= 0.5).map((m) => m.model).join(" ");
     const front = ans.models.filter((m) => m.pareto).sort((p, q) => p.params - q.params);
     g.save();
     g.strokeStyle = FRONT.color;
@@ -543,7 +623,7 @@ export default function mount(root, initial, { lang }) {
       legendList.append(li);
     });
     const li = el("li");
-    li.append(swatch(FRONT, "se-swatch"), el("span", "", S.front));
+    li.append(swatch(FRONT, "se-swatch"), el("span", "", S.front), el("span", "se-legend-def", (L === "zh" ? "" : " ") + S.frontLegend));
     legendList.append(li);
   }
 }
