@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/paramshare/paramshare/engine"
+	"github.com/paramshare/paramshare/engine/data"
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
@@ -49,6 +51,9 @@ type preciseFrame struct {
 	Evals    []evaluation `json:"evals"`
 	Ledger   ledgerFrame  `json:"ledger"`
 	Diverged *run.Text    `json:"diverged,omitempty"`
+	// Ranks is the word ids by decreasing training frequency (rank i is
+	// word Ranks[i]): which rows the ledger's bands and words are.
+	Ranks []int `json:"ranks"`
 }
 
 func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
@@ -56,7 +61,7 @@ func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 	if err != nil {
 		return err
 	}
-	d := preciseFrame{Step: r.pos, Total: r.Total(), Evals: r.evals, Ledger: r.ledger(0)}
+	d := preciseFrame{Step: r.pos, Total: r.Total(), Evals: r.evals, Ledger: r.ledger(0), Ranks: info().ranks}
 	for i := range 2 {
 		d.Loss = append(d.Loss, numbers(r.loss[i]))
 	}
@@ -66,21 +71,64 @@ func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 	return run.WriteFrameJSON(w, Name, r.v, d.Step, d.Total, run.Frame{StaticRev: r.rev, Static: r.staticFrame(), Data: d})
 }
 
-// writeTrace writes the engine's step trace of the tied model on one
-// training window, with the weights of the step (the trace records the
-// tie between embed.weight and out.weight).
+// The streams lab.TiedRace draws its batches from (lab/tied.go): the trace
+// regenerates the batch of the step on screen. TestTraceIsTheLedgersPass
+// fails if they drift apart.
+const (
+	tiedStream = 0x6c61622d74696564 // "lab-tied": the training batches
+	tiedProbe  = 0x6c61622d74696570 // "lab-tiep": the probe batch of step 0
+)
+
+// batch returns the batch of the ledger on screen: step pos's batch of the
+// training stream, or the probe batch at step 0.
+func (r *race) batch() (x, y *engine.Tensor) {
+	cfg := Config(r.v)
+	c := r.r.Corpus()
+	if r.pos == 0 {
+		return data.WordBatch(rand.New(rand.NewPCG(cfg.Seed, tiedProbe)), c.Train, cfg.Batch, lab.TiedT)
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, tiedStream))
+	for range r.pos - 1 {
+		data.WordBatch(rng, c.Train, cfg.Batch, lab.TiedT)
+	}
+	return data.WordBatch(rng, c.Train, cfg.Batch, lab.TiedT)
+}
+
+// writeTrace writes the engine's step trace of the pass the ledger on
+// screen shows: the tied model with the weights before the step's update
+// (the initial ones at step 0), on the step's batch (the probe batch at
+// step 0). The trace records the tie between embed.weight and out.weight.
 func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
 	r, err := asRace(exp)
 	if err != nil {
 		return err
 	}
-	c := r.r.Corpus()
-	x := engine.NewTensor(1, lab.TiedT)
-	y := engine.NewTensor(1, lab.TiedT)
-	for j := range lab.TiedT {
-		x.Data[j], y.Data[j] = float64(c.Train[j]), float64(c.Train[j+1])
+	m, err := r.ledgerModel()
+	if err != nil {
+		return err
 	}
-	return engine.WriteTrace(w, r.r.Model(lab.Tied).Model, uint64(r.v.Int("seed")), x, y)
+	x, y := r.batch()
+	return engine.WriteTrace(w, m, uint64(r.v.Int("seed")), x, y)
+}
+
+// ledgerModel is a copy of the tied model with the weights the ledger's
+// gradient was computed with.
+func (r *race) ledgerModel() (*engine.Model, error) {
+	cfg := Config(r.v)
+	m, err := lab.NewWordLM(true, len(r.r.Corpus().Words), cfg.D, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("tiedembed: %w", err)
+	}
+	if r.pos > 0 {
+		ps := m.Model.Params()
+		if len(ps) != len(r.before) {
+			return nil, fmt.Errorf("tiedembed: %d parameters kept for the trace, the model has %d", len(r.before), len(ps))
+		}
+		for i, p := range ps {
+			copy(p.Value.Data, r.before[i])
+		}
+	}
+	return m.Model, nil
 }
 
 var figureText = struct {

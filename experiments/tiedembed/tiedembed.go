@@ -145,8 +145,12 @@ type race struct {
 	counts [2]engine.Count
 	rev    int
 
-	pos      int
-	loss     [2][]float64 // [model][step−1] batch loss
+	pos  int
+	loss [2][]float64 // [model][step−1] batch loss
+	// before is the tied model's parameters (Model.Params order) before
+	// the last step's update: the weights the ledger's gradient was
+	// computed with, for the trace export. Nil at step 0.
+	before   [][]float64
 	evals    []evaluation
 	diverged *run.Error
 }
@@ -183,7 +187,7 @@ func (r *race) load(v run.Values) error {
 }
 
 func (r *race) clear() {
-	r.pos, r.diverged = 0, nil
+	r.pos, r.diverged, r.before = 0, nil, nil
 	r.loss = [2][]float64{}
 	r.evals = nil
 	r.evaluate()
@@ -222,6 +226,7 @@ func (r *race) Advance() error {
 	if r.diverged != nil {
 		return run.DivergedError(r.diverged)
 	}
+	r.keepBefore()
 	losses, err := r.r.Step()
 	if errors.Is(err, engine.ErrDiverged) {
 		r.pos++
@@ -241,6 +246,18 @@ func (r *race) Advance() error {
 		r.evaluate()
 	}
 	return nil
+}
+
+// keepBefore copies the tied model's parameters into before, reusing its
+// buffers.
+func (r *race) keepBefore() {
+	ps := r.r.Model(lab.Tied).Model.Params()
+	if len(r.before) != len(ps) {
+		r.before = make([][]float64, len(ps))
+	}
+	for i, p := range ps {
+		r.before[i] = append(r.before[i][:0], p.Value.Data...)
+	}
 }
 
 func (r *race) evaluate() {

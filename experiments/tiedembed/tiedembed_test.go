@@ -1,8 +1,11 @@
 package tiedembed
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,5 +180,56 @@ func TestChineseFigureLabels(t *testing.T) {
 	got := strings.Join(names, "|")
 	if got != "绑定（训练集）|绑定（验证集）|不绑定（训练集）|不绑定（验证集）|绑定|不绑定|1–10|11–30|31–100|101–300|301–1109|绑定|不绑定" {
 		t.Errorf("zh series and categories: %s", got)
+	}
+}
+
+// TestTraceIsTheLedgersPass: the trace export is the pass the ledger on
+// screen shows — its loss is the ledger's batch loss and its gradient of
+// the tied matrix the ledger's dW (to rounding), at step 0 (the probe batch) and after
+// a few steps (the weights before the step's update).
+func TestTraceIsTheLedgersPass(t *testing.T) {
+	r, err := newRace(defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 0; step <= 3; step++ {
+		if step > 0 {
+			if err := r.Advance(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var b bytes.Buffer
+		if err := writeTrace(&b, r, "en"); err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			Loss   struct{ Value float64 }
+			Input  struct{ Shape []int }
+			Layers []struct {
+				Name  string
+				Grads map[string]struct{ Data []float64 }
+			}
+		}
+		if err := json.Unmarshal(b.Bytes(), &tr); err != nil {
+			t.Fatal(err)
+		}
+		l := r.r.Ledger()
+		if l.Step != step || tr.Loss.Value != l.Loss {
+			t.Fatalf("step %d: trace loss %v, the ledger's (step %d) %v", step, tr.Loss.Value, l.Step, l.Loss)
+		}
+		if want := []int{r.v.Int("batch"), lab.TiedT}; !slices.Equal(tr.Input.Shape, want) {
+			t.Fatalf("step %d: trace input %v, want %v", step, tr.Input.Shape, want)
+		}
+		g := tr.Layers[0].Grads["weight"].Data
+		if tr.Layers[0].Name != "embed" || len(g) != len(l.DW.Data) {
+			t.Fatalf("step %d: trace's first layer %q with %d gradient entries", step, tr.Layers[0].Name, len(g))
+		}
+		// The ledger's pass sums the uses with the tap on: the same
+		// numbers up to the order of the sums.
+		for i, v := range g {
+			if math.Abs(v-l.DW.Data[i]) > 1e-12*(math.Abs(l.DW.Data[i])+1e-6) {
+				t.Fatalf("step %d: trace dW[%d] = %v, ledger %v", step, i, v, l.DW.Data[i])
+			}
+		}
 	}
 }

@@ -1,21 +1,20 @@
 """Tied embeddings: check the two uses of the tied matrix with PyTorch.
 
 Download the step trace (trace.json) and the frame (.json) from the lesson's
-widget (the tied model with the weights of the step on screen, on the first
-window of the training text), then run
+widget (the pass the ledger on screen shows: the tied model with the weights
+before the step's update, on the step's batch of windows), then run
     python3 tied-embeddings.py trace.json tied-embed.json
 It builds the model the PyTorch way, with decoder.weight = encoder.weight
 (one matrix, read at the input and scoring at the output), backpropagates,
 and checks .grad against the trace's. Then it gives the two uses a copy each
 and checks that the input side's .grad plus the output side's .grad is the
-tied matrix's .grad, and that the output side touches every row of it, as
-the page's ledger says (data.ledger.outRows = V). From the page it also
-checks the parameter counts of both models (static.models[].params, embed,
-output; static.saved), counted by PyTorch's parameters(), which yields the
-tied matrix once. The page's ledger sizes (data.ledger in, out, sum, dw,
-bands, words) are of the step's batch of 16 windows with the weights before
-the step's update; the trace holds one other window with the weights after
-it, so they cannot be compared here.
+tied matrix's .grad, and every number of the page's ledger against the
+copies: the norms of each side, their sum and dW (data.ledger in, out, sum,
+dw), the rows each side touches, the batch loss, the mean row norm of each
+frequency band and the rows of the sample words (data.ranks says which word
+has which rank). It also checks the parameter counts of both models
+(static.models[].params, embed, output; static.saved), counted by PyTorch's
+parameters(), which yields the tied matrix once.
 """
 # test: tied-embed trace.json+json 20
 # test: tied-embed trace.json+json 20 {"d": 16}
@@ -61,18 +60,27 @@ loss(F.linear(h, E_out, decoder.bias)).backward()
 # E_in.grad + E_out.grad is grad: the input side plus the output side
 # in-code:end two-uses
 
-st, rows = page["static"], lambda g: int((g.abs().sum(1) > 0).sum())
+st, lg, rank = page["static"], page["data"]["ledger"], torch.tensor(page["data"]["ranks"])
+rows = lambda g: int((g.abs().sum(1) > 0).sum())
 tied = sum(q.numel() for q in nn.ModuleList([encoder, block, decoder]).parameters())  # the tied matrix once
 m = {x["name"]: x for x in st["models"]}
+sides = {"in": E_in.grad, "out": E_out.grad, "sum": E_in.grad + E_out.grad, "dw": grad}
+norm = lambda g, ks: g[rank[ks]].norm(dim=1)  # row norms of the words of frequency ranks ks
+wk = torch.tensor([x["rank"] for x in st["words"]])
 pairs = {"static.models, saved": ([m["tied"]["params"], m["untied"]["params"], m["tied"]["embed"], m["untied"]["embed"], m["tied"]["output"], m["untied"]["output"], st["saved"]],
                                   torch.tensor([tied, tied + V * d, V * d, V * d, V, V * d + V, V * d])),
-         "data.ledger.outRows": ([page["data"]["ledger"]["outRows"]], torch.tensor([rows(E_out.grad)])),
+         "ledger in, out, sum, dw": ([lg[k] for k in sides], torch.stack([g.norm() for g in sides.values()])),
+         "ledger inRows, outRows": ([lg["inRows"], lg["outRows"]], torch.tensor([rows(E_in.grad), rows(E_out.grad)])),
+         "ledger batchLoss": ([lg["batchLoss"]], loss(decoder(h)).detach()),
+         "ledger bandIn, bandOut": (lg["bandIn"] + lg["bandOut"], torch.stack([norm(g, torch.arange(lo, hi)).mean() for g in (E_in.grad, E_out.grad) for lo, hi in st["bands"]])),
+         "ledger wordIn, wordOut, wordSum, wordDW": (sum((lg["word" + k] for k in ("In", "Out", "Sum", "DW")), []), torch.cat([norm(g, wk) for g in sides.values()])),
          "in + out = .grad": (E_in.grad + E_out.grad, grad), ".grad = trace": (L["embed"]["grads"]["weight"]["data"], grad)}
 def rel(a, b):  # per entry, relative to the entry (or to 1e-3 of the largest, for tiny ones)
     a, b = torch.as_tensor(a, dtype=torch.float64).flatten(), b.detach().double().flatten()
     return ((a - b).abs() / b.abs().clamp(min=1e-3 * b.abs().max().item() + 1e-300)).max().item()
 rel = {k: rel(a, b) for k, (a, b) in pairs.items()}
 bad = [k for k, e in rel.items() if not e <= 1e-9]
-print(f"{V} words, d = {d}; rows touched: input side {rows(E_in.grad)}, output side {rows(E_out.grad)}; "
-      f"page's {', '.join(pairs)} vs PyTorch: max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
+print(f"{V} words, d = {d}, {tokens.shape[0]} windows; rows touched: input side {rows(E_in.grad)}, output side {rows(E_out.grad)}; "
+      f"page's ledger (4 norms, rows, loss, {len(st['bands'])} bands, {len(wk)} words), parameter counts, in + out = .grad, .grad = trace "
+      f"vs PyTorch: max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
 sys.exit(1 if bad else 0)
