@@ -1,0 +1,5 @@
+//go:build race
+
+package cnntrain
+
+const raceEnabled = true
