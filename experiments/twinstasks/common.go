@@ -3,6 +3,7 @@ package twinstasks
 import (
 	"embed"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -130,4 +131,43 @@ func diverged(step int) *run.Error {
 	return run.NewError(run.CodeStepFailed,
 		fmt.Sprintf("a model diverged at step %d (its loss or gradient is not a finite number) — lower the learning rate", step),
 		fmt.Sprintf("有模型在第 %d 步发散（损失或梯度不是有限数）——请降低学习率", step))
+}
+
+// weights is a copy of a model's parameter values (Model.Params order).
+type weights [][]float64
+
+// keep copies ps into w, reusing its buffers.
+func (w *weights) keep(ps []*engine.Param) {
+	if len(*w) != len(ps) {
+		*w = make(weights, len(ps))
+	}
+	for i, p := range ps {
+		(*w)[i] = append((*w)[i][:0], p.Value.Data...)
+	}
+}
+
+// writeTraceWith writes m's step trace on x, y with the parameter values
+// before (none: m's own), then puts m's values and gradients back, so the
+// experiment is as it was.
+func writeTraceWith(w io.Writer, m *engine.Model, before weights, seed uint64, x, y *engine.Tensor) error {
+	ps := m.Params()
+	if before != nil && len(before) != len(ps) {
+		return fmt.Errorf("twinstasks: %d parameters kept for the trace, the model has %d", len(before), len(ps))
+	}
+	var saved weights
+	var grads weights
+	saved.keep(ps)
+	for i, p := range ps {
+		grads = append(grads, slices.Clone(p.Grad.Data))
+		if before != nil {
+			copy(p.Value.Data, before[i])
+		}
+	}
+	defer func() {
+		for i, p := range ps {
+			copy(p.Value.Data, saved[i])
+			copy(p.Grad.Data, grads[i])
+		}
+	}()
+	return engine.WriteTrace(w, m, seed, x, y)
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/paramshare/paramshare/engine"
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
 	"github.com/paramshare/paramshare/viz"
@@ -73,21 +72,20 @@ func writeTwinsJSON(w io.Writer, exp run.Experiment, _ string) error {
 	return run.WriteFrameJSON(w, TwinsName, t.v, t.pos, t.Total(), run.Frame{StaticRev: t.rev, Static: t.static(), Data: d})
 }
 
-// writeTwinsTrace writes the engine's step trace of the twins on the first
-// two pairs of the last batch, with the weights of the step.
+// writeTwinsTrace writes the engine's step trace of the pass the ledger on
+// screen shows: the twins with the weights before the step's update, on
+// the step's whole batch of pairs. At step 0 (no ledger yet) it is the
+// initial twins on the first two fixed test pairs.
 func writeTwinsTrace(w io.Writer, exp run.Experiment, _ string) error {
 	t, err := asTwins(exp)
 	if err != nil {
 		return err
 	}
 	x, y := t.tr.Batch()
-	if t.pos == 0 { // no batch drawn yet: the first two fixed test pairs
+	if t.pos == 0 {
 		x, y = t.tr.TestPairs(2)
 	}
-	per := x.Size() / x.Shape[0]
-	x2 := engine.TensorFrom(x.Data[:2*per], append([]int{2}, x.Shape[1:]...)...).Clone()
-	y2 := engine.TensorFrom(y.Data[:2], 2).Clone()
-	return engine.WriteTrace(w, t.tr.Twins(), uint64(t.v.Int("seed")), x2, y2)
+	return writeTraceWith(w, t.tr.Twins(), t.before, uint64(t.v.Int("seed")), x, y)
 }
 
 var twinsText = struct {
@@ -196,22 +194,20 @@ func writeTasksJSON(w io.Writer, exp run.Experiment, _ string) error {
 	return run.WriteFrameJSON(w, TasksName, t.v, t.pos, t.Total(), run.Frame{StaticRev: t.rev, Static: t.static(), Data: d})
 }
 
-// writeTasksTrace writes the step trace of the multi-task model on the
-// first two digits of the last batch (the first two training digits at
-// step 0), with the weights of the step.
+// writeTasksTrace writes the step trace of the pass the ledger on screen
+// shows: the multi-task model with the weights before the step's update,
+// on the step's whole batch. At step 0 (no ledger yet) it is the initial
+// model on the first two training digits.
 func writeTasksTrace(w io.Writer, exp run.Experiment, _ string) error {
 	t, err := asTasks(exp)
 	if err != nil {
 		return err
 	}
 	x, y := t.tr.Batch()
-	per := x.Size() / x.Shape[0]
 	if t.pos == 0 {
 		x, y = t.tr.FirstDigits(2)
 	}
-	x2 := engine.TensorFrom(x.Data[:2*per], append([]int{2}, x.Shape[1:]...)...).Clone()
-	y2 := engine.TensorFrom(y.Data[:4], 2, 2).Clone()
-	return engine.WriteTrace(w, t.tr.Shared(), uint64(t.v.Int("seed")), x2, y2)
+	return writeTraceWith(w, t.tr.Shared(), t.before, uint64(t.v.Int("seed")), x, y)
 }
 
 var tasksText = struct {

@@ -49,6 +49,7 @@ type tasks struct {
 	ledger   []ledgerRow
 	kern     *kernels
 	diverged *run.Error
+	before   weights // the model's weights before the last step's update, for the trace
 }
 
 // taskCounts are the engine's parameter counts.
@@ -92,7 +93,7 @@ func (t *tasks) load(v run.Values) error {
 }
 
 func (t *tasks) clear() {
-	t.pos, t.diverged = 0, nil
+	t.pos, t.diverged, t.before = 0, nil, nil
 	t.loss, t.cos, t.evals, t.ledger, t.kern = [4][]float64{}, nil, nil, nil, nil
 	t.evals = append(t.evals, tasksEval{Step: 0, Acc: t.tr.Evaluate()})
 }
@@ -127,6 +128,7 @@ func (t *tasks) Advance() error {
 	if t.diverged != nil {
 		return run.DivergedError(t.diverged)
 	}
+	t.before.keep(t.tr.Shared().Params())
 	st, err := t.tr.Step()
 	t.pos++
 	if errors.Is(err, engine.ErrDiverged) {

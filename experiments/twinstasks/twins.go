@@ -49,6 +49,7 @@ type twins struct {
 	ledger   []ledgerRow
 	kern     *kernels
 	diverged *run.Error
+	before   weights // the model's weights before the last step's update, for the trace
 }
 
 type twinsEval struct {
@@ -80,7 +81,7 @@ func (t *twins) load(v run.Values) error {
 }
 
 func (t *twins) clear() {
-	t.pos, t.diverged = 0, nil
+	t.pos, t.diverged, t.before = 0, nil, nil
 	t.loss, t.bcos, t.evals, t.ledger, t.kern = [2][]float64{}, nil, nil, nil, nil
 	t.evals = append(t.evals, twinsEval{Step: 0, Acc: t.tr.Evaluate()})
 }
@@ -112,6 +113,7 @@ func (t *twins) Advance() error {
 	if t.diverged != nil {
 		return run.DivergedError(t.diverged)
 	}
+	t.before.keep(t.tr.Twins().Params())
 	st, err := t.tr.Step()
 	t.pos++
 	if errors.Is(err, engine.ErrDiverged) {

@@ -1,9 +1,14 @@
 package twinstasks
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/paramshare/paramshare/engine"
 
 	"github.com/paramshare/paramshare/lab"
 	"github.com/paramshare/paramshare/run"
@@ -253,4 +258,91 @@ func TestClaimFirstTaskStep(t *testing.T) {
 			t.Errorf("%s: cosine %.4f at step 1, the lesson quotes %.2f", r.Name, r.Cos, want[i])
 		}
 	}
+}
+
+// TestTraceIsTheLedgersPass: each widget's trace export is the pass its
+// ledger shows — the step's whole batch, the weights before the update
+// (the trace's loss is the step's batch loss, and its gradient norms the
+// ledger's dW) — and writing it leaves the experiment as it was.
+func TestTraceIsTheLedgersPass(t *testing.T) {
+	for _, name := range []string{TwinsName, TasksName} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := run.Lookup(name)
+			exp, err := s.New(defaults(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if err := exp.Advance(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var m *engine.Model
+			var loss float64
+			var ledger []ledgerRow
+			var batch int
+			switch e := exp.(type) {
+			case *twins:
+				m, loss, ledger, batch = e.tr.Twins(), e.loss[0][2], e.ledger, e.v.Int("batch")
+			case *tasks:
+				m, loss, ledger, batch = e.tr.Shared(), e.loss[0][2]+e.loss[1][2], e.ledger, e.v.Int("batch")
+			}
+			var was weights
+			was.keep(m.Params())
+			var b bytes.Buffer
+			e, _ := s.Export("trace.json")
+			if err := e.Write(&b, exp, "en"); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range m.Params() {
+				if !slices.Equal(p.Value.Data, was[i]) {
+					t.Fatalf("the export changed %s", p.Name)
+				}
+			}
+			var tr struct {
+				Input  struct{ Shape []int }
+				Loss   struct{ Value float64 }
+				Layers []json.RawMessage
+			}
+			if err := json.Unmarshal(b.Bytes(), &tr); err != nil {
+				t.Fatal(err)
+			}
+			if tr.Input.Shape[0] != batch || math.Abs(tr.Loss.Value-loss) > 1e-12*loss {
+				t.Fatalf("trace: batch %d, loss %v; the step's batch %d, loss %v", tr.Input.Shape[0], tr.Loss.Value, batch, loss)
+			}
+			norms := gradNorms(t, tr.Layers)
+			for i, r := range ledger {
+				if math.Abs(norms[i]-r.DW) > 1e-12*(r.DW+1e-12) {
+					t.Errorf("%s: ‖trace's gradient‖ %v, ledger's dW %v", r.Name, norms[i], r.DW)
+				}
+			}
+		})
+	}
+}
+
+// gradNorms is the norm of every gradient in the trace's layers, in order
+// (a siamese layer's branch included).
+func gradNorms(t *testing.T, layers []json.RawMessage) []float64 {
+	var out []float64
+	for _, raw := range layers {
+		var l struct {
+			Params map[string]json.RawMessage
+			Grads  map[string]struct{ Data []float64 }
+			Branch []json.RawMessage
+		}
+		if err := json.Unmarshal(raw, &l); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, gradNorms(t, l.Branch)...)
+		for _, k := range []string{"weight", "bias"} {
+			if g, ok := l.Grads[k]; ok {
+				var s float64
+				for _, v := range g.Data {
+					s += v * v
+				}
+				out = append(out, math.Sqrt(s))
+			}
+		}
+	}
+	return out
 }
