@@ -251,3 +251,50 @@ func TestClaimsModes(t *testing.T) {
 		t.Errorf("all shared: block 1's mean share of the feed-forward parts %.3f, the lesson says about two thirds", s)
 	}
 }
+
+// TestTraceIsTheProbesPass: the trace export is the pass the all-shared
+// model's probe on screen measured — the whole probe batch with the
+// step's weights: its loss is the probe's, and its shared ff2.bias
+// gradient the probe's ledger dW.
+func TestTraceIsTheProbesPass(t *testing.T) {
+	r, err := newRace(defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(t, r, 3)
+	var b bytes.Buffer
+	if err := writeTrace(&b, r, "en"); err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Input  struct{ Shape []int }
+		Loss   struct{ Value float64 }
+		Layers []struct {
+			Name  string
+			Grads map[string]struct{ Data []float64 }
+		}
+	}
+	if err := json.Unmarshal(b.Bytes(), &tr); err != nil {
+		t.Fatal(err)
+	}
+	i := indexOf(string(engine.ShareAll))
+	p := r.probes[i]
+	x, _ := r.trainers[i].ProbeBatch()
+	if tr.Input.Shape[0] != x.Shape[0] || tr.Loss.Value != p.Loss {
+		t.Fatalf("trace: %d sequences, loss %v; the probe: %d sequences, loss %v", tr.Input.Shape[0], tr.Loss.Value, x.Shape[0], p.Loss)
+	}
+	var g []float64
+	for _, l := range tr.Layers {
+		if l.Name == "block1" {
+			g = l.Grads["ff2.bias"].Data
+		}
+	}
+	if len(g) != len(p.Ledger.Grad) {
+		t.Fatalf("trace's block1 ff2.bias gradient has %d numbers, the ledger's dW %d", len(g), len(p.Ledger.Grad))
+	}
+	for k, v := range g {
+		if math.Abs(v-p.Ledger.Grad[k]) > 1e-12*(math.Abs(v)+1e-9) {
+			t.Fatalf("ff2.bias[%d]: trace %v, probe's dW %v", k, v, p.Ledger.Grad[k])
+		}
+	}
+}

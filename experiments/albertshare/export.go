@@ -72,9 +72,10 @@ func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 	return run.WriteFrameJSON(w, Name, r.v, d.Step, d.Total, run.Frame{StaticRev: r.rev, Static: r.staticFrame(), Data: d})
 }
 
-// writeTrace writes the engine's step trace of the all-shared model on the
-// first sequence of the probe batch, with the weights of the step: blocks
-// 2…N list their parameters as {"same_as": "block1.…"}.
+// writeTrace writes the engine's step trace of the pass the all-shared
+// model's probe on screen measured: the weights of the step (the probe
+// runs after the step's update) on the whole probe batch. Blocks 2…N list
+// their parameters as {"same_as": "block1.…"}.
 func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
 	r, err := asRace(exp)
 	if err != nil {
@@ -82,10 +83,8 @@ func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
 	}
 	tr := r.trainers[indexOf(string(engine.ShareAll))]
 	x, y := tr.ProbeBatch()
-	t := x.Shape[1]
-	x1 := engine.TensorFrom(x.Data[:t], 1, t).Clone()
-	y1 := engine.TensorFrom(y.Data[:t], 1, t).Clone()
-	return engine.WriteTrace(w, tr.Model(), uint64(r.v.Int("seed")), x1, y1)
+	defer tr.Model().ZeroGrad() // as the probe leaves it
+	return engine.WriteTrace(w, tr.Model(), uint64(r.v.Int("seed")), x, y)
 }
 
 func indexOf(share string) int {
