@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,18 +76,37 @@ func writeJSON(w io.Writer, exp run.Experiment, _ string) error {
 	return run.WriteFrameJSON(w, Name, r.v, d.Step, d.Total, run.Frame{StaticRev: r.rev, Static: r.staticFrame(), Data: d})
 }
 
-// writeTrace writes the engine's step trace of the race's LSTM on the
-// first sequence of the probe batch, with the weights of the step.
+// lstm is the LSTM's index in Models: the model the trace export holds.
+const lstm = 1
+
+// writeTrace writes the engine's step trace of the pass the LSTM's profile
+// on screen measured: the whole probe batch, with the weights of the step
+// the profile was measured at (every profileEvery steps, so possibly
+// before the step on screen). It swaps those weights in and puts the
+// step's back after.
 func writeTrace(w io.Writer, exp run.Experiment, _ string) error {
 	r, err := asRace(exp)
 	if err != nil {
 		return err
 	}
-	tr := r.trainers[1]
-	x, y := tr.Probe()
-	x1 := engine.TensorFrom(x.Data[:len(x.Data)/x.Shape[0]], append([]int{1}, x.Shape[1:]...)...).Clone()
-	y1 := engine.TensorFrom(y.Data[:len(y.Data)/y.Shape[0]], append([]int{1}, y.Shape[1:]...)...).Clone()
-	return engine.WriteTrace(w, tr.Model(), uint64(r.v.Int("seed")), x1, y1)
+	m := r.trainers[lstm].Model()
+	ps := m.Params()
+	if len(r.profW) != len(ps) {
+		return fmt.Errorf("gaterace: %d parameters kept for the trace, the LSTM has %d", len(r.profW), len(ps))
+	}
+	now := make([][]float64, len(ps))
+	for i, p := range ps {
+		now[i] = slices.Clone(p.Value.Data)
+		copy(p.Value.Data, r.profW[i])
+	}
+	defer func() {
+		for i, p := range ps {
+			copy(p.Value.Data, now[i])
+		}
+		m.ZeroGrad() // as Profile leaves it
+	}()
+	x, y := r.trainers[lstm].Probe()
+	return engine.WriteTrace(w, m, uint64(r.v.Int("seed")), x, y)
 }
 
 // figureText is the figure's wording in both languages (Sprintf formats).

@@ -135,6 +135,9 @@ type race struct {
 	evals  []evaluation
 	prof   [][]float64 // [model][distance−1]: the latest W_hh profile
 	profAt int         // the step prof was measured at
+	// profW is the LSTM's parameter values (Model.Params order) at
+	// profAt, for the trace export of the pass its profile measured.
+	profW [][]float64
 	// diverged is the first divergence's text; the race refuses steps
 	// after it until Restart or new parameters.
 	diverged *run.Error
@@ -275,6 +278,13 @@ func (r *race) profile() error {
 		prof[i] = p
 	}
 	r.prof, r.profAt = prof, r.pos
+	ps := r.trainers[lstm].Model().Params()
+	if len(r.profW) != len(ps) {
+		r.profW = make([][]float64, len(ps))
+	}
+	for i, p := range ps {
+		r.profW[i] = append(r.profW[i][:0], p.Value.Data...)
+	}
 	return nil
 }
 

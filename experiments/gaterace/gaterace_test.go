@@ -1,7 +1,10 @@
 package gaterace
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/paramshare/paramshare/lab"
@@ -161,5 +164,72 @@ func TestClaimRememberTen(t *testing.T) {
 		if end.Score[1] < 0.99 || end.Score[2] < 0.99 {
 			t.Errorf("seed %d: at the end lstm %.3f, gru %.3f right: want ≥ 99 %%", seed, end.Score[1], end.Score[2])
 		}
+	}
+}
+
+// TestTraceIsTheProfilesPass: at step 13 the trace export holds the pass
+// the LSTM's profile on screen measured — the whole probe batch with the
+// weights of step 10 (a race replayed to 10 has them) — and writing it
+// leaves the step's weights in place.
+func TestTraceIsTheProfilesPass(t *testing.T) {
+	r, err := newRace(defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at10, err := newRace(defaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 13 {
+		if err := r.Advance(); err != nil {
+			t.Fatal(err)
+		}
+		if k < 10 {
+			if err := at10.Advance(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if r.profAt != 10 {
+		t.Fatalf("profile of step %d, want 10", r.profAt)
+	}
+	m := r.trainers[lstm].Model()
+	before := slices.Clone(m.Params()[0].Value.Data)
+	var b bytes.Buffer
+	if err := writeTrace(&b, r, "en"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, m.Params()[0].Value.Data) {
+		t.Fatal("the export changed the step's weights")
+	}
+	var tr struct {
+		Input  struct{ Shape []int }
+		Layers []struct {
+			Name   string
+			Params map[string]struct{ Data []float64 }
+		}
+	}
+	if err := json.Unmarshal(b.Bytes(), &tr); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := r.trainers[lstm].Probe()
+	if tr.Input.Shape[0] != x.Shape[0] {
+		t.Fatalf("trace of %d sequences, the probe batch has %d", tr.Input.Shape[0], x.Shape[0])
+	}
+	want := map[string][]float64{}
+	for _, p := range at10.trainers[lstm].Model().Params() {
+		want[p.Name] = p.Value.Data
+	}
+	n := 0
+	for _, l := range tr.Layers {
+		for k, p := range l.Params {
+			if w, ok := want[l.Name+"."+k]; !ok || !slices.Equal(w, p.Data) {
+				t.Fatalf("trace's %s.%s is not step 10's", l.Name, k)
+			}
+			n++
+		}
+	}
+	if n != len(want) {
+		t.Fatalf("trace has %d parameters, the LSTM %d", n, len(want))
 	}
 }

@@ -1,21 +1,18 @@
 """Gates help: check the LSTM's per-step ledger of W_hh with PyTorch.
 
-Download the step trace and the JSON data from the lesson's widget (the
-race's LSTM with the weights of the step on screen, on the first sequence of
-its probe batch), then run
+Download the step trace and the JSON data from the lesson's widget (the pass
+the LSTM's profile on the page measured: the whole probe batch, with the
+weights of the step the profile was measured at), then run
     python3 gates-help.py TRACE.json DATA.json
 It loads the trace into nn.LSTM (one cell, used at every step) and
 backpropagates; then it runs the same cell in a loop with a copy of its own
 of weight_hh at every step: copy t's .grad is step t's contribution. The
-copies add up to weight_hh.grad, which equals the trace's gradient. When the
-race's batch is 1 (the probe batch is then the trace's one sequence) and the
-page measured its profile at this step (every 10 steps), the page's LSTM
-profile (data.profiles[1]: every step's contribution size, last step first)
-is checked step by step against the copies' .grad norms. Otherwise the
-profile is of other sequences or weights and the script says it did not
-compare it; the RNN's and GRU's profiles are not in the trace.
+copies add up to weight_hh.grad, which equals the trace's gradient, and the
+page's LSTM profile (data.profiles[1]: every step's contribution size, last
+step first) is checked step by step against the copies' .grad norms. The
+RNN's and GRU's profiles are not in the trace.
 """
-# test: gate-race trace.json+json 40
+# test: gate-race trace.json+json 45
 # test: gate-race trace.json+json 40 {"batch": 1}
 # test: gate-race trace.json+json 40 {"task": "remember-first", "T": 10, "batch": 1}
 import json, sys
@@ -63,16 +60,13 @@ total = whh.grad.sum(0)
 grad, d = lstm.weight_hh_l0.grad, page["data"]
 pairs = {"sum = .grad": (total, grad), ".grad = trace": (L["cell"]["grads"]["weight_hh"]["data"], grad)}
 norms = whh.grad.flatten(1).norm(dim=1)
-if B == 1 == page["params"]["batch"] and d["profileStep"] == page["step"]:
-    pairs["data.profiles[1]"] = (d["profiles"][1], norms.flip(0)[:-1])   # last step first; step 0's (zero) left out
+pairs["data.profiles[1]"] = (d["profiles"][1], norms.flip(0)[:-1])   # last step first; step 0's (zero) left out
 def rel(a, b, floor):  # per entry, relative to the entry (or to floor * the largest, for tiny ones)
     a, b = torch.as_tensor(a, dtype=torch.float64).flatten(), b.detach().flatten()
     return ((a - b).abs() / b.abs().clamp(min=floor * b.abs().max().item() + 1e-300)).max().item()
 # the profile's far steps are tiny, and the point: compare each to itself
 rel = {k: rel(a, b, 0 if k.startswith("data.") else 1e-3) for k, (a, b) in pairs.items()}
 bad = [k for k, e in rel.items() if not e <= 1e-9]
-note = "" if "data.profiles[1]" in pairs else (f" (page's profile is over a probe batch of {page['params']['batch']}: not compared)" if B != page["params"]["batch"]
-                                             else f" (page's profile is of step {d['profileStep']}, the trace of step {page['step']}: not compared)")
-print(f"{steps} steps; |step 1's| / |step {steps - 1}'s| = {norms[1] / norms[-1]:.2g} (step 0 reads h0 = 0); "
-      f"page's {', '.join(pairs)} vs PyTorch: max relative error {max(rel.values()):.1e}{note}" + (f"; MISMATCH {bad}" if bad else ""))
+print(f"{steps} steps, {B} sequences (profile of step {d['profileStep']}); |step 1's| / |step {steps - 1}'s| = {norms[1] / norms[-1]:.2g} (step 0 reads h0 = 0); "
+      f"page's {', '.join(pairs)} vs PyTorch: max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
 sys.exit(1 if bad else 0)
