@@ -67,6 +67,6 @@ def rel(a, b, floor):  # per entry, relative to the entry (or to floor * the lar
 # the profile's far steps are tiny, and the point: compare each to itself
 rel = {k: rel(a, b, 0 if k.startswith("data.") else 1e-3) for k, (a, b) in pairs.items()}
 bad = [k for k, e in rel.items() if not e <= 1e-9]
-print(f"{steps} steps, {B} sequences (profile of step {d['profileStep']}); |step 1's| / |step {steps - 1}'s| = {norms[1] / norms[-1]:.2g} (step 0 reads h0 = 0); "
+print(f"{steps} steps, a probe batch of {B} (profile of step {d['profileStep']}); |step 1's| / |step {steps - 1}'s| = {norms[1] / norms[-1]:.2g} (step 0 reads h0 = 0); "
       f"page's {', '.join(pairs)} vs PyTorch: max relative error {max(rel.values()):.1e}" + (f"; MISMATCH {bad}" if bad else ""))
 sys.exit(1 if bad else 0)
