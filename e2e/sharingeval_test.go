@@ -113,8 +113,11 @@ func TestBrowserSharingEval(t *testing.T) {
 		t.Errorf("status while working: %q", status)
 	}
 	t.Logf("progress seen: %s (%q)", prog, status)
-	do(t, ctx, "the answer", stepIs(w, 1, 90*time.Second), widgetIs(w, "progressSeen", "1", time.Second),
-		pollJS(`document.activeElement?.dataset.testid === "results-caption"`, 2*time.Second))
+	do(t, ctx, "the answer", stepIs(w, 1, 90*time.Second), widgetIs(w, "progressSeen", "1", time.Second))
+	if err := chromedp.Do(ctx, pollJS(`document.activeElement?.dataset.testid === "results-caption"`, 2*time.Second)); err != nil {
+		t.Fatalf("after the answer the focus is on %s, want the results' caption",
+			evalJS[string](t, ctx, `(() => { const a = document.activeElement; return a ? a.tagName + " " + (a.dataset.testid ?? "") + " state=" + document.querySelector('`+w+`').dataset.state : "null"; })()`))
+	}
 	// Run is greyed out, and says why.
 	if note := textOf(t, ctx, w+` [data-testid="run-note"]`); !evalJS[bool](t, ctx, `document.querySelector('`+w+` [data-testid="run"]').disabled`) ||
 		!evalJS[bool](t, ctx, `document.querySelector('`+w+` [data-testid="run-note"]').checkVisibility()`) || !strings.Contains(note, "change the question") {

@@ -297,6 +297,7 @@ export default function mount(root, initial, { lang }) {
   root.append(w.status, settings, buttons, status, bar, tableWrap, fig, notes, w.exports, w.downloads, w.errorBox);
 
   runBtn.addEventListener("click", () => {
+    guideFocus = document.activeElement === runBtn;
     asked = true;
     sawFlight = false;
     w.send({ type: "step", n: 1 });
@@ -305,6 +306,7 @@ export default function mount(root, initial, { lang }) {
   // Cancel takes the run back to step 0: the run stops lending its CPU and
   // leaves the flight (which stops when nobody else waits for it).
   cancelBtn.addEventListener("click", () => {
+    guideFocus ||= document.activeElement === cancelBtn;
     asked = false;
     w.send({ type: "reset" });
   });
@@ -328,25 +330,31 @@ export default function mount(root, initial, { lang }) {
   }
 
   // drawButtons also keeps the focus in the widget: a button that is
-  // disabled or hidden while focused drops the focus to <body>. Run hands
-  // it to Cancel, Cancel back to Run, and either to the table's caption
-  // once the answer is drawn.
-  let focusResult = false;
+  // disabled or hidden while focused drops the focus to <body>. While a
+  // question the reader asked from Run or Cancel is working, Cancel holds
+  // the focus; once the answer is drawn, the table's caption takes it; a
+  // cancelled question gives it back to Run. The answer's frame and the
+  // paused state come in either order, so the decision is made from where
+  // things stand each time, not from which message came last.
+  let guideFocus = false; // the reader's focus was on Run or Cancel when they asked
   function drawButtons() {
     const working = w.state === "working";
     const answered = !working && (w.step ?? 0) >= 1;
-    const had = document.activeElement;
+    const active = document.activeElement;
+    const onButtons = active === runBtn || active === cancelBtn;
     runBtn.disabled = working || answered;
     cancelBtn.hidden = !working;
     runNote.hidden = !answered;
-    if (had !== runBtn && had !== cancelBtn) return;
+    if (!guideFocus || !(onButtons || active === document.body || active === null)) return;
     if (working) cancelBtn.focus();
-    // The answer's frame and the paused state come in either order: the
-    // caption takes the focus now if the table is drawn, else once it is.
+    // A redraw of the table re-inserts the caption, which drops its focus:
+    // the guide stays on until the reader moves the focus elsewhere.
     else if (answered && !tableWrap.hidden) caption.focus();
-    else if (answered) focusResult = true;
-    else runBtn.focus();
+    else if (!answered) runBtn.focus();
   }
+  root.addEventListener("focusin", (ev) => {
+    if (![runBtn, cancelBtn, caption].includes(ev.target)) guideFocus = false;
+  });
 
   const name = (m) => S.names[m] ?? m;
   const clock = (iso) => (iso ? iso.replace("T", " ").replace("Z", "").slice(0, 19) : "");
@@ -389,9 +397,8 @@ export default function mount(root, initial, { lang }) {
       drawTable(ans);
       drawChart(ans);
       drawNotes(ans);
-      if (focusResult) caption.focus();
+      drawButtons(); // the caption exists now: it may take the focus
     }
-    focusResult = false;
   }
 
   // ---- The table ----
