@@ -32,8 +32,41 @@ func forEach(t *testing.T, f func(t *testing.T, s *run.Spec)) {
 		t.Fatalf("only %d experiments registered", len(specs))
 	}
 	for _, s := range specs {
-		t.Run(s.Name, func(t *testing.T) { f(t, s) })
+		t.Run(s.Name, func(t *testing.T) {
+			if raceEnabled && !raceSample(t, s) {
+				t.Skip("under -race only the experiments with background goroutines (and conv-slide) run: the others' steps are single-threaded and run in full without -race")
+			}
+			f(t, s)
+		})
 	}
+}
+
+// raceSample reports whether s is run under the race detector: an
+// experiment with work of its own beside the run's worker (run.Attacher:
+// its goroutines and the run's share data), and conv-slide for the plain
+// rest. Running all of them took CI's race pass seven minutes.
+func raceSample(t *testing.T, s *run.Spec) bool {
+	if s.Name == "conv-slide" {
+		return true
+	}
+	// Replays to the end (seek against a fresh run, frames along a whole
+	// run) check determinism and size, not concurrency, and under the
+	// race detector they re-train for minutes; the experiments' own
+	// packages test their background work under -race.
+	for _, long := range []string{"TestSeekMatchesFreshRun/", "TestFramesWithinBudget/"} {
+		if strings.HasPrefix(t.Name(), long) {
+			return false
+		}
+	}
+	exp, err := s.New(run.Defaults(s.Fields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, background := exp.(run.Attacher)
+	if c, ok := exp.(run.Closer); ok {
+		c.Close()
+	}
+	return background
 }
 
 // TestDefaultsBuild: the defaults decode, build and draw a frame.

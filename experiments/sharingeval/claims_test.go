@@ -407,4 +407,27 @@ func TestClaimsGlobalPool(t *testing.T) {
 			t.Errorf("%s: %.3f centred, %.3f at 4 px; cnn %.3f, %.3f", name, m.Test.Mean, m.Shifted[last].Mean, cnn.Test.Mean, cnn.Shifted[last].Mean)
 		}
 	}
+	// Seed by seed (these were lab's own claims test of the pooled
+	// controls, which trained the same models a second time): a pooled
+	// model keeps 90 % of its accuracy at 4 px and beats the cnn there;
+	// the cnn keeps under 60 %; centred, cnn > wide > gap; the wide
+	// pooled model is within 11 % of the cnn's size.
+	gap, wide := r.Model(lab.ModelCNNGAP), r.Model(lab.ModelCNNGAPWide)
+	for i := range cnn.Runs {
+		c := cnn.Runs[i]
+		for _, p := range []lab.EvalRun{gap.Runs[i], wide.Runs[i]} {
+			if p.Shifted[last] < 0.9*p.Shifted[0] || p.Shifted[last] <= c.Shifted[last] {
+				t.Errorf("seed %d: %s keeps %.3f of %.3f at 4 px (cnn %.3f)", c.Seed, p.Model, p.Shifted[last], p.Shifted[0], c.Shifted[last])
+			}
+		}
+		if c.Shifted[last] >= 0.6*c.Shifted[0] {
+			t.Errorf("seed %d: the cnn keeps %.3f of %.3f at 4 px, not under 60 %%", c.Seed, c.Shifted[last], c.Shifted[0])
+		}
+	}
+	if !(cnn.Test.Mean > wide.Test.Mean && wide.Test.Mean > gap.Test.Mean) {
+		t.Errorf("centred: cnn %.3f, wide %.3f, gap %.3f: want that order", cnn.Test.Mean, wide.Test.Mean, gap.Test.Mean)
+	}
+	if d := float64(wide.Params-cnn.Params) / float64(cnn.Params); d < 0 || d > 0.11 {
+		t.Errorf("cnn-gap-wide %d params, cnn %d: not within 11 %%", wide.Params, cnn.Params)
+	}
 }
