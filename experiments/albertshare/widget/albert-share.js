@@ -8,7 +8,7 @@
 // from the engine over /ws (this package's README); this module only draws.
 
 import {
-  el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame,
+  el, fill, reducedMotion, begin, narrator, settingsFields, liveWidget, field, niceValues, perFrame,
 } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
 import { divergingAt, css } from "/static/widgets/palette.js";
@@ -220,30 +220,11 @@ export default function mount(root, initial, { lang }) {
 
   const settings = el("fieldset", "as-settings");
   settings.append(el("legend", "", S.settings));
-  const inputs = {};
   const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
   const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
-  function choice(f, text, values, name, parse) {
-    const current = params[f.name] ?? f.default;
-    const opts = values.includes(current) ? values : [...values, current].sort((a, b) => (typeof a === "number" ? a - b : 0));
-    const sel = selectField({ cls: "as-field", text, values: opts, name, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: parse(v) }) });
-    sel.label.title = f.desc;
-    settings.append(sel.label);
-    inputs[f.name] = sel.input;
-  }
-  function numberField(f, text) {
-    const lab = el("label", "as-field");
-    lab.append(el("span", "", text));
-    const msg = el("span", "as-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
-    msg.setAttribute("role", "alert");
-    msg.hidden = true;
-    const i = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
-    i.step = "1";
-    i.dataset.testid = "set-" + f.name;
-    lab.append(i, msg);
-    settings.append(lab);
-    inputs[f.name] = i;
-  }
+  const { inputs, choice, numberField } = settingsFields(settings, {
+    cls: "as-field", current: (k) => params[k], set: (change) => setParams(change), outOfRange: S.outOfRange, format: (v) => nf.format(v),
+  });
 
   const voice = narrator("as", 4000);
   const w = liveWidget(root, kit, {

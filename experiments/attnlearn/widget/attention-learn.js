@@ -7,7 +7,7 @@
 // README); this module only draws.
 
 import {
-  el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame, sharpCanvas,
+  el, fill, reducedMotion, begin, narrator, settingsFields, liveWidget, field, niceValues, perFrame, sharpCanvas,
 } from "/static/widgets/ui.js";
 import { viridisAt, css } from "/static/widgets/palette.js";
 import { dequantize } from "/static/widgets/quant.js";
@@ -183,30 +183,11 @@ export default function mount(root, initial, { lang }) {
 
   const settings = el("fieldset", "al-settings");
   settings.append(el("legend", "", S.settings));
-  const inputs = {};
   const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
   const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
-  function choice(f, text, vals, name, parse) {
-    const current = params[f.name] ?? f.default;
-    const opts = vals.includes(current) ? vals : [...vals, current].sort((a, b) => (typeof a === "number" ? a - b : 0));
-    const sel = selectField({ cls: "al-field", text, values: opts, name, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: parse(v) }) });
-    sel.label.title = f.desc;
-    settings.append(sel.label);
-    inputs[f.name] = sel.input;
-  }
-  function numberField(f, text) {
-    const lab = el("label", "al-field");
-    lab.append(el("span", "", text));
-    const msg = el("span", "al-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
-    msg.setAttribute("role", "alert");
-    msg.hidden = true;
-    const i = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
-    i.step = "1";
-    i.dataset.testid = "set-" + f.name;
-    lab.append(i, msg);
-    settings.append(lab);
-    inputs[f.name] = i;
-  }
+  const { inputs, choice, numberField } = settingsFields(settings, {
+    cls: "al-field", current: (k) => params[k], set: (change) => setParams(change), outOfRange: S.outOfRange, format: (v) => nf.format(v),
+  });
   const range = (lo, hi) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 
   const voice = narrator("al", 4000);

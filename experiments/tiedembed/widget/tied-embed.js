@@ -5,7 +5,7 @@
 // output layer) each added, and their sum against the engine's dW. Every
 // number comes from the engine over /ws (README.md); this module draws.
 
-import { el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame } from "/static/widgets/ui.js";
+import { el, fill, reducedMotion, begin, narrator, settingsFields, liveWidget, field, niceValues, perFrame } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
 import { axes, lineChart, logTicks } from "/static/widgets/charts.js";
 
@@ -215,30 +215,11 @@ export default function mount(root, initial, { lang }) {
   // Settings.
   const settings = el("fieldset", "te-settings");
   settings.append(el("legend", "", S.settings));
-  const inputs = {};
   const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
   const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
-  function choice(f, text, values) {
-    const current = params[f.name] ?? f.default;
-    const opts = values.includes(current) ? values : [...values, current].sort((a, b) => a - b);
-    const sel = selectField({ cls: "te-field", text, values: opts, name: optionName, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: Number(v) }) });
-    sel.label.title = f.desc;
-    settings.append(sel.label);
-    inputs[f.name] = sel.input;
-  }
-  function numberField(f, text) {
-    const lab = el("label", "te-field");
-    lab.append(el("span", "", text));
-    const msg = el("span", "te-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
-    msg.setAttribute("role", "alert");
-    msg.hidden = true;
-    const i = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
-    i.step = "1";
-    i.dataset.testid = "set-" + f.name;
-    lab.append(i, msg);
-    settings.append(lab);
-    inputs[f.name] = i;
-  }
+  const { inputs, choice, numberField } = settingsFields(settings, {
+    cls: "te-field", current: (k) => params[k], set: (change) => setParams(change), outOfRange: S.outOfRange, format: (v) => nf.format(v),
+  });
 
   const voice = narrator("te", 4000);
   const w = liveWidget(root, kit, {
@@ -250,9 +231,9 @@ export default function mount(root, initial, { lang }) {
     exportsNote: S.exportNote,
     ready(spec) {
       const f = (name) => field(spec, name);
-      choice(f("d"), S.d, [8, 16, 24, 32, 48, 64].filter((v) => v >= f("d").min && v <= f("d").max));
-      choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }));
-      choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }));
+      choice(f("d"), S.d, [8, 16, 24, 32, 48, 64].filter((v) => v >= f("d").min && v <= f("d").max), optionName, Number);
+      choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }), optionName, Number);
+      choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }), optionName, Number);
       numberField(f("steps"), S.steps);
       numberField(f("seed"), S.seed);
     },

@@ -409,6 +409,43 @@ export function selectField({ cls, text, values, name, current, testid, onChange
 }
 
 /**
+ * settingsFields builds a widget's settings from the spec's fields into
+ * parent. choice(f, text, values, name = String, parse = Number) adds a
+ * select of values (name labels them, parse reads the chosen one back;
+ * selectField shows a current value the list lacks); numberField(f, text)
+ * adds a whole-number input that says the field's range (outOfRange, with
+ * {min} and {max} written by format) while a typed value is outside it.
+ * Each control has the test id set-FIELD, shows current(FIELD) (the field's
+ * default until there is one), sends set({FIELD: value}) on a change, and
+ * is kept in inputs[FIELD] (a widget syncs them from its frames). cls is
+ * the class of a field's label; cls-msg of a range message.
+ */
+export function settingsFields(parent, { cls, current, set, outOfRange, format }) {
+  const inputs = {};
+  const value = (f) => current(f.name) ?? f.default;
+  function choice(f, text, values, name = String, parse = Number) {
+    const sel = selectField({ cls, text, values, name, current: value(f), testid: "set-" + f.name, onChange: (v) => set({ [f.name]: parse(v) }) });
+    sel.label.title = f.desc;
+    parent.append(sel.label);
+    return (inputs[f.name] = sel.input);
+  }
+  function numberField(f, text) {
+    const lab = el("label", cls);
+    lab.append(el("span", "", text));
+    const msg = el("span", cls + "-msg", fill(outOfRange, { min: format(f.min), max: format(f.max) }));
+    msg.setAttribute("role", "alert");
+    msg.hidden = true;
+    const i = fieldInput(f, () => value(f), (v) => set({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
+    i.step = "1";
+    i.dataset.testid = "set-" + f.name;
+    lab.append(i, msg);
+    parent.append(lab);
+    return (inputs[f.name] = i);
+  }
+  return { inputs, choice, numberField };
+}
+
+/**
  * paintCells shows items [{text, rgb, title, value, padding, fresh}] as the
  * table cells of container (class prefix-cell, role cell), reusing the
  * cells while their number stays the same: only text, colour and the

@@ -4,7 +4,7 @@
 // of a pair, or two tasks) beside their sum and the engine's dW. Every
 // number comes from the server over /ws; this module only draws.
 
-import { el, fill, reducedMotion, begin, narrator, selectField, liveWidget, field, fieldInput, niceValues, perFrame } from "/static/widgets/ui.js";
+import { el, fill, reducedMotion, begin, narrator, settingsFields, liveWidget, field, niceValues, perFrame } from "/static/widgets/ui.js";
 import { dequantize } from "/static/widgets/quant.js";
 import { divergingAt, css } from "/static/widgets/palette.js";
 import { lineChart, swatch } from "/static/widgets/charts.js";
@@ -124,30 +124,11 @@ export function mountRace(root, initial, lang, strings, cfg) {
 
   const settings = el("fieldset", "tt-settings");
   settings.append(el("legend", "", S.settings));
-  const inputs = {};
   const optNum = new Intl.NumberFormat(locale, { maximumSignificantDigits: 6 });
   const optionName = (v) => (typeof v === "number" ? optNum.format(v) : String(v));
-  function choice(f, text, values) {
-    const current = params[f.name] ?? f.default;
-    const opts = values.includes(current) ? values : [...values, current].sort((a, b) => a - b);
-    const sel = selectField({ cls: "tt-field", text, values: opts, name: optionName, current, testid: "set-" + f.name, onChange: (v) => setParams({ [f.name]: Number(v) }) });
-    sel.label.title = f.desc;
-    settings.append(sel.label);
-    inputs[f.name] = sel.input;
-  }
-  function numberField(f, text) {
-    const lab = el("label", "tt-field");
-    lab.append(el("span", "", text));
-    const msg = el("span", "tt-field-msg", fill(S.outOfRange, { min: nf.format(f.min), max: nf.format(f.max) }));
-    msg.setAttribute("role", "alert");
-    msg.hidden = true;
-    const i = fieldInput(f, () => params[f.name] ?? f.default, (v) => setParams({ [f.name]: v }), { onRange: (ok) => (msg.hidden = ok) });
-    i.step = "1";
-    i.dataset.testid = "set-" + f.name;
-    lab.append(i, msg);
-    settings.append(lab);
-    inputs[f.name] = i;
-  }
+  const { inputs, choice, numberField } = settingsFields(settings, {
+    cls: "tt-field", current: (k) => params[k], set: (change) => setParams(change), outOfRange: S.outOfRange, format: (v) => nf.format(v),
+  });
 
   const voice = narrator("tt", 4000);
   const w = liveWidget(root, kit, {
@@ -159,8 +140,8 @@ export function mountRace(root, initial, lang, strings, cfg) {
     exportsNote: S.exportNote,
     ready(spec) {
       const f = (name) => field(spec, name);
-      choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }));
-      choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }));
+      choice(f("batch"), S.batch, niceValues(f("batch"), { powersOf2: true }), optionName, Number);
+      choice(f("lr"), S.lr, niceValues(f("lr"), { thirds: true }), optionName, Number);
       numberField(f("steps"), S.steps);
       numberField(f("seed"), S.seed);
     },
