@@ -57,12 +57,12 @@ const (
 
 // Errors the store returns; web maps them to localized refusals.
 var (
-	ErrNoRoom      = errors.New("class: no such room")
-	ErrLocked      = errors.New("class: room locked")
-	ErrBadNick     = errors.New("class: bad nickname")
-	ErrNoSeat      = errors.New("class: no such seat")
-	ErrRemoved     = errors.New("class: seat removed")
-	ErrRoomFull    = errors.New("class: room full")
-	ErrBadSecret   = errors.New("class: wrong teacher secret")
-	ErrBadMessage  = errors.New("class: message too long")
+	ErrNoRoom     = errors.New("class: no such room")
+	ErrLocked     = errors.New("class: room locked")
+	ErrBadNick    = errors.New("class: bad nickname")
+	ErrNoSeat     = errors.New("class: no such seat")
+	ErrRemoved    = errors.New("class: seat removed")
+	ErrRoomFull   = errors.New("class: room full")
+	ErrBadSecret  = errors.New("class: wrong teacher secret")
+	ErrBadMessage = errors.New("class: message too long")
 )
