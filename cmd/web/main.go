@@ -6,10 +6,12 @@
 //	go run ./cmd/web -lessons ./my-course  # a teacher's own en/ and zh/ lessons
 //	go run ./cmd/web -allow-origin https://class.example.org
 //	go run ./cmd/web -max-sessions-per-ip 100  # a class behind one NAT address
+//	go run ./cmd/web -addr :8443 -tls-cert class.pem -tls-key class-key.pem  # HTTPS
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,8 +36,44 @@ import (
 func main() {
 	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// usageError is a command line that cannot mean anything (as opposed to a
+// setting the server refuses, or a failure while serving): exit status 2, as
+// the flag package's convention has it.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
+}
+
+// loadTLS reads the certificate chain and key given by -tls-cert/-tls-key
+// at start-up, so a wrong path or a key that does not match the certificate
+// stops the server before it listens instead of failing every handshake.
+// Both empty: plain HTTP (nil config).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, usageError{errors.New("web: -tls-cert and -tls-key go together: give both (HTTPS) or neither (plain HTTP)")}
+	}
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("web: -tls-cert %s -tls-key %s: %w", certFile, keyFile, err)
+	}
+	// Browsers use HTTP/2 for the pages when offered. The websocket still
+	// works: Go's HTTP/2 server does not offer extended CONNECT (RFC 8441)
+	// by default, so browsers open /ws over HTTP/1.1, the upgrade
+	// gorilla/websocket handles.
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Server timeouts. ReadHeaderTimeout stops slow-header clients from holding
@@ -108,7 +146,8 @@ func parseOrigin(s string) (string, error) {
 // loads the lessons, serves until ctx is cancelled or SIGINT/SIGTERM
 // arrives, then shuts down gracefully: open websockets get a close frame,
 // in-flight requests finish. It prints the listening address to stdout as
-// "listening on http://HOST:PORT" (tests read it when -addr ends in :0).
+// "listening on http://HOST:PORT" (https with -tls-cert and -tls-key; tests
+// read it when -addr ends in :0).
 // getenv supplies PARAMSHARE_ADDR, the default for -addr.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -126,6 +165,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	flags.Var(&origins, "allow-origin", "extra `ORIGIN` (https://host[:port]) allowed to open the live websocket; repeatable or comma-separated")
 	maxSessions := flags.Int("max-sessions", web.DefaultMaxSessions, "most open lesson pages (websockets) at once, over all clients")
 	maxPerIP := flags.Int("max-sessions-per-ip", web.DefaultMaxSessionsPerIP, "most open lesson pages from one IP address; raise it when a class shares one address (NAT, a reverse proxy)")
+	tlsCert := flags.String("tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `FILE`; needs -tls-key")
+	tlsKey := flags.String("tls-key", "", "the PEM private key in `FILE` for -tls-cert")
 	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
@@ -141,6 +182,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
+	}
+	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
+	if err != nil {
+		return err
 	}
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
@@ -170,15 +215,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		WriteTimeout:      serverTimeouts.write,
 		IdleTimeout:       serverTimeouts.idle,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-serveErr:
