@@ -65,4 +65,5 @@ var (
 	ErrRoomFull   = errors.New("class: room full")
 	ErrBadSecret  = errors.New("class: wrong teacher secret")
 	ErrBadMessage = errors.New("class: message too long")
+	ErrBadMode    = errors.New(`class: mode is neither "follow" nor "free"`)
 )
