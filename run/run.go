@@ -159,6 +159,19 @@ type Attacher interface {
 	Attach(h Host)
 }
 
+// Scorer is implemented by an experiment that trains: the loss of its
+// primary model's last step and its latest measured accuracy (NaN when
+// none yet), for a teacher's dashboard and the class board. It is called
+// on the worker after each step, so it must only read what the step kept.
+type Scorer interface {
+	Score() Score
+}
+
+// Score is a Scorer's numbers.
+type Score struct {
+	Loss, Accuracy float64
+}
+
 // Closer is implemented by an experiment that holds background work; the
 // worker calls Close once, when the run is closed.
 type Closer interface {
@@ -183,6 +196,7 @@ type Update struct {
 	Target int    // the step a Working run is moving to
 	Err    Text   // the failure when State is Failed or Diverged
 	Params Values // the parameters the frame was drawn with
+	Score  *Score // a Scorer's numbers after a step; nil at step 0 or for others
 
 	StaticRev int
 	// Static and Data are the frame's parts as JSON, shared by every
@@ -794,6 +808,10 @@ func (r *Run) publish(exp Experiment) {
 		}
 	}
 	step, total := exp.Pos(), exp.Total()
+	var score *Score
+	if sc, ok := exp.(Scorer); ok && err == nil && step > 0 {
+		err = r.call(exp, "Score", func() error { s := sc.Score(); score = &s; return nil })
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -813,7 +831,7 @@ func (r *Run) publish(exp Experiment) {
 	}
 	r.last = Update{
 		State: r.state, Speed: r.speed, Step: step, Total: total, Target: r.target,
-		Err: r.failure, Params: r.params, StaticRev: f.StaticRev, Static: static, Data: data,
+		Err: r.failure, Params: r.params, Score: score, StaticRev: f.StaticRev, Static: static, Data: data,
 	}
 	r.putLocked()
 }

@@ -40,6 +40,8 @@ type LiveOptions struct {
 	// (the sum of their experiments' declared budgets), in the whole server
 	// and from one address; 0 means the defaults below.
 	MaxMemory, MaxMemoryPerIP int64
+	// Class configures the classroom (rooms, seats, the board).
+	Class ClassOptions
 }
 
 // Default session caps. 16 per address leaves room for a student's many
@@ -79,6 +81,7 @@ type Live struct {
 
 	sched   *run.Scheduler
 	exports *exporter
+	class   *Classroom
 	// stop is cancelled by Shutdown: exports in flight give up.
 	stop       context.Context
 	cancelStop context.CancelFunc
@@ -101,6 +104,9 @@ func NewLive(opts LiveOptions, log *slog.Logger) *Live {
 	if opts.MaxMemoryPerIP <= 0 {
 		opts.MaxMemoryPerIP = DefaultMaxMemoryPerIP
 	}
+	if opts.Class.RoomMemory <= 0 {
+		opts.Class.RoomMemory = DefaultRoomMemory
+	}
 	l := &Live{
 		opts: opts, log: log, sessions: map[*session]struct{}{},
 		perIP: map[string]int{}, memPerIP: map[string]int64{},
@@ -108,6 +114,10 @@ func NewLive(opts LiveOptions, log *slog.Logger) *Live {
 	}
 	l.stop, l.cancelStop = context.WithCancel(context.Background())
 	l.exports = newExporter(l)
+	l.class = newClassroom(l, opts.Class, log)
+	if opts.Class.Store != nil {
+		go l.class.expireLoop(l.stop.Done())
+	}
 	l.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 8192,
@@ -175,8 +185,8 @@ func (l *Live) admit(ip string) (id uint64, pe *protoError) {
 		}}
 	case l.perIP[ip] >= l.opts.MaxSessionsPerIP:
 		return 0, &protoError{code: codeTooManySessions, text: run.Text{
-			En: fmt.Sprintf("Too many lesson pages are open from your address (at most %d): close other tabs of the course.", l.opts.MaxSessionsPerIP),
-			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页。", l.opts.MaxSessionsPerIP),
+			En: fmt.Sprintf("Too many lesson pages are open from your address (at most %d): close other tabs of the course. A class behind one router: join the teacher's room (rooms count seats, not addresses), or the server's -max-sessions-per-ip flag raises it.", l.opts.MaxSessionsPerIP),
+			Zh: fmt.Sprintf("从你的地址打开的课程页面太多（最多 %d 个）：请关闭其他课程标签页。同一路由器后的整个班级：请加入老师的班级（班级按座位计数，不按地址），或用服务器的 -max-sessions-per-ip 参数调高上限。", l.opts.MaxSessionsPerIP),
 		}}
 	}
 	l.open++
@@ -197,7 +207,12 @@ func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
 			En: "the server is busy with other widgets; try again in a minute",
 			Zh: "服务器正忙于其他组件；请过一分钟再试",
 		}}
-	case l.memPerIP[ip]+mem > l.opts.MaxMemoryPerIP:
+	case strings.HasPrefix(ip, "room:") && l.memPerIP[ip]+mem > l.opts.Class.RoomMemory:
+		return nil, &protoError{code: codeTooManyRuns, text: run.Text{
+			En: fmt.Sprintf("this class's runs hold all the memory the server gives a class (%d MB; the server's -room-memory flag sets it): go back to the teacher's run, or try later", l.opts.Class.RoomMemory>>20),
+			Zh: fmt.Sprintf("这个班级的运行已用完服务器分给一个班级的内存（%d MB；由服务器的 -room-memory 参数设定）：请回到老师的运行，或稍后再试", l.opts.Class.RoomMemory>>20),
+		}}
+	case !strings.HasPrefix(ip, "room:") && l.memPerIP[ip]+mem > l.opts.MaxMemoryPerIP:
 		return nil, &protoError{code: codeTooManyRuns, text: run.Text{
 			En: "too many widgets are running from your address: close other tabs of the course, then press Reset",
 			Zh: "从你的地址运行的组件太多：请关闭其他课程标签页，然后按“重置”",
@@ -217,6 +232,24 @@ func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
 		})
 	}, nil
 }
+
+// admitRoomPage counts a page of a class, which its room has admitted
+// (the room caps its pages; the server's and address's caps do not apply).
+func (l *Live) admitRoomPage() (uint64, *protoError) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return 0, &protoError{code: codeShuttingDown, text: run.Text{
+			En: "The server is shutting down; the page reconnects when it is back.",
+			Zh: "服务器正在关闭；它恢复后页面会自动重新连接。",
+		}}
+	}
+	l.nextID++
+	l.wg.Add(1)
+	return l.nextID, nil
+}
+
+func (l *Live) releaseRoomPage() { l.wg.Done() }
 
 // release frees the slot admit took for ip.
 func (l *Live) release(ip string) {
@@ -251,7 +284,16 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, lang := remoteIP(r), socketLang(r)
-	id, pe := l.admit(ip)
+	// A page of a class counts against its room's pages, not its
+	// address's: a class shares one address behind a school's NAT.
+	rm, inRoom, pe := l.class.admit(r.URL.Query().Get("room"))
+	var id uint64
+	if pe == nil && inRoom {
+		defer rm.leave()
+		id, pe = l.admitRoomPage()
+	} else if pe == nil {
+		id, pe = l.admit(ip)
+	}
 	if pe != nil {
 		l.log.Info("live: websocket refused", "remote", r.RemoteAddr, "reason", pe.text.En)
 		w.Header().Set("Retry-After", sessionRetryAfter)
@@ -262,7 +304,11 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 		l.refuse(w, r, pe, lang)
 		return
 	}
-	defer l.release(ip)
+	if rm != nil {
+		defer l.releaseRoomPage()
+	} else {
+		defer l.release(ip)
+	}
 	conn, err := l.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has already answered the request with an error status.
@@ -271,6 +317,17 @@ func (l *Live) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	log := l.log.With("remote", r.RemoteAddr)
 	s := newSession(l, conn, log, lang, run.Owner{Addr: ip, Session: strconv.FormatUint(id, 10)})
+	s.roomSlot = rm
+	if rm != nil {
+		// A page of a class that does not say who it is in time is closed.
+		t := time.AfterFunc(authWait, func() {
+			if s.memberInfo() == nil {
+				log.Info("live: class page did not sit down in time; closed")
+				s.conn.Close()
+			}
+		})
+		defer t.Stop()
+	}
 	l.mu.Lock()
 	if l.closing { // Shutdown began between the check above and now
 		close(s.shutdown)

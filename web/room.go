@@ -1,7 +1,835 @@
 package web
 
-// Classroom is the live side of the rooms (docs/classroom.md).
-type Classroom struct{}
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
 
-// Exists reports whether a room with this join code is open.
-func (c *Classroom) Exists(code string) bool { return false }
+	"github.com/paramshare/paramshare/class"
+	"github.com/paramshare/paramshare/run"
+)
+
+// ClassOptions configures the classroom (docs/classroom.md).
+type ClassOptions struct {
+	// Store keeps rooms, seats and the board; nil turns the classroom off
+	// (its routes answer 404 and /ws ignores ?room=).
+	Store *class.Store
+	// MaxRooms caps the rooms live in memory at once (rooms with a page
+	// open); RoomSeats the seats of one room; RoomSessions the pages open
+	// in one room (a student may have two tabs); RoomMemory the memory
+	// a room's runs may declare. 0 means the defaults below.
+	MaxRooms, RoomSeats, RoomSessions int
+	RoomMemory                        int64
+	// Retention is how long a room's data is kept after its last activity.
+	Retention time.Duration
+}
+
+// Defaults of the classroom's caps, sized for 200 students on one 2-core
+// laptop: followers cost little (one run, frames encoded once); forks cost
+// a run each, up to the room's memory.
+const (
+	DefaultMaxRooms     = 50
+	DefaultRoomSeats    = 300
+	DefaultRoomSessions = 400
+	DefaultRoomMemory   = 1 << 30
+	DefaultRetention    = 30 * 24 * time.Hour
+)
+
+// Timing of the rooms.
+const (
+	authWait     = 10 * time.Second // a room page must say who it is by then
+	parkFor      = 60 * time.Second // a seat's runs outlive its page this long
+	roomIdle     = 60 * time.Second // a room without pages leaves memory after this
+	roomTick     = 200 * time.Millisecond
+	rosterEvery  = 500 * time.Millisecond
+	boardEvery   = time.Second
+	boardSave    = 5 * time.Second
+	roomsPerHour = 10 // rooms one address may open
+	joinFailures = 10 // failed joins per address per joinWindow
+	joinWindow   = 10 * time.Minute
+)
+
+// Error codes of the room messages.
+const (
+	codeRoomAuth   = "room-auth"
+	codeNoSeat     = "no-seat"
+	codeRemoved    = "removed"
+	codeFollowing  = "following"
+	codeNotStarted = "not-started"
+	codeNotTeacher = "not-teacher"
+	codeRoomFull   = "room-full"
+)
+
+// Classroom is the live side of the rooms: which pages sit in which room,
+// the runs a room owns and who watches them, the board being recorded.
+// What must outlast a restart is in the store.
+type Classroom struct {
+	opts  ClassOptions
+	live  *Live
+	store *class.Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu     sync.Mutex
+	rooms  map[int64]*room
+	opened map[string][]time.Time // per address: rooms opened within the hour
+	fails  map[string][]time.Time // per address: failed joins within joinWindow
+}
+
+func newClassroom(l *Live, opts ClassOptions, log *slog.Logger) *Classroom {
+	if opts.MaxRooms <= 0 {
+		opts.MaxRooms = DefaultMaxRooms
+	}
+	if opts.RoomSeats <= 0 {
+		opts.RoomSeats = DefaultRoomSeats
+	}
+	if opts.RoomSessions <= 0 {
+		opts.RoomSessions = DefaultRoomSessions
+	}
+	if opts.RoomMemory <= 0 {
+		opts.RoomMemory = DefaultRoomMemory
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	return &Classroom{
+		opts: opts, live: l, store: opts.Store, log: log, now: time.Now,
+		rooms: map[int64]*room{}, opened: map[string][]time.Time{}, fails: map[string][]time.Time{},
+	}
+}
+
+// Exists reports whether a room with this join code exists.
+func (c *Classroom) Exists(code string) bool {
+	if c == nil || c.store == nil {
+		return false
+	}
+	_, err := c.store.RoomByCode(code)
+	return err == nil
+}
+
+// room returns the live room of rec, loading it into memory.
+func (c *Classroom) room(rec class.Room) (*room, *protoError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rm := c.rooms[rec.ID]; rm != nil {
+		return rm, nil
+	}
+	if len(c.rooms) >= c.opts.MaxRooms {
+		return nil, &protoError{code: codeBusy, text: run.Text{
+			En: fmt.Sprintf("The server already holds %d classes at once (the -rooms flag of the server sets how many).", c.opts.MaxRooms),
+			Zh: fmt.Sprintf("服务器已同时容纳 %d 个班级（服务器的 -rooms 参数决定上限）。", c.opts.MaxRooms),
+		}}
+	}
+	rm := &room{
+		c: c, id: rec.ID, rec: rec, idleSince: c.now(),
+		sessions: map[*session]struct{}{}, bindings: map[bindKey]*binding{},
+		followers: map[bindKey]map[*session]struct{}{}, parked: map[parkKey]*parkedRun{},
+		board: map[string]*boardEntry{}, recorders: map[*run.Subscription]*recorder{},
+		stop: make(chan struct{}),
+	}
+	if runs, err := c.store.Board(rec.ID); err == nil {
+		for _, b := range runs {
+			rm.board[boardKeyOf(b.Seat, b.Widget, b.Params)] = &boardEntry{rec: b}
+			rm.boardOrder = append(rm.boardOrder, boardKeyOf(b.Seat, b.Widget, b.Params))
+		}
+	}
+	c.rooms[rec.ID] = rm
+	go rm.loop()
+	return rm, nil
+}
+
+// admit counts a page that names room code in its address against that
+// room's sessions instead of the address's. ok is false when there is no
+// such room: the page is then admitted as any other.
+func (c *Classroom) admit(code string) (rm *room, ok bool, pe *protoError) {
+	if c == nil || c.store == nil || code == "" {
+		return nil, false, nil
+	}
+	rec, err := c.store.RoomByCode(code)
+	if err != nil {
+		return nil, false, nil
+	}
+	rm, pe = c.room(rec)
+	if pe != nil {
+		return nil, true, pe
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.admitted >= c.opts.RoomSessions {
+		return nil, true, &protoError{code: codeRoomFull, text: run.Text{
+			En: fmt.Sprintf("This class has %d pages open already (the teacher can raise it with the server's -room-sessions flag).", c.opts.RoomSessions),
+			Zh: fmt.Sprintf("这个班级已经打开了 %d 个页面（老师可以用服务器的 -room-sessions 参数调高上限）。", c.opts.RoomSessions),
+		}}
+	}
+	rm.admitted++
+	return rm, true, nil
+}
+
+// leave gives back a slot admit took.
+func (rm *room) leave() {
+	rm.mu.Lock()
+	rm.admitted--
+	rm.mu.Unlock()
+}
+
+// bindKey names a widget of a lesson: the room's run of it is what
+// followers see.
+type bindKey struct{ lesson, widget string }
+
+// binding is the room's run of one widget: the teacher's.
+type binding struct {
+	run     *run.Run
+	teacher *session // the page whose widget drives it; nil while parked
+}
+
+// parkKey names a seat's own run of a widget.
+type parkKey struct{ seat, lesson, widget string }
+
+// parkedRun is a seat's run whose page went away: kept paused for
+// parkFor, for the seat's next page to take back.
+type parkedRun struct {
+	run   *run.Run
+	timer *time.Timer
+}
+
+// recorder follows a seat's own run for the board.
+type recorder struct {
+	seat, widget, experiment string
+	run                      *run.Run
+}
+
+// boardEntry is one curve of the board, as recorded and as last saved.
+type boardEntry struct {
+	rec   class.BoardRun
+	dirty bool
+}
+
+func boardKeyOf(seat, widget string, params json.RawMessage) string {
+	return seat + "\x00" + widget + "\x00" + string(params)
+}
+
+// spotlight is a student's run the room shows in place of the teacher's.
+type spotlight struct {
+	seat, widget, lesson string
+	run                  *run.Run
+}
+
+// member is what a seated page is in its room.
+type member struct {
+	room   *room
+	role   string // "student", "teacher" or "watch"
+	seat   class.Seat
+	lesson string
+}
+
+// room is one live class.
+type room struct {
+	c  *Classroom
+	id int64
+
+	mu        sync.Mutex
+	rec       class.Room
+	admitted  int                   // pages counted against RoomSessions
+	sessions  map[*session]struct{} // seated pages
+	idleSince time.Time             // when the last page left
+	bindings  map[bindKey]*binding
+	followers map[bindKey]map[*session]struct{} // pages showing (or waiting for) the room's run of a widget
+	parked    map[parkKey]*parkedRun
+	spot      *spotlight
+	board     map[string]*boardEntry
+	// boardOrder is the board's keys in order of first record.
+	boardOrder []string
+	recorders  map[*run.Subscription]*recorder
+	boardDirty bool
+	lastRoster []byte
+	ended      bool
+	stop       chan struct{}
+}
+
+// roomMsg is the room's state as every page in it sees it.
+type roomMsg struct {
+	V         int      `json:"v"`
+	Type      string   `json:"type"`
+	Code      string   `json:"code"`
+	Mode      string   `json:"mode"`
+	Lesson    string   `json:"lesson"`
+	Paused    bool     `json:"paused"`
+	Message   string   `json:"message"`
+	Locked    bool     `json:"locked"`
+	Spotlight *spotMsg `json:"spotlight"`
+	Joined    int      `json:"joined"`
+	You       *youMsg  `json:"you,omitempty"`
+}
+
+type spotMsg struct {
+	Seat   string `json:"seat,omitempty"` // only the teacher is told whose
+	Lesson string `json:"lesson"`
+	Widget string `json:"widget"`
+}
+
+type youMsg struct {
+	Role string `json:"role"`
+	ID   string `json:"id,omitempty"`
+	Nick string `json:"nick,omitempty"`
+}
+
+// send queues b for s without blocking: a page that does not read is
+// dropped, as for any reply.
+func (s *session) sendRaw(b []byte) {
+	select {
+	case s.send <- b:
+	default:
+		s.log.Info("live: client not reading room messages; closing")
+		s.conn.Close()
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return b
+}
+
+// stateFor is the room message for one page. rm.mu must be held.
+func (rm *room) stateForLocked(m *member) []byte {
+	msg := roomMsg{
+		V: protocolVersion, Type: "room", Code: rm.rec.Code, Mode: rm.rec.Mode, Lesson: rm.rec.Lesson,
+		Paused: rm.rec.Paused, Message: rm.rec.Message, Locked: rm.rec.Locked, Joined: rm.joinedLocked(),
+	}
+	if rm.spot != nil {
+		msg.Spotlight = &spotMsg{Lesson: rm.spot.lesson, Widget: rm.spot.widget}
+		if m.role == "teacher" {
+			msg.Spotlight.Seat = rm.spot.seat
+		}
+	}
+	switch m.role {
+	case "student":
+		msg.You = &youMsg{Role: "student", ID: m.seat.ID, Nick: m.seat.Nick}
+	case "teacher":
+		msg.You = &youMsg{Role: "teacher"}
+	}
+	return mustJSON(msg)
+}
+
+// joinedLocked counts the distinct seats with a page open.
+func (rm *room) joinedLocked() int {
+	seen := map[string]bool{}
+	for s := range rm.sessions {
+		if m := s.memberInfo(); m != nil && m.role == "student" {
+			seen[m.seat.ID] = true
+		}
+	}
+	return len(seen)
+}
+
+// broadcastLocked sends every page its room message.
+func (rm *room) broadcastLocked() {
+	for s := range rm.sessions {
+		if m := s.memberInfo(); m != nil {
+			s.sendRaw(rm.stateForLocked(m))
+		}
+	}
+}
+
+// sit seats s in rm as m and answers with the room's state.
+func (rm *room) sit(s *session, m *member) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	s.setMember(m)
+	rm.sessions[s] = struct{}{}
+	if m.role == "student" {
+		_ = rm.c.store.TouchSeat(rm.id, m.seat.ID, rm.c.now())
+	}
+	s.sendRaw(rm.stateForLocked(m))
+	rm.broadcastLocked() // the joined count changed
+	if m.role != "student" {
+		s.sendRaw(rm.boardLocked())
+		rm.lastRoster = nil
+	}
+}
+
+// depart takes s out of rm: its own runs are parked, its followed
+// runs dropped, the teacher's runs kept by the room (paused).
+func (rm *room) depart(s *session) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	m := s.memberInfo()
+	delete(rm.sessions, s)
+	for k, fs := range rm.followers {
+		delete(fs, s)
+		if len(fs) == 0 {
+			delete(rm.followers, k)
+		}
+	}
+	for _, w := range s.takeWidgets() {
+		w.sub.Unsubscribe()
+		if w.own == nil {
+			continue
+		}
+		switch {
+		case m != nil && m.role == "teacher":
+			if b := rm.bindings[bindKey{m.lesson, w.id}]; b != nil && b.run == w.own {
+				b.teacher = nil
+				_ = w.own.Pause()
+				continue
+			}
+			w.own.Close()
+		case m != nil && m.role == "student":
+			rm.parkLocked(parkKey{m.seat.ID, m.lesson, w.id}, w.own)
+		default:
+			w.own.Close()
+		}
+	}
+	if len(rm.sessions) == 0 {
+		rm.idleSince = rm.c.now()
+	}
+	rm.broadcastLocked()
+}
+
+// parkLocked keeps a seat's run paused for parkFor.
+func (rm *room) parkLocked(k parkKey, r *run.Run) {
+	if old := rm.parked[k]; old != nil && old.run != r {
+		old.timer.Stop()
+		old.run.Close()
+	}
+	_ = r.Pause()
+	p := &parkedRun{run: r}
+	p.timer = time.AfterFunc(parkFor, func() {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		if rm.parked[k] == p {
+			delete(rm.parked, k)
+			r.Close()
+		}
+	})
+	rm.parked[k] = p
+}
+
+// unpark returns the parked run of k when it runs experiment with the
+// parameters raw decodes to; nil otherwise.
+func (rm *room) unpark(k parkKey, spec *run.Spec, raw json.RawMessage) *run.Run {
+	v, err := spec.Decode(nil, raw)
+	if err != nil {
+		return nil
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	p := rm.parked[k]
+	if p == nil {
+		return nil
+	}
+	u := p.run.Snapshot()
+	if p.run.Spec() != spec || !u.Params.Equal(v) {
+		return nil
+	}
+	p.timer.Stop()
+	delete(rm.parked, k)
+	return p.run
+}
+
+// record follows a seat's own run for the board.
+func (rm *room) record(seat, widget string, r *run.Run) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for _, rc := range rm.recorders {
+		if rc.run == r {
+			return
+		}
+	}
+	rm.recorders[r.Subscribe(nil)] = &recorder{seat: seat, widget: widget, experiment: r.Spec().Name, run: r}
+}
+
+// bindTeacher makes r, the teacher's new run of lesson's widget, the
+// room's run of it: every follower is re-bound to it at once.
+func (rm *room) bindTeacher(s *session, lesson, widget string, r *run.Run) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	k := bindKey{lesson, widget}
+	if old := rm.bindings[k]; old != nil && old.run != r && old.teacher == nil {
+		old.run.Close() // a parked run the new page did not take back
+	}
+	rm.bindings[k] = &binding{run: r, teacher: s}
+	if rm.spot != nil && rm.spot.lesson == lesson && rm.spot.widget == widget {
+		return // the spotlight stays on screen
+	}
+	for f := range rm.followers[k] {
+		f.follow(widget, r)
+	}
+}
+
+// takeTeacher returns the parked room run of k when the teacher's page
+// starts it again with the same experiment and parameters.
+func (rm *room) takeTeacher(s *session, k bindKey, spec *run.Spec, raw json.RawMessage) *run.Run {
+	v, err := spec.Decode(nil, raw)
+	if err != nil {
+		return nil
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	b := rm.bindings[k]
+	if b == nil || b.teacher != nil || b.run.Spec() != spec || !b.run.Snapshot().Params.Equal(v) {
+		return nil
+	}
+	b.teacher = s
+	return b.run
+}
+
+// followStart binds s's widget to the room's run of it, or registers it
+// to be bound once the teacher starts it.
+func (rm *room) followStart(s *session, lesson, widget string) error {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	k := bindKey{lesson, widget}
+	if rm.followers[k] == nil {
+		rm.followers[k] = map[*session]struct{}{}
+	}
+	rm.followers[k][s] = struct{}{}
+	shown := rm.shownLocked(k)
+	if shown == nil {
+		s.dropWidget(widget)
+		return &protoError{widget: widget, code: codeNotStarted, text: run.Text{
+			En: "Waiting for the teacher to start this widget.",
+			Zh: "正在等待老师启动这个组件。",
+		}}
+	}
+	s.follow(widget, shown)
+	return nil
+}
+
+// unfollow forgets that s's widget follows the room's run.
+func (rm *room) unfollow(s *session, lesson, widget string) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	k := bindKey{lesson, widget}
+	delete(rm.followers[k], s)
+}
+
+// shownLocked is the run followers of k see: the spotlight's or the
+// teacher's.
+func (rm *room) shownLocked(k bindKey) *run.Run {
+	if rm.spot != nil && rm.spot.lesson == k.lesson && rm.spot.widget == k.widget {
+		return rm.spot.run
+	}
+	if b := rm.bindings[k]; b != nil {
+		return b.run
+	}
+	return nil
+}
+
+// loop pushes the roster and the board to the teacher's pages, records
+// the board, saves it, and unloads the room once it has been idle.
+func (rm *room) loop() {
+	t := time.NewTicker(roomTick)
+	defer t.Stop()
+	var lastRoster, lastBoard, lastSave time.Time
+	for {
+		select {
+		case <-rm.stop:
+			return
+		case <-t.C:
+		}
+		now := rm.c.now()
+		rm.recordBoard()
+		if now.Sub(lastRoster) >= rosterEvery {
+			lastRoster = now
+			rm.pushRoster()
+		}
+		if now.Sub(lastBoard) >= boardEvery {
+			lastBoard = now
+			rm.pushBoard()
+		}
+		if now.Sub(lastSave) >= boardSave {
+			lastSave = now
+			rm.saveBoard()
+		}
+		if rm.unloadIfIdle(now) {
+			return
+		}
+	}
+}
+
+// recordBoard takes the newest score of every recorded run.
+func (rm *room) recordBoard() {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for sub, rc := range rm.recorders {
+		select {
+		case <-rc.run.Done():
+			delete(rm.recorders, sub)
+			continue
+		default:
+		}
+		u, ok := sub.Latest()
+		if !ok || u.Score == nil || math.IsNaN(u.Score.Loss) || math.IsInf(u.Score.Loss, 0) {
+			continue
+		}
+		params := mustJSON(u.Params)
+		key := boardKeyOf(rc.seat, rc.widget, params)
+		e := rm.board[key]
+		if e == nil {
+			e = &boardEntry{rec: class.BoardRun{Room: rm.id, Seat: rc.seat, Widget: rc.widget, Experiment: rc.experiment, Params: params}}
+			rm.board[key] = e
+			rm.boardOrder = append(rm.boardOrder, key)
+		}
+		pts := e.rec.Points
+		// A run sought back or reset draws its curve again from there.
+		for len(pts) > 0 && pts[len(pts)-1][0] >= float64(u.Step) {
+			pts = pts[:len(pts)-1]
+		}
+		e.rec.Points = append(pts, [2]float64{float64(u.Step), u.Score.Loss})
+		if len(e.rec.Points) > 2*class.MaxPoints {
+			e.rec.Points = thin(e.rec.Points, class.MaxPoints)
+		}
+		if !math.IsNaN(u.Score.Accuracy) {
+			a := u.Score.Accuracy
+			e.rec.Accuracy = &a
+		}
+		e.rec.Updated = rm.c.now()
+		e.dirty, rm.boardDirty = true, true
+	}
+}
+
+// thin keeps n points of pts, evenly, the first and last among them.
+func thin(pts [][2]float64, n int) [][2]float64 {
+	out := make([][2]float64, 0, n)
+	for i := range n {
+		out = append(out, pts[i*(len(pts)-1)/(n-1)])
+	}
+	return out
+}
+
+// boardMsg is the class board as the teacher and the projector see it.
+type boardMsg struct {
+	V    int           `json:"v"`
+	Type string        `json:"type"`
+	Runs []boardRunMsg `json:"runs"`
+}
+
+type boardRunMsg struct {
+	ID         string          `json:"id"`
+	Label      int             `json:"label"`
+	Experiment string          `json:"experiment"`
+	Params     json.RawMessage `json:"params"`
+	Points     [][2]float64    `json:"points"`
+	Accuracy   *float64        `json:"accuracy"`
+}
+
+// boardLocked is the board message: runs labelled in order, no names.
+func (rm *room) boardLocked() []byte {
+	msg := boardMsg{V: protocolVersion, Type: "board", Runs: []boardRunMsg{}}
+	for i, k := range rm.boardOrder {
+		e := rm.board[k]
+		pts := e.rec.Points
+		if len(pts) > class.MaxPoints {
+			pts = thin(pts, class.MaxPoints)
+		}
+		msg.Runs = append(msg.Runs, boardRunMsg{
+			ID: "r" + strconv.Itoa(i+1), Label: i + 1, Experiment: e.rec.Experiment,
+			Params: e.rec.Params, Points: pts, Accuracy: e.rec.Accuracy,
+		})
+	}
+	return mustJSON(msg)
+}
+
+// pushBoard sends the board to the teacher's and the projector's pages
+// when it changed.
+func (rm *room) pushBoard() {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if !rm.boardDirty {
+		return
+	}
+	rm.boardDirty = false
+	b := rm.boardLocked()
+	for s := range rm.sessions {
+		if m := s.memberInfo(); m != nil && m.role != "student" {
+			s.sendRaw(b)
+		}
+	}
+}
+
+// saveBoard writes the curves that changed to the store.
+func (rm *room) saveBoard() {
+	rm.mu.Lock()
+	var dirty []class.BoardRun
+	for _, e := range rm.board {
+		if e.dirty {
+			b := e.rec
+			b.Points = slices.Clone(b.Points)
+			dirty = append(dirty, b)
+			e.dirty = false
+		}
+	}
+	rm.mu.Unlock()
+	for _, b := range dirty {
+		if err := rm.c.store.SaveBoardRun(b); err != nil {
+			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
+		}
+	}
+}
+
+// rosterMsg is the teacher's view of the class.
+type rosterMsg struct {
+	V     int         `json:"v"`
+	Type  string      `json:"type"`
+	Seats []seatEntry `json:"seats"`
+}
+
+type seatEntry struct {
+	ID     string     `json:"id"`
+	Nick   string     `json:"nick"`
+	Online bool       `json:"online"`
+	Lesson string     `json:"lesson"`
+	Runs   []runEntry `json:"runs"`
+}
+
+type runEntry struct {
+	Widget     string   `json:"widget"`
+	Experiment string   `json:"experiment"`
+	State      string   `json:"state"`
+	Step       int      `json:"step"`
+	Total      int      `json:"total"`
+	Loss       *float64 `json:"loss"`
+	Accuracy   *float64 `json:"accuracy"`
+	Forked     bool     `json:"forked"`
+}
+
+// pushRoster sends the roster to the teacher's pages when it changed.
+func (rm *room) pushRoster() {
+	seats, err := rm.c.store.Seats(rm.id)
+	if err != nil {
+		rm.c.log.Error("class: reading seats", "room", rm.id, "err", err)
+		return
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	var teachers []*session
+	bySeat := map[string]*seatEntry{}
+	msg := rosterMsg{V: protocolVersion, Type: "roster", Seats: []seatEntry{}}
+	for _, st := range seats {
+		if !st.Removed {
+			msg.Seats = append(msg.Seats, seatEntry{ID: st.ID, Nick: st.Nick, Runs: []runEntry{}})
+		}
+	}
+	for i := range msg.Seats {
+		bySeat[msg.Seats[i].ID] = &msg.Seats[i]
+	}
+	for s := range rm.sessions {
+		m := s.memberInfo()
+		if m == nil {
+			continue
+		}
+		if m.role == "teacher" {
+			teachers = append(teachers, s)
+			continue
+		}
+		e := bySeat[m.seat.ID]
+		if m.role != "student" || e == nil {
+			continue
+		}
+		e.Online, e.Lesson = true, m.lesson
+		for _, w := range s.widgetList() {
+			u := w.run.Snapshot()
+			re := runEntry{Widget: w.id, Experiment: w.run.Spec().Name, State: string(u.State), Step: u.Step, Total: u.Total, Forked: w.own != nil}
+			if u.Score != nil {
+				re.Loss, re.Accuracy = finite(u.Score.Loss), finite(u.Score.Accuracy)
+			}
+			e.Runs = append(e.Runs, re)
+		}
+	}
+	if len(teachers) == 0 {
+		return
+	}
+	b := mustJSON(msg)
+	if string(b) == string(rm.lastRoster) {
+		return
+	}
+	rm.lastRoster = b
+	for _, s := range teachers {
+		s.sendRaw(b)
+	}
+}
+
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// unloadIfIdle closes a room nobody has had open for roomIdle: its runs
+// end and its board is saved; the store keeps the rest.
+func (rm *room) unloadIfIdle(now time.Time) bool {
+	rm.c.mu.Lock()
+	defer rm.c.mu.Unlock()
+	rm.mu.Lock()
+	idle := rm.ended || rm.admitted == 0 && len(rm.sessions) == 0 && now.Sub(rm.idleSince) >= roomIdle
+	rm.mu.Unlock()
+	if !idle {
+		return false
+	}
+	if rm.c.rooms[rm.id] == rm {
+		delete(rm.c.rooms, rm.id)
+	}
+	rm.closeRuns()
+	if !rm.ended {
+		rm.saveBoard()
+	}
+	return true
+}
+
+// closeRuns ends every run the room holds.
+func (rm *room) closeRuns() {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for _, b := range rm.bindings {
+		if b.teacher == nil {
+			b.run.Close()
+		}
+	}
+	for k, p := range rm.parked {
+		p.timer.Stop()
+		p.run.Close()
+		delete(rm.parked, k)
+	}
+	for sub := range rm.recorders {
+		sub.Unsubscribe()
+	}
+	clear(rm.recorders)
+}
+
+// errNotTeacher is a room command from a page that is not the teacher's.
+var errNotTeacher = &protoError{code: codeNotTeacher, text: run.Text{
+	En: "Only the teacher's pages can do that.",
+	Zh: "只有老师的页面可以这样做。",
+}}
+
+// classError maps the store's errors to refusals in both languages.
+func classError(err error) *protoError {
+	t := run.Text{En: "The class could not be read (the server logged it).", Zh: "无法读取班级数据（服务器已记录）。"}
+	code := codeInternal
+	switch {
+	case errors.Is(err, class.ErrNoRoom):
+		code, t = codeNoSeat, run.Text{En: "This class has ended or its code changed.", Zh: "这个班级已经结束，或者它的代码已更换。"}
+	case errors.Is(err, class.ErrNoSeat):
+		code, t = codeNoSeat, run.Text{En: "This seat is not known here: join the class again.", Zh: "找不到这个座位：请重新加入班级。"}
+	case errors.Is(err, class.ErrRemoved):
+		code, t = codeRemoved, run.Text{En: "The teacher removed you from this class.", Zh: "老师已将你移出这个班级。"}
+	case errors.Is(err, class.ErrBadSecret):
+		code, t = codeRoomAuth, run.Text{En: "This browser's teacher key does not open this class.", Zh: "这个浏览器保存的老师密钥无法打开这个班级。"}
+	case errors.Is(err, class.ErrBadMessage):
+		code, t = run.CodeBadParams, run.Text{
+			En: fmt.Sprintf("The message is too long: at most %d characters.", class.MaxMessage),
+			Zh: fmt.Sprintf("消息太长：最多 %d 个字符。", class.MaxMessage),
+		}
+	}
+	return &protoError{code: code, text: t}
+}

@@ -23,11 +23,18 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, set *lessons.Set, live *Liv
 		mux.Handle("GET /"+lang, http.RedirectHandler(indexPath(lang), http.StatusMovedPermanently))
 		mux.Handle("GET /"+lang+"/lessons/{slug}", handleLesson(log, set, lang))
 		mux.Handle("GET /lang/"+lang, handleSetLang(lang))
+		mux.Handle("GET /"+lang+"/class", handleClassHome(log, lang))
+		mux.Handle("GET /"+lang+"/class/teach", handleClassTeach(log, set, lang))
+		mux.Handle("GET /"+lang+"/class/{code}/show", handleClassShow(log, live.class, lang))
 	}
 	mux.Handle("GET /static/", static)
 	mux.Handle("GET /code/{file}", handleCode(set, notFound))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.HandleFunc("GET /ws", live.ServeWS)
 	mux.HandleFunc("GET /export/{file}", live.ServeExport)
+	mux.HandleFunc("POST /class/rooms", live.class.ServeNewRoom)
+	mux.HandleFunc("POST /class/join", live.class.ServeJoin)
+	mux.HandleFunc("GET /class/{code}/qr.svg", live.class.ServeQR)
+	mux.HandleFunc("GET /class/{code}/{file}", live.class.ServeBoard)
 	mux.Handle("/", notFound)
 }

@@ -86,13 +86,16 @@ type clientMsg struct {
 	Params     json.RawMessage
 	N, To      *int
 	Speed      *float64
-	present    map[string]bool
+	Follow     bool
+	// Room messages (docs/classroom.md).
+	Room, Seat, Secret, Lesson, Cmd, Message string
+	present                                  map[string]bool
 }
 
 // allowedFields lists, per client message type, the fields besides v, type
 // and widget that it may carry.
 var allowedFields = map[string][]string{
-	"start":      {"experiment", "params"},
+	"start":      {"experiment", "params", "follow"},
 	"play":       nil,
 	"pause":      nil,
 	"step":       {"n"},
@@ -100,6 +103,10 @@ var allowedFields = map[string][]string{
 	"reset":      nil,
 	"set-params": {"params"},
 	"speed":      {"speed"},
+	"seat":       {"room", "seat", "lesson"},
+	"teach":      {"room", "secret", "lesson"},
+	"watch":      {"room"},
+	"room-cmd":   {"cmd", "seat", "lesson", "message", "widget"},
 }
 
 var widgetID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -147,6 +154,10 @@ type stateMsg struct {
 	Total  int       `json:"total"`
 	Target *int      `json:"target,omitempty"`
 	Error  string    `json:"error,omitempty"`
+	// Follow: the widget shows a run it does not drive (a class's); Params
+	// are that run's, for the page to fork it.
+	Follow bool       `json:"follow,omitempty"`
+	Params run.Values `json:"params,omitempty"`
 }
 
 type errorMsg struct {
@@ -202,6 +213,11 @@ type session struct {
 	mu      sync.Mutex
 	widgets map[string]*widget
 	order   []string // widget ids in start order: the writer's turns
+	member  *member  // the page's place in a room, once seated
+
+	// roomSlot is the room the page was admitted into (?room=): set
+	// before the pumps start, released when the session ends.
+	roomSlot *room
 
 	// Reader-only state.
 	bucket        tokenBucket
@@ -216,7 +232,11 @@ type session struct {
 // widget is one run of the session. The sent* fields belong to the writer.
 type widget struct {
 	id  string
-	run *run.Run
+	run *run.Run // the run shown
+	// own is the run the page drives: run itself, or nil when the widget
+	// follows a room's run (or, for the teacher's, when a student's run is
+	// in the spotlight, run is that one and own the teacher's).
+	own *run.Run
 	sub *run.Subscription
 
 	sentRev    int
@@ -311,6 +331,15 @@ func (s *session) handle(msg []byte) {
 
 // run carries out a parsed command.
 func (s *session) run(m *clientMsg) error {
+	if roomTypes[m.Type] {
+		return s.roomCommand(m)
+	}
+	if s.roomSlot != nil && s.memberInfo() == nil {
+		return &protoError{widget: m.Widget, code: codeRoomAuth, text: run.Text{
+			En: "a page of a class must send seat or teach first",
+			Zh: "班级中的页面必须先发送 seat 或 teach",
+		}}
+	}
 	if m.Type == "start" {
 		return s.start(m)
 	}
@@ -321,6 +350,12 @@ func (s *session) run(m *clientMsg) error {
 		return &protoError{widget: m.Widget, code: codeUnknownWidget, text: run.Text{
 			En: fmt.Sprintf("widget %q has no run; send start first", m.Widget),
 			Zh: fmt.Sprintf("组件 %q 还没有运行；请先发送 start", m.Widget),
+		}}
+	}
+	if w.own == nil || w.run != w.own {
+		return &protoError{widget: m.Widget, code: codeFollowing, text: run.Text{
+			En: "You are following the teacher's run: fork it to change it.",
+			Zh: "你正在跟随老师的运行：复制为自己的运行后才能改动。",
 		}}
 	}
 	switch m.Type {
@@ -364,36 +399,62 @@ func (s *session) start(m *clientMsg) error {
 			Zh: fmt.Sprintf("一个页面最多同时运行 %d 个组件", maxRuns),
 		}}
 	}
+	mem := s.memberInfo()
+	if m.Follow {
+		if mem == nil || mem.role == "watch" {
+			return &protoError{widget: m.Widget, code: codeNoSeat, text: run.Text{
+				En: "only a page seated in a class can follow the teacher's run",
+				Zh: "只有加入班级的页面才能跟随老师的运行",
+			}}
+		}
+		return mem.room.followStart(s, mem.lesson, m.Widget)
+	}
 	if err := run.Validate(m.Experiment, m.Params); err != nil {
 		return err // bad parameters are refused as such, before anything is reserved
 	}
-	release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
-	if err != nil {
-		return err
+	r := s.takeBack(mem, m.Widget, spec, m.Params)
+	if r == nil {
+		release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
+		if err != nil {
+			return err
+		}
+		if r, err = run.Start(m.Experiment, m.Params, run.Options{Sched: s.live.sched, Owner: s.owner}); err != nil {
+			release()
+			return err
+		}
+		go func() { <-r.Done(); release() }()
 	}
-	r, err := run.Start(m.Experiment, m.Params, run.Options{Sched: s.live.sched, Owner: s.owner})
-	if err != nil {
-		release()
-		return err
+	if mem != nil {
+		mem.room.unfollow(s, mem.lesson, m.Widget)
 	}
-	w := &widget{id: m.Widget, run: r}
-	w.sub = r.Subscribe(s.notify)
-	s.mu.Lock()
-	old = s.widgets[m.Widget]
-	s.widgets[m.Widget] = w
-	if old == nil {
-		s.order = append(s.order, m.Widget)
-	}
-	s.mu.Unlock()
-	go func() { <-r.Done(); release() }()
+	old = s.putWidget(&widget{id: m.Widget, run: r, own: r, sub: r.Subscribe(s.notify)})
 	if old != nil {
-		old.run.Close()
+		old.sub.Unsubscribe()
+		if old.own != nil && old.own != r {
+			old.own.Close()
+		}
 	}
-	// Subscribe signalled notify before the widget was in the map, so the
-	// writer may have looked and found nothing: signal again now.
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	switch {
+	case mem != nil && mem.role == "teacher":
+		mem.room.bindTeacher(s, mem.lesson, m.Widget, r)
+	case mem != nil && mem.role == "student":
+		mem.room.record(mem.seat.ID, m.Widget, r)
+	}
+	return nil
+}
+
+// takeBack returns the run a seated page left behind for this widget (a
+// student's parked run, the teacher's room run) when the page starts it
+// again with the same experiment and parameters: a refresh or a dropped
+// connection comes back to the same run, at its step.
+func (s *session) takeBack(mem *member, widget string, spec *run.Spec, raw json.RawMessage) *run.Run {
+	switch {
+	case mem == nil:
+		return nil
+	case mem.role == "student":
+		return mem.room.unpark(parkKey{mem.seat.ID, mem.lesson, widget}, spec, raw)
+	case mem.role == "teacher":
+		return mem.room.takeTeacher(s, bindKey{mem.lesson, widget}, spec, raw)
 	}
 	return nil
 }
@@ -518,12 +579,18 @@ func (s *session) sendUpdate(w *widget, u run.Update) error {
 	if u.State == run.Working {
 		st.Target = &u.Target
 	}
+	if w.own == nil || w.run != w.own {
+		st.Follow, st.Params = true, u.Params
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
 	// Step and total change with every frame, which carries them.
 	key := fmt.Sprintf("%s %g %d %s", u.State, u.Speed, u.Target, st.Error)
+	if st.Follow {
+		key += " " + string(mustJSON(u.Params)) // a fork needs the parameters shown
+	}
 	if key != w.sentState {
 		if err := s.write(websocket.TextMessage, b); err != nil {
 			return err
@@ -566,12 +633,15 @@ func (s *session) write(kind int, b []byte) error {
 // closeRuns stops every run of the session. It does not wait for them:
 // each stops after the step it is taking.
 func (s *session) closeRuns() {
-	s.mu.Lock()
-	ws := s.widgets
-	s.widgets, s.order = map[string]*widget{}, nil
-	s.mu.Unlock()
-	for _, w := range ws {
-		w.run.Close()
+	if mem := s.memberInfo(); mem != nil {
+		mem.room.depart(s)
+		return
+	}
+	for _, w := range s.takeWidgets() {
+		w.sub.Unsubscribe()
+		if w.own != nil {
+			w.own.Close()
+		}
 	}
 }
 
@@ -620,7 +690,11 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 		n := int(f)
 		return &n, nil
 	}
-	for _, p := range []*protoError{str("type", &m.Type), str("widget", &m.Widget), str("experiment", &m.Experiment)} {
+	for _, p := range []*protoError{
+		str("type", &m.Type), str("widget", &m.Widget), str("experiment", &m.Experiment),
+		str("room", &m.Room), str("seat", &m.Seat), str("secret", &m.Secret), str("lesson", &m.Lesson),
+		str("cmd", &m.Cmd), str("message", &m.Message),
+	} {
 		if p != nil {
 			p.widget = m.Widget
 			return nil, p
@@ -649,7 +723,7 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 			Zh: fmt.Sprintf("未知的消息类型 %q（应为 start、play、pause、step、seek、reset、set-params 或 speed）", shortText(m.Type)),
 		}}
 	}
-	if !widgetID.MatchString(m.Widget) {
+	if !widgetID.MatchString(m.Widget) && !(roomTypes[m.Type] && m.Widget == "") {
 		return nil, &protoError{code: codeBadWidget, text: run.Text{
 			En: "field \"widget\" must be 1 to 32 letters, digits, '-' or '_'",
 			Zh: "字段 \"widget\" 必须是 1 到 32 个字母、数字、“-”或“_”",
@@ -688,6 +762,11 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 	}
 	if raw, ok := fields["params"]; ok {
 		m.Params = raw
+	}
+	if raw, ok := fields["follow"]; ok && string(raw) != "null" {
+		if json.Unmarshal(raw, &m.Follow) != nil {
+			return nil, badType("follow", "true or false", "true 或 false", raw)
+		}
 	}
 	missing := func(en, zh string) error {
 		return &protoError{widget: m.Widget, code: codeMissingField, text: run.Text{En: en, Zh: zh}}
@@ -749,6 +828,7 @@ func objectFields(b []byte) (map[string]json.RawMessage, *protoError) {
 
 var knownFields = map[string]struct{}{
 	"v": {}, "type": {}, "widget": {}, "experiment": {}, "params": {}, "n": {}, "to": {}, "speed": {},
+	"follow": {}, "room": {}, "seat": {}, "secret": {}, "lesson": {}, "cmd": {}, "message": {},
 }
 
 // jsonNumber parses a JSON number literal; ok is false for anything else

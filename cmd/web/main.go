@@ -23,11 +23,13 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/paramshare/paramshare/class"
 	_ "github.com/paramshare/paramshare/experiments/all"
 	"github.com/paramshare/paramshare/lessons"
 	"github.com/paramshare/paramshare/web"
@@ -167,6 +169,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	maxPerIP := flags.Int("max-sessions-per-ip", web.DefaultMaxSessionsPerIP, "most open lesson pages from one IP address; raise it when a class shares one address (NAT, a reverse proxy)")
 	tlsCert := flags.String("tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `FILE`; needs -tls-key")
 	tlsKey := flags.String("tls-key", "", "the PEM private key in `FILE` for -tls-cert")
+	dataDir := flags.String("data", class.DefaultDir(), "keep the classroom's rooms, seats and class boards in `DIR` (file class.db); \"off\" serves without a classroom")
+	deleteRoom := flags.String("delete-room", "", "delete the room with join `CODE` and all its data (seats, board) from -data, then exit")
+	retention := flags.Duration("retention", web.DefaultRetention, "delete a room's data this long after its last activity")
+	maxRooms := flags.Int("rooms", web.DefaultMaxRooms, "most classes open at once")
+	roomSeats := flags.Int("room-seats", web.DefaultRoomSeats, "most students (seats) in one class")
+	roomSessions := flags.Int("room-sessions", web.DefaultRoomSessions, "most pages open in one class (rooms count seats and their pages, not addresses)")
+	roomMemory := flags.Int("room-memory", web.DefaultRoomMemory>>20, "most memory, in `MB`, the runs of one class may declare (a forked training run declares 15)")
 	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
@@ -182,6 +191,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
+	}
+	for name, v := range map[string]int{"rooms": *maxRooms, "room-seats": *roomSeats, "room-sessions": *roomSessions, "room-memory": *roomMemory} {
+		if v < 1 {
+			return fmt.Errorf("web: -%s must be at least 1, got %d", name, v)
+		}
+	}
+	if *retention < time.Hour {
+		return fmt.Errorf("web: -retention must be at least 1h, got %s", *retention)
+	}
+	var store *class.Store
+	if *dataDir != "off" {
+		var err error
+		if store, err = class.Open(filepath.Join(*dataDir, "class.db")); err != nil {
+			return fmt.Errorf("web: the classroom's data: %w (choose another -data DIR, or -data off)", err)
+		}
+		defer store.Close()
+	}
+	if *deleteRoom != "" {
+		if store == nil {
+			return fmt.Errorf("web: -delete-room needs -data DIR")
+		}
+		if err := store.DeleteRoomByCode(*deleteRoom); err != nil {
+			return fmt.Errorf("web: deleting room %q: %w", *deleteRoom, err)
+		}
+		fmt.Fprintf(stdout, "room %s and its data deleted from %s\n", strings.ToUpper(strings.TrimSpace(*deleteRoom)), *dataDir)
+		return nil
 	}
 	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
 	if err != nil {
@@ -207,7 +242,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("lessons loaded", "source", source, "en", len(set.Lessons("en")), "zh", len(set.Lessons("zh")))
 
-	live := web.NewLive(web.LiveOptions{AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP, ComputeSlots: *slots}, log)
+	live := web.NewLive(web.LiveOptions{
+		AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP, ComputeSlots: *slots,
+		Class: web.ClassOptions{
+			Store: store, MaxRooms: *maxRooms, RoomSeats: *roomSeats, RoomSessions: *roomSessions,
+			RoomMemory: int64(*roomMemory) << 20, Retention: *retention,
+		},
+	}, log)
+	if store != nil {
+		log.Info("classroom data", "dir", *dataDir, "retention", *retention)
+	}
 	srv := &http.Server{
 		Handler:           web.NewServer(log, set, live),
 		ReadHeaderTimeout: serverTimeouts.readHeader,

@@ -471,3 +471,24 @@ func (r *race) Advance() error {
 	r.openGateLocked()
 	return nil
 }
+
+var _ run.Scorer = (*race)(nil)
+
+// Score is the CNN's batch loss of the last step and its test accuracy at
+// the latest finished evaluation: the CNN is the model the lesson's
+// settings are about, so a class board compares students' CNNs.
+func (r *race) Score() run.Score {
+	s := run.Score{Loss: math.NaN(), Accuracy: math.NaN()}
+	if r.pos > 0 && len(r.loss[0]) >= r.pos {
+		s.Loss = r.loss[0][r.pos-1]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.evals) - 1; i >= 0; i-- {
+		if e := r.evals[i]; e.Step <= r.pos && len(e.Test) > 0 {
+			s.Accuracy = e.Test[0]
+			break
+		}
+	}
+	return s
+}
