@@ -4,29 +4,30 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/paramshare/paramshare/class"
 	"github.com/paramshare/paramshare/lessons"
 )
 
-// classPagesMux serves the three class pages as routes.go does.
-func classPagesMux(t *testing.T, c *Classroom) http.Handler {
+// classSite is the whole site with a classroom whose store is a fresh
+// SQLite file, and that store (to open rooms and seats directly).
+func classSite(t *testing.T) (http.Handler, *class.Store) {
 	t.Helper()
 	set, err := lessons.Load(lessons.Embedded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := discardLogger()
-	mux := http.NewServeMux()
-	for _, lang := range siteLangs {
-		mux.Handle("GET /"+lang+"/class", handleClassHome(log, lang))
-		mux.Handle("GET /"+lang+"/class/teach", handleClassTeach(log, set, lang))
-		mux.Handle("GET /"+lang+"/class/{code}/show", handleClassShow(log, c, lang))
+	st, err := class.Open(filepath.Join(t.TempDir(), "class.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	mux.Handle("/", notFound(log))
-	return mux
+	t.Cleanup(func() { st.Close() })
+	return NewServer(nil, set, NewLive(LiveOptions{Class: ClassOptions{Store: st}}, nil)), st
 }
 
 const classScript = `<script type="module" src="/static/class.js"></script>`
@@ -48,6 +49,12 @@ func checkClassPage(t *testing.T, r response, lang, part string) {
 	if !strings.Contains(r.body, `data-class-page="`+part+`"`) {
 		t.Errorf("no data-class-page=%q", part)
 	}
+	if r.header.Get("Content-Security-Policy") != contentSecurityPolicy {
+		t.Error("no Content-Security-Policy")
+	}
+	if !strings.Contains(r.body, `<link rel="stylesheet" href="/static/class.css">`) {
+		t.Error("no class stylesheet")
+	}
 	if !strings.Contains(r.body, `data-lang="`+lang+`"`) {
 		t.Errorf("no data-lang=%q for class.js", lang)
 	}
@@ -62,8 +69,19 @@ func checkClassPage(t *testing.T, r response, lang, part string) {
 	}
 }
 
+// The class pages' script and stylesheet are served.
+func TestClassAssets(t *testing.T) {
+	h, _ := classSite(t)
+	for path, ctype := range map[string]string{"/static/class.js": "javascript", "/static/class.css": "text/css"} {
+		r := get(t, h, path)
+		if r.code != http.StatusOK || !strings.Contains(r.header.Get("Content-Type"), ctype) || len(r.body) < 1000 {
+			t.Errorf("%s: %d %q, %d bytes", path, r.code, r.header.Get("Content-Type"), len(r.body))
+		}
+	}
+}
+
 func TestClassHomePage(t *testing.T) {
-	h := classPagesMux(t, &Classroom{})
+	h, _ := classSite(t)
 	for _, tt := range []struct{ lang, title, join string }{
 		{"en", "Join a class", "Join"},
 		{"zh", "加入课堂", "加入"},
@@ -94,7 +112,7 @@ func TestClassHomePage(t *testing.T) {
 // case, the code alphabet only, at most six characters; anything else in it
 // is dropped, never echoed.
 func TestClassHomePrefill(t *testing.T) {
-	h := classPagesMux(t, &Classroom{})
+	h, _ := classSite(t)
 	for _, tt := range []struct{ query, want string }{
 		{"abc234", "ABC234"},
 		{"ABC234", "ABC234"},
@@ -113,7 +131,7 @@ func TestClassHomePrefill(t *testing.T) {
 }
 
 func TestClassTeachPage(t *testing.T) {
-	h := classPagesMux(t, &Classroom{})
+	h, _ := classSite(t)
 	set, err := lessons.Load(lessons.Embedded)
 	if err != nil {
 		t.Fatal(err)
@@ -159,8 +177,93 @@ func TestClassTeachPage(t *testing.T) {
 	}
 }
 
+// The projector view of a room: both languages, the code, the join
+// address and the QR code of the room, and nothing that could carry a
+// name: the page is rendered after students joined, and none of their
+// nicknames (nor a seat id) is in it.
+func TestClassShowPage(t *testing.T) {
+	h, st := classSite(t)
+	room, secret, err := st.CreateRoom(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nicks := []string{"Ada Lovelace", "<b>Bob</b>", "小明"}
+	for _, n := range nicks {
+		if _, _, err := st.Join(room.Code, n, 10, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct{ lang, join string }{
+		{"en", "Join at"},
+		{"zh", "加入地址"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			r := get(t, h, "/"+tt.lang+"/class/"+room.Code+"/show")
+			checkClassPage(t, r, tt.lang, "show")
+			if tag, text := byTestID(t, r.body, "class-show"); attr(tag, "data-code") != room.Code || text != "" {
+				t.Errorf("page root %s: want data-code=%q", tag, room.Code)
+			}
+			if _, text := byTestID(t, r.body, "class-code-shown"); text != room.Code {
+				t.Errorf("code shown %q, want %q", text, room.Code)
+			}
+			if !strings.Contains(r.body, `src="/class/`+room.Code+`/qr.svg?lang=`+tt.lang+`"`) {
+				t.Error("no QR code of the room in the page's language")
+			}
+			joinPath := "/" + tt.lang + "/class?code=" + room.Code
+			if !strings.Contains(r.body, `data-join-path="`+joinPath+`"`) {
+				t.Errorf("no join address %s", joinPath)
+			}
+			if !strings.Contains(r.body, "<span>"+tt.join+"</span>") {
+				t.Errorf("no %q", tt.join)
+			}
+			for _, f := range boardFormats {
+				if !strings.Contains(r.body, `href="/class/`+room.Code+`/board.`+f+`?lang=`+tt.lang+`"`) {
+					t.Errorf("no %s download of the board", f)
+				}
+			}
+			for _, n := range append(nicks, html.EscapeString(nicks[1]), "Bob", secret) {
+				if strings.Contains(r.body, n) {
+					t.Errorf("the projector page contains %q", n)
+				}
+			}
+			// No element of the server's could hold a name: no roster, no table.
+			for _, s := range []string{"<table", "<tbody", `data-part="roster"`, "hide-names", `data-seat`} {
+				if strings.Contains(r.body, s) {
+					t.Errorf("the projector page has %s", s)
+				}
+			}
+			if r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", r.header.Get("Cache-Control"))
+			}
+		})
+	}
+	// A code typed in lower case goes to the room's address.
+	r := get(t, h, "/en/class/"+strings.ToLower(room.Code)+"/show")
+	if r.code != http.StatusMovedPermanently || r.header.Get("Location") != "/en/class/"+room.Code+"/show" {
+		t.Errorf("lower-case code: %d to %q, want 301 to the canonical address", r.code, r.header.Get("Location"))
+	}
+}
+
+// A page of a deleted room is a 404 like any unknown code.
+func TestClassShowDeletedRoom(t *testing.T) {
+	h, st := classSite(t)
+	room, _, err := st.CreateRoom(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, h, "/en/class/"+room.Code+"/show"); r.code != http.StatusOK {
+		t.Fatalf("status %d before deletion", r.code)
+	}
+	if err := st.DeleteRoom(room.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, h, "/en/class/"+room.Code+"/show"); r.code != http.StatusNotFound {
+		t.Errorf("status %d after deletion, want 404", r.code)
+	}
+}
+
 func TestClassShowUnknownCode(t *testing.T) {
-	h := classPagesMux(t, &Classroom{})
+	h, _ := classSite(t)
 	for _, path := range []string{
 		"/en/class/ABC234/show", // well formed, no such room
 		"/zh/class/ABC234/show",
