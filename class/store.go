@@ -590,3 +590,15 @@ func (s *Store) Expire(before time.Time) (int, error) {
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// DeleteBoardRun removes the board run saved for (room, seat, widget,
+// params), if any: a run whose parameters changed mid-way is saved again
+// under its new ones.
+func (s *Store) DeleteBoardRun(room int64, seat, widget string, params json.RawMessage) error {
+	p := strings.TrimSpace(string(params))
+	if p == "" {
+		p = "{}"
+	}
+	_, err := s.db.Exec(`DELETE FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?`, room, seat, widget, p)
+	return err
+}

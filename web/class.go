@@ -249,13 +249,21 @@ func (c *Classroom) boardOf(id int64) []class.BoardRun {
 		defer rm.mu.Unlock()
 		runs := make([]class.BoardRun, 0, len(rm.boardOrder))
 		for _, k := range rm.boardOrder {
-			runs = append(runs, rm.board[k].rec)
+			if onBoard(rm.board[k].rec) {
+				runs = append(runs, rm.board[k].rec)
+			}
 		}
 		return runs
 	}
-	runs, err := c.store.Board(id)
+	stored, err := c.store.Board(id)
 	if err != nil {
 		c.log.Error("class: reading the board", "room", id, "err", err)
+	}
+	var runs []class.BoardRun
+	for _, b := range stored {
+		if onBoard(b) {
+			runs = append(runs, b)
+		}
 	}
 	return runs
 }

@@ -43,7 +43,6 @@ const (
 
 // Timing of the rooms.
 const (
-	authWait     = 10 * time.Second // a room page must say who it is by then
 	parkFor      = 60 * time.Second // a seat's runs outlive its page this long
 	roomIdle     = 60 * time.Second // a room without pages leaves memory after this
 	roomTick     = 200 * time.Millisecond
@@ -54,6 +53,10 @@ const (
 	joinFailures = 10 // failed joins per address per joinWindow
 	joinWindow   = 10 * time.Minute
 )
+
+// authWait is how long a page of a class may take to say who it is (a
+// variable for the test of it).
+var authWait = 10 * time.Second
 
 // Error codes of the room messages.
 const (
@@ -202,6 +205,7 @@ type parkedRun struct {
 type recorder struct {
 	seat, widget, experiment string
 	run                      *run.Run
+	key                      string // the board entry it last drew
 }
 
 // boardEntry is one curve of the board, as recorded and as last saved.
@@ -247,6 +251,9 @@ type room struct {
 	boardOrder []string
 	recorders  map[*run.Subscription]*recorder
 	boardDirty bool
+	// unsaved are board runs saved under parameters they no longer have:
+	// the next save deletes them from the store.
+	unsaved    []class.BoardRun
 	lastRoster []byte
 	ended      bool
 	stop       chan struct{}
@@ -574,11 +581,22 @@ func (rm *room) recordBoard() {
 		params := mustJSON(u.Params)
 		key := boardKeyOf(rc.seat, rc.widget, params)
 		e := rm.board[key]
+		if old := rm.board[rc.key]; e == nil && old != nil && len(old.rec.Points) > 0 && float64(u.Step) > old.rec.Points[0][0] {
+			// New parameters mid-run (a fork's new learning rate): the same
+			// curve goes on, under the parameters it has now.
+			e = old
+			delete(rm.board, rc.key)
+			rm.boardOrder[slices.Index(rm.boardOrder, rc.key)] = key
+			rm.board[key] = e
+			rm.unsaved = append(rm.unsaved, e.rec)
+			e.rec.Params = params
+		}
 		if e == nil {
 			e = &boardEntry{rec: class.BoardRun{Room: rm.id, Seat: rc.seat, Widget: rc.widget, Experiment: rc.experiment, Params: params}}
 			rm.board[key] = e
 			rm.boardOrder = append(rm.boardOrder, key)
 		}
+		rc.key = key
 		pts := e.rec.Points
 		// A run sought back or reset draws its curve again from there.
 		for len(pts) > 0 && pts[len(pts)-1][0] >= float64(u.Step) {
@@ -606,6 +624,10 @@ func thin(pts [][2]float64, n int) [][2]float64 {
 	return out
 }
 
+// onBoard: a curve of one point (a fork whose parameters changed before
+// its next step) draws nothing; it is left off the board.
+func onBoard(b class.BoardRun) bool { return len(b.Points) >= 2 }
+
 // boardMsg is the class board as the teacher and the projector see it.
 type boardMsg struct {
 	V    int           `json:"v"`
@@ -625,8 +647,12 @@ type boardRunMsg struct {
 // boardLocked is the board message: runs labelled in order, no names.
 func (rm *room) boardLocked() []byte {
 	msg := boardMsg{V: protocolVersion, Type: "board", Runs: []boardRunMsg{}}
-	for i, k := range rm.boardOrder {
+	for _, k := range rm.boardOrder {
 		e := rm.board[k]
+		if !onBoard(e.rec) {
+			continue
+		}
+		i := len(msg.Runs)
 		pts := e.rec.Points
 		if len(pts) > class.MaxPoints {
 			pts = thin(pts, class.MaxPoints)
@@ -660,6 +686,8 @@ func (rm *room) pushBoard() {
 func (rm *room) saveBoard() {
 	rm.mu.Lock()
 	var dirty []class.BoardRun
+	gone := rm.unsaved
+	rm.unsaved = nil
 	for _, e := range rm.board {
 		if e.dirty {
 			b := e.rec
@@ -669,6 +697,11 @@ func (rm *room) saveBoard() {
 		}
 	}
 	rm.mu.Unlock()
+	for _, b := range gone {
+		if err := rm.c.store.DeleteBoardRun(b.Room, b.Seat, b.Widget, b.Params); err != nil {
+			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
+		}
+	}
 	for _, b := range dirty {
 		if err := rm.c.store.SaveBoardRun(b); err != nil {
 			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
