@@ -292,9 +292,24 @@ func TestBrowserClassroom(t *testing.T) {
 	// The server restarts: stopped, and started again on the same port
 	// with the same data file. The board is on disk: board.json answers it
 	// before any page is back; the dashboard shows it once reconnected.
-	before, err := cs.board(code)
-	if err != nil {
-		t.Fatalf("board.json before the restart: %v", err)
+	// Grace takes one more step just before: the store is written every
+	// 5 s, so only a server that saves the board as it stops keeps it.
+	grace := students[1]
+	toFront(t, grace.ctx)
+	last := settledStep(t, grace.ctx, classWidget)
+	do(t, grace.ctx, "one more step", chromedp.Click(chromedp.CSS(classWidget+` [data-testid="step"]`)), stepIs(classWidget, last+1, 10*time.Second))
+	var before []boardRun
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if before, err = cs.board(code); err != nil {
+			t.Fatalf("board.json before the restart: %v", err)
+		}
+		if lastStepOf(before, grace.lr) == last+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("board.json never had %s's step %d: %d", grace.nick, last+1, lastStepOf(before, grace.lr))
+		}
 	}
 	cs.restart(t)
 	after, err := cs.board(code)
@@ -400,6 +415,16 @@ func lostPoints(before, after []boardRun) string {
 		}
 	}
 	return strings.Join(lost, "; ")
+}
+
+// lastStepOf is the last step of the run with learning rate lr (-1: none).
+func lastStepOf(runs []boardRun, lr float64) int {
+	for _, r := range runs {
+		if v, _ := r.Params["lr"].(float64); v == lr && len(r.Points) > 0 && r.Points[len(r.Points)-1][0] != nil {
+			return int(*r.Points[len(r.Points)-1][0])
+		}
+	}
+	return -1
 }
 
 // labelsOf lists the runs' labels with their learning rates, in order.
