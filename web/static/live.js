@@ -19,9 +19,14 @@
 //   going-away   the server closed with 1001 (shutting down or restarting);
 //                detail.retryAt
 //   refused      the server turned the page away (too many sessions, server
-//                busy, shutting down: an error message, then close 1013);
-//                detail.message is its reason in the page's language,
-//                detail.retryAt when the page tries again (10–30 s later)
+//                busy, shutting down, a full class: an error message, then
+//                close 1013); detail.message is its reason in the page's
+//                language, detail.retryAt when the page tries again (10–30 s
+//                later)
+//
+// A page in a class (room.js; docs/classroom.md) calls setRoom first: its
+// socket names the room, says who it is (seat or teach) after each hello,
+// and its widgets start once the room has answered (releaseWidgets).
 
 const PROTOCOL = 1;
 const channels = new Map(); // widget id -> {onOpen, onMessage, onStatus}
@@ -33,8 +38,23 @@ let retryTimer = 0;
 let hello = null; // the last connection's hello
 let refusal = null; // a session-level error received before a close
 
+// The classroom (docs/classroom.md; room.js sets it): a page in a room opens
+// /ws?…&room=CODE and sends roomFirst (seat or teach) right after each
+// hello. The widgets wait for room.js's releaseWidgets (the room's answer
+// says whether they follow the teacher), or ROOM_WAIT at most.
+let roomCode = "";
+let roomFirst = null;
+let roomHandler = null; // {onMessage, onStatus}
+let held = false; // hello came, the widgets wait for the room's answer
+let holdTimer = 0;
+const ROOM_WAIT = 5000;
+// Messages for the page rather than a widget.
+const ROOM_TYPES = new Set(["room", "roster", "board", "room-ended", "removed"]);
+const ROOM_ERRORS = new Set(["room-auth", "no-seat", "removed"]);
+
 // Session-level refusals: the server sends one of these, then closes with 1013.
-const REFUSALS = new Set(["too-many-sessions", "server-busy", "shutting-down"]);
+// room-full: a class's pages are capped per room (docs/classroom.md).
+const REFUSALS = new Set(["too-many-sessions", "server-busy", "shutting-down", "room-full"]);
 const CLOSE_GOING_AWAY = 1001;
 const CLOSE_TRY_AGAIN_LATER = 1013;
 
@@ -45,6 +65,7 @@ function wsURL() {
   const u = new URL("/ws", location.href);
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   u.searchParams.set("lang", pageLang);
+  if (roomCode) u.searchParams.set("room", roomCode);
   return u.href;
 }
 
@@ -52,12 +73,23 @@ function setStatus(s, d = {}) {
   status = s;
   detail = d;
   for (const ch of channels.values()) ch.onStatus?.(s, d);
+  roomHandler?.onStatus?.(s, d);
+}
+
+// ready tells the page the connection is ready: the widgets start their runs.
+function ready() {
+  held = false;
+  clearTimeout(holdTimer);
+  setStatus("open");
+  for (const ch of channels.values()) ch.onOpen?.();
 }
 
 function connect() {
   clearTimeout(retryTimer);
   retryTimer = 0;
   refusal = null;
+  held = false;
+  clearTimeout(holdTimer);
   let sock;
   try {
     sock = new WebSocket(wsURL());
@@ -77,12 +109,22 @@ function connect() {
     if (m.type === "hello") {
       hello = m;
       retry = 0;
-      setStatus("open");
-      for (const ch of channels.values()) ch.onOpen?.();
+      if (roomFirst) {
+        // Before any widget's start: the server wants the seat first.
+        sock.send(JSON.stringify({ v: PROTOCOL, ...roomFirst }));
+        held = true;
+        holdTimer = setTimeout(() => held && ws === sock && ready(), ROOM_WAIT);
+        return;
+      }
+      ready();
       return;
     }
     if (m.type === "error" && !m.widget && REFUSALS.has(m.code)) {
       refusal = m; // the close (1013) follows
+      return;
+    }
+    if (!m.widget && (ROOM_TYPES.has(m.type) || (m.type === "error" && roomCode && ROOM_ERRORS.has(m.code)))) {
+      roomHandler?.onMessage?.(m);
       return;
     }
     if (m.widget && channels.has(m.widget)) {
@@ -155,7 +197,7 @@ addEventListener("pageshow", (ev) => {
 export function channel(id, handlers) {
   channels.set(id, handlers);
   if (!ws && status === "connecting" && !retryTimer) connect();
-  else if (ws && ws.readyState === WebSocket.OPEN && hello) queueMicrotask(() => handlers.onOpen?.());
+  else if (ws && ws.readyState === WebSocket.OPEN && hello && !held) queueMicrotask(() => handlers.onOpen?.());
   queueMicrotask(() => handlers.onStatus?.(status, detail));
   return {
     send(msg) {
@@ -172,6 +214,68 @@ export function channel(id, handlers) {
 /** helloMessage returns the last hello (specs, limits), or null before the first. */
 export function helloMessage() {
   return hello;
+}
+
+// ---- The classroom ----------------------------------------------------------
+
+/**
+ * setRoom puts the page in room code: every connection opens
+ * /ws?lang=…&room=CODE and sends first ({type: "seat", …} or {type:
+ * "teach", …}; v is filled in) right after its hello, before any widget's
+ * start; the widgets wait for releaseWidgets (or 5 s). handler gets the
+ * messages that name no widget and concern the room (room, roster, board,
+ * room-ended, removed, and the errors room-auth, no-seat, removed…) as
+ * onMessage(m), and the connection's states as onStatus(status, detail).
+ * A page without widgets connects for the room alone. Call it before the
+ * widgets mount (room.js does, from app.js).
+ */
+export function setRoom(code, first, handler) {
+  roomCode = code;
+  roomFirst = first;
+  roomHandler = handler;
+  if (!ws && !retryTimer) connect();
+  else reconnectNow();
+}
+
+/** updateRoom changes the room's code and the message sent after each hello, from the next connection on. */
+export function updateRoom(code, first) {
+  roomCode = code;
+  roomFirst = first;
+}
+
+/**
+ * clearRoom takes the page out of its room: the socket is closed, and a page
+ * with widgets connects again at once as a plain page (its widgets start
+ * their own runs); a page without widgets stays disconnected.
+ */
+export function clearRoom() {
+  roomCode = "";
+  roomFirst = null;
+  roomHandler = null;
+  if (channels.size) reconnectNow();
+  else {
+    const sock = ws;
+    ws = null;
+    held = false;
+    clearTimeout(retryTimer);
+    retryTimer = 0;
+    status = "connecting"; // a widget mounted later connects
+    sock?.close(1000, "left the room");
+  }
+}
+
+/** releaseWidgets lets the widgets start once the room has answered (room.js calls it on each "room"). */
+export function releaseWidgets() {
+  if (held && ws?.readyState === WebSocket.OPEN) ready();
+}
+
+// reconnectNow drops the current socket (its close must not schedule a
+// reconnection) and connects again at once, with the room as it is now.
+function reconnectNow() {
+  const sock = ws;
+  ws = null;
+  sock?.close(1000, "room changed");
+  connect();
 }
 
 // ---- Shared step controls -------------------------------------------------
@@ -235,8 +339,8 @@ function throttled(send) {
 /**
  * controls builds the play/pause, step, reset and speed controls.
  * h: {onPlay, onPause, onStep, onReset, onSpeed(sps), onSeek(k)}. It returns
- * {el, setState(state), setSpeed(sps), setPosition(step, total)}; state is
- * the run's state.
+ * {el, setState(state), setSpeed(sps), setPosition(step, total),
+ * setLocked(on)}; state is the run's state.
  *
  * opts.limits is hello's limits: the speed slider spans minSpeed..maxSpeed.
  * opts.seek adds a position slider (test id "seek") and a back button
@@ -341,6 +445,19 @@ export function controls(lang, h, speed, opts) {
 
   return {
     el,
+    // setLocked greys the controls out while the run is someone else's (a
+    // followed teacher's run): still focusable, so a screen reader finds
+    // them and the note that says why; the sliders cannot move.
+    setLocked(on) {
+      for (const b of [play, step, reset, back]) {
+        if (!b) continue;
+        if (on) b.setAttribute("aria-disabled", "true");
+        else b.removeAttribute("aria-disabled");
+      }
+      slider.disabled = on;
+      if (seekSlider) seekSlider.disabled = on;
+      el.classList.toggle("live-locked", on);
+    },
     setState(st) {
       state = st;
       const running = busy();
