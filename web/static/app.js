@@ -5,10 +5,14 @@
 //
 // A widget's parameters are the lesson's (data-params) with the settings
 // the page's address holds for it (w1.stride=2: ui.js's "Settings in the
-// page's address") on top. Settings the server refuses (or a widget that
-// cannot mount with them) are dropped from the address, said so above the
-// card in the page's language, and the widget is mounted again, once, with
-// the lesson's own parameters.
+// page's address") on top, or a teacher's run's parameters when a student
+// in a class forks it (room.js; "widget-remount" below). Settings the
+// server refuses (or a widget that cannot mount with them) are dropped from
+// the address, said so above the card in the page's language, and the
+// widget is mounted again, once, with the lesson's own parameters.
+
+// The classroom first: a page in a room says so before any widget starts.
+import "/static/room.js";
 
 // ui.js (the address's settings) is loaded with the first widget: a page
 // without widgets does not fetch it.
@@ -137,19 +141,48 @@ function shareLine(card) {
 // a new element with only these (no listeners, no state of the first try).
 const cardAttributes = ["id", "class", "data-widget", "data-params", "data-testid"];
 
-// fallBack drops the address's settings for card's widget, says why, and
-// mounts the widget again on a new element with the lesson's parameters.
-function fallBack(card, text) {
-  ui.setURLSettings(card.id, [], true);
+// freshCard puts a new element with card's attributes in its place.
+function freshCard(card) {
   const fresh = document.createElement(card.tagName);
   for (const a of cardAttributes) if (card.hasAttribute(a)) fresh.setAttribute(a, card.getAttribute(a));
   fresh.className = "widget";
   card.replaceWith(fresh);
+  return fresh;
+}
+
+// fallBack drops the address's settings for card's widget, says why, and
+// mounts the widget again on a new element with the lesson's parameters.
+function fallBack(card, text) {
+  ui.setURLSettings(card.id, [], true);
+  const fresh = freshCard(card);
   notice(fresh, text);
   return mount(fresh, null);
 }
 
-async function mount(el, fromURL) {
+// A widget that starts to follow the teacher's run, stops, or forks it
+// (ui.js's liveWidget, in a class) asks to be mounted again: a new widget
+// for the run it shows now, with the teacher's parameters for a fork
+// (detail.params; the seek to detail.step is the widget's), else the
+// lesson's and the address's. Focus that was in the old card goes to
+// detail.focus (a test id) in the new one, or to the card.
+document.addEventListener("widget-remount", (ev) => {
+  const card = ev.target;
+  if (!ui || !(card instanceof Element) || !card.matches("[data-widget]") || !card.isConnected) return;
+  ev.preventDefault();
+  const { params, step, focus } = ev.detail ?? {};
+  const hadFocus = card.contains(document.activeElement);
+  const fresh = freshCard(card);
+  if (step > 0) fresh.dataset.forkStep = String(step);
+  const mounted = params ? mount(fresh, null, params) : mount(fresh, ui.urlSettings().get(fresh.id));
+  if (!hadFocus) return;
+  mounted.then(() => {
+    const target = (focus && fresh.querySelector(`[data-testid="${focus}"]:not([hidden])`)) || fresh;
+    if (target === fresh && !fresh.hasAttribute("tabindex")) fresh.tabIndex = -1;
+    target.focus();
+  });
+});
+
+async function mount(el, fromURL, given) {
   const name = el.dataset.widget;
   let params;
   try {
@@ -160,6 +193,7 @@ async function mount(el, fromURL) {
     status(el, "bad-params", "error");
     return;
   }
+  if (given) params = { ...params, ...given };
   if (fromURL?.length) {
     const lesson = params;
     params = { ...lesson };
