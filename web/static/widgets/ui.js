@@ -23,6 +23,7 @@
 // and sr-only, which site.css styles the same for all.
 
 import { channel, controls, keyboard, helloMessage } from "/static/live.js";
+import { classroom } from "/static/room.js";
 import { viridisAt, css, textOn } from "/static/widgets/palette.js";
 
 /** el makes a tag with class cls (when not empty) and text (when given). */
@@ -78,6 +79,12 @@ const shared = {
     cancel: "Cancel",
     urlUnknown: "unknown setting \"{name}\" (this widget has {names})",
     urlBadView: "setting \"{name}\" must be one of {values}; got \"{got}\"",
+    following: "Following the teacher’s run",
+    fork: "Fork: make this run mine",
+    forked: "Your own run, forked from the teacher’s",
+    backToTeacher: "Back to the teacher",
+    notStarted: "Waiting for the teacher to start this widget.",
+    spotlit: "Showing a student’s run (spotlight): your own run is back when the spotlight ends.",
   },
   zh: {
     connecting: "正在连接服务器……",
@@ -102,6 +109,12 @@ const shared = {
     cancel: "取消",
     urlUnknown: "没有名为 \"{name}\" 的设置（此组件的设置有 {names}）",
     urlBadView: "设置 \"{name}\" 必须是以下之一：{values}；收到的是 \"{got}\"",
+    following: "正在跟随老师的运行",
+    fork: "复制为我自己的运行",
+    forked: "你自己的运行（复制自老师的运行）",
+    backToTeacher: "回到老师的运行",
+    notStarted: "等待老师启动此组件。",
+    spotlit: "正在展示一名学生的运行（聚光）：聚光结束后恢复你自己的运行。",
   },
 };
 
@@ -136,7 +149,8 @@ export function begin(root, lang, strings, prefix) {
  * live.js's connection states (and their detail: a refusal's message, when
  * the page tries again, counted down each second) and records them on
  * root.dataset.connection; showError shows a server message as given (the
- * server writes it in the page's language) for 8 s.
+ * server writes it in the page's language) for 8 s, or until clearSticky
+ * with sticky.
  */
 export function statusLines(root, prefix, S) {
   const status = el("p", `widget-connection ${prefix}-status`);
@@ -169,11 +183,19 @@ export function statusLines(root, prefix, S) {
       show();
       if (d.retryAt) countdown = setInterval(show, 1000);
     },
-    showError(msg) {
+    showError(msg, sticky = false) {
       errorBox.textContent = msg;
       errorBox.hidden = false;
+      errorBox.dataset.sticky = String(sticky);
       clearTimeout(errorTimer);
-      errorTimer = setTimeout(() => (errorBox.hidden = true), 8000);
+      if (!sticky) errorTimer = setTimeout(() => (errorBox.hidden = true), 8000);
+    },
+    // clearSticky hides an error shown until further notice (the teacher
+    // has not started the widget yet) once it no longer holds.
+    clearSticky() {
+      if (errorBox.dataset.sticky !== "true") return;
+      errorBox.hidden = true;
+      errorBox.dataset.sticky = "false";
     },
   };
 }
@@ -218,8 +240,10 @@ export function narrator(prefix, gap) {
  * without one, e.g. when the run ended first), and counts each ← and →
  * from there; widgets report every frame's step with frame(step, total).
  *
- * It returns {ctl, state, step(), reset(), update(m), frame(step, total),
- * resend(start, ...)}: update applies a "state" message and reports whether
+ * It returns {ctl, state, setLocked(on), step(), reset(), update(m),
+ * frame(step, total), resend(start, ...)}: setLocked(true) makes the
+ * controls do nothing (greyed out) while the widget follows a teacher's
+ * run; update applies a "state" message and reports whether
  * the state changed; resend sends start, the speed, each restoring message
  * that is not false, and play if the run was playing. limits is hello's
  * (the speed's bounds). liveWidget makes the player of a widget.
@@ -237,18 +261,23 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
     headingTimer = setTimeout(() => (heading = null), 1000);
   };
   const from = () => heading ?? at.step;
+  // While the run is the teacher's (followed), the controls do nothing.
+  let locked = false;
   const step = () => {
+    if (locked) return;
     wantPlaying = false;
     if (at.total && from() >= at.total) return;
     head(from() + 1);
     send({ type: "step", n: 1 });
   };
   const reset = () => {
+    if (locked) return;
     wantPlaying = false;
     head(0);
     send({ type: "reset" });
   };
   const back = () => {
+    if (locked) return;
     wantPlaying = false;
     const k = from();
     if (k <= 0) return;
@@ -257,11 +286,13 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
   };
   const handlers = {
     onPlay: () => {
+      if (locked) return;
       wantPlaying = true;
       heading = null;
       send({ type: "play" });
     },
     onPause: () => {
+      if (locked) return;
       wantPlaying = false;
       heading = null;
       send({ type: "pause" });
@@ -269,6 +300,7 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
     onStep: step,
     onReset: reset,
     onSpeed: (sps) => {
+      if (locked) return;
       speed = Math.min(limits.maxSpeed, Math.max(limits.minSpeed, sps));
       send({ type: "speed", speed });
     },
@@ -277,6 +309,7 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
   const keys = { toggle: () => ctl.el.querySelector(".live-play").click(), step, reset };
   if (seek) {
     handlers.onSeek = (k) => {
+      if (locked) return;
       wantPlaying = false;
       head(k);
       send({ type: "seek", to: k });
@@ -292,6 +325,11 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
     get state() {
       return state;
     },
+    setLocked(on) {
+      locked = on;
+      if (on) wantPlaying = false;
+      ctl.setLocked(on);
+    },
     step,
     reset,
     update(m) {
@@ -300,7 +338,7 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
       root.dataset.state = state;
       // The server's last word decides: a late "paused" (the step before
       // a play) must not outlive the "running" that follows it.
-      if (state === "running") wantPlaying = true;
+      if (state === "running") wantPlaying = !locked;
       else if (state !== "working") wantPlaying = false;
       ctl.setState(state);
       ctl.setSpeed(m.speed);
@@ -1025,6 +1063,18 @@ export function urlEntries(fields, params, lesson) {
  * before the first frame of a start (a command sent after a refused
  * start, whose own error said why) is not shown.
  *
+ * In a class (room.js): on a student's page in follow mode the widget
+ * shows the teacher's run — start carries follow: true and nothing else
+ * (no speed, seek or play), the player's controls are greyed out, the
+ * address is not written, and a line under the status says so with a
+ * Fork button. Fork marks the widget forked (room.js keeps that per page)
+ * and has app.js mount it again ("widget-remount", {params, step, focus})
+ * with the teacher's parameters, seeking to the teacher's step; its line
+ * then offers "Back to the teacher". A change of the room's mode mounts
+ * every widget whose following changes again. The error not-started
+ * (the teacher has not started this widget) is said until the first
+ * frame; following is shown as the server gives it.
+ *
  * It returns {status, errorBox, working, controls, exports, downloads,
  * send, showError, spec, run, step, state, refreshExports}; the widget
  * places the elements in its layout.
@@ -1058,6 +1108,87 @@ export function liveWidget(root, kit, opts) {
   let target = null;
   let fresh = true; // no frame since the last start
 
+  // The classroom (room.js, docs/classroom.md). bound is whether the last
+  // start followed the teacher's run (null before the first start);
+  // teacherParams the followed run's parameters (its state messages carry
+  // them), which Fork starts an own run with; forkStep the step a fork
+  // goes to (app.js mounts a forked widget again with data-fork-step);
+  // startParams parameters for the next start when no app.js mounts the
+  // widget again (a test page); retired once the widget has asked to be
+  // mounted again: the old one sends nothing more.
+  let bound = null;
+  let teacherParams = null;
+  let forkStep = Number(root.dataset.forkStep) || 0;
+  delete root.dataset.forkStep;
+  let startParams = null;
+  let retired = false;
+  // The teacher's own widget shows a student's run while the teacher has
+  // it in the spotlight (its state messages say follow).
+  let spotlit = false;
+  const following = () => classroom.following(root.id);
+
+  const followLine = el("div", `widget-follow ${prefix}-follow`);
+  followLine.dataset.testid = "follow-line";
+  followLine.hidden = true;
+  const followText = el("span", "widget-follow-text");
+  followText.id = `${id}-follow`;
+  const forkButton = el("button", "widget-follow-button", S.fork);
+  forkButton.type = "button";
+  forkButton.dataset.testid = "fork";
+  const backButton = el("button", "widget-follow-button", S.backToTeacher);
+  backButton.type = "button";
+  backButton.dataset.testid = "back-to-teacher";
+  followLine.append(followText, forkButton, backButton);
+  forkButton.addEventListener("click", () => {
+    if (!bound || !teacherParams) return;
+    // The teacher's run at the step on screen, as a run of our own: the
+    // same parameters and a seek replay to the same state.
+    classroom.setForked(root.id, true);
+    remount({ params: teacherParams, step: frameStep, focus: "back-to-teacher" });
+  });
+  backButton.addEventListener("click", () => {
+    classroom.setForked(root.id, false);
+    remount({ focus: "fork" });
+  });
+
+  function showFollow() {
+    const forked = !bound && classroom.role() === "student" && classroom.mode() === "follow" && classroom.forked(root.id);
+    root.dataset.follow = bound ? "following" : forked ? "forked" : spotlit ? "spotlight" : "";
+    followLine.hidden = !bound && !forked && !spotlit;
+    if (followLine.hidden) return;
+    if (!followLine.isConnected) {
+      if (lines.status.isConnected) lines.status.after(followLine);
+      else root.prepend(followLine);
+    }
+    followText.textContent = bound ? S.following : forked ? S.forked : S.spotlit;
+    forkButton.hidden = !bound;
+    backButton.hidden = !forked;
+    if (teacherParams) forkButton.removeAttribute("aria-disabled");
+    else forkButton.setAttribute("aria-disabled", "true");
+  }
+
+  // remount asks app.js to mount the widget again (a fresh widget: its
+  // controls built for the run it shows now; detail {params, step, focus}:
+  // an own run with params at step, focus on that button). Without app.js
+  // it restarts here.
+  function remount(detail = {}) {
+    retired = true;
+    const ev = new CustomEvent("widget-remount", { bubbles: true, cancelable: true, detail });
+    root.dispatchEvent(ev);
+    if (ev.defaultPrevented) {
+      stopListening();
+      return;
+    }
+    retired = false;
+    bound = null;
+    if (detail.step) forkStep = detail.step;
+    startParams = detail.params ?? null;
+    frameStep = 0;
+    state = "paused";
+    target = null;
+    if (ch.status === "open") restart();
+  }
+
   // The lesson's parameters: what the address leaves out.
   let lesson = {};
   try {
@@ -1069,6 +1200,8 @@ export function liveWidget(root, kit, opts) {
   let written = JSON.stringify(urlSettings().get(root.id) ?? []);
   function syncURL() {
     const u = root.dataset.urlSettings;
+    // The teacher's parameters are not the reader's settings.
+    if (bound) return;
     if (!spec || !urlWidgetID.test(root.id) || u === "pending" || u === "refused") return;
     const entries = urlEntries(spec.fields, opts.params(), lesson);
     for (const [name, v] of viewSettings.get(root.id) ?? []) if (v.value !== v.base) entries.push([name, v.value]);
@@ -1137,56 +1270,25 @@ export function liveWidget(root, kit, opts) {
     }
   }
 
+  const stopListening = classroom.onChange(() => {
+    if (retired) return;
+    if (bound !== null && following() !== bound) remount({});
+    else showFollow();
+  });
+
   const ch = channel(id, {
-    onOpen() {
-      const hello = helloMessage();
-      if (!hello?.specs?.[experiment]) {
-        lines.showError(fill(S.noExperiment, { name: experiment }));
-        return;
-      }
-      if (!spec) build(hello);
-      else spec = hello.specs[experiment];
-      // A key of the address that names no field: said here, since a
-      // widget that sends only the fields it knows would drop it unseen.
-      if (root.dataset.urlSettings === "pending") {
-        const views = viewSettings.get(root.id) ?? new Map();
-        const names = [...spec.fields.map((f) => f.name), ...views.keys()];
-        const sep = L === "zh" ? "、" : ", ";
-        const unknown = (urlSettings().get(root.id) ?? []).find(([k]) => !names.includes(k));
-        const badView = [...views].find(([, v]) => v.bad !== null);
-        if (unknown || badView) {
-          const message = unknown
-            ? fill(S.urlUnknown, { name: unknown[0], names: names.join(sep) })
-            : fill(S.urlBadView, { name: badView[0], values: badView[1].values.join(sep), got: badView[1].bad });
-          root.dataset.urlSettings = "refused";
-          root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message } }));
-          return;
-        }
-      }
-      // Come back where the page was: the step on screen, or the one the
-      // run was working towards.
-      const k = state === "working" && target !== null ? target : frameStep;
-      // The widget's params came with the address's settings, its view's
-      // among them (app.js cannot tell them apart): those stay here.
-      const params = { ...opts.params() };
-      for (const name of viewSettings.get(root.id)?.keys() ?? []) delete params[name];
-      const start = { type: "start", experiment, params: specParams(spec.fields, params) };
-      fresh = true;
-      const seek = k > 0 && { type: "seek", to: k };
-      if (run) run.resend(start, seek);
-      else {
-        send(start);
-        if (seek) send(seek);
-      }
-      opts.opened?.();
-    },
+    onOpen: restart,
     onStatus: lines.showStatus,
     onMessage(m) {
+      if (retired) return;
       switch (m.type) {
         case "frame":
           frameStep = m.step;
           frameTotal = m.total;
           fresh = false;
+          startParams = null;
+          if (forkStep && m.step >= forkStep) forkStep = 0;
+          if (bound) lines.clearSticky();
           if (root.dataset.urlSettings === "pending") root.dataset.urlSettings = "applied";
           root.dataset.step = String(m.step);
           run?.frame(m.step, m.total);
@@ -1199,6 +1301,13 @@ export function liveWidget(root, kit, opts) {
           const changed = m.state !== state;
           state = m.state;
           target = m.target ?? null;
+          if (forkStep && target === forkStep) forkStep = 0; // on its way: a reconnection seeks to the target
+          if (m.follow && m.params) teacherParams = m.params;
+          const spot = !!m.follow && bound === false;
+          if (spot !== spotlit || m.follow) {
+            spotlit = spot;
+            showFollow();
+          }
           if (run) run.update(m);
           else root.dataset.state = state;
           showWorking();
@@ -1213,6 +1322,11 @@ export function liveWidget(root, kit, opts) {
             root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message: m.message } }));
             break;
           }
+          if (m.code === "not-started") {
+            // Bound as soon as the teacher starts it: said until then.
+            lines.showError(S.notStarted, true);
+            break;
+          }
           lines.showError(m.message);
           opts.error?.(m);
           syncURL();
@@ -1221,6 +1335,70 @@ export function liveWidget(root, kit, opts) {
     },
   });
   lines.showStatus(ch.status);
+
+  // restart sends what a (re)connection sends: start, and what brings the
+  // widget back where it was (or, following, the teacher's run).
+  function restart() {
+    if (retired) return;
+    const hello = helloMessage();
+    if (!hello?.specs?.[experiment]) {
+      lines.showError(fill(S.noExperiment, { name: experiment }));
+      return;
+    }
+    if (!spec) build(hello);
+    else spec = hello.specs[experiment];
+    // A key of the address that names no field: said here, since a
+    // widget that sends only the fields it knows would drop it unseen.
+    if (root.dataset.urlSettings === "pending") {
+      const views = viewSettings.get(root.id) ?? new Map();
+      const names = [...spec.fields.map((f) => f.name), ...views.keys()];
+      const sep = L === "zh" ? "、" : ", ";
+      const unknown = (urlSettings().get(root.id) ?? []).find(([k]) => !names.includes(k));
+      const badView = [...views].find(([, v]) => v.bad !== null);
+      if (unknown || badView) {
+        const message = unknown
+          ? fill(S.urlUnknown, { name: unknown[0], names: names.join(sep) })
+          : fill(S.urlBadView, { name: badView[0], values: badView[1].values.join(sep), got: badView[1].bad });
+        root.dataset.urlSettings = "refused";
+        root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message } }));
+        return;
+      }
+    }
+    const follow = following();
+    if (bound !== null && follow !== bound) {
+      remount({}); // the room changed while the page was away
+      return;
+    }
+    bound = follow;
+    run?.setLocked(follow);
+    if (run) {
+      if (follow) run.ctl.el.setAttribute("aria-describedby", followText.id);
+      else run.ctl.el.removeAttribute("aria-describedby");
+    }
+    showFollow();
+    fresh = true;
+    if (follow) {
+      // The room's run for (lesson, widget): its parameters, step and
+      // speed are the teacher's.
+      send({ type: "start", experiment, follow: true });
+      return;
+    }
+    // Come back where the page was: the step on screen, or the one the
+    // run was working towards (a fork: the teacher's step).
+    const k = state === "working" && target !== null ? target : frameStep || forkStep;
+    // The widget's params came with the address's settings, its view's
+    // among them (app.js cannot tell them apart): those stay here.
+    const params = { ...(startParams ?? opts.params()) };
+    for (const name of viewSettings.get(root.id)?.keys() ?? []) delete params[name];
+    const start = { type: "start", experiment, params: specParams(spec.fields, params) };
+    const seek = k > 0 && { type: "seek", to: k };
+    if (run) run.resend(start, seek);
+    else {
+      send(start);
+      if (seek) send(seek);
+    }
+    opts.opened?.();
+  }
 
   return {
     status: lines.status,
