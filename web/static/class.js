@@ -9,7 +9,7 @@
 // pages' widgets — and reconnect after a break with the same jittered
 // backoff as live.js, saying so in a banner.
 
-import { axes, plot, marker, swatch } from "/static/widgets/charts.js";
+import { sizeCanvas, niceTicks, decadeTicks, sup, plot, marker, swatch } from "/static/widgets/charts.js";
 
 const root = document.querySelector("[data-class-page]");
 const lang = root?.dataset.lang === "zh" ? "zh" : "en";
@@ -78,7 +78,11 @@ const strings = {
     "chart-label": "{title}: loss against step for {n} runs. The downloads below have every number.",
     "chart-label-1": "{title}: loss against step for 1 run. The downloads below have every number.",
     "sent-lesson": "Sent: every screen opens {title}.",
-    "spotlit": "In the spotlight: {name}, widget {widget}.",
+    "state-room-paused": "Every screen is paused",
+    "state-locked": "Locked: nobody new can join",
+    "state-spotlight": "Spotlight: {name}, {widget}",
+    colon: ": ",
+    deleted: "The room and its data were deleted from the server; its code no longer works.",
   },
   zh: {
     seated: "你已以“{nick}”的身份加入课堂 {code}。",
@@ -132,7 +136,11 @@ const strings = {
     "chart-label": "{title}：{n} 次运行的损失随步数的变化。下方的下载文件包含全部数字。",
     "chart-label-1": "{title}：1 次运行的损失随步数的变化。下方的下载文件包含全部数字。",
     "sent-lesson": "已发送：每个屏幕都会打开 {title}。",
-    "spotlit": "聚焦展示：{name} 的组件 {widget}。",
+    "state-room-paused": "所有屏幕已暂停",
+    "state-locked": "已锁定：不再接纳新学生",
+    "state-spotlight": "聚焦展示：{name}，{widget}",
+    colon: "：",
+    deleted: "此课堂及其数据已从服务器删除，它的代码不再有效。",
   },
 };
 
@@ -225,7 +233,6 @@ function roomSocket({ code, first, onMessage, onStatus }) {
   let timer = 0;
   let stopped = false;
   let refusal = null;
-  let fatal = null;
 
   function url() {
     const u = new URL("/ws", location.href);
@@ -263,7 +270,11 @@ function roomSocket({ code, first, onMessage, onStatus }) {
         refusal = m;
         return;
       } else if (m.type === "error" && !m.widget && FATAL.has(m.code)) {
-        fatal = m;
+        // Said at once: the server may close the socket only later.
+        stopped = true;
+        onStatus("fatal", { code: m.code, message: m.message ?? "" });
+        sock.close(1000);
+        return;
       } else if (m.type === "room-ended" || m.type === "removed") {
         stopped = true;
       }
@@ -272,11 +283,6 @@ function roomSocket({ code, first, onMessage, onStatus }) {
     sock.addEventListener("close", (ev) => {
       if (ws !== sock) return;
       ws = null;
-      if (fatal) {
-        stopped = true;
-        onStatus("fatal", { code: fatal.code, message: fatal.message ?? "" });
-        return;
-      }
       if (stopped) return;
       schedule(ev.code, ev.reason);
     });
@@ -362,8 +368,75 @@ const MARKERS = ["circle", "square", "triangle", "diamond"];
 function runStyle(i) {
   let color = COLORS[i % COLORS.length];
   // Black disappears on a dark page.
-  if (color === "#000000" && matchMedia("(prefers-color-scheme: dark)").matches) color = "#dddddd";
+  if (color === "#000000" && dark()) color = "#dddddd";
   return { color, dash: DASHES[i % DASHES.length], marker: MARKERS[i % MARKERS.length] };
+}
+
+const dark = () => matchMedia("(prefers-color-scheme: dark)").matches;
+
+/**
+ * boardAxes sizes the board's canvas and draws its frame: like charts.js's
+ * axes, but its type grows with the canvas (up to 26 px), so that the
+ * projector's chart is read from the back of the room, and it is wider
+ * than tall on a wide screen. Loss on a log axis when it spans more than
+ * 100× (as the board's PNG/SVG export draws it). It returns what
+ * charts.js's plot needs.
+ */
+function boardAxes(canvas, { xMax, lo, hi }) {
+  const cw = canvas.clientWidth || 600;
+  const { g, w, h } = sizeCanvas(canvas, cw > 900 ? 0.42 : cw > 600 ? 0.5 : 0.72, { min: 260 });
+  const fs = Math.round(Math.max(13, Math.min(26, w / 46)));
+  const logY = lo > 0 && hi > 100 * lo;
+  let yMin = 0;
+  let yMax = hi > 0 ? hi : 1;
+  let yTicks;
+  if (logY) {
+    yMin = 10 ** Math.floor(Math.log10(lo));
+    yMax = 10 ** Math.ceil(Math.log10(hi));
+    yTicks = decadeTicks(yMin, yMax, 5);
+  } else {
+    yTicks = niceTicks(0, yMax, 4);
+    const step = yTicks.length > 1 ? yTicks[1] - yTicks[0] : yMax;
+    if (yTicks.at(-1) < yMax) yTicks.push(yTicks.at(-1) + step);
+    yMax = yTicks.at(-1);
+  }
+  const xTicks = niceTicks(0, xMax, 5).filter((v) => v === Math.round(v));
+  const nf = new Intl.NumberFormat(locale);
+  const yText = (v) => (logY ? `10${sup(Math.round(Math.log10(v)))}` : num3.format(v));
+  g.font = `${fs}px system-ui, sans-serif`;
+  const yw = Math.max(...yTicks.map((v) => g.measureText(yText(v)).width));
+  const pad = { l: yw + fs * 2.4, r: fs * 1.6, t: fs * 0.6, b: fs * 3.2 };
+  const pw = w - pad.l - pad.r;
+  const ph = h - pad.t - pad.b;
+  const tr = (y) => (logY ? Math.log10(y) : y);
+  const X = (x) => pad.l + (x / (xMax || 1)) * pw;
+  const Y = (y) => pad.t + (1 - (tr(Math.min(yMax, Math.max(yMin, y))) - tr(yMin)) / (tr(yMax) - tr(yMin) || 1)) * ph;
+  const ink = dark() ? "#ddd" : "#333";
+  g.strokeStyle = dark() ? "#555" : "#ddd";
+  g.fillStyle = ink;
+  g.lineWidth = 1;
+  g.textAlign = "right";
+  g.textBaseline = "middle";
+  for (const v of yTicks) {
+    g.beginPath();
+    g.moveTo(pad.l, Y(v));
+    g.lineTo(pad.l + pw, Y(v));
+    g.stroke();
+    g.fillText(yText(v), pad.l - fs * 0.3, Y(v));
+  }
+  g.textAlign = "center";
+  g.textBaseline = "top";
+  for (const v of xTicks) g.fillText(nf.format(v), X(v), pad.t + ph + fs * 0.3);
+  g.fillText(t("x-label"), pad.l + pw / 2, pad.t + ph + fs * 1.7);
+  g.save();
+  g.translate(fs * 0.8, pad.t + ph / 2);
+  g.rotate(-Math.PI / 2);
+  g.textBaseline = "middle";
+  g.fillText(t("y-label"), 0, 0);
+  g.restore();
+  g.strokeStyle = ink;
+  g.strokeRect(pad.l, pad.t, pw, ph);
+  return { g, X, Y, pad, pw, ph, fs, ink, logY };
 }
 
 function paramText(v) {
@@ -406,31 +479,25 @@ function boardView(section) {
   function draw(entry) {
     const { canvas, runs, title } = entry;
     let xMax = 1;
-    let yMax = 0;
+    let lo = Infinity;
+    let hi = 0;
     for (const r of runs) {
       for (const [x, y] of r.points) {
         if (Number.isFinite(x)) xMax = Math.max(xMax, x);
-        if (Number.isFinite(y)) yMax = Math.max(yMax, y);
+        if (Number.isFinite(y)) [lo, hi] = [Math.min(lo, y), Math.max(hi, y)];
       }
     }
-    const a = axes(canvas, {
-      locale,
-      xMin: 0,
-      xMax,
-      yMin: 0,
-      yMax: yMax > 0 ? yMax * 1.05 : 1,
-      xLabel: t("x-label"),
-      yLabel: t("y-label"),
-    });
+    const a = boardAxes(canvas, { xMax, lo, hi });
+    const width = Math.max(2, a.fs / 7);
     plot(
       a,
-      runs.map((r) => ({ style: r.style, xs: r.points.map((p) => p[0]), ys: r.points.map((p) => p[1]) })),
+      runs.map((r) => ({ style: r.style, width, xs: r.points.map((p) => p[0]), ys: r.points.map((p) => p[1]) })),
     );
     // Each curve ends in its marker, so a run can be found by its end as
-    // well as its colour and dash.
+    // well as by its colour and dash.
     for (const r of runs) {
-      const p = r.points.at(-1);
-      if (p && Number.isFinite(p[1])) marker(a.g, r.style.marker, a.X(p[0]), a.Y(Math.min(p[1], yMax * 1.05)), a.fs * 0.4, r.style.color);
+      const p = r.points.findLast((q) => Number.isFinite(q[1]) && !(a.logY && q[1] <= 0));
+      if (p) marker(a.g, r.style.marker, a.X(p[0]), a.Y(p[1]), a.fs * 0.4, r.style.color);
     }
     canvas.setAttribute("aria-label", t(runs.length === 1 ? "chart-label-1" : "chart-label", { title, n: runs.length }));
   }
@@ -682,6 +749,7 @@ function teach() {
     } catch {
       // the choice lasts until the page is left
     }
+    renderState();
     renderRoster(true);
   });
 
@@ -702,7 +770,29 @@ function teach() {
     swap(buttons["pause-all"], buttons["resume-all"], !!m.paused);
     if (m.paused && document.activeElement !== pauseInput && m.message) pauseInput.value = m.message;
     swap(buttons.lock, buttons.unlock, !!m.locked);
+    renderState();
     renderRoster(true);
+  }
+
+  // renderState sums up what the room is in, in words (the buttons alone
+  // say it only by which one shows).
+  function renderState() {
+    const items = [];
+    if (room?.paused) items.push(["class-state-paused", t("state-room-paused")]);
+    if (room?.locked) items.push(["class-state-locked", t("state-locked")]);
+    const sp = room?.spotlight;
+    if (sp?.seat) {
+      const seat = seats.find((s) => s.id === sp.seat);
+      items.push(["class-state-spotlight", t("state-spotlight", { name: seat ? displayName(seat) : sp.seat, widget: sp.widget })]);
+    }
+    part("room-state").replaceChildren(
+      ...items.map(([cls, text]) => {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        return span;
+      }),
+    );
   }
 
   // swap shows one of two buttons (Pause/Resume, Lock/Unlock), keeping the
@@ -793,9 +883,10 @@ function teach() {
       if (confirm(t("remove-confirm", { name: displayName(seat) }))) command({ cmd: "remove", seat: seat.id });
     }, "class-button-danger");
     const onlineCell = cell(dot, " ", online);
+    onlineCell.className = "class-online";
     tr.append(name, onlineCell, cell(lesson), runsCell, cell(remove));
     // On a phone the rows become cards: each cell shows its column's name.
-    [...tr.children].forEach((c, i) => (c.dataset.label = columns[i] ?? ""));
+    [...tr.children].forEach((c, i) => (c.dataset.label = columns[i] ? columns[i] + t("colon") : ""));
     tr.classList.toggle("class-away", !seat.online);
     return tr;
   }
@@ -852,6 +943,8 @@ function teach() {
     first: () => ({ type: "teach", room: mine.room, secret: mine.secret, lesson: "" }),
     onStatus(s, d) {
       if (s === "fatal") {
+        // Nothing on the dashboard works without the room's key.
+        dash.hidden = true;
         const el = part("banner");
         el.hidden = false;
         el.dataset.status = "fatal";
@@ -880,13 +973,15 @@ function teach() {
           return;
         case "roster":
           seats = Array.isArray(m.seats) ? m.seats : [];
+          renderState();
           renderRoster(false);
           return;
         case "board":
           board.update(m.runs);
           return;
         case "room-ended":
-          ended(m.message);
+          // The teacher's own words: it was this key that deleted it.
+          ended(t("deleted"));
           return;
         case "error":
           if (!FATAL.has(m.code)) say(m.message || m.code, true);
@@ -915,15 +1010,24 @@ function show() {
   }
   joinLink.textContent = joinText(code);
 
+  // ended says the class is over and takes away the code, the QR code and
+  // the downloads, which lead nowhere now; the board stays on screen.
+  function ended(message, status) {
+    const el = part("banner");
+    el.hidden = false;
+    el.dataset.status = status;
+    el.textContent = message || t("ended");
+    root.querySelector(".class-show-head").hidden = true;
+    root.querySelector(".class-downloads").hidden = true;
+    paused.hidden = true;
+  }
+
   roomSocket({
     code: () => code,
     first: () => ({ type: "watch", room: code }),
     onStatus(s, d) {
       if (s === "fatal") {
-        const el = part("banner");
-        el.hidden = false;
-        el.dataset.status = "fatal";
-        el.textContent = d.message || t("ended");
+        ended(d.message, "fatal");
         return;
       }
       showStatus(s, d);
@@ -942,12 +1046,8 @@ function show() {
         case "board":
           board.update(m.runs);
           return;
-        case "room-ended": {
-          const el = part("banner");
-          el.hidden = false;
-          el.dataset.status = "ended";
-          el.textContent = m.message || t("ended");
-        }
+        case "room-ended":
+          ended(m.message, "ended");
       }
     },
   });
