@@ -630,7 +630,6 @@ function home() {
     if (!CODE_RE.test(code)) [problem, field] = [t("code-short"), codeInput];
     else if (!nick) [problem, field] = [t("nick-empty"), nickInput];
     else if (chars(nick) > MAX_NICK) [problem, field] = [t("nick-long", { n: chars(nick) }), nickInput];
-    // eslint-disable-next-line no-control-regex
     else if (/[\u0000-\u001f\u007f-\u009f]/.test(nick)) [problem, field] = [t("nick-control"), nickInput];
     codeInput.setAttribute("aria-invalid", String(field === codeInput));
     nickInput.setAttribute("aria-invalid", String(field === nickInput));
