@@ -216,14 +216,20 @@ var classUI = map[string]classText{
 func handleClassHome(log *slog.Logger, lang string) http.Handler {
 	t, c := ui[lang], classUI[lang]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := cleanCode(r.URL.Query().Get("code"))
+		// The language switch keeps a link's code.
+		pathIn := classPath
+		if code != "" {
+			pathIn = func(other string) string { return classJoinPath(other, code) }
+		}
 		v := templates.ClassHomePage{
-			Page:           basePage(lang, c.HomeTitle+" — "+t.SiteName, classPath),
+			Page:           basePage(lang, c.HomeTitle+" — "+t.SiteName, pathIn),
 			Heading:        c.HomeTitle,
 			Intro:          c.HomeIntro,
 			JoinHeading:    c.JoinHeading,
 			CodeLabel:      c.CodeLabel,
 			CodeHint:       c.CodeHint,
-			CodePrefill:    cleanCode(r.URL.Query().Get("code")),
+			CodePrefill:    code,
 			CodeLen:        class.CodeLen,
 			CodePattern:    "[" + class.CodeAlphabet + strings.ToLower(class.CodeAlphabet) + "]{6}",
 			NickLabel:      c.NickLabel,

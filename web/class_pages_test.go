@@ -127,6 +127,14 @@ func TestClassHomePrefill(t *testing.T) {
 		if got := attr(tag, "value"); got != tt.want {
 			t.Errorf("?code=%q: field value %q, want %q", tt.query, got, tt.want)
 		}
+		// The switch to Chinese keeps the cleaned code, and only it.
+		next := "/zh/class"
+		if tt.want != "" {
+			next += "?code=" + tt.want
+		}
+		if tag, _ := byTestID(t, r.body, "lang-zh-CN"); attr(tag, "href") != html.EscapeString(langSwitchHref("zh", next)) {
+			t.Errorf("?code=%q: language switch %s, want next=%s", tt.query, attr(tag, "href"), next)
+		}
 	}
 }
 
