@@ -591,14 +591,31 @@ func (s *Store) Expire(before time.Time) (int, error) {
 	return int(n), err
 }
 
-// DeleteBoardRun removes the board run saved for (room, seat, widget,
-// params), if any: a run whose parameters changed mid-way is saved again
-// under its new ones.
-func (s *Store) DeleteBoardRun(room int64, seat, widget string, params json.RawMessage) error {
-	p := strings.TrimSpace(string(params))
-	if p == "" {
-		p = "{}"
+// RenameBoardRun gives the board run saved as old the parameters params,
+// keeping its place on the board (a run whose parameters changed mid-way).
+// If a run is already saved under params, old is dropped instead; if old
+// was never saved, nothing happens (its next save inserts it).
+func (s *Store) RenameBoardRun(old BoardRun, params json.RawMessage) error {
+	from, to := canonParams(old.Params), canonParams(params)
+	return s.tx(func(tx *sql.Tx) error {
+		var taken bool
+		if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?)`,
+			old.Room, old.Seat, old.Widget, to).Scan(&taken); err != nil {
+			return err
+		}
+		q := `UPDATE board SET params = ? WHERE room = ? AND seat = ? AND widget = ? AND params = ?`
+		args := []any{to, old.Room, old.Seat, old.Widget, from}
+		if taken {
+			q, args = `DELETE FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?`, args[1:]
+		}
+		_, err := tx.Exec(q, args...)
+		return err
+	})
+}
+
+func canonParams(p json.RawMessage) string {
+	if t := strings.TrimSpace(string(p)); t != "" {
+		return t
 	}
-	_, err := s.db.Exec(`DELETE FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?`, room, seat, widget, p)
-	return err
+	return "{}"
 }

@@ -529,3 +529,49 @@ func TestConcurrentJoins(t *testing.T) {
 		t.Errorf("%d seats, last %+v", len(seats), seats[len(seats)-1])
 	}
 }
+
+// TestRenameBoardRun: a run renamed keeps its place; renaming onto a saved
+// run drops the old one; renaming a run never saved does nothing.
+func TestRenameBoardRun(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "class.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, _, err := st.CreateRoom(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(seat, params string) BoardRun {
+		return BoardRun{Room: r.ID, Seat: seat, Widget: "w1", Experiment: "e", Params: json.RawMessage(params), Points: [][2]float64{{1, 2}, {2, 1}}, Updated: time.Now()}
+	}
+	for _, b := range []BoardRun{run("s1", `{"lr":1}`), run("s2", `{"lr":1}`), run("s3", `{"lr":1}`)} {
+		if err := st.SaveBoardRun(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RenameBoardRun(run("s1", `{"lr":1}`), json.RawMessage(`{"lr":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RenameBoardRun(run("s9", `{"lr":1}`), json.RawMessage(`{"lr":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveBoardRun(run("s2", `{"lr":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RenameBoardRun(run("s2", `{"lr":1}`), json.RawMessage(`{"lr":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	board, err := st.Board(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range board {
+		got = append(got, b.Seat+" "+string(b.Params))
+	}
+	want := []string{`s1 {"lr":2}`, `s3 {"lr":1}`, `s2 {"lr":3}`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("board after renames: %q, want %q", got, want)
+	}
+}

@@ -233,11 +233,12 @@ type Options struct {
 // Run is the shared step control around one Experiment. It is safe for
 // concurrent use; no method waits for the experiment.
 type Run struct {
-	spec  *Spec
-	sched *Scheduler
-	owner Owner
-	wake  chan struct{} // capacity 1: the worker has something to look at
-	done  chan struct{} // closed when the worker has ended
+	spec   *Spec
+	sched  *Scheduler
+	owner  Owner
+	scored bool          // the experiment is a Scorer: it trains
+	wake   chan struct{} // capacity 1: the worker has something to look at
+	done   chan struct{} // closed when the worker has ended
 
 	mu      sync.Mutex
 	closed  bool
@@ -312,10 +313,14 @@ func New(spec *Spec, v Values, exp Experiment, opts Options) *Run {
 	if a, ok := exp.(Attacher); ok {
 		a.Attach(host{r})
 	}
+	_, r.scored = exp.(Scorer)
 	r.publish(exp)
 	go r.work(exp)
 	return r
 }
+
+// Scored reports whether the run's experiment trains (is a Scorer).
+func (r *Run) Scored() bool { return r.scored }
 
 // Spec returns the spec the run was started from.
 func (r *Run) Spec() *Spec { return r.spec }

@@ -82,6 +82,8 @@ type Live struct {
 	sched   *run.Scheduler
 	exports *exporter
 	class   *Classroom
+	// closeClass closes the rooms once, at the first Shutdown.
+	closeClass sync.Once
 	// stop is cancelled by Shutdown: exports in flight give up.
 	stop       context.Context
 	cancelStop context.CancelFunc
@@ -393,10 +395,14 @@ func (l *Live) Shutdown(ctx context.Context) error {
 		l.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	// The pages are gone: each room records and saves its board a last
+	// time, so that a restart mid-class loses no curve.
+	l.closeClass.Do(l.class.close)
+	return err
 }

@@ -26,6 +26,9 @@ type ClassOptions struct {
 	// a room's runs may declare. 0 means the defaults below.
 	MaxRooms, RoomSeats, RoomSessions int
 	RoomMemory                        int64
+	// RoomTraining caps the students' training runs of one room that play
+	// at once; a play beyond it waits in line, its place shown.
+	RoomTraining int
 	// Retention is how long a room's data is kept after its last activity.
 	Retention time.Duration
 }
@@ -38,6 +41,9 @@ const (
 	DefaultRoomSeats    = 300
 	DefaultRoomSessions = 400
 	DefaultRoomMemory   = 1 << 30
+	// 40 forks of the cnn-train race at their fair share of one slot
+	// still take half a step a second each (docs/perf.md, "Classroom").
+	DefaultRoomTraining = 40
 	DefaultRetention    = 30 * 24 * time.Hour
 )
 
@@ -98,12 +104,29 @@ func newClassroom(l *Live, opts ClassOptions, log *slog.Logger) *Classroom {
 	if opts.RoomMemory <= 0 {
 		opts.RoomMemory = DefaultRoomMemory
 	}
+	if opts.RoomTraining <= 0 {
+		opts.RoomTraining = DefaultRoomTraining
+	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
 	return &Classroom{
 		opts: opts, live: l, store: opts.Store, log: log, now: time.Now,
 		rooms: map[int64]*room{}, opened: map[string][]time.Time{}, fails: map[string][]time.Time{},
+	}
+}
+
+// close stops every room's loop after a last record and save of its
+// board (the server is shutting down: a restart loses no curve).
+func (c *Classroom) close() {
+	c.mu.Lock()
+	rooms := c.rooms
+	c.rooms = map[int64]*room{}
+	c.mu.Unlock()
+	for _, rm := range rooms {
+		close(rm.stop)
+		<-rm.stopped
+		rm.closeRuns()
 	}
 }
 
@@ -134,7 +157,8 @@ func (c *Classroom) room(rec class.Room) (*room, *protoError) {
 		sessions: map[*session]struct{}{}, bindings: map[bindKey]*binding{},
 		followers: map[bindKey]map[*session]struct{}{}, parked: map[parkKey]*parkedRun{},
 		board: map[string]*boardEntry{}, recorders: map[*run.Subscription]*recorder{},
-		stop: make(chan struct{}),
+		playing: map[*run.Run]bool{},
+		stop:    make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if runs, err := c.store.Board(rec.ID); err == nil {
 		for _, b := range runs {
@@ -218,10 +242,102 @@ func boardKeyOf(seat, widget string, params json.RawMessage) string {
 	return seat + "\x00" + widget + "\x00" + string(params)
 }
 
+// rename is a board run's change of parameters, for the store.
+type rename struct {
+	old    class.BoardRun
+	params json.RawMessage
+}
+
 // spotlight is a student's run the room shows in place of the teacher's.
 type spotlight struct {
 	seat, widget, lesson string
 	run                  *run.Run
+}
+
+// queuedPlay is a student's play waiting for its turn.
+type queuedPlay struct {
+	s      *session
+	widget string
+	run    *run.Run
+	told   int // the place last sent
+}
+
+// queueMsg tells a page where its play waits (place 0: it plays now).
+type queueMsg struct {
+	V      int    `json:"v"`
+	Type   string `json:"type"`
+	Widget string `json:"widget"`
+	Place  int    `json:"place"`
+	Of     int    `json:"of"`
+}
+
+// play plays a student's training run now, or queues it while the room's
+// RoomTraining runs play.
+func (rm *room) play(s *session, widget string, r *run.Run) error {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.playing[r] || len(rm.playing) < rm.c.opts.RoomTraining {
+		rm.playing[r] = true
+		return r.Play()
+	}
+	for _, q := range rm.queue {
+		if q.run == r {
+			return nil
+		}
+	}
+	rm.queue = append(rm.queue, queuedPlay{s: s, widget: widget, run: r})
+	rm.tellQueueLocked()
+	return nil
+}
+
+// unqueue drops r's waiting play (its page paused, stepped or left).
+func (rm *room) unqueue(r *run.Run) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for i, q := range rm.queue {
+		if q.run == r {
+			rm.queue = append(rm.queue[:i], rm.queue[i+1:]...)
+			q.s.sendRaw(mustJSON(queueMsg{V: protocolVersion, Type: "queue", Widget: q.widget}))
+			rm.tellQueueLocked()
+			return
+		}
+	}
+}
+
+// admitQueued frees the places of runs that stopped playing and lets the
+// first waiting plays take them.
+func (rm *room) admitQueued() {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for r := range rm.playing {
+		if st := r.Snapshot().State; st != run.Running && st != run.Working {
+			delete(rm.playing, r)
+		}
+	}
+	changed := false
+	for len(rm.queue) > 0 && len(rm.playing) < rm.c.opts.RoomTraining {
+		q := rm.queue[0]
+		rm.queue = rm.queue[1:]
+		changed = true
+		if q.run.Play() == nil {
+			rm.playing[q.run] = true
+		}
+		q.s.sendRaw(mustJSON(queueMsg{V: protocolVersion, Type: "queue", Widget: q.widget}))
+	}
+	if changed {
+		rm.tellQueueLocked()
+	}
+}
+
+// tellQueueLocked sends each waiting page its place when it changed.
+func (rm *room) tellQueueLocked() {
+	for i := range rm.queue {
+		q := &rm.queue[i]
+		if q.told != i+1 {
+			q.told = i + 1
+			q.s.sendRaw(mustJSON(queueMsg{V: protocolVersion, Type: "queue", Widget: q.widget, Place: i + 1, Of: len(rm.queue)}))
+		}
+	}
 }
 
 // member is what a seated page is in its room.
@@ -251,12 +367,19 @@ type room struct {
 	boardOrder []string
 	recorders  map[*run.Subscription]*recorder
 	boardDirty bool
-	// unsaved are board runs saved under parameters they no longer have:
-	// the next save deletes them from the store.
-	unsaved    []class.BoardRun
+	// joinedDirty: pages came or went; the loop tells everyone the count.
+	joinedDirty bool
+	// renamed are board runs saved under parameters they no longer have:
+	// the next save renames them in the store (keeping their place).
+	renamed    []rename
 	lastRoster []byte
-	ended      bool
-	stop       chan struct{}
+	// playing are the students' training runs let play; queue the plays
+	// waiting for one of them to stop (RoomTraining).
+	playing map[*run.Run]bool
+	queue   []queuedPlay
+	ended   bool
+	stop    chan struct{} // closed by close: the loop saves and ends
+	stopped chan struct{} // closed when the loop has ended
 }
 
 // roomMsg is the room's state as every page in it sees it.
@@ -306,10 +429,10 @@ func mustJSON(v any) []byte {
 }
 
 // stateFor is the room message for one page. rm.mu must be held.
-func (rm *room) stateForLocked(m *member) []byte {
+func (rm *room) stateForLocked(m *member, joined int) []byte {
 	msg := roomMsg{
 		V: protocolVersion, Type: "room", Code: rm.rec.Code, Mode: rm.rec.Mode, Lesson: rm.rec.Lesson,
-		Paused: rm.rec.Paused, Message: rm.rec.Message, Locked: rm.rec.Locked, Joined: rm.joinedLocked(),
+		Paused: rm.rec.Paused, Message: rm.rec.Message, Locked: rm.rec.Locked, Joined: joined,
 	}
 	if rm.spot != nil {
 		msg.Spotlight = &spotMsg{Lesson: rm.spot.lesson, Widget: rm.spot.widget}
@@ -337,26 +460,33 @@ func (rm *room) joinedLocked() int {
 	return len(seen)
 }
 
-// broadcastLocked sends every page its room message.
+// broadcastLocked sends every page its room message; the count of
+// joined seats, the same for all, is taken once.
 func (rm *room) broadcastLocked() {
+	rm.joinedDirty = false
+	joined := rm.joinedLocked()
 	for s := range rm.sessions {
 		if m := s.memberInfo(); m != nil {
-			s.sendRaw(rm.stateForLocked(m))
+			s.sendRaw(rm.stateForLocked(m, joined))
 		}
 	}
 }
 
 // sit seats s in rm as m and answers with the room's state.
 func (rm *room) sit(s *session, m *member) {
+	if m.role == "student" {
+		if err := rm.c.store.TouchSeat(rm.id, m.seat.ID, rm.c.now()); err != nil {
+			rm.c.log.Error("class: seat seen", "room", rm.id, "err", err)
+		}
+	}
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	s.setMember(m)
 	rm.sessions[s] = struct{}{}
-	if m.role == "student" {
-		_ = rm.c.store.TouchSeat(rm.id, m.seat.ID, rm.c.now())
-	}
-	s.sendRaw(rm.stateForLocked(m))
-	rm.broadcastLocked() // the joined count changed
+	s.sendRaw(rm.stateForLocked(m, rm.joinedLocked()))
+	// The others learn the new count on the loop's next tick: a class
+	// joining at once costs a message per page per tick, not per join.
+	rm.joinedDirty = true
 	if m.role != "student" {
 		s.sendRaw(rm.boardLocked())
 		rm.lastRoster = nil
@@ -370,6 +500,14 @@ func (rm *room) depart(s *session) {
 	defer rm.mu.Unlock()
 	m := s.memberInfo()
 	delete(rm.sessions, s)
+	kept := rm.queue[:0]
+	for _, q := range rm.queue {
+		if q.s != s {
+			kept = append(kept, q)
+		}
+	}
+	rm.queue = kept
+	rm.tellQueueLocked()
 	for k, fs := range rm.followers {
 		delete(fs, s)
 		if len(fs) == 0 {
@@ -398,7 +536,7 @@ func (rm *room) depart(s *session) {
 	if len(rm.sessions) == 0 {
 		rm.idleSince = rm.c.now()
 	}
-	rm.broadcastLocked()
+	rm.joinedDirty = true
 }
 
 // parkLocked keeps a seat's run paused for parkFor.
@@ -534,17 +672,27 @@ func (rm *room) shownLocked(k bindKey) *run.Run {
 // loop pushes the roster and the board to the teacher's pages, records
 // the board, saves it, and unloads the room once it has been idle.
 func (rm *room) loop() {
+	defer close(rm.stopped)
 	t := time.NewTicker(roomTick)
 	defer t.Stop()
-	var lastRoster, lastBoard, lastSave time.Time
+	var lastRoster, lastBoard, lastSave, lastJoined time.Time
 	for {
 		select {
 		case <-rm.stop:
+			rm.recordBoard()
+			rm.saveBoard()
 			return
 		case <-t.C:
 		}
 		now := rm.c.now()
 		rm.recordBoard()
+		rm.admitQueued()
+		rm.mu.Lock()
+		if rm.joinedDirty && now.Sub(lastJoined) >= rosterEvery {
+			lastJoined = now
+			rm.broadcastLocked()
+		}
+		rm.mu.Unlock()
 		if now.Sub(lastRoster) >= rosterEvery {
 			lastRoster = now
 			rm.pushRoster()
@@ -575,7 +723,9 @@ func (rm *room) recordBoard() {
 		default:
 		}
 		u, ok := sub.Latest()
-		if !ok || u.Score == nil || math.IsNaN(u.Score.Loss) || math.IsInf(u.Score.Loss, 0) {
+		// A run moving to a step (a fork's replay to the teacher's step, a
+		// seek) draws nothing: the board shows what students trained.
+		if !ok || u.State == run.Working || u.Score == nil || math.IsNaN(u.Score.Loss) || math.IsInf(u.Score.Loss, 0) {
 			continue
 		}
 		params := mustJSON(u.Params)
@@ -588,7 +738,7 @@ func (rm *room) recordBoard() {
 			delete(rm.board, rc.key)
 			rm.boardOrder[slices.Index(rm.boardOrder, rc.key)] = key
 			rm.board[key] = e
-			rm.unsaved = append(rm.unsaved, e.rec)
+			rm.renamed = append(rm.renamed, rename{old: e.rec, params: params})
 			e.rec.Params = params
 		}
 		if e == nil {
@@ -686,10 +836,10 @@ func (rm *room) pushBoard() {
 func (rm *room) saveBoard() {
 	rm.mu.Lock()
 	var dirty []class.BoardRun
-	gone := rm.unsaved
-	rm.unsaved = nil
-	for _, e := range rm.board {
-		if e.dirty {
+	renamed := rm.renamed
+	rm.renamed = nil
+	for _, k := range rm.boardOrder {
+		if e := rm.board[k]; e.dirty {
 			b := e.rec
 			b.Points = slices.Clone(b.Points)
 			dirty = append(dirty, b)
@@ -697,8 +847,8 @@ func (rm *room) saveBoard() {
 		}
 	}
 	rm.mu.Unlock()
-	for _, b := range gone {
-		if err := rm.c.store.DeleteBoardRun(b.Room, b.Seat, b.Widget, b.Params); err != nil {
+	for _, rn := range renamed {
+		if err := rm.c.store.RenameBoardRun(rn.old, rn.params); err != nil {
 			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
 		}
 	}

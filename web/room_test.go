@@ -144,29 +144,37 @@ func TestClassFollowForkBoard(t *testing.T) {
 		c.send(`{"v":1,"type":"seek","widget":"w1","to":5}`)
 		c.frameAt("w1", 5)
 		c.send(fmt.Sprintf(`{"v":1,"type":"set-params","widget":"w1","params":{"preset":%q,"costMs":60}}`, []string{"a", "b"}[i]))
-		c.send(`{"v":1,"type":"step","widget":"w1","n":10}`)
+		c.send(`{"v":1,"type":"speed","widget":"w1","speed":30}`)
+		c.send(`{"v":1,"type":"play","widget":"w1"}`) // the board draws what plays, not replays
 		c.frameAt("w1", 15)
+		c.send(`{"v":1,"type":"pause","widget":"w1"}`)
 	}
-	bm := teacher.until("a board of two runs", func(m map[string]any) bool {
-		return m["type"] == "board" && len(m["runs"].([]any)) == 2
+	// The board and the roster come as they change: wait for both.
+	var bm, roster map[string]any
+	teacher.until("a board of two runs and a roster with two forks", func(m map[string]any) bool {
+		switch m["type"] {
+		case "board":
+			if len(m["runs"].([]any)) == 2 {
+				bm = m
+			}
+		case "roster":
+			forks := 0
+			for _, s := range m["seats"].([]any) {
+				for _, r := range s.(map[string]any)["runs"].([]any) {
+					if r.(map[string]any)["forked"] == true {
+						forks++
+					}
+				}
+			}
+			if forks == 2 {
+				roster = m
+			}
+		}
+		return bm != nil && roster != nil
 	})
 	if s := fmt.Sprint(bm); strings.Contains(s, "Ada") || strings.Contains(s, "Grace") {
 		t.Errorf("the board names students: %s", s)
 	}
-	roster := teacher.until("a roster with forks", func(m map[string]any) bool {
-		if m["type"] != "roster" {
-			return false
-		}
-		forks := 0
-		for _, s := range m["seats"].([]any) {
-			for _, r := range s.(map[string]any)["runs"].([]any) {
-				if r.(map[string]any)["forked"] == true {
-					forks++
-				}
-			}
-		}
-		return forks == 2
-	})
 	if !strings.Contains(fmt.Sprint(roster), "Ada") {
 		t.Errorf("the teacher's roster has no names: %v", roster)
 	}
@@ -330,12 +338,21 @@ func TestClassAuth(t *testing.T) {
 	other, _ := openRoom(t, srv)
 	p := dialRoom(t, srv, code, `{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
 	p.errorCode(codeRoomAuth)
-	p.send(fmt.Sprintf(`{"v":1,"type":"teach","room":%q,"secret":"wrong","lesson":""}`, code))
-	p.errorCode(codeRoomAuth)
-	p.send(fmt.Sprintf(`{"v":1,"type":"seat","room":%q,"seat":%q,"lesson":""}`, code, join(t, srv, other, "Ada")))
-	p.errorCode(codeNoSeat)
 	p.send(`{"v":1,"type":"room-cmd","cmd":"lock"}`)
 	p.errorCode(codeNotTeacher)
+	// A wrong key or a seat of another room: told why, then closed.
+	for _, first := range []string{
+		fmt.Sprintf(`{"v":1,"type":"teach","room":%q,"secret":"wrong","lesson":""}`, code),
+		fmt.Sprintf(`{"v":1,"type":"seat","room":%q,"seat":%q,"lesson":""}`, code, join(t, srv, other, "Ada")),
+	} {
+		p := dialRoom(t, srv, code, first)
+		if e := p.until("an error", func(m map[string]any) bool { return m["type"] == "error" }); e["code"] != codeRoomAuth && e["code"] != codeNoSeat {
+			t.Errorf("%s: %v, want room-auth or no-seat", first, e)
+		}
+		if _, err := p.read(); err == nil {
+			t.Errorf("%s: the page stays open, want it closed", first)
+		}
+	}
 }
 
 // TestClassBoardSurvivesRestart: the board and the seats are in the store:
@@ -346,10 +363,11 @@ func TestClassBoardSurvivesRestart(t *testing.T) {
 	code, secret := openRoom(t, srv)
 	token := join(t, srv, code, "Ada")
 	a := sit(t, srv, code, token)
-	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":50,"costMs":50}}`)
-	a.send(`{"v":1,"type":"step","widget":"w1","n":20}`)
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":50,"costMs":20}}`)
+	a.send(`{"v":1,"type":"speed","widget":"w1","speed":30}`)
+	a.send(`{"v":1,"type":"play","widget":"w1"}`)
 	a.frameAt("w1", 20)
-	time.Sleep(boardSave + 2*roomTick)
+	// No wait for the periodic save: shutting down saves the board.
 	live.Shutdown(t.Context())
 	srv.Close()
 	live.opts.Class.Store.Close()
@@ -378,4 +396,36 @@ func TestClassPageMustSitDown(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("closed after %v, want about %v", d, authWait)
 	}
+}
+
+// TestClassTrainingQueue: beyond RoomTraining playing training runs, a
+// student's play waits in line with its place shown, and plays as soon as
+// one of the others stops; pausing leaves the line.
+func TestClassTrainingQueue(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{Class: ClassOptions{RoomTraining: 1}})
+	code, _ := openRoom(t, srv)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	b := sit(t, srv, code, join(t, srv, code, "Grace"))
+	c := sit(t, srv, code, join(t, srv, code, "Linus"))
+	for _, p := range []*wsClient{a, b, c} {
+		p.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":100000,"costMs":5}}`)
+		p.frameAt("w1", 0)
+	}
+	a.send(`{"v":1,"type":"play","widget":"w1"}`)
+	a.state("w1", "running")
+	place := func(p *wsClient, want int) {
+		t.Helper()
+		p.until(fmt.Sprintf("queue place %d", want), func(m map[string]any) bool {
+			return m["type"] == "queue" && m["widget"] == "w1" && m["place"] == float64(want)
+		})
+	}
+	b.send(`{"v":1,"type":"play","widget":"w1"}`)
+	place(b, 1)
+	c.send(`{"v":1,"type":"play","widget":"w1"}`)
+	place(c, 2)
+	c.send(`{"v":1,"type":"pause","widget":"w1"}`) // leaves the line
+	place(c, 0)
+	a.send(`{"v":1,"type":"pause","widget":"w1"}`)
+	place(b, 0) // (its "running" state may come before this)
+	b.until("b's run stepping", func(m map[string]any) bool { return m["type"] == "frame" && m["step"].(float64) > 0 })
 }

@@ -144,6 +144,18 @@ func (s *session) roomCommand(m *clientMsg) error {
 	if m.Type == "room-cmd" {
 		return s.teacherCommand(m)
 	}
+	err := s.sitDown(m)
+	if err != nil && s.memberInfo() == nil {
+		// One try per connection: a page with a wrong key or seat is told
+		// why and closed, not left to guess on.
+		go s.closeSoon()
+	}
+	return err
+}
+
+// sitDown seats the page as seat, teach or watch asks.
+func (s *session) sitDown(m *clientMsg) error {
+	c := s.live.class
 	if s.memberInfo() != nil {
 		return &protoError{code: codeRoomAuth, text: run.Text{En: "This page already sits in a class.", Zh: "这个页面已经在一个班级里了。"}}
 	}
@@ -178,7 +190,10 @@ func (s *session) roomCommand(m *clientMsg) error {
 			return classError(err)
 		}
 		mem.role = "teacher"
-		s.owner = run.Owner{Addr: roomAddr(rec.ID), Session: "teacher"}
+		// The teacher's runs have an account of their own, beside the
+		// students': the run a whole class watches keeps half the CPU
+		// however many forks train.
+		s.owner = run.Owner{Addr: roomAddr(rec.ID) + "/teacher", Session: "teacher"}
 	case "watch":
 		mem.role, mem.lesson = "watch", ""
 	}

@@ -358,6 +358,14 @@ func (s *session) run(m *clientMsg) error {
 			Zh: "你正在跟随老师的运行：复制为自己的运行后才能改动。",
 		}}
 	}
+	mem := s.memberInfo()
+	if mem != nil && mem.role == "student" && w.run.Scored() {
+		// A class's training runs take turns beyond the room's cap.
+		if m.Type == "play" {
+			return mem.room.play(s, m.Widget, w.run)
+		}
+		mem.room.unqueue(w.run)
+	}
 	switch m.Type {
 	case "play":
 		return w.run.Play()

@@ -175,6 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	maxRooms := flags.Int("rooms", web.DefaultMaxRooms, "most classes open at once")
 	roomSeats := flags.Int("room-seats", web.DefaultRoomSeats, "most students (seats) in one class")
 	roomSessions := flags.Int("room-sessions", web.DefaultRoomSessions, "most pages open in one class (rooms count seats and their pages, not addresses)")
+	roomTraining := flags.Int("room-training", web.DefaultRoomTraining, "most students' training runs of one class that play at once; more wait in line, their place shown")
 	roomMemory := flags.Int("room-memory", web.DefaultRoomMemory>>20, "most memory, in `MB`, the runs of one class may declare (a forked training run declares 15)")
 	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
 	if err := flags.Parse(args[1:]); err != nil {
@@ -192,7 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
 	}
-	for name, v := range map[string]int{"rooms": *maxRooms, "room-seats": *roomSeats, "room-sessions": *roomSessions, "room-memory": *roomMemory} {
+	for name, v := range map[string]int{"rooms": *maxRooms, "room-seats": *roomSeats, "room-sessions": *roomSessions, "room-memory": *roomMemory, "room-training": *roomTraining} {
 		if v < 1 {
 			return fmt.Errorf("web: -%s must be at least 1, got %d", name, v)
 		}
@@ -246,7 +247,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP, ComputeSlots: *slots,
 		Class: web.ClassOptions{
 			Store: store, MaxRooms: *maxRooms, RoomSeats: *roomSeats, RoomSessions: *roomSessions,
-			RoomMemory: int64(*roomMemory) << 20, Retention: *retention,
+			RoomMemory: int64(*roomMemory) << 20, Retention: *retention, RoomTraining: *roomTraining,
 		},
 	}, log)
 	if store != nil {
