@@ -139,3 +139,34 @@ func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 	}
 	return norm
 }
+
+// StateCloner is an optimizer that can copy itself — settings and every
+// per-Param buffer — for a copy of the model it trains: to maps each of
+// its Params to the copy's. A forked training run continues exactly as
+// the original would.
+type StateCloner interface {
+	CloneFor(to map[*Param]*Param) Optimizer
+}
+
+var (
+	_ StateCloner = (*SGD)(nil)
+	_ StateCloner = (*Adam)(nil)
+)
+
+// CloneFor returns SGD with the same settings and momentum buffers.
+func (s *SGD) CloneFor(to map[*Param]*Param) Optimizer {
+	c := NewSGD(s.LR, s.Momentum)
+	for p, v := range s.velocity {
+		c.velocity[to[p]] = append([]float64(nil), v...)
+	}
+	return c
+}
+
+// CloneFor returns Adam with the same settings, moments and step counts.
+func (a *Adam) CloneFor(to map[*Param]*Param) Optimizer {
+	c := NewAdam(a.LR, a.Beta1, a.Beta2, a.Eps)
+	for p, st := range a.state {
+		c.state[to[p]] = &adamState{step: st.step, m: append([]float64(nil), st.m...), v: append([]float64(nil), st.v...)}
+	}
+	return c
+}

@@ -46,6 +46,7 @@ type Trainer struct {
 	train *data.Images // shared, read only: the first cfg.TrainSize are used
 	test  *data.Images // shared, read only
 
+	pcg   *rand.PCG // rng's source, kept to copy its state
 	rng   *rand.Rand
 	order []int // a permutation of 0…TrainSize−1, reshuffled every epoch
 	next  int   // position in order of the next batch
@@ -100,7 +101,8 @@ func (t *Trainer) Reset() error {
 	default: // "adam": Validate admits nothing else
 		t.opt = engine.NewAdam(t.cfg.LR, 0.9, 0.999, 1e-8)
 	}
-	t.rng = rand.New(rand.NewPCG(t.cfg.Seed, shuffleStream))
+	t.pcg = rand.NewPCG(t.cfg.Seed, shuffleStream)
+	t.rng = rand.New(t.pcg)
 	if t.order == nil {
 		t.order = make([]int, t.cfg.TrainSize)
 	}
@@ -127,6 +129,40 @@ func (t *Trainer) Reset() error {
 		}
 	}
 	return nil
+}
+
+// Clone returns an independent trainer in exactly t's state: the same
+// weights, optimizer buffers, shuffle state and position, so that its
+// steps repeat t's to the last bit. The datasets stay shared (read only).
+func (t *Trainer) Clone() (*Trainer, error) {
+	c, err := NewTrainer(t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	from, to := t.model.Params(), c.model.Params()
+	if len(from) != len(to) {
+		return nil, fmt.Errorf("lab: clone has %d params, the original %d", len(to), len(from))
+	}
+	pair := make(map[*engine.Param]*engine.Param, len(from))
+	for i, p := range from {
+		copy(to[i].Value.Data, p.Value.Data)
+		pair[p] = to[i]
+	}
+	sc, ok := t.opt.(engine.StateCloner)
+	if !ok {
+		return nil, fmt.Errorf("lab: optimizer %T cannot be copied", t.opt)
+	}
+	c.opt = sc.CloneFor(pair)
+	state, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if err := c.pcg.UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	copy(c.order, t.order)
+	c.next, c.epoch, c.steps, c.diverged = t.next, t.epoch, t.steps, t.diverged
+	return c, nil
 }
 
 // pass is the most examples one training pass takes: Micro, or the whole

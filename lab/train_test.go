@@ -308,3 +308,27 @@ func TestStepAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainerClone: a clone taken mid-epoch continues with exactly the
+// losses the original goes on with — over the next epoch's shuffle — with
+// every optimizer, and stepping the clone leaves the original alone.
+func TestTrainerClone(t *testing.T) {
+	for _, opt := range []string{"sgd", "momentum", "adam"} {
+		cfg := smallConfig("cnn")
+		cfg.Optimizer = opt
+		a, err := NewTrainer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps(t, a, 4)
+		c, err := a.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := steps(t, c, 6) // crosses the epoch boundary (6 steps)
+		la := steps(t, a, 6)
+		if !slices.Equal(la, lc) {
+			t.Errorf("%s: the clone's losses %v, the original's %v", opt, lc, la)
+		}
+	}
+}

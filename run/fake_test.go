@@ -149,3 +149,10 @@ func closeAll(rs ...*Run) {
 		<-r.Done()
 	}
 }
+
+// Clone makes the counter a Cloner: a copy at the same step.
+func (c *counter) Clone() (Experiment, error) {
+	cp := *c
+	cp.encodings = new(atomic.Int64)
+	return &cp, nil
+}

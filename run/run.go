@@ -172,6 +172,17 @@ type Score struct {
 	Loss, Accuracy float64
 }
 
+// Cloner is implemented by an experiment that can copy itself: an
+// independent experiment in exactly its state (same step, same future
+// steps), so that a run can be forked without replaying it (Run.Fork).
+type Cloner interface {
+	Clone() (Experiment, error)
+}
+
+// ErrCannotFork is Fork's error for a run whose experiment is no Cloner:
+// the caller starts a run of the same parameters and seeks it instead.
+var ErrCannotFork = errors.New("run: this experiment cannot be copied")
+
 // Closer is implemented by an experiment that holds background work; the
 // worker calls Close once, when the run is closed.
 type Closer interface {
@@ -237,6 +248,7 @@ type Run struct {
 	sched  *Scheduler
 	owner  Owner
 	scored bool          // the experiment is a Scorer: it trains
+	cloner bool          // the experiment is a Cloner: Fork copies it
 	wake   chan struct{} // capacity 1: the worker has something to look at
 	done   chan struct{} // closed when the worker has ended
 
@@ -262,6 +274,8 @@ type Run struct {
 	subs      map[*Subscription]struct{}
 	bgErr     error // a failure reported by background work
 	dirty     bool  // background work changed the picture
+	// forks are Fork's requests waiting for the worker.
+	forks []chan forkResult
 	// playAfter: a play came while the run was working towards its
 	// target; it plays from there once it arrives (a page reconnecting
 	// mid-run sends start, seek to its step, then play).
@@ -314,9 +328,63 @@ func New(spec *Spec, v Values, exp Experiment, opts Options) *Run {
 		a.Attach(host{r})
 	}
 	_, r.scored = exp.(Scorer)
+	_, r.cloner = exp.(Cloner)
 	r.publish(exp)
 	go r.work(exp)
 	return r
+}
+
+// forkResult is the worker's answer to a Fork.
+type forkResult struct {
+	exp Experiment
+	v   Values
+	err error
+}
+
+// Fork returns a new paused run of a copy of r's experiment, at r's step
+// and with r's parameters, owned as opts say; r goes on as it was. The
+// worker copies between two steps; Fork waits for it until ctx ends. A
+// run whose experiment is no Cloner returns ErrCannotFork at once.
+func (r *Run) Fork(ctx context.Context, opts Options) (*Run, error) {
+	if !r.cloner {
+		return nil, ErrCannotFork
+	}
+	reply := make(chan forkResult, 1) // a copy made after ctx ended is dropped
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, closedError()
+	}
+	r.forks = append(r.forks, reply)
+	r.signal()
+	r.mu.Unlock()
+	select {
+	case res := <-reply:
+		if res.err != nil {
+			return nil, res.err
+		}
+		return New(r.spec, res.v, res.exp, opts), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-r.done:
+		return nil, closedError()
+	}
+}
+
+// serveForks copies exp for every Fork waiting. Called by the worker.
+func (r *Run) serveForks(exp Experiment, forks []chan forkResult) {
+	for _, reply := range forks {
+		var res forkResult
+		res.err = r.call(exp, "Clone", func() error {
+			c, err := exp.(Cloner).Clone()
+			res.exp = c
+			return err
+		})
+		r.mu.Lock()
+		res.v = r.params
+		r.mu.Unlock()
+		reply <- res
+	}
 }
 
 // Scored reports whether the run's experiment trains (is a Scorer).
@@ -571,13 +639,14 @@ type job struct {
 	bgErr   error
 	dirty   bool
 	wait    time.Duration // Running: how long until the next step is due
+	forks   []chan forkResult
 }
 
 func (r *Run) nextJob() job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	j := job{ctx: r.jobCtx, closed: r.closed, params: r.pending, restart: r.restart, state: r.state, target: r.target, bgErr: r.bgErr, dirty: r.dirty}
-	r.pending, r.restart, r.bgErr, r.dirty = nil, false, nil, false
+	j := job{ctx: r.jobCtx, closed: r.closed, params: r.pending, restart: r.restart, state: r.state, target: r.target, bgErr: r.bgErr, dirty: r.dirty, forks: r.forks}
+	r.pending, r.restart, r.bgErr, r.dirty, r.forks = nil, false, nil, false, nil
 	if j.params != nil {
 		r.params = j.params
 	}
@@ -620,6 +689,9 @@ func (r *Run) work(exp Experiment) {
 				r.fail(err)
 			}
 			changed = true
+		}
+		if len(j.forks) > 0 {
+			r.serveForks(exp, j.forks)
 		}
 		switch j.state {
 		case Working:

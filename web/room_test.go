@@ -429,3 +429,28 @@ func TestClassTrainingQueue(t *testing.T) {
 	place(b, 0) // (its "running" state may come before this)
 	b.until("b's run stepping", func(m map[string]any) bool { return m["type"] == "frame" && m["step"].(float64) > 0 })
 }
+
+// TestClassForkMessage: start with fork makes the followed run the page's
+// own at the teacher's step (a replay for an experiment that cannot be
+// copied), which it may then drive; only a following widget can fork.
+func TestClassForkMessage(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	teacher := teach(t, srv, code, secret)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","fork":true}`)
+	a.errorCode(codeNoSeat)
+	teacher.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":50}}`)
+	teacher.send(`{"v":1,"type":"step","widget":"w1","n":6}`)
+	teacher.frameAt("w1", 6)
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","follow":true}`)
+	a.frameAt("w1", 6)
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","fork":true}`)
+	a.until("its own run at the teacher's step", func(m map[string]any) bool {
+		return m["type"] == "state" && m["follow"] == nil && m["state"] == "paused" && m["step"] == 6.0
+	})
+	a.send(`{"v":1,"type":"step","widget":"w1","n":2}`)
+	a.frameAt("w1", 8)
+	teacher.send(`{"v":1,"type":"step","widget":"w1","n":1}`)
+	teacher.frameAt("w1", 7) // the teacher's run went on its own way
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,6 +88,7 @@ type clientMsg struct {
 	N, To      *int
 	Speed      *float64
 	Follow     bool
+	Fork       bool
 	// Room messages (docs/classroom.md).
 	Room, Seat, Secret, Lesson, Cmd, Message string
 	present                                  map[string]bool
@@ -95,7 +97,7 @@ type clientMsg struct {
 // allowedFields lists, per client message type, the fields besides v, type
 // and widget that it may carry.
 var allowedFields = map[string][]string{
-	"start":      {"experiment", "params", "follow"},
+	"start":      {"experiment", "params", "follow", "fork"},
 	"play":       nil,
 	"pause":      nil,
 	"step":       {"n"},
@@ -417,10 +419,17 @@ func (s *session) start(m *clientMsg) error {
 		}
 		return mem.room.followStart(s, mem.lesson, m.Widget)
 	}
-	if err := run.Validate(m.Experiment, m.Params); err != nil {
+	var r *run.Run
+	if m.Fork {
+		var err error
+		if r, err = s.fork(mem, m.Widget, spec); err != nil {
+			return err
+		}
+	} else if err := run.Validate(m.Experiment, m.Params); err != nil {
 		return err // bad parameters are refused as such, before anything is reserved
+	} else {
+		r = s.takeBack(mem, m.Widget, spec, m.Params)
 	}
-	r := s.takeBack(mem, m.Widget, spec, m.Params)
 	if r == nil {
 		release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
 		if err != nil {
@@ -449,6 +458,54 @@ func (s *session) start(m *clientMsg) error {
 		mem.room.record(mem.seat.ID, m.Widget, r)
 	}
 	return nil
+}
+
+// forkWait is how long a fork waits for the followed run's worker to copy
+// its experiment between two steps before replaying it instead.
+const forkWait = 5 * time.Second
+
+// fork makes the run widget follows the page's own: a copy of its
+// experiment at its step when the experiment can be copied (no step is
+// computed again), else a run of its parameters sought to its step (a
+// replay, deterministic). The copy's memory is the seat's.
+func (s *session) fork(mem *member, widget string, spec *run.Spec) (*run.Run, error) {
+	s.mu.Lock()
+	w := s.widgets[widget]
+	s.mu.Unlock()
+	if mem == nil || mem.role != "student" || w == nil || w.own != nil {
+		return nil, &protoError{widget: widget, code: codeNoSeat, text: run.Text{
+			En: "only a widget following the teacher's run can fork it",
+			Zh: "只有正在跟随老师运行的组件才能复制它",
+		}}
+	}
+	if w.run.Spec() != spec {
+		return nil, &protoError{widget: widget, code: run.CodeBadParams, text: run.Text{
+			En: fmt.Sprintf("the followed run is %s, not %s", w.run.Spec().Name, spec.Name),
+			Zh: fmt.Sprintf("跟随的运行是 %s，不是 %s", w.run.Spec().Name, spec.Name),
+		}}
+	}
+	release, err := s.live.reserve(s.owner.Addr, spec.Budget.Memory)
+	if err != nil {
+		return nil, err
+	}
+	opts := run.Options{Sched: s.live.sched, Owner: s.owner}
+	ctx, cancel := context.WithTimeout(context.Background(), forkWait)
+	defer cancel()
+	r, err := w.run.Fork(ctx, opts)
+	if err != nil {
+		u := w.run.Snapshot()
+		if r, err = run.Start(spec.Name, mustJSON(u.Params), opts); err == nil {
+			if err = r.Seek(u.Step); err != nil {
+				r.Close()
+			}
+		}
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	go func() { <-r.Done(); release() }()
+	return r, nil
 }
 
 // takeBack returns the run a seated page left behind for this widget (a
@@ -771,9 +828,11 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 	if raw, ok := fields["params"]; ok {
 		m.Params = raw
 	}
-	if raw, ok := fields["follow"]; ok && string(raw) != "null" {
-		if json.Unmarshal(raw, &m.Follow) != nil {
-			return nil, badType("follow", "true or false", "true 或 false", raw)
+	for name, dst := range map[string]*bool{"follow": &m.Follow, "fork": &m.Fork} {
+		if raw, ok := fields[name]; ok && string(raw) != "null" {
+			if json.Unmarshal(raw, dst) != nil {
+				return nil, badType(name, "true or false", "true 或 false", raw)
+			}
 		}
 	}
 	missing := func(en, zh string) error {
@@ -836,7 +895,7 @@ func objectFields(b []byte) (map[string]json.RawMessage, *protoError) {
 
 var knownFields = map[string]struct{}{
 	"v": {}, "type": {}, "widget": {}, "experiment": {}, "params": {}, "n": {}, "to": {}, "speed": {},
-	"follow": {}, "room": {}, "seat": {}, "secret": {}, "lesson": {}, "cmd": {}, "message": {},
+	"follow": {}, "fork": {}, "room": {}, "seat": {}, "secret": {}, "lesson": {}, "cmd": {}, "message": {},
 }
 
 // jsonNumber parses a JSON number literal; ok is false for anything else

@@ -31,6 +31,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -491,4 +492,45 @@ func (r *race) Score() run.Score {
 		}
 	}
 	return s
+}
+
+var _ run.Cloner = (*race)(nil)
+
+// Clone returns an independent race in exactly r's state: trainers copied
+// to the last bit (weights, optimizer buffers, shuffle state), histories,
+// evaluations and shift tests. A step that still owes its gate owes it
+// again in the copy, from its first piece (the counts are exact whoever
+// computes them, so the copy's results are the original's). It lets a
+// student fork the teacher's race at its step without replaying it.
+func (r *race) Clone() (run.Experiment, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := &race{
+		v: r.v, counts: slices.Clone(r.counts), rev: r.rev, digitX: r.digitX, label: r.label,
+		pos: r.pos, ema: slices.Clone(r.ema), last: slices.Clone(r.last), diverged: slices.Clone(r.diverged),
+		evals: slices.Clone(r.evals), shifts: slices.Clone(r.shifts), known: maps.Clone(r.known),
+		wake: make(chan struct{}, 1),
+	}
+	for _, tr := range r.trainers {
+		ct, err := tr.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("cnntrain: %w", err)
+		}
+		c.trainers = append(c.trainers, ct)
+	}
+	for i := range r.loss {
+		c.loss = append(c.loss, slices.Clone(r.loss[i]))
+		c.smooth = append(c.smooth, slices.Clone(r.smooth[i]))
+	}
+	conv := c.trainers[0].Model().Layers[0].(*engine.Conv2d)
+	cp, err := engine.NewConv2d("conv1", conv.Config(), engine.NewRand(0))
+	if err != nil {
+		return nil, fmt.Errorf("cnntrain: %w", err)
+	}
+	c.conv, c.relu = cp, engine.NewReLU("relu1")
+	if g := r.gate; g != nil {
+		eval := g.testHits != nil || g.known != nil && g.known.eval != nil
+		c.setGateLocked(eval, g.shiftHits != nil)
+	}
+	return c, nil
 }

@@ -560,3 +560,32 @@ func TestDivergenceMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneContinuesExactly: a race copied at step k — with its gate owed
+// or not — goes on exactly as the original; the copy shares nothing it
+// could change. (The original goes on as a fresh race would: the replay
+// test.)
+func TestCloneContinuesExactly(t *testing.T) {
+	skipTrainingInShort(t, "trains short races")
+	for _, k := range []int{4, 5, 7} {
+		orig := newTestRace(t, fastRace)
+		advanceTo(t, orig, k)
+		c, err := orig.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clone := c.(*race)
+		if a, b := frameJSON(t, orig), frameJSON(t, clone); a != b {
+			t.Errorf("step %d: the copy's frame differs from the original's", k)
+		}
+		// The copy first: were anything shared, the original's steps after
+		// it would differ.
+		advanceTo(t, clone, k+4)
+		advanceTo(t, orig, k+4)
+		clone.settle()
+		orig.settle()
+		if got, want := frameJSON(t, clone), frameJSON(t, orig); got != want {
+			t.Errorf("copied at %d, at %d the copy and the original differ:\n%.300s\n%.300s", k, k+4, got, want)
+		}
+	}
+}
