@@ -340,7 +340,8 @@ function throttled(send) {
  * controls builds the play/pause, step, reset and speed controls.
  * h: {onPlay, onPause, onStep, onReset, onSpeed(sps), onSeek(k)}. It returns
  * {el, setState(state), setSpeed(sps), setPosition(step, total),
- * setLocked(on)}; state is the run's state.
+ * setLocked(on), setWaiting(on)}; state is the run's state; setWaiting(true)
+ * shows the run as playing while its play waits for a turn (in a class).
  *
  * opts.limits is hello's limits: the speed slider spans minSpeed..maxSpeed.
  * opts.seek adds a position slider (test id "seek") and a back button
@@ -359,7 +360,8 @@ export function controls(lang, h, speed, opts) {
   el.setAttribute("role", "group");
   el.setAttribute("aria-label", s.controls);
   let state = "paused";
-  const busy = () => state === "running" || state === "working";
+  let waiting = false; // a play waiting for its turn: pausing leaves the line
+  const busy = () => waiting || state === "running" || state === "working";
   const play = button(s.play, "play", () => (busy() ? h.onPause() : h.onPlay()));
   play.className = "live-play";
   const step = button(s.step + " →", "step", () => h.onStep());
@@ -443,6 +445,14 @@ export function controls(lang, h, speed, opts) {
   }
   el.append(keys);
 
+  function drawPlay() {
+    const running = busy();
+    // Only glyphs every system font has: ⏸ is missing from many.
+    play.textContent = running ? s.pause : state === "done" ? s.replay : "▶ " + s.play;
+    play.setAttribute("aria-pressed", String(running));
+    step.disabled = state === "done";
+  }
+
   return {
     el,
     // setLocked greys the controls out while the run is someone else's (a
@@ -460,11 +470,11 @@ export function controls(lang, h, speed, opts) {
     },
     setState(st) {
       state = st;
-      const running = busy();
-      // Only glyphs every system font has: ⏸ is missing from many.
-      play.textContent = running ? s.pause : st === "done" ? s.replay : "▶ " + s.play;
-      play.setAttribute("aria-pressed", String(running));
-      step.disabled = st === "done";
+      drawPlay();
+    },
+    setWaiting(on) {
+      waiting = on;
+      drawPlay();
     },
     setPosition(k, n) {
       position = { step: k, total: n };

@@ -85,6 +85,8 @@ const shared = {
     backToTeacher: "Back to the teacher",
     notStarted: "Waiting for the teacher to start this widget.",
     spotlit: "Showing a student’s run (spotlight): your own run is back when the spotlight ends.",
+    queued: "Waiting for a turn on the server: place {place} of {of}",
+    queuedNote: "Pause leaves the line.",
   },
   zh: {
     connecting: "正在连接服务器……",
@@ -115,6 +117,8 @@ const shared = {
     backToTeacher: "回到老师的运行",
     notStarted: "等待老师启动此组件。",
     spotlit: "正在展示一名学生的运行（聚光）：聚光结束后恢复你自己的运行。",
+    queued: "正在排队等待服务器：第 {place} 位，共 {of} 位",
+    queuedNote: "按“暂停”可离开队列。",
   },
 };
 
@@ -240,10 +244,11 @@ export function narrator(prefix, gap) {
  * without one, e.g. when the run ended first), and counts each ← and →
  * from there; widgets report every frame's step with frame(step, total).
  *
- * It returns {ctl, state, setLocked(on), step(), reset(), update(m),
- * frame(step, total), resend(start, ...)}: setLocked(true) makes the
- * controls do nothing (greyed out) while the widget follows a teacher's
- * run; update applies a "state" message and reports whether
+ * It returns {ctl, state, setLocked(on), setWaiting(on), step(), reset(),
+ * update(m), frame(step, total), resend(start, ...)}: setLocked(true) makes
+ * the controls do nothing (greyed out) while the widget follows a teacher's
+ * run; setWaiting(true) shows a play that waits for its turn in a class
+ * as playing (Pause leaves the line); update applies a "state" message and reports whether
  * the state changed; resend sends start, the speed, each restoring message
  * that is not false, and play if the run was playing. limits is hello's
  * (the speed's bounds). liveWidget makes the player of a widget.
@@ -263,6 +268,8 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
   const from = () => heading ?? at.step;
   // While the run is the teacher's (followed), the controls do nothing.
   let locked = false;
+  // While a class's play waits for its turn, the run is meant to play.
+  let waiting = false;
   const step = () => {
     if (locked) return;
     wantPlaying = false;
@@ -330,6 +337,13 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
       if (on) wantPlaying = false;
       ctl.setLocked(on);
     },
+    // setWaiting shows a play waiting in the class's line as playing: its
+    // button pauses (leaving the line), a new socket plays again.
+    setWaiting(on) {
+      waiting = on;
+      if (on) wantPlaying = true;
+      ctl.setWaiting(on);
+    },
     step,
     reset,
     update(m) {
@@ -339,7 +353,7 @@ export function player(root, lang, send, { speed, seek = false, limits }) {
       // The server's last word decides: a late "paused" (the step before
       // a play) must not outlive the "running" that follows it.
       if (state === "running") wantPlaying = !locked;
-      else if (state !== "working") wantPlaying = false;
+      else if (state !== "working" && !waiting) wantPlaying = false;
       ctl.setState(state);
       ctl.setSpeed(m.speed);
       return changed;
@@ -1073,7 +1087,10 @@ export function urlEntries(fields, params, lesson) {
  * then offers "Back to the teacher". A change of the room's mode mounts
  * every widget whose following changes again. The error not-started
  * (the teacher has not started this widget) is said until the first
- * frame; following is shown as the server gives it.
+ * frame; following is shown as the server gives it. A student's training
+ * play that waits for its turn (the message "queue", place > 0) is said in
+ * the working line ("place 3 of 12"), root's data-queue holds the place,
+ * and the play button pauses, which leaves the line; place 0 ends it.
  *
  * It returns {status, errorBox, working, controls, exports, downloads,
  * send, showError, spec, run, step, state, refreshExports}; the widget
@@ -1091,7 +1108,8 @@ export function liveWidget(root, kit, opts) {
   const workingText = el("span", "widget-working-text");
   const workingBar = document.createElement("progress");
   workingBar.className = "widget-working-bar";
-  working.append(workingText, workingBar, el("span", "widget-working-note", S.workingNote));
+  const workingNote = el("span", "widget-working-note", S.workingNote);
+  working.append(workingText, workingBar, workingNote);
 
   const controlsSlot = el("div", `${prefix}-controls`);
   const exportsLine = el("p", `widget-exports ${prefix}-exports`);
@@ -1107,6 +1125,9 @@ export function liveWidget(root, kit, opts) {
   let state = "paused";
   let target = null;
   let fresh = true; // no frame since the last start
+  // A class's training runs take turns on the server (docs/classroom.md):
+  // {place, of} while this widget's play waits in line, else null.
+  let queued = null;
 
   // The classroom (room.js, docs/classroom.md). bound is whether the last
   // start followed the teacher's run (null before the first start);
@@ -1257,6 +1278,17 @@ export function liveWidget(root, kit, opts) {
   }
 
   function showWorking() {
+    if (queued) {
+      // The same line says the run waits for its turn: nothing computes yet.
+      working.hidden = false;
+      root.removeAttribute("aria-busy");
+      workingText.textContent = fill(S.queued, { place: kit.nf.format(queued.place), of: kit.nf.format(queued.of) });
+      workingNote.textContent = S.queuedNote;
+      workingBar.hidden = true;
+      return;
+    }
+    workingNote.textContent = S.workingNote;
+    workingBar.hidden = false;
     const on = state === "working" && target !== null;
     working.hidden = !on;
     root.toggleAttribute("aria-busy", on);
@@ -1300,6 +1332,7 @@ export function liveWidget(root, kit, opts) {
         case "state": {
           const changed = m.state !== state;
           state = m.state;
+          if (state === "running") setQueued(null); // its turn came
           target = m.target ?? null;
           if (forkStep && target === forkStep) forkStep = 0; // on its way: a reconnection seeks to the target
           if (m.follow && m.params) teacherParams = m.params;
@@ -1315,6 +1348,9 @@ export function liveWidget(root, kit, opts) {
           opts.state?.(m, changed);
           break;
         }
+        case "queue":
+          setQueued(m.place > 0 ? { place: m.place, of: m.of } : null);
+          break;
         case "error":
           if (fresh && m.code === "unknown-widget") break;
           if (fresh && m.code === "bad-params" && root.dataset.urlSettings === "pending") {
@@ -1336,10 +1372,24 @@ export function liveWidget(root, kit, opts) {
   });
   lines.showStatus(ch.status);
 
+  // setQueued records the widget's place in the room's line (null: not
+  // waiting): the player looks as if playing (its button pauses, which
+  // leaves the line) and the working line says the place.
+  function setQueued(q) {
+    if (!q && !queued) return;
+    queued = q;
+    if (q) root.dataset.queue = String(q.place);
+    else delete root.dataset.queue;
+    run?.setWaiting(!!q);
+    showWorking();
+  }
+
   // restart sends what a (re)connection sends: start, and what brings the
   // widget back where it was (or, following, the teacher's run).
   function restart() {
     if (retired) return;
+    // A new connection has no line: a play sent again queues afresh.
+    setQueued(null);
     const hello = helloMessage();
     if (!hello?.specs?.[experiment]) {
       lines.showError(fill(S.noExperiment, { name: experiment }));
