@@ -1141,6 +1141,11 @@ export function liveWidget(root, kit, opts) {
   let teacherParams = null;
   let forkStep = Number(root.dataset.forkStep) || 0;
   delete root.dataset.forkStep;
+  // forking: the next start asks the server to fork the followed run (a
+  // copy of it at its step, no replay; docs/classroom.md); forkSent: that
+  // start went out, and a refusal falls back on start and seek.
+  let forking = forkStep > 0;
+  let forkSent = null;
   let startParams = null;
   let retired = false;
   // The teacher's own widget shows a student's run while the teacher has
@@ -1202,7 +1207,10 @@ export function liveWidget(root, kit, opts) {
     }
     retired = false;
     bound = null;
-    if (detail.step) forkStep = detail.step;
+    if (detail.step) {
+      forkStep = detail.step;
+      forking = true;
+    }
     startParams = detail.params ?? null;
     frameStep = 0;
     state = "paused";
@@ -1315,6 +1323,7 @@ export function liveWidget(root, kit, opts) {
       if (retired) return;
       switch (m.type) {
         case "frame":
+          forkSent = null;
           frameStep = m.step;
           frameTotal = m.total;
           fresh = false;
@@ -1356,6 +1365,15 @@ export function liveWidget(root, kit, opts) {
           if (fresh && m.code === "bad-params" && root.dataset.urlSettings === "pending") {
             root.dataset.urlSettings = "refused";
             root.dispatchEvent(new CustomEvent("url-settings-refused", { detail: { message: m.message } }));
+            break;
+          }
+          if (forkSent && fresh && m.code === "no-seat") {
+            // No followed run to fork any more (a reconnection between):
+            // the teacher's parameters at its step, replayed.
+            const { start, seek } = forkSent;
+            forkSent = null;
+            send(start);
+            if (seek) send(seek);
             break;
           }
           if (m.code === "not-started") {
@@ -1442,6 +1460,15 @@ export function liveWidget(root, kit, opts) {
     for (const name of viewSettings.get(root.id)?.keys() ?? []) delete params[name];
     const start = { type: "start", experiment, params: specParams(spec.fields, params) };
     const seek = k > 0 && { type: "seek", to: k };
+    if (forking) {
+      // The followed run is still this widget's on the server: it becomes
+      // ours as it is, at its step (the server copies it between steps).
+      forking = false;
+      forkSent = { start, seek };
+      send({ ...start, fork: true });
+      opts.opened?.();
+      return;
+    }
     if (run) run.resend(start, seek);
     else {
       send(start);
