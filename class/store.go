@@ -590,32 +590,3 @@ func (s *Store) Expire(before time.Time) (int, error) {
 	n, err := res.RowsAffected()
 	return int(n), err
 }
-
-// RenameBoardRun gives the board run saved as old the parameters params,
-// keeping its place on the board (a run whose parameters changed mid-way).
-// If a run is already saved under params, old is dropped instead; if old
-// was never saved, nothing happens (its next save inserts it).
-func (s *Store) RenameBoardRun(old BoardRun, params json.RawMessage) error {
-	from, to := canonParams(old.Params), canonParams(params)
-	return s.tx(func(tx *sql.Tx) error {
-		var taken bool
-		if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?)`,
-			old.Room, old.Seat, old.Widget, to).Scan(&taken); err != nil {
-			return err
-		}
-		q := `UPDATE board SET params = ? WHERE room = ? AND seat = ? AND widget = ? AND params = ?`
-		args := []any{to, old.Room, old.Seat, old.Widget, from}
-		if taken {
-			q, args = `DELETE FROM board WHERE room = ? AND seat = ? AND widget = ? AND params = ?`, args[1:]
-		}
-		_, err := tx.Exec(q, args...)
-		return err
-	})
-}
-
-func canonParams(p json.RawMessage) string {
-	if t := strings.TrimSpace(string(p)); t != "" {
-		return t
-	}
-	return "{}"
-}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,55 @@ func within(m map[string][]time.Time, key string, now time.Time, window time.Dur
 	return kept
 }
 
+// errGuessing is a lookup refused: the address has tried too many unknown
+// codes within joinWindow.
+var errGuessing = errors.New("class: too many unknown codes from this address")
+
+// lookup finds the room of code for a request from ip. An unknown code
+// counts against ip (whatever asked: a join, a projector view, a QR code,
+// a board, a socket); past JoinFailures within joinWindow every lookup
+// from ip is refused, known codes too, so that no route tells codes apart.
+// The attempt is reserved before the lookup, so parallel guesses cannot
+// overshoot the limit.
+func (c *Classroom) lookup(ip, code string) (class.Room, error) {
+	now := c.now()
+	c.mu.Lock()
+	if len(within(c.fails, ip, now, joinWindow)) >= c.opts.JoinFailures {
+		c.mu.Unlock()
+		return class.Room{}, errGuessing
+	}
+	c.fails[ip] = append(c.fails[ip], now)
+	c.mu.Unlock()
+	rec, err := c.store.RoomByCode(code)
+	if err == nil || !errors.Is(err, class.ErrNoRoom) {
+		c.mu.Lock()
+		if ts := c.fails[ip]; len(ts) > 0 {
+			if i := slices.Index(ts, now); i >= 0 {
+				c.fails[ip] = slices.Delete(ts, i, i+1)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return rec, err
+}
+
+// Known reports whether a room with this code exists, as lookup counts it.
+func (c *Classroom) Known(r *http.Request, code string) bool {
+	if c == nil || c.store == nil {
+		return false
+	}
+	_, err := c.lookup(remoteIP(r), code)
+	return err == nil
+}
+
+// guessingText is the refusal past JoinFailures.
+func (c *Classroom) guessingText() run.Text {
+	return run.Text{
+		En: fmt.Sprintf("Too many wrong codes from this address: try again in %d minutes, or ask the teacher for the code (a school behind one address: the server's -join-failures flag raises the limit of %d).", int(joinWindow.Minutes()), c.opts.JoinFailures),
+		Zh: fmt.Sprintf("这个地址输错代码的次数太多：请 %d 分钟后再试，或向老师确认代码（整个学校共用一个地址时：服务器的 -join-failures 参数可调高 %d 次的上限）。", int(joinWindow.Minutes()), c.opts.JoinFailures),
+	}
+}
+
 var classOff = run.Text{En: "This server has no classroom (it was started without a data directory).", Zh: "这个服务器没有开启课堂功能（启动时没有数据目录）。"}
 
 // ServeNewRoom handles POST /class/rooms: a new room, its code and the
@@ -81,12 +131,12 @@ func (c *Classroom) ServeNewRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	ip, now := remoteIP(r), c.now()
 	c.mu.Lock()
-	if len(within(c.opened, ip, now, time.Hour)) >= roomsPerHour {
+	if len(within(c.opened, ip, now, time.Hour)) >= c.opts.RoomsPerHour {
 		c.mu.Unlock()
 		w.Header().Set("Retry-After", "3600")
 		refuseJSON(w, http.StatusTooManyRequests, run.Text{
-			En: fmt.Sprintf("At most %d rooms an hour can be opened from one address; use one of the rooms you opened.", roomsPerHour),
-			Zh: fmt.Sprintf("同一地址每小时最多开设 %d 个班级；请使用你已经开设的班级。", roomsPerHour),
+			En: fmt.Sprintf("At most %d rooms an hour can be opened from one address; use one of the rooms you opened (the server's -rooms-per-hour flag sets the limit).", c.opts.RoomsPerHour),
+			Zh: fmt.Sprintf("同一地址每小时最多开设 %d 个班级；请使用你已经开设的班级（由服务器的 -rooms-per-hour 参数设定）。", c.opts.RoomsPerHour),
 		}, lang)
 		return
 	}
@@ -115,17 +165,6 @@ func (c *Classroom) ServeJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, now := remoteIP(r), c.now()
-	c.mu.Lock()
-	failed := len(within(c.fails, ip, now, joinWindow))
-	c.mu.Unlock()
-	if failed >= joinFailures {
-		w.Header().Set("Retry-After", fmt.Sprint(int(joinWindow.Seconds())))
-		refuseJSON(w, http.StatusTooManyRequests, run.Text{
-			En: fmt.Sprintf("Too many wrong codes from this address: try again in %d minutes, or ask the teacher for the code.", int(joinWindow.Minutes())),
-			Zh: fmt.Sprintf("这个地址输错代码的次数太多：请 %d 分钟后再试，或向老师确认代码。", int(joinWindow.Minutes())),
-		}, lang)
-		return
-	}
 	var body struct {
 		Code string `json:"code"`
 		Nick string `json:"nick"`
@@ -136,14 +175,14 @@ func (c *Classroom) ServeJoin(w http.ResponseWriter, r *http.Request) {
 		refuseJSON(w, http.StatusBadRequest, run.Text{En: "The join request could not be read.", Zh: "无法读取加入请求。"}, lang)
 		return
 	}
+	if _, err := c.lookup(ip, body.Code); errors.Is(err, errGuessing) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(joinWindow.Seconds())))
+		refuseJSON(w, http.StatusTooManyRequests, c.guessingText(), lang)
+		return
+	}
 	seat, token, err := c.store.Join(body.Code, body.Nick, c.opts.RoomSeats, now)
 	if err != nil {
 		status, t := joinRefusal(err, c.opts.RoomSeats)
-		if errors.Is(err, class.ErrNoRoom) {
-			c.mu.Lock()
-			c.fails[ip] = append(c.fails[ip], now)
-			c.mu.Unlock()
-		}
 		if status == http.StatusInternalServerError {
 			c.log.Error("class: join", "err", err)
 		}
@@ -184,7 +223,7 @@ func joinRefusal(err error, seats int) (int, run.Text) {
 func (c *Classroom) ServeQR(w http.ResponseWriter, r *http.Request) {
 	lang := httpLang(r)
 	code := r.PathValue("code")
-	if c == nil || c.store == nil || !c.Exists(code) {
+	if !c.Known(r, code) {
 		http.NotFound(w, r)
 		return
 	}
@@ -216,7 +255,7 @@ func (c *Classroom) ServeBoard(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	rec, err := c.store.RoomByCode(r.PathValue("code"))
+	rec, err := c.lookup(remoteIP(r), r.PathValue("code"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -273,6 +312,16 @@ func (c *Classroom) expireLoop(stop <-chan struct{}) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		// Addresses that stopped trying are forgotten.
+		c.mu.Lock()
+		now := c.now()
+		for ip := range c.fails {
+			within(c.fails, ip, now, joinWindow)
+		}
+		for ip := range c.opened {
+			within(c.opened, ip, now, time.Hour)
+		}
+		c.mu.Unlock()
 		if n, err := c.store.Expire(c.now().Add(-c.opts.Retention)); err != nil {
 			c.log.Error("class: expiring rooms", "err", err)
 		} else if n > 0 {

@@ -323,7 +323,7 @@ func classBoardView(c classText, lang, code string) templates.BoardView {
 }
 
 // handleClassShow serves /{lang}/class/{code}/show: the projector view of a
-// room (c.Exists(code) tells whether the room is there). A code typed in
+// room (c.Known(r, code) tells whether the room is there). A code typed in
 // lower case is sent to its canonical address; an unknown one gets the 404
 // page.
 func handleClassShow(log *slog.Logger, c *Classroom, lang string) http.Handler {
@@ -331,7 +331,7 @@ func handleClassShow(log *slog.Logger, c *Classroom, lang string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := r.PathValue("code")
 		code := strings.ToUpper(raw)
-		if !isCode(code) || !c.Exists(code) {
+		if !isCode(code) || !c.Known(r, code) {
 			notFound(log).ServeHTTP(w, r)
 			return
 		}

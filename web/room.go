@@ -29,6 +29,11 @@ type ClassOptions struct {
 	// RoomTraining caps the students' training runs of one room that play
 	// at once; a play beyond it waits in line, its place shown.
 	RoomTraining int
+	// JoinFailures is how many unknown codes one address may try per
+	// joinWindow (a join, a projector view, a QR code, a board); RoomsPerHour
+	// how many rooms one address may open an hour. A school behind one NAT
+	// address shares both: raise them there.
+	JoinFailures, RoomsPerHour int
 	// Retention is how long a room's data is kept after its last activity.
 	Retention time.Duration
 }
@@ -44,25 +49,29 @@ const (
 	// 40 forks of the cnn-train race at their fair share of one slot
 	// still take half a step a second each (docs/perf.md, "Classroom").
 	DefaultRoomTraining = 40
+	// 30 wrong codes in 10 minutes: a class behind one NAT address mistyping
+	// now and then, while guessing one of 887,503,681 codes stays hopeless.
+	DefaultJoinFailures = 30
+	DefaultRoomsPerHour = 10
 	DefaultRetention    = 30 * 24 * time.Hour
 )
 
 // Timing of the rooms.
 const (
-	parkFor      = 60 * time.Second // a seat's runs outlive its page this long
-	roomIdle     = 60 * time.Second // a room without pages leaves memory after this
-	roomTick     = 200 * time.Millisecond
-	rosterEvery  = 500 * time.Millisecond
-	boardEvery   = time.Second
-	boardSave    = 5 * time.Second
-	roomsPerHour = 10 // rooms one address may open
-	joinFailures = 10 // failed joins per address per joinWindow
-	joinWindow   = 10 * time.Minute
+	roomTick    = 200 * time.Millisecond
+	rosterEvery = 500 * time.Millisecond
+	boardEvery  = time.Second
+	boardSave   = 5 * time.Second
+	joinWindow  = 10 * time.Minute
 )
 
 // authWait is how long a page of a class may take to say who it is (a
 // variable for the test of it).
-var authWait = 10 * time.Second
+var (
+	authWait = 10 * time.Second
+	parkFor  = 60 * time.Second // a seat's runs outlive its page this long
+	roomIdle = 60 * time.Second // a room without pages leaves memory after this
+)
 
 // Error codes of the room messages.
 const (
@@ -73,6 +82,7 @@ const (
 	codeNotStarted = "not-started"
 	codeNotTeacher = "not-teacher"
 	codeRoomFull   = "room-full"
+	codePaused     = "class-paused"
 )
 
 // Classroom is the live side of the rooms: which pages sit in which room,
@@ -103,6 +113,12 @@ func newClassroom(l *Live, opts ClassOptions, log *slog.Logger) *Classroom {
 	}
 	if opts.RoomMemory <= 0 {
 		opts.RoomMemory = DefaultRoomMemory
+	}
+	if opts.JoinFailures <= 0 {
+		opts.JoinFailures = DefaultJoinFailures
+	}
+	if opts.RoomsPerHour <= 0 {
+		opts.RoomsPerHour = DefaultRoomsPerHour
 	}
 	if opts.RoomTraining <= 0 {
 		opts.RoomTraining = DefaultRoomTraining
@@ -139,11 +155,16 @@ func (c *Classroom) Exists(code string) bool {
 	return err == nil
 }
 
-// room returns the live room of rec, loading it into memory.
-func (c *Classroom) room(rec class.Room) (*room, *protoError) {
+// room returns the live room of rec, loading it into memory. With admit,
+// it counts a page into the room under c.mu, so that the room cannot be
+// unloaded between the two (unloadIfIdle decides under c.mu).
+func (c *Classroom) room(rec class.Room, admit bool) (*room, *protoError) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rm := c.rooms[rec.ID]; rm != nil {
+		if admit {
+			return rm, rm.admitLocked()
+		}
 		return rm, nil
 	}
 	if len(c.rooms) >= c.opts.MaxRooms {
@@ -168,7 +189,24 @@ func (c *Classroom) room(rec class.Room) (*room, *protoError) {
 	}
 	c.rooms[rec.ID] = rm
 	go rm.loop()
+	if admit {
+		return rm, rm.admitLocked()
+	}
 	return rm, nil
+}
+
+// admitLocked counts a page into rm, or refuses it at RoomSessions.
+func (rm *room) admitLocked() *protoError {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.admitted >= rm.c.opts.RoomSessions {
+		return &protoError{code: codeRoomFull, text: run.Text{
+			En: fmt.Sprintf("This class has %d pages open already (the teacher can raise it with the server's -room-sessions flag).", rm.c.opts.RoomSessions),
+			Zh: fmt.Sprintf("这个班级已经打开了 %d 个页面（老师可以用服务器的 -room-sessions 参数调高上限）。", rm.c.opts.RoomSessions),
+		}}
+	}
+	rm.admitted++
+	return nil
 }
 
 // admit counts a page that names room code in its address against that
@@ -182,19 +220,10 @@ func (c *Classroom) admit(code string) (rm *room, ok bool, pe *protoError) {
 	if err != nil {
 		return nil, false, nil
 	}
-	rm, pe = c.room(rec)
+	rm, pe = c.room(rec, true)
 	if pe != nil {
 		return nil, true, pe
 	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if rm.admitted >= c.opts.RoomSessions {
-		return nil, true, &protoError{code: codeRoomFull, text: run.Text{
-			En: fmt.Sprintf("This class has %d pages open already (the teacher can raise it with the server's -room-sessions flag).", c.opts.RoomSessions),
-			Zh: fmt.Sprintf("这个班级已经打开了 %d 个页面（老师可以用服务器的 -room-sessions 参数调高上限）。", c.opts.RoomSessions),
-		}}
-	}
-	rm.admitted++
 	return rm, true, nil
 }
 
@@ -229,7 +258,6 @@ type parkedRun struct {
 type recorder struct {
 	seat, widget, experiment string
 	run                      *run.Run
-	key                      string // the board entry it last drew
 }
 
 // boardEntry is one curve of the board, as recorded and as last saved.
@@ -240,12 +268,6 @@ type boardEntry struct {
 
 func boardKeyOf(seat, widget string, params json.RawMessage) string {
 	return seat + "\x00" + widget + "\x00" + string(params)
-}
-
-// rename is a board run's change of parameters, for the store.
-type rename struct {
-	old    class.BoardRun
-	params json.RawMessage
 }
 
 // spotlight is a student's run the room shows in place of the teacher's.
@@ -369,10 +391,7 @@ type room struct {
 	boardDirty bool
 	// joinedDirty: pages came or went; the loop tells everyone the count.
 	joinedDirty bool
-	// renamed are board runs saved under parameters they no longer have:
-	// the next save renames them in the store (keeping their place).
-	renamed    []rename
-	lastRoster []byte
+	lastRoster  []byte
 	// playing are the students' training runs let play; queue the plays
 	// waiting for one of them to stop (RoomTraining).
 	playing map[*run.Run]bool
@@ -520,14 +539,16 @@ func (rm *room) depart(s *session) {
 			continue
 		}
 		switch {
-		case m != nil && m.role == "teacher":
-			if b := rm.bindings[bindKey{m.lesson, w.id}]; b != nil && b.run == w.own {
+		case m != nil && m.role == "teacher" && !rm.ended:
+			k := bindKey{m.lesson, w.id}
+			if b := rm.bindings[k]; b != nil && b.run == w.own {
 				b.teacher = nil
 				_ = w.own.Pause()
+				rm.expireBindingLocked(k, b)
 				continue
 			}
 			w.own.Close()
-		case m != nil && m.role == "student":
+		case m != nil && m.role == "student" && !rm.ended:
 			rm.parkLocked(parkKey{m.seat.ID, m.lesson, w.id}, w.own)
 		default:
 			w.own.Close()
@@ -537,6 +558,20 @@ func (rm *room) depart(s *session) {
 		rm.idleSince = rm.c.now()
 	}
 	rm.joinedDirty = true
+}
+
+// expireBindingLocked closes the teacher's run of k parkFor after the
+// teacher's page left, unless a page of the teacher took it back or
+// students still watch it (they see it paused until the teacher returns).
+func (rm *room) expireBindingLocked(k bindKey, b *binding) {
+	time.AfterFunc(parkFor, func() {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		if rm.bindings[k] == b && b.teacher == nil && len(rm.followers[k]) == 0 {
+			delete(rm.bindings, k)
+			b.run.Close()
+		}
+	})
 }
 
 // parkLocked keeps a seat's run paused for parkFor.
@@ -731,22 +766,11 @@ func (rm *room) recordBoard() {
 		params := mustJSON(u.Params)
 		key := boardKeyOf(rc.seat, rc.widget, params)
 		e := rm.board[key]
-		if old := rm.board[rc.key]; e == nil && old != nil && len(old.rec.Points) > 0 && float64(u.Step) > old.rec.Points[0][0] {
-			// New parameters mid-run (a fork's new learning rate): the same
-			// curve goes on, under the parameters it has now.
-			e = old
-			delete(rm.board, rc.key)
-			rm.boardOrder[slices.Index(rm.boardOrder, rc.key)] = key
-			rm.board[key] = e
-			rm.renamed = append(rm.renamed, rename{old: e.rec, params: params})
-			e.rec.Params = params
-		}
 		if e == nil {
 			e = &boardEntry{rec: class.BoardRun{Room: rm.id, Seat: rc.seat, Widget: rc.widget, Experiment: rc.experiment, Params: params}}
 			rm.board[key] = e
 			rm.boardOrder = append(rm.boardOrder, key)
 		}
-		rc.key = key
 		pts := e.rec.Points
 		// A run sought back or reset draws its curve again from there.
 		for len(pts) > 0 && pts[len(pts)-1][0] >= float64(u.Step) {
@@ -836,8 +860,6 @@ func (rm *room) pushBoard() {
 func (rm *room) saveBoard() {
 	rm.mu.Lock()
 	var dirty []class.BoardRun
-	renamed := rm.renamed
-	rm.renamed = nil
 	for _, k := range rm.boardOrder {
 		if e := rm.board[k]; e.dirty {
 			b := e.rec
@@ -847,11 +869,6 @@ func (rm *room) saveBoard() {
 		}
 	}
 	rm.mu.Unlock()
-	for _, rn := range renamed {
-		if err := rm.c.store.RenameBoardRun(rn.old, rn.params); err != nil {
-			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
-		}
-	}
 	for _, b := range dirty {
 		if err := rm.c.store.SaveBoardRun(b); err != nil {
 			rm.c.log.Error("class: saving the board", "room", rm.id, "err", err)
@@ -887,6 +904,17 @@ type runEntry struct {
 
 // pushRoster sends the roster to the teacher's pages when it changed.
 func (rm *room) pushRoster() {
+	rm.mu.Lock()
+	teacher := false
+	for s := range rm.sessions {
+		if m := s.memberInfo(); m != nil && m.role == "teacher" {
+			teacher = true
+		}
+	}
+	rm.mu.Unlock()
+	if !teacher {
+		return
+	}
 	seats, err := rm.c.store.Seats(rm.id)
 	if err != nil {
 		rm.c.log.Error("class: reading seats", "room", rm.id, "err", err)
@@ -962,10 +990,14 @@ func (rm *room) unloadIfIdle(now time.Time) bool {
 	if rm.c.rooms[rm.id] == rm {
 		delete(rm.c.rooms, rm.id)
 	}
-	rm.closeRuns()
-	if !rm.ended {
-		rm.saveBoard()
-	}
+	// Out of the map, nothing new reaches the room: its runs end and its
+	// board is saved without holding up the other rooms.
+	go func() {
+		rm.closeRuns()
+		if !rm.ended {
+			rm.saveBoard()
+		}
+	}()
 	return true
 }
 
@@ -974,7 +1006,7 @@ func (rm *room) closeRuns() {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	for _, b := range rm.bindings {
-		if b.teacher == nil {
+		if b.teacher == nil || rm.ended {
 			b.run.Close()
 		}
 	}

@@ -179,10 +179,13 @@ func TestClassFollowForkBoard(t *testing.T) {
 		t.Errorf("the teacher's roster has no names: %v", roster)
 	}
 	time.Sleep(boardSave + roomTick) // the board reaches the store
-	for _, f := range []string{"board.json", "board.csv", "board.png", "board.svg"} {
+	for _, f := range []string{"board.json", "board.csv", "board.svg", "board.png"} {
 		resp, body := fetch(t, srv.URL+"/class/"+code+"/"+f)
-		if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte("Ada")) {
-			t.Errorf("%s: %d (%d bytes), names in it: %v", f, resp.StatusCode, len(body), bytes.Contains(body, []byte("Ada")))
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Errorf("%s: %d (%d bytes), want the board", f, resp.StatusCode, len(body))
+		}
+		if f != "board.png" && (bytes.Contains(body, []byte("Ada")) || bytes.Contains(body, []byte("Grace"))) {
+			t.Errorf("%s names students", f)
 		}
 	}
 }
@@ -241,7 +244,7 @@ func TestClassTeacherCommands(t *testing.T) {
 // parked; the seat's next page starting the same widget with the same
 // parameters gets it back at its step, with no replay.
 func TestClassSeatComesBack(t *testing.T) {
-	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	live, srv := classServer(t, t.TempDir(), LiveOptions{})
 	code, _ := openRoom(t, srv)
 	token := join(t, srv, code, "Ada")
 	a := sit(t, srv, code, token)
@@ -249,6 +252,17 @@ func TestClassSeatComesBack(t *testing.T) {
 	a.send(`{"v":1,"type":"step","widget":"w1","n":30}`)
 	a.frameAt("w1", 30)
 	a.conn.Close()
+	// The server notices the page is gone (a browser's reload closes the
+	// socket long before the new page connects).
+	for parked := 0; parked == 0; time.Sleep(5 * time.Millisecond) {
+		live.class.mu.Lock()
+		for _, rm := range live.class.rooms {
+			rm.mu.Lock()
+			parked += len(rm.parked)
+			rm.mu.Unlock()
+		}
+		live.class.mu.Unlock()
+	}
 
 	b := sit(t, srv, code, token)
 	b.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"total":1000,"costMs":1}}`)
@@ -262,18 +276,16 @@ func TestClassSeatComesBack(t *testing.T) {
 
 // TestClassLimits: what a room refuses, each with a clear reason.
 func TestClassLimits(t *testing.T) {
-	_, srv := classServer(t, t.TempDir(), LiveOptions{MaxSessionsPerIP: 2, Class: ClassOptions{RoomSeats: 3, RoomSessions: 5}})
+	_, srv := classServer(t, t.TempDir(), LiveOptions{MaxSessionsPerIP: 2, Class: ClassOptions{
+		RoomSeats: 3, RoomSessions: 5, JoinFailures: 4, RoomsPerHour: 3,
+	}})
 	code, secret := openRoom(t, srv)
 
 	// Rooms count pages by seat, not address: more than the address's cap.
-	var pages []*wsClient
-	for i := range 4 {
-		pages = append(pages, sit(t, srv, code, join(t, srv, code, fmt.Sprint("S", i))[:]))
-		if i == 2 {
-			break
-		}
+	for i := range 3 {
+		sit(t, srv, code, join(t, srv, code, fmt.Sprint("S", i)))
 	}
-	pages = append(pages, teach(t, srv, code, secret))
+	teach(t, srv, code, secret)
 	if status, m := post(t, srv.URL+"/class/join", fmt.Sprintf(`{"code":%q,"nick":"Fourth"}`, code)); status != http.StatusConflict || !strings.Contains(m["error"], "-room-seats") {
 		t.Errorf("a fourth seat of three: %d %v, want 409 naming -room-seats", status, m)
 	}
@@ -292,42 +304,53 @@ func TestClassLimits(t *testing.T) {
 		t.Errorf("room full closes with %d, want 1013", ce.Code)
 	}
 
-	// Nicknames.
-	for _, nick := range []string{"", strings.Repeat("n", class.MaxNick+1), "a\nb", "\u202eevil"} {
+	// Nicknames, and a body over the limit.
+	for _, nick := range []string{"", strings.Repeat("n", class.MaxNick+1), "a\nb", "\u202eevil", strings.Repeat("x", maxJoinBody)} {
 		body, _ := json.Marshal(map[string]string{"code": code, "nick": nick})
 		if status, m := post(t, srv.URL+"/class/join", string(body)); status != http.StatusBadRequest || m["error"] == "" {
-			t.Errorf("nick %q: %d %v, want 400 with a reason", nick, status, m)
+			t.Errorf("nick %.30q: %d %v, want 400 with a reason", nick, status, m)
 		}
 	}
 
-	// Guessing codes: the address is stopped after joinFailures misses.
-	for i := range joinFailures {
-		if status, _ := post(t, srv.URL+"/class/join", fmt.Sprintf(`{"code":"ZZZZZ%d","nick":"G"}`, i%10)); status != http.StatusNotFound {
-			t.Fatalf("guess %d: %d, want 404", i, status)
-		}
+	// Guessing codes, by any road: the address is stopped after
+	// JoinFailures unknown codes, for every lookup, right codes too.
+	if status, _ := post(t, srv.URL+"/class/join", `{"code":"ZZZZZ2","nick":"G"}`); status != http.StatusNotFound {
+		t.Fatalf("guess by join: %d, want 404", status)
 	}
-	if status, m := post(t, srv.URL+"/class/join", fmt.Sprintf(`{"code":%q,"nick":"G"}`, code)); status != http.StatusTooManyRequests || m["error"] == "" {
-		t.Errorf("after %d wrong codes: %d %v, want 429 even for the right code", joinFailures, status, m)
+	if resp, _ := fetch(t, srv.URL+"/class/ZZZZZ3/qr.svg"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("guess by QR: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := fetch(t, srv.URL+"/class/ZZZZZ4/board.csv"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("guess by board: %d, want 404", resp.StatusCode)
+	}
+	g := dialRoom(t, srv, "", `{"v":1,"type":"watch","room":"ZZZZZ5"}`)
+	g.errorCode(codeNoSeat)
+	if resp, _ := fetch(t, srv.URL+"/class/"+code+"/qr.svg"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the right code's QR after 4 wrong codes: %d, want 404 (no road tells codes apart)", resp.StatusCode)
+	}
+	if status, m := post(t, srv.URL+"/class/join", fmt.Sprintf(`{"code":%q,"nick":"G"}`, code)); status != http.StatusTooManyRequests || !strings.Contains(m["error"], "-join-failures") {
+		t.Errorf("after 4 wrong codes: %d %v, want 429 naming -join-failures, even for the right code", status, m)
 	}
 	// Rooms per hour per address (one opened above).
-	for range roomsPerHour - 1 {
+	for range 2 {
 		openRoom(t, srv)
 	}
-	if status, m := post(t, srv.URL+"/class/rooms", ""); status != http.StatusTooManyRequests || m["error"] == "" {
-		t.Errorf("room %d within the hour: %d %v, want 429", roomsPerHour+1, status, m)
+	if status, m := post(t, srv.URL+"/class/rooms", ""); status != http.StatusTooManyRequests || !strings.Contains(m["error"], "-rooms-per-hour") {
+		t.Errorf("room 4 within the hour: %d %v, want 429 naming -rooms-per-hour", status, m)
 	}
 	// Another site's page cannot open rooms or seats.
-	req, _ := http.NewRequest("POST", srv.URL+"/class/join", strings.NewReader(`{"code":"AAAAAA","nick":"x"}`))
-	req.Header.Set("Origin", "https://evil.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{"/class/join", "/class/rooms"} {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(`{"code":"AAAAAA","nick":"x"}`))
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site %s: %d, want 403", path, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-site join: %d, want 403", resp.StatusCode)
-	}
-	_ = pages
 }
 
 // TestClassAuth: a page of a class that has not sat down may do nothing;
@@ -453,4 +476,172 @@ func TestClassForkMessage(t *testing.T) {
 	a.frameAt("w1", 8)
 	teacher.send(`{"v":1,"type":"step","widget":"w1","n":1}`)
 	teacher.frameAt("w1", 7) // the teacher's run went on its own way
+}
+
+// TestClassSpotlight: a student's run shown in place of the teacher's, to
+// the followers and on the teacher's own widget (which then refuses
+// commands), named to the teacher only; a second spotlight gives the first
+// widget back; unspotlight gives the teacher's run back.
+func TestClassSpotlight(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	teacher := teach(t, srv, code, secret)
+	token := join(t, srv, code, "Ada")
+	a := sit(t, srv, code, token)
+	b := sit(t, srv, code, join(t, srv, code, "Grace"))
+	seat := a.roomState(func(map[string]any) bool { return true })["you"].(map[string]any)["id"].(string)
+	for _, w := range []string{"w1", "w2"} {
+		teacher.send(fmt.Sprintf(`{"v":1,"type":"start","widget":%q,"experiment":"stepper","params":{"total":90}}`, w))
+		teacher.frameAt(w, 0)
+		a.send(fmt.Sprintf(`{"v":1,"type":"start","widget":%q,"experiment":"stepper","params":{"total":77}}`, w))
+		a.send(fmt.Sprintf(`{"v":1,"type":"step","widget":%q,"n":3}`, w))
+		a.frameAt(w, 3)
+	}
+	b.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","follow":true}`)
+	b.frameAt("w1", 0)
+
+	teacher.send(fmt.Sprintf(`{"v":1,"type":"room-cmd","cmd":"spotlight","seat":%q,"widget":"w1"}`, seat))
+	b.frameAt("w1", 3) // the student's run, on the follower's screen
+	st := b.roomState(func(m map[string]any) bool { return m["spotlight"] != nil })
+	if sp := st["spotlight"].(map[string]any); sp["seat"] != nil {
+		t.Errorf("a student is told whose run is in the spotlight: %v", sp)
+	}
+	teacher.frameAt("w1", 3)
+	teacher.send(`{"v":1,"type":"step","widget":"w1"}`)
+	teacher.errorCode(codeFollowing)
+
+	teacher.send(fmt.Sprintf(`{"v":1,"type":"room-cmd","cmd":"spotlight","seat":%q,"widget":"w2"}`, seat))
+	teacher.roomState(func(m map[string]any) bool {
+		sp, _ := m["spotlight"].(map[string]any)
+		return sp != nil && sp["widget"] == "w2" && sp["seat"] == seat
+	})
+	teacher.send(`{"v":1,"type":"step","widget":"w1","n":2}`) // w1 is the teacher's again
+	teacher.frameAt("w1", 2)
+	b.frameAt("w1", 2)
+
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"unspotlight"}`)
+	teacher.roomState(func(m map[string]any) bool { return m["spotlight"] == nil })
+	teacher.send(`{"v":1,"type":"step","widget":"w2","n":1}`)
+	teacher.frameAt("w2", 1)
+
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"spotlight","seat":"s99","widget":"w1"}`)
+	teacher.errorCode("bad-params")
+}
+
+// TestClassPauseStopsEveryone: pause all pauses the students' own runs
+// too and refuses their commands until the teacher resumes.
+func TestClassPauseStopsEveryone(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	teacher := teach(t, srv, code, secret)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","params":{"costMs":20,"total":100000}}`)
+	a.send(`{"v":1,"type":"play","widget":"w1"}`)
+	a.state("w1", "running")
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"pause-all","message":"Look up"}`)
+	a.state("w1", "paused")
+	a.send(`{"v":1,"type":"play","widget":"w1"}`)
+	a.errorCode(codePaused)
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"resume-all"}`)
+	a.roomState(func(m map[string]any) bool { return m["paused"] == false })
+	a.send(`{"v":1,"type":"play","widget":"w1"}`)
+	a.state("w1", "running")
+}
+
+// TestClassModesAndWatch: free and follow reach every page; a projector
+// page (watch) gets the room and the board but not the roster, and
+// cannot follow; a pushed lesson must be a slug.
+func TestClassModesAndWatch(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	teacher := teach(t, srv, code, secret)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	proj := dialRoom(t, srv, code, fmt.Sprintf(`{"v":1,"type":"watch","room":%q}`, code))
+	proj.roomState(func(m map[string]any) bool { return m["you"] == nil })
+	proj.until("the board", func(m map[string]any) bool { return m["type"] == "board" })
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"free"}`)
+	a.roomState(func(m map[string]any) bool { return m["mode"] == "free" })
+	proj.roomState(func(m map[string]any) bool { return m["mode"] == "free" })
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"follow"}`)
+	a.roomState(func(m map[string]any) bool { return m["mode"] == "follow" })
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"lesson","lesson":"../etc"}`)
+	teacher.errorCode("bad-params")
+	proj.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper","follow":true}`)
+	proj.errorCode(codeNoSeat)
+	proj.send(`{"v":1,"type":"room-cmd","cmd":"lock"}`)
+	if e := proj.until("a refusal", func(m map[string]any) bool { return m["type"] == "error" || m["type"] == "roster" }); e["type"] != "error" || e["code"] != codeNotTeacher {
+		t.Errorf("the projector got %v, want not-teacher and never a roster", e)
+	}
+}
+
+// TestClassDelete: deleting a room tells every page, forgets its data and
+// closes its runs — the teacher's too (its memory is given back).
+func TestClassDelete(t *testing.T) {
+	live, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	teacher := teach(t, srv, code, secret)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	teacher.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+	teacher.frameAt("w1", 0)
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+	a.frameAt("w1", 0)
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"delete"}`)
+	a.until("room-ended", func(m map[string]any) bool { return m["type"] == "room-ended" && m["message"] != "" })
+	if resp, _ := fetch(t, srv.URL+"/class/"+code+"/board.json"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the deleted room's board: %d, want 404", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		live.mu.Lock()
+		held := live.mem
+		live.mu.Unlock()
+		if held == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still reserved by the deleted room's runs", held)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClassParkAndIdle: a parked run ends parkFor after its page left; a
+// room without pages leaves memory after roomIdle (its board saved); the
+// server holds at most MaxRooms rooms, saying which flag.
+func TestClassParkAndIdle(t *testing.T) {
+	defer func(p, i time.Duration) { parkFor, roomIdle = p, i }(parkFor, roomIdle)
+	parkFor, roomIdle = 200*time.Millisecond, 400*time.Millisecond
+	live, srv := classServer(t, t.TempDir(), LiveOptions{Class: ClassOptions{MaxRooms: 1}})
+	code, _ := openRoom(t, srv)
+	other, _ := openRoom(t, srv)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL(srv, "en")+"&room="+other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := &wsClient{t: t, conn: conn}
+	if e := full.errorCode(codeBusy); !strings.Contains(e["message"].(string), "-rooms") {
+		t.Errorf("a second room of one: %v, want the -rooms flag named", e)
+	}
+	conn.Close()
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+	a.frameAt("w1", 0)
+	a.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		live.mu.Lock()
+		held := live.mem
+		live.mu.Unlock()
+		live.class.mu.Lock()
+		rooms := len(live.class.rooms)
+		live.class.mu.Unlock()
+		if held == 0 && rooms == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the page left: %d bytes reserved, %d rooms in memory; want the park and the room gone", held, rooms)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sit(t, srv, other, join(t, srv, other, "Bob")) // the slot is free again
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -162,7 +163,10 @@ func (s *session) sitDown(m *clientMsg) error {
 	if m.Lesson != "" && !lessonSlug.MatchString(m.Lesson) {
 		return &protoError{code: run.CodeBadParams, text: run.Text{En: "field \"lesson\" must be a lesson's slug", Zh: "字段 \"lesson\" 必须是课程的短名"}}
 	}
-	rec, err := c.store.RoomByCode(m.Room)
+	rec, err := c.lookup(s.owner.Addr, m.Room)
+	if errors.Is(err, errGuessing) {
+		return &protoError{code: codeRoomAuth, text: c.guessingText()}
+	}
 	if err != nil {
 		return classError(err)
 	}
@@ -256,39 +260,35 @@ func (s *session) teacherCommand(m *clientMsg) error {
 		}
 		rm.lastRoster = nil
 	case "spotlight":
-		var r *run.Run
+		var spot *spotlight
 		for f := range rm.sessions {
 			if fm := f.memberInfo(); fm != nil && fm.role == "student" && fm.seat.ID == m.Seat {
 				for _, w := range f.widgetList() {
 					if w.id == m.Widget && w.own != nil {
-						r, rm.spot = w.own, &spotlight{seat: m.Seat, widget: m.Widget, lesson: fm.lesson, run: w.own}
+						spot = &spotlight{seat: m.Seat, widget: m.Widget, lesson: fm.lesson, run: w.own}
 					}
 				}
 			}
 		}
-		if r == nil {
+		if spot == nil {
 			return bad("that student has no run of their own in that widget", "这个学生在这个组件里没有自己的运行")
 		}
-		rm.showLocked(bindKey{rm.spot.lesson, rm.spot.widget}, r)
-		go rm.unspotWhenDone(r)
+		rm.unspotLocked() // one spotlight at a time: the last one's widget goes back to the teacher's run
+		rm.spot = spot
+		rm.showLocked(bindKey{spot.lesson, spot.widget}, spot.run)
+		go rm.unspotWhenDone(spot.run)
 	case "unspotlight":
-		if sp := rm.spot; sp != nil {
-			rm.spot = nil
-			k := bindKey{sp.lesson, sp.widget}
-			if b := rm.bindings[k]; b != nil {
-				rm.showLocked(k, b.run)
-			}
-		}
+		rm.unspotLocked()
 	case "delete":
+		if err := c.store.DeleteRoom(rm.id); err != nil {
+			return classError(err)
+		}
 		rm.ended = true
 		for f := range rm.sessions {
 			f.sendRaw(mustJSON(map[string]any{"v": protocolVersion, "type": "room-ended", "message": run.Text{
 				En: "The teacher ended this class and deleted its data.", Zh: "老师结束了这个班级并删除了它的数据。",
 			}.In(f.lang)}))
 			go f.closeSoon()
-		}
-		if err := c.store.DeleteRoom(rm.id); err != nil {
-			return classError(err)
 		}
 		return nil
 	default:
@@ -300,9 +300,18 @@ func (s *session) teacherCommand(m *clientMsg) error {
 	}
 	rm.rec = rec
 	if rec.Paused {
+		// Every screen stops: the room's runs and the students' own.
 		for _, b := range rm.bindings {
 			_ = b.run.Pause()
 		}
+		for f := range rm.sessions {
+			for _, w := range f.widgetList() {
+				if w.own != nil {
+					_ = w.own.Pause()
+				}
+			}
+		}
+		rm.queue = nil // the waiting plays too: they would start behind the pause
 	}
 	rm.broadcastLocked()
 	return nil
@@ -320,6 +329,27 @@ func (rm *room) showLocked(k bindKey, r *run.Run) {
 			b.teacher.follow(k.widget, r)
 		}
 	}
+}
+
+// unspotLocked ends the spotlight, if any: its widget shows the teacher's
+// run again.
+func (rm *room) unspotLocked() {
+	sp := rm.spot
+	if sp == nil {
+		return
+	}
+	rm.spot = nil
+	k := bindKey{sp.lesson, sp.widget}
+	if b := rm.bindings[k]; b != nil {
+		rm.showLocked(k, b.run)
+	}
+}
+
+// paused reports whether the teacher has paused every screen.
+func (rm *room) paused() bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return rm.rec.Paused
 }
 
 // unspotWhenDone ends the spotlight when its run ends.

@@ -361,12 +361,20 @@ func (s *session) run(m *clientMsg) error {
 		}}
 	}
 	mem := s.memberInfo()
+	if mem != nil && mem.role == "student" && m.Type != "speed" && mem.room.paused() {
+		return &protoError{widget: m.Widget, code: codePaused, text: run.Text{
+			En: "The teacher has paused the class: your run waits until the teacher resumes.",
+			Zh: "老师暂停了全班：你的运行要等老师继续后才能操作。",
+		}}
+	}
 	if mem != nil && mem.role == "student" && w.run.Scored() {
 		// A class's training runs take turns beyond the room's cap.
-		if m.Type == "play" {
+		switch m.Type {
+		case "play":
 			return mem.room.play(s, m.Widget, w.run)
+		case "pause", "step", "seek", "reset":
+			mem.room.unqueue(w.run)
 		}
-		mem.room.unqueue(w.run)
 	}
 	switch m.Type {
 	case "play":
@@ -448,6 +456,9 @@ func (s *session) start(m *clientMsg) error {
 	if old != nil {
 		old.sub.Unsubscribe()
 		if old.own != nil && old.own != r {
+			if mem != nil {
+				mem.room.unqueue(old.own)
+			}
 			old.own.Close()
 		}
 	}

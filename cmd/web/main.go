@@ -175,6 +175,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	maxRooms := flags.Int("rooms", web.DefaultMaxRooms, "most classes open at once")
 	roomSeats := flags.Int("room-seats", web.DefaultRoomSeats, "most students (seats) in one class")
 	roomSessions := flags.Int("room-sessions", web.DefaultRoomSessions, "most pages open in one class (rooms count seats and their pages, not addresses)")
+	joinFailures := flags.Int("join-failures", web.DefaultJoinFailures, "unknown class codes one address may try in 10 minutes before its lookups are refused (a school behind one address shares it)")
+	roomsPerHour := flags.Int("rooms-per-hour", web.DefaultRoomsPerHour, "rooms one address may open an hour")
 	roomTraining := flags.Int("room-training", web.DefaultRoomTraining, "most students' training runs of one class that play at once; more wait in line, their place shown")
 	roomMemory := flags.Int("room-memory", web.DefaultRoomMemory>>20, "most memory, in `MB`, the runs of one class may declare (a forked training run declares 15)")
 	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
@@ -193,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *maxPerIP < 1 || *maxPerIP > *maxSessions {
 		return fmt.Errorf("web: -max-sessions-per-ip must be between 1 and -max-sessions (%d), got %d", *maxSessions, *maxPerIP)
 	}
-	for name, v := range map[string]int{"rooms": *maxRooms, "room-seats": *roomSeats, "room-sessions": *roomSessions, "room-memory": *roomMemory, "room-training": *roomTraining} {
+	for name, v := range map[string]int{"rooms": *maxRooms, "room-seats": *roomSeats, "room-sessions": *roomSessions, "room-memory": *roomMemory, "room-training": *roomTraining, "join-failures": *joinFailures, "rooms-per-hour": *roomsPerHour} {
 		if v < 1 {
 			return fmt.Errorf("web: -%s must be at least 1, got %d", name, v)
 		}
@@ -248,6 +250,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Class: web.ClassOptions{
 			Store: store, MaxRooms: *maxRooms, RoomSeats: *roomSeats, RoomSessions: *roomSessions,
 			RoomMemory: int64(*roomMemory) << 20, Retention: *retention, RoomTraining: *roomTraining,
+			JoinFailures: *joinFailures, RoomsPerHour: *roomsPerHour,
 		},
 	}, log)
 	if store != nil {
