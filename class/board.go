@@ -150,6 +150,9 @@ func boardChart(w io.Writer, format, lang string, runs []BoardRun) error {
 		s := viz.Series{X: make([]float64, len(r.Points)), Y: make([]float64, len(r.Points))}
 		if len(runs) <= maxLegend {
 			s.Name = labels[i]
+			if r.Accuracy != nil { // the latest measured, as on the page
+				s.Name += fmt.Sprintf(map[bool]string{false: " (accuracy %.1f%%)", true: "（准确率 %.1f%%）"}[lang == viz.LangZh], 100**r.Accuracy)
+			}
 		}
 		// The i-th run keeps the i-th look whichever runs have points yet.
 		s.Style = &viz.Style{Color: i, Dash: i, Marker: i}
@@ -199,7 +202,9 @@ func boardCSV(w io.Writer, runs []BoardRun) error {
 	all, keys := paramTable(runs)
 	slices.Sort(keys)
 	cw := csv.NewWriter(w)
-	header := []string{"run", "experiment", "step", "loss", "accuracy"}
+	// latest_accuracy is the run's, the last it measured: the same on
+	// each of its rows (the board keeps no accuracy per step).
+	header := []string{"run", "experiment", "step", "loss", "latest_accuracy"}
 	for _, k := range keys {
 		header = append(header, csvText(k))
 	}

@@ -144,7 +144,7 @@ func TestWriteBoardCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"run", "experiment", "step", "loss", "accuracy", "batch", "lr", "seed"}; !reflect.DeepEqual(rows[0], want) {
+	if want := []string{"run", "experiment", "step", "loss", "latest_accuracy", "batch", "lr", "seed"}; !reflect.DeepEqual(rows[0], want) {
 		t.Errorf("header %q, want %q", rows[0], want)
 	}
 	if len(rows) != 1+40+40+20 {

@@ -396,6 +396,8 @@ type room struct {
 	// waiting for one of them to stop (RoomTraining).
 	playing map[*run.Run]bool
 	queue   []queuedPlay
+	// resume are the runs pause-all stopped while they played.
+	resume  []*run.Run
 	ended   bool
 	stop    chan struct{} // closed by close: the loop saves and ends
 	stopped chan struct{} // closed when the loop has ended

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -241,6 +242,11 @@ func (s *session) teacherCommand(m *clientMsg) error {
 		rec.Paused, rec.Message = true, msg
 	case "resume-all":
 		rec.Paused, rec.Message = false, ""
+		// What played before the pause plays again.
+		for _, r := range rm.resume {
+			_ = r.Play()
+		}
+		rm.resume = nil
 	case "new-code":
 		code, err := c.store.NewCode(rm.id)
 		if err != nil {
@@ -300,18 +306,28 @@ func (s *session) teacherCommand(m *clientMsg) error {
 	}
 	rm.rec = rec
 	if rec.Paused {
-		// Every screen stops: the room's runs and the students' own.
+		// Every screen stops, the room's runs and the students' own; those
+		// that were playing play again on resume-all.
+		pause := func(r *run.Run) {
+			if r.Snapshot().State == run.Running && !slices.Contains(rm.resume, r) {
+				rm.resume = append(rm.resume, r)
+			}
+			_ = r.Pause()
+		}
 		for _, b := range rm.bindings {
-			_ = b.run.Pause()
+			pause(b.run)
 		}
 		for f := range rm.sessions {
 			for _, w := range f.widgetList() {
 				if w.own != nil {
-					_ = w.own.Pause()
+					pause(w.own)
 				}
 			}
 		}
-		rm.queue = nil // the waiting plays too: they would start behind the pause
+		for _, q := range rm.queue {
+			rm.resume = append(rm.resume, q.run) // waiting to play: it plays after the pause
+		}
+		rm.queue = nil
 	}
 	rm.broadcastLocked()
 	return nil
