@@ -23,7 +23,28 @@ import (
 
 // Store is the classroom database. Its methods are safe for concurrent
 // use, also by several Stores (or processes) on the same file.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db *sql.DB
+	// prefix, when set, is the first letter of every code this store makes:
+	// replicas behind one load balancer each take their own, and the
+	// balancer routes a room's requests by its code's first letter.
+	prefix byte
+}
+
+// SetCodePrefix makes every new join code start with the letter p (one of
+// CodeAlphabet); "" makes codes wholly random again. Codes made before keep
+// their letters.
+func (s *Store) SetCodePrefix(p string) error {
+	switch {
+	case p == "":
+		s.prefix = 0
+	case len(p) == 1 && strings.Contains(CodeAlphabet, p):
+		s.prefix = p[0]
+	default:
+		return fmt.Errorf("class: a code prefix is one letter of %s; got %q", CodeAlphabet, p)
+	}
+	return nil
+}
 
 // DefaultDir is the data directory when -data is not given:
 // $XDG_STATE_HOME/paramshare, else ~/.local/state/paramshare, else
@@ -173,11 +194,15 @@ func normCode(code string) string {
 }
 
 // freshCode draws codes until one is not in use.
-func freshCode(tx *sql.Tx) (string, error) {
+func freshCode(tx *sql.Tx, prefix byte) (string, error) {
 	n := big.NewInt(int64(len(CodeAlphabet)))
 	for range 100 {
 		b := make([]byte, CodeLen)
 		for i := range b {
+			if i == 0 && prefix != 0 {
+				b[i] = prefix
+				continue
+			}
 			k, err := rand.Int(rand.Reader, n)
 			if err != nil {
 				return "", err
@@ -201,7 +226,7 @@ func (s *Store) CreateRoom(now time.Time) (r Room, secret string, err error) {
 	secret = randomSecret()
 	r = Room{Created: fromMS(ms(now)), Active: fromMS(ms(now)), Mode: "follow"}
 	err = s.tx(func(tx *sql.Tx) error {
-		code, err := freshCode(tx)
+		code, err := freshCode(tx, s.prefix)
 		if err != nil {
 			return err
 		}
@@ -296,7 +321,7 @@ func (s *Store) NewCode(id int64) (string, error) {
 	var code string
 	err := s.tx(func(tx *sql.Tx) error {
 		var err error
-		if code, err = freshCode(tx); err != nil {
+		if code, err = freshCode(tx, s.prefix); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`UPDATE rooms SET code = ? WHERE id = ?`, code, id)

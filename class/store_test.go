@@ -529,3 +529,35 @@ func TestConcurrentJoins(t *testing.T) {
 		t.Errorf("%d seats, last %+v", len(seats), seats[len(seats)-1])
 	}
 }
+
+// TestCodePrefix: with a prefix every new code (and every new code of a
+// room) starts with it; a prefix that is not one letter of the alphabet is
+// refused.
+func TestCodePrefix(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "class.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, bad := range []string{"0", "AB", "a", "I", "é"} {
+		if err := st.SetCodePrefix(bad); err == nil {
+			t.Errorf("prefix %q accepted", bad)
+		}
+	}
+	if err := st.SetCodePrefix("K"); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		r, _, err := st.CreateRoom(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := st.NewCode(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code[0] != 'K' || code[0] != 'K' || len(code) != CodeLen {
+			t.Fatalf("codes %s, %s: want both to start with K", r.Code, code)
+		}
+	}
+}

@@ -170,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	tlsCert := flags.String("tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `FILE`; needs -tls-key")
 	tlsKey := flags.String("tls-key", "", "the PEM private key in `FILE` for -tls-cert")
 	dataDir := flags.String("data", class.DefaultDir(), "keep the classroom's rooms, seats and class boards in `DIR` (file class.db); \"off\" serves without a classroom")
+	codePrefix := flags.String("code-prefix", "", "start every new class code with this `LETTER` (one per replica behind a load balancer that routes rooms by their code's first letter: docs/self-hosting.md)")
 	deleteRoom := flags.String("delete-room", "", "delete the room with join `CODE` and all its data (seats, board) from -data, then exit")
 	retention := flags.Duration("retention", web.DefaultRetention, "delete a room's data this long after its last activity")
 	maxRooms := flags.Int("rooms", web.DefaultMaxRooms, "most classes open at once")
@@ -210,6 +211,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("web: the classroom's data: %w (choose another -data DIR, or -data off)", err)
 		}
 		defer store.Close()
+		if err := store.SetCodePrefix(*codePrefix); err != nil {
+			return fmt.Errorf("web: -code-prefix: %w", err)
+		}
 	}
 	if *deleteRoom != "" {
 		if store == nil {
