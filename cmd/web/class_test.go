@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +76,30 @@ func TestClassFlags(t *testing.T) {
 		if err == nil {
 			t.Errorf("run %q succeeded, want an error", args)
 		}
+	}
+}
+
+// TestDebugAddr: the profiles are served on loopback only.
+func TestDebugAddr(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), []string{"web", "-data", "off", "-debug-addr", "0.0.0.0:0"}, func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("-debug-addr 0.0.0.0:0: %v, want a refusal naming loopback", err)
+	}
+	base, stop, _, out2 := start(t, "-data", "off", "-debug-addr", "127.0.0.1:0")
+	defer stop()
+	_ = base
+	m := regexp.MustCompile(`profiles on (http://\S+/debug/pprof/)`).FindStringSubmatch(out2.String())
+	if m == nil {
+		t.Fatalf("no profiles line in %q", out2.String())
+	}
+	resp, err := http.Get(m[1] + "goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "goroutine profile: total") {
+		t.Errorf("goroutine profile: %d %.100s", resp.StatusCode, b)
 	}
 }

@@ -170,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	tlsCert := flags.String("tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `FILE`; needs -tls-key")
 	tlsKey := flags.String("tls-key", "", "the PEM private key in `FILE` for -tls-cert")
 	dataDir := flags.String("data", class.DefaultDir(), "keep the classroom's rooms, seats and class boards in `DIR` (file class.db); \"off\" serves without a classroom")
+	debugAddr := flags.String("debug-addr", "", "serve Go's profiles (net/http/pprof: goroutines, heap, CPU) on this loopback `ADDR` (e.g. 127.0.0.1:6060), for load runs; off by default")
 	codePrefix := flags.String("code-prefix", "", "start every new class code with this `LETTER` (one per replica behind a load balancer that routes rooms by their code's first letter: docs/self-hosting.md)")
 	deleteRoom := flags.String("delete-room", "", "delete the room with join `CODE` and all its data (seats, board) from -data, then exit")
 	retention := flags.Duration("retention", web.DefaultRetention, "delete a room's data this long after its last activity")
@@ -268,6 +269,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		IdleTimeout:       serverTimeouts.idle,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
+	}
+	if *debugAddr != "" {
+		stopDebug, err := serveDebug(*debugAddr, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
