@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
@@ -231,15 +232,28 @@ func TestBrowserStudentInClass(t *testing.T) {
 	shots := map[string][]byte{}
 	shotDir := os.Getenv("PARAMSHARE_SCREENSHOT_DIR")
 
-	// The seat as the join page leaves it, then the lesson.
+	// The seat as the join page leaves it: the course index says to wait
+	// for the teacher's lesson (none sent yet). Then the lesson.
 	do(t, ctx, "seat the browser",
 		chromedp.Navigate(s.URL+"/en/"),
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem("paramshare.seat", %q)`, seat)),
+		chromedp.Navigate(s.URL+"/en/"),
+		pollJS(`document.querySelector('[data-testid="class-mode"]')?.textContent === "Following the teacher"`, 20*time.Second),
+		pollJS(`document.querySelector('[data-testid="class-note"]').textContent === "Wait here: your teacher will send a lesson." && !document.querySelector('[data-testid="class-note"]').hidden`, 5*time.Second),
+	)
+	shots["class-student-wait-lesson-phone.png"] = func() []byte {
+		desktop := phoneViewport(t, ctx)
+		defer desktop()
+		return studentShot(t, ctx, "")
+	}()
+	do(t, ctx, "the lesson",
 		chromedp.Navigate(s.URL+"/en/lessons/"+lesson),
 		pollJS(`document.querySelector('[data-testid="class-code"]').textContent === `+fmt.Sprintf("%q", code), 20*time.Second),
 		pollJS(`document.querySelector('[data-testid="class-mode"]').textContent === "Following the teacher"`, 20*time.Second),
 		widgetIs(studentSlide, "follow", "following", 20*time.Second),
 		pollJS(`document.querySelector('#w1 [data-testid="widget-error"]').textContent.includes("Waiting for the teacher")`, 20*time.Second),
+		// A lesson page's widgets say what they wait for: no note.
+		pollJS(`document.querySelector('[data-testid="class-note"]').hidden`, 5*time.Second),
 	)
 	if nick := textOf(t, ctx, `[data-testid="class-nick"]`); nick != "Ada" {
 		t.Errorf("class bar nickname %q, want Ada", nick)
@@ -247,7 +261,9 @@ func TestBrowserStudentInClass(t *testing.T) {
 	// The bar is in the flow at the top of main, not over the content.
 	if ok := evalJS[bool](t, ctx, `(() => {
 		const bar = document.querySelector('[data-testid="class-bar"]');
-		const next = bar.nextElementSibling.getBoundingClientRect();
+		let el = bar.nextElementSibling;
+		while (el.hidden) el = el.nextElementSibling; // the note under the bar, when it says nothing
+		const next = el.getBoundingClientRect();
 		return bar.parentElement.tagName === "MAIN" && bar === bar.parentElement.firstElementChild && bar.getBoundingClientRect().bottom <= next.top;
 	})()`); !ok {
 		t.Error("the class bar is not the first thing in <main>, above the content")
@@ -293,6 +309,10 @@ func TestBrowserStudentInClass(t *testing.T) {
 		pollJS(`document.activeElement?.dataset.testid === "back-to-teacher"`, 5*time.Second),
 		pollJS(`document.querySelector('#w1 [data-testid="play"]').getAttribute("aria-disabled") === null`, 5*time.Second),
 	)
+	forkLine := `document.querySelector('#w1 [data-testid="follow-line"]').textContent.includes("Your own run, forked from the teacher’s at step 5.") &&
+		!document.querySelector('#w1 [data-testid="fork-note"]').hidden &&
+		document.querySelector('#w1 [data-testid="fork-note"]').textContent === "Changing a training setting starts it again from step 0."`
+	do(t, ctx, "the fork line", pollJS(forkLine, 5*time.Second))
 	do(t, ctx, "step the fork",
 		pressKey(`#w1 [data-testid="step"]`),
 		stepIs(studentSlide, 6, 10*time.Second),
@@ -307,6 +327,7 @@ func TestBrowserStudentInClass(t *testing.T) {
 		chromedp.Reload(),
 		widgetIs(studentSlide, "follow", "forked", 20*time.Second),
 		stepIs(studentSlide, 6, 20*time.Second),
+		pollJS(forkLine, 5*time.Second),
 	)
 	// Back to the teacher's run at step 5.
 	do(t, ctx, "back to the teacher",
@@ -403,7 +424,9 @@ func TestBrowserStudentInClass(t *testing.T) {
 
 // TestBrowserTeacherLessonBar is the teacher's lesson page: the bar
 // names the room with the dashboard and projector links, no overlay when
-// the class is paused, and the teacher's widget runs as usual.
+// the class is paused but a line under the bar that says so (with the way
+// to the dashboard), and the teacher's widget runs as usual; deleting the
+// room tells this page that the teacher did it, in the first person.
 func TestBrowserTeacherLessonBar(t *testing.T) {
 	chrome := requireBrowser(t)
 	s := studentClassSite(t)
@@ -428,10 +451,22 @@ func TestBrowserTeacherLessonBar(t *testing.T) {
 	if evalJS[bool](t, ctx, `!!document.querySelector('[data-testid="class-pause"]')`) {
 		t.Error("the teacher's page got the pause overlay")
 	}
+	do(t, ctx, "the paused note",
+		pollJS(`!document.querySelector('[data-testid="class-note"]').hidden && document.querySelector('[data-testid="class-note"]').textContent === "The class is paused — Resume on the dashboard"`, 10*time.Second),
+		pollJS(`document.querySelector('[data-testid="class-resume"]').getAttribute("href") === "/en/class/teach"`, 5*time.Second),
+	)
 	shots := map[string][]byte{"class-teacher-bar-desktop.png": studentShot(t, ctx, "")}
 	desktop := phoneViewport(t, ctx)
 	shots["class-teacher-bar-phone.png"] = studentShot(t, ctx, "")
 	desktop()
+	dash.cmd(map[string]any{"cmd": "resume-all"})
+	do(t, ctx, "resumed", pollJS(`document.querySelector('[data-testid="class-note"]').hidden`, 10*time.Second))
+	dash.send(map[string]any{"type": "room-cmd", "cmd": "delete"})
+	do(t, ctx, "deleted",
+		pollJS(`document.querySelector('[data-testid="class-notice"]')?.textContent.includes("You ended class `+code+` and deleted its data.")`, 10*time.Second),
+		pollJS(`!document.querySelector('[data-testid="class-notice"]').textContent.includes("The teacher")`, time.Second),
+		pollJS(`localStorage.getItem("paramshare.teacher") === null`, 5*time.Second),
+	)
 	if os.Getenv("PARAMSHARE_SCREENSHOT_DIR") != "" {
 		saveScreenshots(t, shots)
 	}
@@ -576,5 +611,53 @@ func TestBrowserStudentStaleSeat(t *testing.T) {
 			pressKey(`#w1 [data-testid="step"]`),
 			stepIs(studentSlide, 1, 10*time.Second),
 		)
+	}
+}
+
+// TestBrowserStudentForkReconnect is a Wi-Fi drop under a playing fork:
+// the page's socket closes (not the page), the server parks the seat's run
+// paused, and the page that comes back takes it again and plays on from
+// where it was, without a press of Play.
+func TestBrowserStudentForkReconnect(t *testing.T) {
+	chrome := requireBrowser(t)
+	s := studentClassSite(t)
+	ctx := newBrowser(t, chrome, 120*time.Second)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: trackSockets}); err != nil {
+		t.Fatalf("install the socket tracker: %v", err)
+	}
+	code, secret, seat := studentRoom(t, s.URL, "Ada")
+	lesson := "one-kernel-many-places"
+	teacher := dialWSTeacher(t, s.URL, code, secret, lesson)
+	teacher.send(map[string]any{"type": "start", "widget": "w1", "experiment": "conv-slide", "params": map[string]any{"stride": 1}})
+	teacher.send(map[string]any{"type": "step", "widget": "w1", "n": 3})
+	teacher.wait("the teacher's step 3", wsPausedAt("w1", 3))
+	do(t, ctx, "a playing fork",
+		chromedp.Navigate(s.URL+"/en/"),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem("paramshare.seat", %q)`, seat)),
+		chromedp.Navigate(s.URL+"/en/lessons/"+lesson),
+		widgetIs(studentSlide, "follow", "following", 20*time.Second),
+		stepIs(studentSlide, 3, 20*time.Second),
+		pollJS(`document.querySelector('#w1 [data-testid="fork"]').getAttribute("aria-disabled") === null`, 5*time.Second),
+		pressKey(`#w1 [data-testid="fork"]`),
+		widgetIs(studentSlide, "follow", "forked", 10*time.Second),
+		stepIs(studentSlide, 3, 20*time.Second),
+		pressKey(`#w1 [data-testid="play"]`),
+		stateIs(studentSlide, "running", 10*time.Second),
+		pollJS(`Number(document.querySelector('#w1').dataset.step) >= 6`, 20*time.Second),
+	)
+	sockets := evalJS[int](t, ctx, `window.__e2eSockets.length`)
+	before := evalJS[int](t, ctx, `(window.__e2eSockets.at(-1).close(), Number(document.querySelector('#w1').dataset.step))`)
+	do(t, ctx, "reconnected",
+		pollJS(fmt.Sprintf(`window.__e2eSockets.length > %d`, sockets), 10*time.Second),
+		connected(studentSlide, 20*time.Second),
+		widgetIs(studentSlide, "follow", "forked", 5*time.Second),
+		stateIs(studentSlide, "running", 10*time.Second),
+		pollJS(fmt.Sprintf(`Number(document.querySelector('#w1').dataset.step) >= %d`, before+3), 20*time.Second),
+		pollJS(`document.querySelector('#w1 [data-testid="play"]').getAttribute("aria-pressed") === "true"`, 5*time.Second),
+	)
+	// The new socket took the parked run back: its first frame is not a
+	// replay from step 0.
+	if first := evalJS[int](t, ctx, `window.__e2eSockets.at(-1).e2eSteps[0] ?? -1`); first < before-1 {
+		t.Errorf("after the drop the first frame was step %d, the page showed %d: the run was not taken back where it was", first, before)
 	}
 }

@@ -6,11 +6,14 @@
 //
 //   - the class bar at the top of <main>: the code, the nickname, follow or
 //     free, the connection when it is not open, Leave (a student's); the
-//     teacher's: the code, the dashboard and the projector view;
+//     teacher's: the code, the dashboard and the projector view; a line
+//     under it when a student waits for the teacher's first lesson, or
+//     the teacher's class is paused;
 //   - in follow mode, a student's page goes to the teacher's lesson;
 //   - while the teacher pauses the class, an overlay over a student's page;
 //   - when the seat ends (removed, room ended, refused), the seat is
-//     forgotten and the bar says why.
+//     forgotten and the bar says why (to the teacher who deleted the
+//     room: that they did).
 //
 // Widgets ask classroom.following(id) whether they show the teacher's run
 // (ui.js's liveWidget), and classroom.onChange tells them when that may
@@ -40,6 +43,10 @@ const strings = {
     busy: "The class is full or the server is busy — trying again in a moment.",
     removed: "You were removed from class {code}.",
     ended: "Class {code} has ended.",
+    endedByYou: "You ended class {code} and deleted its data.",
+    waitLesson: "Wait here: your teacher will send a lesson.",
+    teacherPaused: "The class is paused — ",
+    resumeOnDashboard: "Resume on the dashboard",
     refused: "This browser’s seat in class {code} is no longer valid.",
     refusedTeacher: "This browser can no longer teach class {code} (the room is gone or its key is wrong).",
     forgotten: "This browser has left the class.",
@@ -64,6 +71,10 @@ const strings = {
     busy: "课堂已满或服务器繁忙——稍后自动重试。",
     removed: "你已被移出课堂 {code}。",
     ended: "课堂 {code} 已结束。",
+    endedByYou: "你结束了课堂 {code}，并删除了它的数据。",
+    waitLesson: "请在此等候：老师会发来一节课。",
+    teacherPaused: "全班已暂停——",
+    resumeOnDashboard: "在控制台上继续",
     refused: "此浏览器在课堂 {code} 中的座位已失效。",
     refusedTeacher: "此浏览器已无法为课堂 {code} 授课（课堂已不存在或密钥有误）。",
     forgotten: "此浏览器已离开该课堂。",
@@ -126,21 +137,26 @@ function changed() {
 // ---- What widgets ask ---------------------------------------------------------
 
 const forkedKey = () => `paramshare.forked:${who?.code ?? ""}:${location.pathname}`;
-let forkedHere = new Set(); // the same, for a browser that keeps no session storage
+let forkedHere = new Map(); // the same, for a browser that keeps no session storage
 
-function forkedSet() {
+// forkedMap is the page's forked widgets: id -> the step of the teacher's
+// run it was forked at (0: not known). Stored as {id: step}; an older page
+// stored a list of ids.
+function forkedMap() {
   try {
-    const v = JSON.parse(sessionStorage.getItem(forkedKey()) ?? "[]");
-    return new Set(Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
+    const v = JSON.parse(sessionStorage.getItem(forkedKey()) ?? "{}");
+    const entries = Array.isArray(v) ? v.map((id) => [id, 0]) : Object.entries(v ?? {});
+    return new Map(entries.filter(([id, k]) => typeof id === "string" && Number.isInteger(k) && k >= 0));
   } catch {
-    return new Set(forkedHere);
+    return new Map(forkedHere);
   }
 }
 
 /**
  * classroom is what a widget asks of the room: following(id) whether
  * widget id shows the teacher's run (a student's page in follow mode, the
- * widget not forked); forked(id) and setForked(id, on), kept per page in
+ * widget not forked); forked(id), forkedAt(id) (the teacher's step it was
+ * forked at, 0 if not known) and setForked(id, on, step), kept per page in
  * sessionStorage so that a reload keeps a fork; role() "student",
  * "teacher" or "" (no room); onChange(fn) calls fn after each room update
  * (it returns the unsubscriber).
@@ -149,16 +165,17 @@ export const classroom = {
   role: () => (who && room ? who.role : ""),
   mode: () => room?.mode ?? "",
   following(id) {
-    return !!(who && room && who.role === "student" && room.mode === "follow" && id && !forkedSet().has(id));
+    return !!(who && room && who.role === "student" && room.mode === "follow" && id && !forkedMap().has(id));
   },
-  forked: (id) => !!who && forkedSet().has(id),
-  setForked(id, on) {
-    const s = forkedSet();
-    if (on) s.add(id);
-    else s.delete(id);
-    forkedHere = s;
+  forked: (id) => !!who && forkedMap().has(id),
+  forkedAt: (id) => (who ? forkedMap().get(id) ?? 0 : 0),
+  setForked(id, on, step = 0) {
+    const m = forkedMap();
+    if (on) m.set(id, Number.isInteger(step) && step > 0 ? step : 0);
+    else m.delete(id);
+    forkedHere = m;
     try {
-      sessionStorage.setItem(forkedKey(), JSON.stringify([...s]));
+      sessionStorage.setItem(forkedKey(), JSON.stringify(Object.fromEntries(m)));
     } catch {
       // storage off: the fork lasts until the page is left
     }
@@ -174,6 +191,9 @@ export const classroom = {
 let bar = null;
 let barText = null;
 let barConn = null;
+// note is the line under the bar: what the room asks of this page now (a
+// student waiting for a lesson, a teacher whose class is paused).
+let note = null;
 
 function mkEl(tag, cls, text) {
   const e = document.createElement(tag);
@@ -192,8 +212,12 @@ function ensureBar() {
   barConn = mkEl("span", "class-bar-conn");
   barConn.setAttribute("role", "status");
   barConn.dataset.testid = "class-connection";
+  note = mkEl("p", "class-note");
+  note.setAttribute("role", "status");
+  note.dataset.testid = "class-note";
+  note.hidden = true;
   const main = document.querySelector("main") ?? document.body;
-  main.prepend(bar);
+  main.prepend(bar, note);
   return bar;
 }
 
@@ -220,8 +244,9 @@ function drawBar() {
   if (!who) return;
   ensureBar();
   const code = room?.code ?? who.code;
-  const key = JSON.stringify([code, who.role, room?.you?.nick || who.nick, room?.mode, room?.lesson, !!room]);
+  const key = JSON.stringify([code, who.role, room?.you?.nick || who.nick, room?.mode, room?.lesson, !!room, !!room?.paused]);
   if (key === drawn && !bar.classList.contains("class-bar-notice")) return;
+  drawNote();
   drawn = key;
   bar.dataset.role = who.role;
   bar.dataset.mode = room?.mode ?? "";
@@ -273,6 +298,23 @@ function drawBar() {
   bar.replaceChildren(...kids);
 }
 
+// drawNote says under the bar what the room asks of this page: a student
+// following a teacher who has sent no lesson yet waits on a page that is
+// no lesson (a lesson page's widgets say what they wait for); the
+// teacher's own pages say when the class is paused (the students see the
+// overlay, the teacher nothing else).
+function drawNote() {
+  if (!note) return;
+  const parts = [];
+  if (room && who?.role === "student" && room.mode === "follow" && !room.lesson && !lessonSlug) parts.push(S.waitLesson);
+  else if (room && who?.role === "teacher" && room.paused) {
+    parts.push(S.teacherPaused, link(S.resumeOnDashboard, `/${pageLang}/class/teach`, "class-resume"));
+  }
+  note.replaceChildren(...parts);
+  note.hidden = parts.length === 0;
+  note.classList.toggle("class-note-paused", who?.role === "teacher" && !!room?.paused);
+}
+
 function drawConnection() {
   if (!barConn) return;
   bar.dataset.connection = status;
@@ -286,6 +328,7 @@ function drawConnection() {
 function notice(text, serverMessage) {
   ensureBar();
   bar.className = "class-bar class-bar-notice";
+  if (note) note.hidden = true;
   bar.dataset.connection = "";
   bar.dataset.mode = "";
   const p = mkEl("p", "class-bar-text");
@@ -298,7 +341,9 @@ function notice(text, serverMessage) {
   close.type = "button";
   close.addEventListener("click", () => {
     bar.remove();
+    note?.remove();
     bar = null;
+    note = null;
   });
   bar.replaceChildren(p, close);
 }
@@ -401,7 +446,10 @@ function onRoom(m) {
 
 function onMessage(m) {
   if (m.type === "room") onRoom(m);
-  else if (m.type === "room-ended") leaveRoom(fill(S.ended, { code: who?.code ?? "" }), m.message);
+  else if (m.type === "room-ended" && who?.role === "teacher") {
+    // Only the teacher's delete ends a room: this browser's teacher did it.
+    leaveRoom(fill(S.endedByYou, { code: who.code }), false);
+  } else if (m.type === "room-ended") leaveRoom(fill(S.ended, { code: who?.code ?? "" }), m.message);
   else if (m.type === "removed") leaveRoom(fill(S.removed, { code: who?.code ?? "" }), m.message);
   else if (m.type === "error" && m.code === "removed") leaveRoom(fill(S.removed, { code: who?.code ?? "" }), m.message);
   else if (m.type === "error" && (m.code === "room-auth" || m.code === "no-seat")) leaveRoom(fill(who?.role === "teacher" ? S.refusedTeacher : S.refused, { code: who?.code ?? "" }), m.message);

@@ -81,7 +81,9 @@ const shared = {
     urlBadView: "setting \"{name}\" must be one of {values}; got \"{got}\"",
     following: "Following the teacher’s run",
     fork: "Fork: make this run mine",
-    forked: "Your own run, forked from the teacher’s",
+    forked: "Your own run, forked from the teacher’s.",
+    forkedAt: "Your own run, forked from the teacher’s at step {k}.",
+    forkedRestart: "Changing a training setting starts it again from step 0.",
     backToTeacher: "Back to the teacher",
     notStarted: "Waiting for the teacher to start this widget.",
     spotlit: "Showing a student’s run (spotlight): your own run is back when the spotlight ends.",
@@ -113,7 +115,9 @@ const shared = {
     urlBadView: "设置 \"{name}\" 必须是以下之一：{values}；收到的是 \"{got}\"",
     following: "正在跟随老师的运行",
     fork: "复制为我自己的运行",
-    forked: "你自己的运行（复制自老师的运行）",
+    forked: "你自己的运行（复制自老师的运行）。",
+    forkedAt: "你自己的运行，复制自老师第 {k} 步时的运行。",
+    forkedRestart: "更改训练设置会让它从第 0 步重新开始。",
     backToTeacher: "回到老师的运行",
     notStarted: "等待老师启动此组件。",
     spotlit: "正在展示一名学生的运行（聚光）：聚光结束后恢复你自己的运行。",
@@ -1084,7 +1088,9 @@ export function urlEntries(fields, params, lesson) {
  * Fork button. Fork marks the widget forked (room.js keeps that per page)
  * and has app.js mount it again ("widget-remount", {params, step, focus})
  * with the teacher's parameters, seeking to the teacher's step; its line
- * then offers "Back to the teacher". A change of the room's mode mounts
+ * then offers "Back to the teacher", names the teacher's step it was
+ * forked at (the copy's first frame; kept per page) and warns that a new
+ * training setting starts it again at step 0. A change of the room's mode mounts
  * every widget whose following changes again. The error not-started
  * (the teacher has not started this widget) is said until the first
  * frame; following is shown as the server gives it. A student's training
@@ -1158,18 +1164,22 @@ export function liveWidget(root, kit, opts) {
   followLine.hidden = true;
   const followText = el("span", "widget-follow-text");
   followText.id = `${id}-follow`;
+  // Forked: a new training setting is a new run (a new race at step 0),
+  // which the line says before the reader finds out.
+  const followNote = el("span", "widget-follow-note", S.forkedRestart);
+  followNote.dataset.testid = "fork-note";
   const forkButton = el("button", "widget-follow-button", S.fork);
   forkButton.type = "button";
   forkButton.dataset.testid = "fork";
   const backButton = el("button", "widget-follow-button", S.backToTeacher);
   backButton.type = "button";
   backButton.dataset.testid = "back-to-teacher";
-  followLine.append(followText, forkButton, backButton);
+  followLine.append(followText, followNote, forkButton, backButton);
   forkButton.addEventListener("click", () => {
     if (!bound || !teacherParams) return;
     // The teacher's run at the step on screen, as a run of our own: the
     // same parameters and a seek replay to the same state.
-    classroom.setForked(root.id, true);
+    classroom.setForked(root.id, true, frameStep);
     remount({ params: teacherParams, step: frameStep, focus: "back-to-teacher" });
   });
   backButton.addEventListener("click", () => {
@@ -1186,7 +1196,11 @@ export function liveWidget(root, kit, opts) {
       if (lines.status.isConnected) lines.status.after(followLine);
       else root.prepend(followLine);
     }
-    followText.textContent = bound ? S.following : forked ? S.forked : S.spotlit;
+    const at = forked ? classroom.forkedAt(root.id) : 0;
+    followText.textContent = bound ? S.following : forked ? (at > 0 ? fill(S.forkedAt, { k: kit.nf.format(at) }) : S.forked) : S.spotlit;
+    // Experiments that train are scored; a spec that says it is not has no
+    // training setting to warn about.
+    followNote.hidden = !forked || spec?.scored === false;
     forkButton.hidden = !bound;
     backButton.hidden = !forked;
     if (teacherParams) forkButton.removeAttribute("aria-disabled");
@@ -1323,6 +1337,12 @@ export function liveWidget(root, kit, opts) {
       if (retired) return;
       switch (m.type) {
         case "frame":
+          if (forkSent && fresh && m.step > 0 && classroom.forked(root.id)) {
+            // The server copied the teacher's run at its step, perhaps a
+            // few steps past the one on screen at the click.
+            classroom.setForked(root.id, true, m.step);
+            showFollow();
+          }
           forkSent = null;
           frameStep = m.step;
           frameTotal = m.total;
