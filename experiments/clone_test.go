@@ -18,6 +18,9 @@ func TestClonesContinue(t *testing.T) {
 		defer closeExp(orig)
 		cl, isCloner := orig.(run.Cloner)
 		sc, isScorer := orig.(run.Scorer)
+		if isScorer != s.Trains {
+			t.Errorf("the spec says Trains %v, the experiment is a Scorer: %v", s.Trains, isScorer)
+		}
 		if !isCloner && !isScorer {
 			t.Skip("neither a Cloner nor a Scorer")
 		}

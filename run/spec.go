@@ -53,6 +53,10 @@ type Spec struct {
 	// run the most expensive.
 	Budget    Budget
 	Costliest map[string]any
+	// Trains says the experiment is a Scorer (it trains: a class's board
+	// draws it, and its runs take turns in a room); the conformance test
+	// checks the two agree.
+	Trains bool
 }
 
 // Export is one downloadable file of an experiment's state at a step:

@@ -128,6 +128,9 @@ type specInfo struct {
 	Title   string          `json:"title"`
 	Fields  []run.FieldInfo `json:"fields"`
 	Exports []exportInfo    `json:"exports"`
+	// Trains: a training experiment (its own settings restart it; a
+	// class's board draws it).
+	Trains bool `json:"trains"`
 }
 
 type exportInfo struct {
@@ -181,7 +184,7 @@ func helloFor(lang string) []byte {
 		},
 	}
 	for _, s := range run.Specs() {
-		si := specInfo{Title: s.Title.In(lang), Fields: []run.FieldInfo{}, Exports: []exportInfo{}}
+		si := specInfo{Title: s.Title.In(lang), Fields: []run.FieldInfo{}, Exports: []exportInfo{}, Trains: s.Trains}
 		for _, f := range s.Fields {
 			si.Fields = append(si.Fields, f.Info(lang))
 		}

@@ -57,6 +57,7 @@ var widget embed.FS
 func init() {
 	run.Register(run.Spec{
 		Name:   Name,
+		Trains: true,
 		Widget: run.Sub(widget, "widget"),
 		Title:  run.Text{En: "Train a CNN live", Zh: "现场训练一个 CNN"},
 		Fields: fields(),

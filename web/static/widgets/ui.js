@@ -1198,9 +1198,9 @@ export function liveWidget(root, kit, opts) {
     }
     const at = forked ? classroom.forkedAt(root.id) : 0;
     followText.textContent = bound ? S.following : forked ? (at > 0 ? fill(S.forkedAt, { k: kit.nf.format(at) }) : S.forked) : S.spotlit;
-    // Experiments that train are scored; a spec that says it is not has no
+    // Experiments that train say so in hello (trains); one that does not has no
     // training setting to warn about.
-    followNote.hidden = !forked || spec?.scored === false;
+    followNote.hidden = !forked || spec?.trains === false;
     forkButton.hidden = !bound;
     backButton.hidden = !forked;
     if (teacherParams) forkButton.removeAttribute("aria-disabled");
