@@ -144,9 +144,9 @@ func TestClassTeachPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct{ lang, title string }{
-		{"en", "Teacher's dashboard"},
-		{"zh", "老师控制台"},
+	for _, tt := range []struct{ lang, title, pick, spotlight, resume string }{
+		{"en", "Teacher's dashboard", "Choose a lesson…", "not on students who forked, nor on the projector view", "Resume all plays again"},
+		{"zh", "老师控制台", "选择一课……", "已分叉的学生和投影画面上不显示", "全部继续会让暂停前在运行的重新运行"},
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
 			r := get(t, h, "/"+tt.lang+"/class/teach")
@@ -167,6 +167,20 @@ func TestClassTeachPage(t *testing.T) {
 				if opts[i][1] != l.Slug {
 					t.Errorf("option %d is %q, want %q", i, opts[i][1], l.Slug)
 				}
+			}
+			// No lesson is preselected before the room says which one it is on.
+			if !strings.Contains(r.body, `<option value="" disabled selected>`+html.EscapeString(tt.pick)+`</option>`) {
+				t.Errorf("no placeholder %q before the lessons", tt.pick)
+			}
+			// Where a spotlight shows, and what Resume all does, is said.
+			if _, text := byTestID(t, r.body, "class-spotlight-hint"); !strings.Contains(text, html.EscapeString(tt.spotlight)) {
+				t.Errorf("spotlight hint %q does not say where it does not show", text)
+			}
+			if !strings.Contains(r.body, tt.resume) {
+				t.Errorf("the pause control does not say %q", tt.resume)
+			}
+			for _, id := range []string{"class-online", "class-roster-count", "class-cmd-status"} {
+				byTestID(t, r.body, id)
 			}
 			// The empty state and the dashboard wait for class.js.
 			if tag, _ := byTestID(t, r.body, "class-no-room"); !strings.Contains(tag, " hidden") {
@@ -201,9 +215,9 @@ func TestClassShowPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, tt := range []struct{ lang, join string }{
-		{"en", "Join at"},
-		{"zh", "加入地址"},
+	for _, tt := range []struct{ lang, join, latest string }{
+		{"en", "Join at", "latest test accuracy"},
+		{"zh", "加入地址", "最近一次测得的测试准确率"},
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
 			r := get(t, h, "/"+tt.lang+"/class/"+room.Code+"/show")
@@ -223,6 +237,14 @@ func TestClassShowPage(t *testing.T) {
 			}
 			if !strings.Contains(r.body, "<span>"+tt.join+"</span>") {
 				t.Errorf("no %q", tt.join)
+			}
+			// The toggle between the big code and the board waits for class.js.
+			if tag, _ := byTestID(t, r.body, "class-show-toggle"); !strings.Contains(tag, " hidden") {
+				t.Error("the projector's toggle is shown before class.js runs it")
+			}
+			// The board says its accuracy is the latest measured, not a final one.
+			if !strings.Contains(r.body, tt.latest) {
+				t.Errorf("the board's intro does not say %q", tt.latest)
 			}
 			for _, f := range boardFormats {
 				if !strings.Contains(r.body, `href="/class/`+room.Code+`/board.`+f+`?lang=`+tt.lang+`"`) {

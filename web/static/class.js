@@ -43,15 +43,17 @@ const strings = {
     reconnecting: "Connection lost — reconnecting…",
     refused: "The server is busy: {message} Trying again shortly…",
     "not-connected": "Not connected: wait until the connection is back, then try again.",
-    joined: "{n} joined",
-    "joined-1": "1 joined",
+    online: "{n} online",
+    "online-1": "1 online",
+    "roster-count": "{seats} students · {online} online",
+    "roster-count-1": "1 student · {online} online",
     paused: "Paused",
     ended: "This class has ended.",
     "auth-refused": "The server refused this browser’s key to the room {code}: {message}",
     forget: "Forget this room",
     student: "Student {n}",
-    online: "online",
-    offline: "away",
+    "seat-online": "online",
+    "seat-away": "away (offline)",
     forked: "forked",
     following: "following",
     spotlight: "Spotlight",
@@ -80,9 +82,17 @@ const strings = {
     "sent-lesson": "Sent: every screen opens {title}.",
     "state-room-paused": "Every screen is paused",
     "state-locked": "Locked: nobody new can join",
-    "state-spotlight": "Spotlight: {name}, {widget}",
+    "state-spotlight": "Spotlight: {name}, {title} — on your lesson page and on the screens of students who follow you",
+    "state-spotlight-seat": "Spotlight: {name} — on your lesson page and on the screens of students who follow you",
+    "new-code-done": "New code: {code} — the old one no longer admits anyone.",
+    "pick-lesson": "Choose a lesson to send first.",
+    "resume-sent": "Resumed: the runs that were playing before the pause play again.",
+    "show-big": "Show the code big",
+    "show-board": "Show the board",
+    "ended-code": "Class {code} has ended.",
     colon: ": ",
-    deleted: "The room and its data were deleted from the server; its code no longer works.",
+    deleted: "Class {code} has ended: the room and its data were deleted from the server, and its code no longer works.",
+    "deleted-open": "To teach again, open a new room.",
   },
   zh: {
     seated: "你已以“{nick}”的身份加入课堂 {code}。",
@@ -101,15 +111,17 @@ const strings = {
     reconnecting: "连接中断——正在重新连接……",
     refused: "服务器繁忙：{message} 稍后会自动重试……",
     "not-connected": "尚未连接：请等连接恢复后再试。",
-    joined: "已加入 {n} 人",
-    "joined-1": "已加入 1 人",
+    online: "在线 {n} 人",
+    "online-1": "在线 1 人",
+    "roster-count": "共 {seats} 名学生 · 在线 {online} 人",
+    "roster-count-1": "共 1 名学生 · 在线 {online} 人",
     paused: "已暂停",
     ended: "这个课堂已经结束。",
     "auth-refused": "服务器拒绝了此浏览器对课堂 {code} 的密钥：{message}",
     forget: "忘掉这个课堂",
     student: "学生 {n}",
-    online: "在线",
-    offline: "离开",
+    "seat-online": "在线",
+    "seat-away": "离开（离线）",
     forked: "已分叉",
     following: "跟随中",
     spotlight: "聚焦展示",
@@ -138,9 +150,17 @@ const strings = {
     "sent-lesson": "已发送：每个屏幕都会打开 {title}。",
     "state-room-paused": "所有屏幕已暂停",
     "state-locked": "已锁定：不再接纳新学生",
-    "state-spotlight": "聚焦展示：{name}，{widget}",
+    "state-spotlight": "聚焦展示：{name}，{title}——显示在你的课程页面和跟随你的学生的屏幕上",
+    "state-spotlight-seat": "聚焦展示：{name}——显示在你的课程页面和跟随你的学生的屏幕上",
+    "new-code-done": "新代码：{code}——旧代码不再接纳任何人。",
+    "pick-lesson": "请先选择要发送的一课。",
+    "resume-sent": "已继续：暂停前在运行的重新运行。",
+    "show-big": "放大显示代码",
+    "show-board": "显示看板",
+    "ended-code": "课堂 {code} 已经结束。",
     colon: "：",
-    deleted: "此课堂及其数据已从服务器删除，它的代码不再有效。",
+    deleted: "课堂 {code} 已经结束：此课堂及其数据已从服务器删除，它的代码不再有效。",
+    "deleted-open": "要再上课，请开一个新课堂。",
   },
 };
 
@@ -256,6 +276,9 @@ function roomSocket({ code, first, onMessage, onStatus }) {
     ws = sock;
     sock.addEventListener("open", () => sock.send(JSON.stringify({ v: PROTOCOL, ...first() })));
     sock.addEventListener("message", (ev) => {
+      // After the room ended or refused this page, whatever still comes
+      // (a last count as the others leave) would only undo what was said.
+      if (stopped) return;
       let m;
       try {
         m = JSON.parse(ev.data);
@@ -382,9 +405,12 @@ const dark = () => matchMedia("(prefers-color-scheme: dark)").matches;
  * 100× (as the board's PNG/SVG export draws it). It returns what
  * charts.js's plot needs.
  */
-function boardAxes(canvas, { xMax, lo, hi }) {
+function boardAxes(canvas, { xMax, lo, hi, maxH = Infinity }) {
   const cw = canvas.clientWidth || 600;
-  const { g, w, h } = sizeCanvas(canvas, cw > 900 ? 0.42 : cw > 600 ? 0.5 : 0.72, { min: 260 });
+  let ratio = cw > 900 ? 0.42 : cw > 600 ? 0.5 : 0.72;
+  // The projector's chart is no taller than the screen leaves it (at least 220 px).
+  if (maxH < cw * ratio) ratio = Math.max(220, maxH) / Math.max(260, cw);
+  const { g, w, h } = sizeCanvas(canvas, ratio, { min: 260 });
   const fs = Math.round(Math.max(13, Math.min(26, w / 46)));
   const logY = lo > 0 && hi > 100 * lo;
   let yMin = 0;
@@ -466,10 +492,10 @@ function legendParams(runs) {
 /**
  * board draws the class board into its section: one chart per experiment
  * (losses of different models do not share a scale), one curve per run,
- * and an HTML legend with each run's parameters and final accuracy. titles
+ * and an HTML legend with each run's parameters and latest accuracy. titles
  * maps experiment names to their titles (hello.specs).
  */
-function boardView(section) {
+function boardView(section, { maxHeight = () => Infinity } = {}) {
   const charts = part("board-charts", section);
   const empty = part("board-empty", section);
   const byExp = new Map(); // experiment -> {fig, canvas, legend, runs}
@@ -487,7 +513,7 @@ function boardView(section) {
         if (Number.isFinite(y)) [lo, hi] = [Math.min(lo, y), Math.max(hi, y)];
       }
     }
-    const a = boardAxes(canvas, { xMax, lo, hi });
+    const a = boardAxes(canvas, { xMax, lo, hi, maxH: maxHeight() });
     const width = Math.max(2, a.fs / 7);
     plot(
       a,
@@ -568,6 +594,14 @@ function boardView(section) {
   return {
     update(runs) {
       render(Array.isArray(runs) ? runs : []);
+    },
+    /** redraw draws the charts again when the room left to them changed. */
+    redraw() {
+      byExp.forEach(draw);
+    },
+    /** count is how many runs the board draws. */
+    count() {
+      return last.length;
     },
     setTitles(specs) {
       titles = {};
@@ -713,8 +747,9 @@ function teach() {
   const hideNames = part("hide-names");
   const rosterBody = part("roster");
   const rosterEmpty = part("roster-empty");
+  const rosterCount = part("roster-count");
   const columns = [...root.querySelectorAll(".class-roster thead th")].map((th) => th.textContent);
-  const lessonTitles = new Map([...lessonSelect.options].map((o) => [o.value, o.textContent]));
+  const lessonTitles = new Map([...lessonSelect.options].filter((o) => o.value).map((o) => [o.value, o.textContent]));
   const buttons = Object.fromEntries([...root.querySelectorAll("[data-cmd]")].map((b) => [b.dataset.cmd, b]));
   let room = null; // the last room message
   let seats = [];
@@ -753,21 +788,44 @@ function teach() {
   });
 
   const displayName = (seat) => (hideNames.checked ? t("student", { n: String(seat.id).replace(/^s/, "") }) : seat.nick);
+  const experimentTitle = (name) => titles[name] || name || "";
+
+  /**
+   * runTitles names each of a seat's runs by its experiment's title, the
+   * second run of the same experiment "Title (2)", so that a teacher never
+   * reads a widget id.
+   */
+  function runTitles(runs) {
+    const seen = new Map();
+    return runs.map((r) => {
+      const title = experimentTitle(r.experiment);
+      const n = (seen.get(title) ?? 0) + 1;
+      seen.set(title, n);
+      return n > 1 ? `${title} (${n})` : title;
+    });
+  }
 
   function renderRoom(m) {
+    const was = room;
     room = m;
     if (CODE_RE.test(m.code) && m.code !== mine.room) {
       // A new code: the browser's key now opens the room under it.
       mine = { ...mine, room: m.code };
       save(TEACHER_KEY, mine);
       setCode(m.code);
+      say(t("new-code-done", { code: m.code }));
     }
-    part("joined").textContent = m.joined === 1 ? t("joined-1") : t("joined", { n: m.joined ?? 0 });
+    // The room counts the seats with a page open now, not every seat taken.
+    const joined = part("joined");
+    joined.textContent = m.joined === 1 ? t("online-1") : t("online", { n: m.joined ?? 0 });
+    joined.dataset.online = String(m.joined ?? 0);
     buttons.follow.setAttribute("aria-pressed", String(m.mode === "follow"));
     buttons.free.setAttribute("aria-pressed", String(m.mode !== "follow"));
     if (m.lesson && lessonTitles.has(m.lesson) && document.activeElement !== lessonSelect) lessonSelect.value = m.lesson;
     swap(buttons["pause-all"], buttons["resume-all"], !!m.paused);
     if (m.paused && document.activeElement !== pauseInput && m.message) pauseInput.value = m.message;
+    // A resumed class starts with an empty message for the next pause.
+    if (was?.paused && !m.paused && document.activeElement !== pauseInput) pauseInput.value = "";
     swap(buttons.lock, buttons.unlock, !!m.locked);
     renderState();
     renderRoster(true);
@@ -782,7 +840,11 @@ function teach() {
     const sp = room?.spotlight;
     if (sp?.seat) {
       const seat = seats.find((s) => s.id === sp.seat);
-      items.push(["class-state-spotlight", t("state-spotlight", { name: seat ? displayName(seat) : sp.seat, widget: sp.widget })]);
+      const runs = Array.isArray(seat?.runs) ? seat.runs : [];
+      const i = runs.findIndex((r) => r.widget === sp.widget);
+      const title = i >= 0 ? runTitles(runs)[i] : "";
+      const name = seat ? displayName(seat) : t("student", { n: String(sp.seat).replace(/^s/, "") });
+      items.push(["class-state-spotlight", t(title ? "state-spotlight" : "state-spotlight-seat", { name, title })]);
     }
     part("room-state").replaceChildren(
       ...items.map(([cls, text]) => {
@@ -811,6 +873,9 @@ function teach() {
     // The rows are rebuilt; the focused control is found again by its key.
     const focusKey = document.activeElement?.dataset?.key;
     rosterEmpty.hidden = seats.length > 0;
+    const online = seats.filter((s) => s.online).length;
+    rosterCount.hidden = seats.length === 0;
+    rosterCount.textContent = t(seats.length === 1 ? "roster-count-1" : "roster-count", { seats: seats.length, online });
     rosterBody.replaceChildren(...seats.map(seatRow));
     if (focusKey) rosterBody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
   }
@@ -841,7 +906,7 @@ function teach() {
     dot.setAttribute("aria-hidden", "true");
     dot.textContent = seat.online ? "●" : "○";
     const online = document.createElement("span");
-    online.textContent = seat.online ? t("online") : t("offline");
+    online.textContent = seat.online ? t("seat-online") : t("seat-away");
     const lesson = seat.lesson ? lessonTitles.get(seat.lesson) ?? seat.lesson : t("no-lesson");
 
     const runs = Array.isArray(seat.runs) ? seat.runs : [];
@@ -852,11 +917,12 @@ function teach() {
     } else {
       const ul = document.createElement("ul");
       ul.className = "class-runs";
-      for (const r of runs) {
+      const names = runTitles(runs);
+      for (const [i, r] of runs.entries()) {
         const li = document.createElement("li");
         const what = document.createElement("span");
         what.className = "class-run-what";
-        what.textContent = `${r.widget} · ${titles[r.experiment] || r.experiment}`;
+        what.textContent = names[i];
         const facts = [
           t(`state-${r.state}`) === `state-${r.state}` ? r.state : t(`state-${r.state}`),
           r.total ? t("run-step", { step: r.step, total: r.total }) : "",
@@ -903,6 +969,11 @@ function teach() {
     b.addEventListener("click", () => {
       switch (cmd) {
         case "lesson":
+          if (!lessonSelect.value) {
+            say(t("pick-lesson"), true);
+            lessonSelect.focus();
+            return;
+          }
           if (command({ cmd, lesson: lessonSelect.value })) say(t("sent-lesson", { title: lessonTitles.get(lessonSelect.value) ?? lessonSelect.value }));
           return;
         case "pause-all": {
@@ -915,6 +986,9 @@ function teach() {
           command({ cmd, message });
           return;
         }
+        case "resume-all":
+          if (command({ cmd })) say(t("resume-sent"));
+          return;
         case "new-code":
           if (confirm(t("new-code-confirm", { code: mine.room }))) command({ cmd });
           return;
@@ -927,14 +1001,17 @@ function teach() {
     });
   }
 
+  // ended says the room is gone, with its code, and offers a new one.
   function ended(message) {
     forget(TEACHER_KEY);
     dash.hidden = true;
     noRoom.hidden = false;
+    part("no-room-text").textContent = t("deleted-open");
     const el = part("banner");
     el.hidden = false;
     el.dataset.status = "ended";
     el.textContent = message || t("ended");
+    document.title = document.title.replace(/^[A-Z0-9]{6} · /, "");
   }
 
   const sock = roomSocket({
@@ -966,6 +1043,8 @@ function teach() {
         case "hello":
           for (const [name, spec] of Object.entries(m.specs ?? {})) if (spec?.title) titles[name] = spec.title;
           board.setTitles(m.specs);
+          renderState();
+          renderRoster(true);
           return;
         case "room":
           renderRoom(m);
@@ -980,7 +1059,7 @@ function teach() {
           return;
         case "room-ended":
           // The teacher's own words: it was this key that deleted it.
-          ended(t("deleted"));
+          ended(t("deleted", { code: mine.room }));
           return;
         case "error":
           if (!FATAL.has(m.code)) say(m.message || m.code, true);
@@ -993,9 +1072,49 @@ function teach() {
 
 function show() {
   let code = root.dataset.code;
-  const board = boardView(root.querySelector(".class-board"));
+  const head = root.querySelector(".class-show-head");
+  const boardSection = root.querySelector(".class-board");
   const joinLink = part("join-link");
   const paused = part("paused");
+  const toggle = part("show-toggle");
+  // compact: the code in one line above the board, so that the board fits
+  // on the screen. It becomes so once anyone joined or a run is on the
+  // board, unless the teacher chose (the toggle); the choice is kept.
+  let chosen = false;
+
+  // boardRoom is the height each chart may take so that the page, down to
+  // the board's downloads, fits the screen: the screen less everything but
+  // the charts themselves (that does not change with their height).
+  function boardRoom() {
+    if (!head.hidden && !head.classList.contains("class-compact")) return Infinity;
+    const canvases = [...boardSection.querySelectorAll(".class-board-chart > canvas")];
+    if (!canvases.length) return Infinity;
+    const charts = canvases.reduce((sum, c) => sum + c.getBoundingClientRect().height, 0);
+    const rest = boardSection.getBoundingClientRect().bottom + scrollY - charts + 16;
+    return (innerHeight - rest) / canvases.length;
+  }
+  const board = boardView(boardSection, { maxHeight: boardRoom });
+
+  function compact(on) {
+    head.classList.toggle("class-compact", on);
+    toggle.textContent = on ? t("show-big") : t("show-board");
+    toggle.hidden = false;
+    board.redraw();
+  }
+  compact(false);
+  toggle.addEventListener("click", () => {
+    chosen = true;
+    compact(!head.classList.contains("class-compact"));
+    scrollTo(0, 0);
+  });
+  function autoCompact(joined) {
+    if (!chosen && !head.classList.contains("class-compact") && (joined > 0 || board.count() > 0)) compact(true);
+  }
+  let pendingFit = 0;
+  addEventListener("resize", () => {
+    cancelAnimationFrame(pendingFit);
+    pendingFit = requestAnimationFrame(() => board.redraw());
+  });
 
   function setCode(c) {
     const old = code;
@@ -1015,12 +1134,14 @@ function show() {
     const el = part("banner");
     el.hidden = false;
     el.dataset.status = status;
-    el.textContent = message || t("ended");
-    root.querySelector(".class-show-head").hidden = true;
+    el.textContent = status === "ended" ? `${t("ended-code", { code })} ${message || ""}`.trim() : message || t("ended");
+    head.hidden = true;
     root.querySelector(".class-downloads").hidden = true;
     paused.hidden = true;
+    board.redraw();
   }
 
+  let lastJoined = 0;
   roomSocket({
     code: () => code,
     first: () => ({ type: "watch", room: code }),
@@ -1036,14 +1157,25 @@ function show() {
         case "hello":
           board.setTitles(m.specs);
           return;
-        case "room":
+        case "room": {
           if (CODE_RE.test(m.code) && m.code !== code) setCode(m.code);
-          part("joined").textContent = m.joined === 1 ? t("joined-1") : t("joined", { n: m.joined ?? 0 });
-          paused.hidden = !m.paused;
-          paused.textContent = m.message ? `${t("paused")} — ${m.message}` : t("paused");
+          // The room counts the seats with a page open now.
+          lastJoined = m.joined ?? 0;
+          const joined = part("joined");
+          joined.textContent = lastJoined === 1 ? t("online-1") : t("online", { n: lastJoined });
+          joined.dataset.online = String(lastJoined);
+          const text = m.message ? `${t("paused")} — ${m.message}` : t("paused");
+          if (paused.hidden !== !m.paused || paused.textContent !== text) {
+            paused.hidden = !m.paused;
+            paused.textContent = text;
+            board.redraw();
+          }
+          autoCompact(lastJoined);
           return;
+        }
         case "board":
           board.update(m.runs);
+          autoCompact(lastJoined);
           return;
         case "room-ended":
           ended(m.message, "ended");

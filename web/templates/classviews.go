@@ -61,10 +61,12 @@ type ClassTeachPage struct {
 	ModeHint        string
 	LessonLabel     string
 	PushButton      string
+	LessonPick      string // the placeholder option while no lesson was sent
 	Lessons         []LessonOption
 	PauseLabel      string
 	PauseButton     string
 	ResumeButton    string
+	PauseHint       string
 	MaxMessage      int
 	LockButton      string
 	UnlockButton    string
@@ -74,6 +76,7 @@ type ClassTeachPage struct {
 
 	RosterHeading string
 	HideNames     string
+	SpotlightHint string // where a spotlight shows
 	ColStudent    string
 	ColOnline     string
 	ColLesson     string
