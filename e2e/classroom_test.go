@@ -141,7 +141,7 @@ func TestBrowserClassroom(t *testing.T) {
 		waitJS(t, s.ctx, s.nick+" seated", `location.pathname === "/en/" && document.querySelector('[data-testid="class-bar"] [data-testid="class-nick"]').textContent === `+jsString(s.nick)+` && document.querySelector('[data-testid="class-bar"] [data-testid="class-code"]').textContent === `+jsString(code), 15*time.Second)
 	}
 	toFront(t, dash)
-	waitJS(t, dash, "three students on the roster", `document.querySelectorAll('[data-part="roster"] tr').length === 3 && document.querySelector('[data-part="joined"]').textContent === "3 joined"`, 10*time.Second)
+	waitJS(t, dash, "three students on the roster", `document.querySelectorAll('[data-part="roster"] tr').length === 3 && document.querySelector('[data-part="joined"]').textContent === "3 online"`, 10*time.Second)
 	if names := evalJS[[]string](t, dash, `[...document.querySelectorAll('[data-part="roster"] tr th')].map(th => th.textContent)`); !slices.Equal(names, []string{"Ada", "Grace", "Katherine"}) {
 		t.Errorf("the roster names %q", names)
 	}
@@ -204,10 +204,14 @@ func TestBrowserClassroom(t *testing.T) {
 	for _, s := range students {
 		waitJS(t, s.ctx, s.nick+" resumed", `document.querySelector('[data-testid="class-pause"]') === null`, 10*time.Second)
 	}
-	// Pause all paused the teacher's run too: the students' widgets show
-	// it paused at the teacher's step.
+	// Resume all played again what the pause stopped: the teacher's run.
+	// The teacher then pauses it, and the students' widgets show it paused
+	// at the teacher's step.
 	toFront(t, lesson)
-	do(t, lesson, "the teacher's run paused", stateIs(classWidget, "paused", 10*time.Second))
+	do(t, lesson, "the teacher's run plays again after resume", stateIs(classWidget, "running", 10*time.Second))
+	do(t, lesson, "the teacher pauses the run",
+		chromedp.Click(chromedp.CSS(classWidget+` [data-testid="play"]`)),
+		stateIs(classWidget, "paused", 10*time.Second))
 	k := settledStep(t, lesson, classWidget)
 	for _, s := range students {
 		waitJS(t, s.ctx, s.nick+" at the teacher's step", fmt.Sprintf(`document.querySelector('%s').dataset.step === "%d" && document.querySelector('%s').dataset.state === "paused"`, classWidget, k, classWidget), 10*time.Second)
@@ -224,6 +228,9 @@ func TestBrowserClassroom(t *testing.T) {
 			connected(classWidget, 10*time.Second),
 			stepIs(classWidget, k, 30*time.Second),
 			pollJS(`document.querySelector('`+classWidget+` [data-testid="play"]').getAttribute("aria-disabled") === null`, 5*time.Second),
+			// cnn-train trains: the fork line warns that a new learning
+			// rate starts the race again.
+			pollJS(`!document.querySelector('`+classWidget+` [data-testid="fork-note"]').hidden`, 5*time.Second),
 		)
 		ok := evalJS[bool](t, s.ctx, fmt.Sprintf(`(() => {
 			const s = document.querySelector('%s [data-testid="set-lr"]');
@@ -286,7 +293,7 @@ func TestBrowserClassroom(t *testing.T) {
 		t.Errorf("the reload changed the seat: %s, before %s", got, token)
 	}
 	toFront(t, dash)
-	waitJS(t, dash, "still three seats after the reload", `document.querySelectorAll('[data-part="roster"] tr').length === 3 && document.querySelector('[data-part="joined"]').textContent === "3 joined"`, 10*time.Second)
+	waitJS(t, dash, "still three seats after the reload", `document.querySelectorAll('[data-part="roster"] tr').length === 3 && document.querySelector('[data-part="joined"]').textContent === "3 online"`, 10*time.Second)
 	step(fmt.Sprintf("%s reloaded: same seat, the fork at step %d (was %d)", ada.nick, widgetStep(t, ada.ctx), at))
 
 	// The server restarts: stopped, and started again on the same port
@@ -333,7 +340,7 @@ func TestBrowserClassroom(t *testing.T) {
 				` && document.querySelector('`+classWidget+`').dataset.follow === "forked"`+
 				` && document.querySelector('`+classWidget+`').dataset.connection === "open"`, 30*time.Second)
 	}
-	waitJS(t, dash, "the dashboard reconnected", `document.querySelector('[data-part="banner"]').hidden && document.querySelector('[data-part="joined"]').textContent === "3 joined"`, 30*time.Second)
+	waitJS(t, dash, "the dashboard reconnected", `document.querySelector('[data-part="banner"]').hidden && document.querySelector('[data-part="joined"]').textContent === "3 online"`, 30*time.Second)
 	for _, s := range students {
 		waitJS(t, dash, fmt.Sprintf("the board's curve of lr %g after reconnecting", s.lr), legendHas(s.lr), 10*time.Second)
 	}
@@ -498,7 +505,7 @@ func TestBrowserClassProjector(t *testing.T) {
 	do(t, show, "the projector view",
 		chromedp.Navigate(cs.URL+"/en/class/"+code+"/show"),
 		pollJS(`document.querySelector('[data-testid="class-code-shown"]').textContent === `+jsString(code), 10*time.Second),
-		pollJS(`document.querySelector('[data-part="joined"]').textContent === "1 joined"`, 15*time.Second),
+		pollJS(`document.querySelector('[data-part="joined"]').textContent === "1 online"`, 15*time.Second),
 		pollJS(`document.querySelector('[data-part="join-link"]').textContent.endsWith("/en/class?code=`+code+`")`, 5*time.Second),
 		pollJS(`document.querySelector('[data-part="qr"]').complete && document.querySelector('[data-part="qr"]').naturalWidth > 0`, 10*time.Second),
 	)
