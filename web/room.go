@@ -485,6 +485,9 @@ func (rm *room) joinedLocked() int {
 // joined seats, the same for all, is taken once.
 func (rm *room) broadcastLocked() {
 	rm.joinedDirty = false
+	if rm.ended {
+		return // every page was told the room ended: nothing more to say
+	}
 	joined := rm.joinedLocked()
 	for s := range rm.sessions {
 		if m := s.memberInfo(); m != nil {
