@@ -47,7 +47,9 @@ type LiveOptions struct {
 // Default session caps. 16 per address leaves room for a student's many
 // tabs, or a small group behind one NAT router.
 const (
-	DefaultMaxSessions      = 256
+	// 1,000 pages: two or three classes of 200 (their pages count here
+	// too, beside their rooms' caps) and the visitors around them.
+	DefaultMaxSessions      = 1000
 	DefaultMaxSessionsPerIP = 16
 	// A page of eight training races declares 8 × 15 MB: an address may
 	// hold about two such pages, the server about thirty.
@@ -181,10 +183,7 @@ func (l *Live) admit(ip string) (id uint64, pe *protoError) {
 			Zh: "服务器正在关闭；它恢复后页面会自动重新连接。",
 		}}
 	case l.open >= l.opts.MaxSessions:
-		return 0, &protoError{code: codeBusy, text: run.Text{
-			En: fmt.Sprintf("The server is full: %d lesson pages are open at once.", l.opts.MaxSessions),
-			Zh: fmt.Sprintf("服务器已满：同时打开了 %d 个课程页面。", l.opts.MaxSessions),
-		}}
+		return 0, l.fullError()
 	case l.perIP[ip] >= l.opts.MaxSessionsPerIP:
 		return 0, &protoError{code: codeTooManySessions, text: run.Text{
 			En: fmt.Sprintf("Too many lesson pages are open from your address (at most %d): close other tabs of the course. A class behind one router: join the teacher's room (rooms count seats, not addresses), or the server's -max-sessions-per-ip flag raises it.", l.opts.MaxSessionsPerIP),
@@ -235,23 +234,41 @@ func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
 	}, nil
 }
 
-// admitRoomPage counts a page of a class, which its room has admitted
-// (the room caps its pages; the server's and address's caps do not apply).
+// admitRoomPage counts a page of a class, which its room has admitted:
+// the room caps its pages instead of the address, and the server's cap
+// still bounds them all.
 func (l *Live) admitRoomPage() (uint64, *protoError) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closing {
+	switch {
+	case l.closing:
 		return 0, &protoError{code: codeShuttingDown, text: run.Text{
 			En: "The server is shutting down; the page reconnects when it is back.",
 			Zh: "服务器正在关闭；它恢复后页面会自动重新连接。",
 		}}
+	case l.open >= l.opts.MaxSessions:
+		return 0, l.fullError()
 	}
+	l.open++
 	l.nextID++
 	l.wg.Add(1)
 	return l.nextID, nil
 }
 
-func (l *Live) releaseRoomPage() { l.wg.Done() }
+func (l *Live) releaseRoomPage() {
+	l.mu.Lock()
+	l.open--
+	l.mu.Unlock()
+	l.wg.Done()
+}
+
+// fullError is the refusal at MaxSessions.
+func (l *Live) fullError() *protoError {
+	return &protoError{code: codeBusy, text: run.Text{
+		En: fmt.Sprintf("The server is full: %d lesson pages are open at once (the server's -max-sessions flag sets it).", l.opts.MaxSessions),
+		Zh: fmt.Sprintf("服务器已满：同时打开了 %d 个课程页面（由服务器的 -max-sessions 参数设定）。", l.opts.MaxSessions),
+	}}
+}
 
 // release frees the slot admit took for ip.
 func (l *Live) release(ip string) {

@@ -644,3 +644,30 @@ func TestClassParkAndIdle(t *testing.T) {
 	}
 	sit(t, srv, other, join(t, srv, other, "Bob")) // the slot is free again
 }
+
+// TestClassServerCaps: pages of a class count against the server's cap
+// too (-max-sessions, named), and a class's runs against its memory
+// (-room-memory, named).
+func TestClassServerCaps(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{MaxSessions: 2, Class: ClassOptions{RoomMemory: 150 << 20}})
+	code, _ := openRoom(t, srv)
+	a := sit(t, srv, code, join(t, srv, code, "Ada"))
+	sit(t, srv, code, join(t, srv, code, "Grace"))
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL(srv, "en")+"&room="+code, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	full := &wsClient{t: t, conn: conn}
+	if e := full.errorCode(codeBusy); !strings.Contains(e["message"].(string), "-max-sessions") {
+		t.Errorf("a third page of two: %v, want the -max-sessions flag named", e)
+	}
+	// The stepper declares 100 MB: one run fits the room's 150, a second
+	// does not.
+	a.send(`{"v":1,"type":"start","widget":"w1","experiment":"stepper"}`)
+	a.frameAt("w1", 0)
+	a.send(`{"v":1,"type":"start","widget":"w2","experiment":"stepper"}`)
+	if e := a.errorCode(codeTooManyRuns); !strings.Contains(e["message"].(string), "-room-memory") {
+		t.Errorf("a run over the room's memory: %v, want the -room-memory flag named", e)
+	}
+}
