@@ -272,6 +272,20 @@ func (s *Store) Room(id int64) (Room, error) {
 	return scanRoom(s.db.QueryRow(`SELECT `+roomCols+` FROM rooms WHERE id = ?`, id))
 }
 
+// RoomBySecret is the room whose teacher secret this is (ErrBadSecret for
+// none): the key finds its room whatever the room's code is now. Like a
+// seat token it is looked up by its digest, never stored itself.
+func (s *Store) RoomBySecret(secret string) (Room, error) {
+	if secret == "" {
+		return Room{}, ErrBadSecret
+	}
+	r, err := scanRoom(s.db.QueryRow(`SELECT `+roomCols+` FROM rooms WHERE secret = ?`, digest(secret)))
+	if errors.Is(err, ErrNoRoom) {
+		return Room{}, ErrBadSecret
+	}
+	return r, err
+}
+
 // CheckSecret is nil when secret is room id's teacher secret.
 func (s *Store) CheckSecret(id int64, secret string) error {
 	var stored []byte

@@ -83,6 +83,7 @@ const (
 	codeNotTeacher = "not-teacher"
 	codeRoomFull   = "room-full"
 	codePaused     = "class-paused"
+	codeRoomMoved  = "room-moved"
 )
 
 // Classroom is the live side of the rooms: which pages sit in which room,

@@ -369,8 +369,8 @@ func TestClassAuth(t *testing.T) {
 		fmt.Sprintf(`{"v":1,"type":"seat","room":%q,"seat":%q,"lesson":""}`, code, join(t, srv, other, "Ada")),
 	} {
 		p := dialRoom(t, srv, code, first)
-		if e := p.until("an error", func(m map[string]any) bool { return m["type"] == "error" }); e["code"] != codeRoomAuth && e["code"] != codeNoSeat {
-			t.Errorf("%s: %v, want room-auth or no-seat", first, e)
+		if e := p.until("an error", func(m map[string]any) bool { return m["type"] == "error" }); e["code"] != codeRoomAuth && e["code"] != codeNoSeat && e["code"] != codeRoomMoved {
+			t.Errorf("%s: %v, want room-auth, no-seat or room-moved", first, e)
 		}
 		if _, err := p.read(); err == nil {
 			t.Errorf("%s: the page stays open, want it closed", first)
@@ -670,4 +670,33 @@ func TestClassServerCaps(t *testing.T) {
 	if e := a.errorCode(codeTooManyRuns); !strings.Contains(e["message"].(string), "-room-memory") {
 		t.Errorf("a run over the room's memory: %v, want the -room-memory flag named", e)
 	}
+}
+
+// TestClassNewCodeWhileAway: a page that was away while the teacher made a
+// new code comes back with the old one; its seat token (or the teacher's
+// key) finds the room, the page is told the new code and closed, and sits
+// down under the new code.
+func TestClassNewCodeWhileAway(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, secret := openRoom(t, srv)
+	token := join(t, srv, code, "Ada")
+	teacher := teach(t, srv, code, secret)
+	teacher.send(`{"v":1,"type":"room-cmd","cmd":"new-code"}`)
+	nc := teacher.roomState(func(m map[string]any) bool { return m["code"] != code })["code"].(string)
+	for _, first := range []string{
+		fmt.Sprintf(`{"v":1,"type":"seat","room":%q,"seat":%q,"lesson":""}`, code, token),
+		fmt.Sprintf(`{"v":1,"type":"teach","room":%q,"secret":%q,"lesson":""}`, code, secret),
+	} {
+		p := dialRoom(t, srv, code, first)
+		moved := p.until("room-moved", func(m map[string]any) bool { return m["type"] == "room-moved" })
+		if moved["code"] != nc {
+			t.Errorf("%s: told %v, want the new code %s", first, moved, nc)
+		}
+		p.errorCode(codeRoomMoved)
+		if _, err := p.read(); err == nil {
+			t.Errorf("%s: the page stays open after room-moved", first)
+		}
+	}
+	sit(t, srv, nc, token)
+	teach(t, srv, nc, secret)
 }

@@ -164,12 +164,35 @@ func (s *session) sitDown(m *clientMsg) error {
 	if m.Lesson != "" && !lessonSlug.MatchString(m.Lesson) {
 		return &protoError{code: run.CodeBadParams, text: run.Text{En: "field \"lesson\" must be a lesson's slug", Zh: "字段 \"lesson\" 必须是课程的短名"}}
 	}
-	rec, err := c.lookup(s.owner.Addr, m.Room)
+	// A seat token and a teacher key find their room themselves (they are
+	// secrets: no code is guessed through them); a projector has the code.
+	var rec class.Room
+	var seat class.Seat
+	var err error
+	switch m.Type {
+	case "seat":
+		if seat, err = c.store.SeatByToken(m.Seat); err == nil {
+			rec, err = c.store.Room(seat.Room)
+		}
+	case "teach":
+		rec, err = c.store.RoomBySecret(m.Secret)
+	default:
+		rec, err = c.lookup(s.owner.Addr, m.Room)
+	}
 	if errors.Is(err, errGuessing) {
 		return &protoError{code: codeRoomAuth, text: c.guessingText()}
 	}
 	if err != nil {
 		return classError(err)
+	}
+	if m.Type != "watch" && rec.Code != strings.ToUpper(strings.TrimSpace(m.Room)) {
+		// The teacher made a new code while this page was away: it comes
+		// back under the new one.
+		s.sendRaw(mustJSON(map[string]any{"v": protocolVersion, "type": "room-moved", "code": rec.Code}))
+		return &protoError{code: codeRoomMoved, text: run.Text{
+			En: "This class has a new code: the page reconnects with it.",
+			Zh: "这个班级换了新代码：页面会用新代码重新连接。",
+		}}
 	}
 	rm := s.roomSlot
 	if rm == nil || rm.id != rec.ID {
@@ -181,18 +204,11 @@ func (s *session) sitDown(m *clientMsg) error {
 	mem := &member{room: rm, lesson: m.Lesson}
 	switch m.Type {
 	case "seat":
-		seat, err := c.store.SeatByToken(m.Seat)
-		if err == nil && seat.Room != rec.ID {
-			err = class.ErrNoSeat
-		}
-		if err != nil {
-			return classError(err)
-		}
 		mem.role, mem.seat = "student", seat
 		s.owner = run.Owner{Addr: roomAddr(rec.ID), Session: seat.ID}
 	case "teach":
 		if err := c.store.CheckSecret(rec.ID, m.Secret); err != nil {
-			return classError(err)
+			return classError(err) // found by its digest: cannot fail but for a race with delete
 		}
 		mem.role = "teacher"
 		// The teacher's runs have an account of their own, beside the

@@ -1061,6 +1061,15 @@ function teach() {
           // The teacher's own words: it was this key that deleted it.
           ended(t("deleted", { code: mine.room }));
           return;
+        case "room-moved":
+          // A new code was made while this page was away: the key opens the
+          // room under it; the socket closes and reconnects with it.
+          if (CODE_RE.test(m.code) && m.code !== mine.room) {
+            mine = { ...mine, room: m.code };
+            save(TEACHER_KEY, mine);
+            setCode(m.code);
+          }
+          return;
         case "error":
           if (!FATAL.has(m.code)) say(m.message || m.code, true);
       }

@@ -417,20 +417,7 @@ function onRoom(m) {
   if (!who) return;
   room = m;
   if (m.you?.role && m.you.role !== who.role) who.role = m.you.role;
-  if (typeof m.code === "string" && m.code && m.code !== who.code) {
-    // The teacher made a new code: seats keep working, under the new one.
-    who.code = m.code;
-    who.first = { ...who.first, room: m.code };
-    const stored = readJSON(who.key);
-    if (stored) {
-      try {
-        localStorage.setItem(who.key, JSON.stringify({ ...stored, room: m.code }));
-      } catch {
-        // storage off
-      }
-    }
-    updateRoom(m.code, who.first);
-  }
+  if (typeof m.code === "string" && m.code && m.code !== who.code) newCode(m.code);
   drawBar();
   if (who.role === "student" && m.paused) showPause(m.message);
   else hidePause();
@@ -444,8 +431,27 @@ function onRoom(m) {
   if (!leaving) releaseWidgets();
 }
 
+// newCode keeps the seat under the room's new code (the teacher made one):
+// the next connection uses it.
+function newCode(code) {
+  who.code = code;
+  who.first = { ...who.first, room: code };
+  const stored = readJSON(who.key);
+  if (stored) {
+    try {
+      localStorage.setItem(who.key, JSON.stringify({ ...stored, room: code }));
+    } catch {
+      // storage off
+    }
+  }
+  updateRoom(code, who.first);
+}
+
 function onMessage(m) {
   if (m.type === "room") onRoom(m);
+  // A new code came while the page was away: the server closes this
+  // socket, and the page reconnects under the new code.
+  else if (m.type === "room-moved" && who && typeof m.code === "string" && m.code) newCode(m.code);
   else if (m.type === "room-ended" && who?.role === "teacher") {
     // Only the teacher's delete ends a room: this browser's teacher did it.
     leaveRoom(fill(S.endedByYou, { code: who.code }), false);
