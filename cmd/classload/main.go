@@ -15,15 +15,19 @@
 //  3. follow conv-slide for -conv;
 //  4. the teacher pushes the cnn-train lesson, every page moves to it, the teacher plays
 //     the race; follow it for -cnn;
-//  5. -forks students fork it (their own run with the teacher's parameters) for -fork-time,
-//     then go back to following;
+//  5. -forks students fork it for -fork-time, then go back to following: by default as the
+//     page's Fork button does (start with fork: the server copies the followed run at its
+//     step), or -fork-mode start (a run of the teacher's parameters from step 0) or seek
+//     (that, sought to the teacher's step: a replay each); per fork the time to its first
+//     own frame, its steps/s, and the server's RSS per fork;
 //  6. reconnect storm: every student drops its socket and comes back to its seat within
 //     -storm-jitter;
 //  7. -cycles join/leave cycles (join, seat, follow, first frame, close), then the server's
-//     open files, threads and RSS before and -settle after (the park and idle timers are 60 s).
+//     open files, threads, RSS and goroutines (its -debug-addr profiles) before and -settle
+//     after (the park and idle timers are 60 s).
 //
 // At the end the server gets SIGQUIT with GOTRACEBACK=all: its goroutines, counted by
-// function, show whether sessions outlived their sockets (the server has no debug endpoint).
+// function, show whether sessions outlived their sockets.
 // classload exits non-zero only when the harness itself fails; a missed target prints MISS.
 package main
 
@@ -80,7 +84,8 @@ type config struct {
 	cnnEpochs                int
 	forks                    int
 	forkTime                 time.Duration
-	forkSeek                 bool
+	forkMode                 string
+	cpuProfile               string
 	storm                    bool
 	stormJitter              time.Duration
 	cycles, cycleWorkers     int
@@ -91,7 +96,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		students: 200, baseline: true, conv: 20 * time.Second, cnn: 30 * time.Second, speed: 8,
-		cnnEpochs: 20, forks: 30, forkTime: 60 * time.Second, storm: true, stormJitter: 2 * time.Second,
+		cnnEpochs: 20, forks: 30, forkTime: 60 * time.Second, forkMode: forkCopy, storm: true, stormJitter: 2 * time.Second,
 		cycles: 1000, cycleWorkers: 4, settle: 65 * time.Second, dump: true,
 	}
 }
@@ -108,7 +113,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cnnEpochs, "cnn-epochs", c.cnnEpochs, "epochs of the teacher's race (the lesson's 3 make 93 steps, 12 s at speed 8; 20 make the 600-step cap)")
 	fs.IntVar(&c.forks, "forks", c.forks, "students who fork the race at once")
 	fs.DurationVar(&c.forkTime, "fork-time", c.forkTime, "how long the forks train")
-	fs.BoolVar(&c.forkSeek, "fork-seek", c.forkSeek, "forks seek to the teacher's step first, as the page's Fork does (a replay of that many steps each)")
+	fs.StringVar(&c.forkMode, "fork-mode", c.forkMode, "how a student forks: copy (start with fork, as the page's Fork button: the server copies the followed run at its step), start (a run of the teacher's parameters from step 0), seek (start, then seek to the teacher's step: a replay each)")
+	fs.StringVar(&c.cpuProfile, "cpu-profile", c.cpuProfile, "write the server's CPU profile over the forks' window to this `FILE` (go tool pprof -top FILE)")
 	fs.BoolVar(&c.storm, "storm", c.storm, "every student drops its socket and reconnects")
 	fs.DurationVar(&c.stormJitter, "storm-jitter", c.stormJitter, "the storm's reconnections are spread over this long")
 	fs.IntVar(&c.cycles, "cycles", c.cycles, "join/leave cycles (join, seat, follow, first frame, close)")
@@ -119,6 +125,13 @@ func (c *config) register(fs *flag.FlagSet) {
 
 // The widget every phase drives: the first of its lesson's page.
 const widgetID = "w1"
+
+// The ways a student forks the teacher's race (-fork-mode).
+const (
+	forkCopy  = "copy"
+	forkStart = "start"
+	forkSeek  = "seek"
+)
 
 // lessonWidget is the lesson a widget is on and its directive's parameters.
 type lessonWidget struct {
@@ -153,6 +166,9 @@ type result struct {
 	burst               burstStats
 	follow              map[string]followStats
 	forkRates           []float64
+	fork                forkStats
+	goroutinesBefore    int // the server's goroutines before the cycles and settle after
+	goroutinesAfter     int
 	stormBack           []time.Duration
 	stormFailed         int
 	cyclesOK, cyclesBad int
@@ -177,6 +193,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (*result, error) {
 		return nil, err
 	}
 	cnn.params["epochs"] = cfg.cnnEpochs
+	switch cfg.forkMode {
+	case forkCopy, forkStart, forkSeek:
+	default:
+		return nil, fmt.Errorf("-fork-mode %q: want copy, start or seek", cfg.forkMode)
+	}
 
 	tmp, err := os.MkdirTemp("", "classload-")
 	if err != nil {
@@ -193,8 +214,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (*result, error) {
 	if data == "" {
 		data = filepath.Join(tmp, "data")
 	}
-	// Every cycle joins with a new seat: the room must hold them all.
-	args := []string{"-room-seats", strconv.Itoa(cfg.students + cfg.cycles + 16)}
+	// Every cycle joins with a new seat: the room must hold them all. The
+	// profiles count goroutines and profile the CPU.
+	args := []string{"-room-seats", strconv.Itoa(cfg.students + cfg.cycles + 16), "-debug-addr", "127.0.0.1:0"}
 	args = append(args, strings.Fields(cfg.serverArgs)...)
 	srv, err := startServer(ctx, bin, data, tmp, args)
 	if err != nil {
@@ -330,6 +352,7 @@ type server struct {
 	cmd        *exec.Cmd
 	pid        int
 	addr       string // host:port
+	debug      string // http://host:port of its profiles (-debug-addr)
 	origin     string // http://host:port, the Origin its pages send
 	stderrPath string
 	logPath    string
@@ -361,12 +384,17 @@ func startServer(ctx context.Context, bin, data, tmp string, extra []string) (*s
 	}
 	s.pid = cmd.Process.Pid
 	addr := make(chan string, 1)
+	var debug string
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, line)
+			// Said before "listening on": set before addr is sent.
+			if a, ok := strings.CutPrefix(line, "profiles on "); ok {
+				debug = strings.TrimSuffix(a, "/debug/pprof/")
+			}
 			if a, ok := strings.CutPrefix(line, "listening on http://"); ok {
 				select {
 				case addr <- a:
@@ -379,7 +407,7 @@ func startServer(ctx context.Context, bin, data, tmp string, extra []string) (*s
 	go func() { cmd.Wait(); stderr.Close(); close(s.exited) }()
 	select {
 	case a := <-addr:
-		s.addr, s.origin = a, "http://"+a
+		s.addr, s.origin, s.debug = a, "http://"+a, debug
 		return s, nil
 	case <-s.exited:
 		b, _ := os.ReadFile(s.stderrPath)
@@ -407,6 +435,54 @@ func (s *server) kill() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// debugClient keeps no connection open: a kept one would be the server's
+// goroutine and fd between two samples.
+var debugClient = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// goroutines is the server's goroutine count, from its profiles' first
+// line "goroutine profile: total N".
+func (s *server) goroutines(ctx context.Context) (int, error) {
+	b, err := s.debugGet(ctx, "/debug/pprof/goroutine?debug=1", 1<<16)
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	n, err := strconv.Atoi(strings.TrimPrefix(first, "goroutine profile: total "))
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: first line %q", first)
+	}
+	return n, nil
+}
+
+// cpuProfile writes the server's CPU profile over d to path.
+func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	b, err := s.debugGet(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(d.Seconds()))), 64<<20)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func (s *server) debugGet(ctx context.Context, path string, limit int64) ([]byte, error) {
+	if s.debug == "" {
+		return nil, errors.New("the server gave no profiles address (-debug-addr)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.debug+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := debugClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: HTTP %d %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return b, err
 }
 
 // quit ends the server with SIGQUIT and counts the goroutines of its
@@ -653,7 +729,11 @@ type client struct {
 	lastFrame  time.Duration
 	lastStep   int
 	state      string // the widget's last state message
-	notify     chan struct{}
+	// A fork (ownArmed) is the page's own from the first state message
+	// without follow (ownAt): the frames after it are the fork's.
+	ownArmed bool
+	ownAt    time.Duration
+	notify   chan struct{}
 }
 
 func (h *harness) newClient(name string) *client {
@@ -742,6 +822,7 @@ func (c *client) read(conn *websocket.Conn, gen int, done chan struct{}) {
 		msg := append(append([]byte{}, p...), rest...)
 		var m struct {
 			Type, Widget, Code, Message, State string
+			Follow                             bool
 			You                                *struct{ Role, ID string }
 		}
 		if json.Unmarshal(msg, &m) != nil {
@@ -756,6 +837,9 @@ func (c *client) read(conn *websocket.Conn, gen int, done chan struct{}) {
 			}
 		case "state":
 			c.state = m.State
+			if c.ownArmed && !m.Follow {
+				c.ownArmed, c.ownAt = false, now
+			}
 		case "error":
 			switch m.Code {
 			case "room-auth", "no-seat", "removed", "room-full", "server-busy", "too-many-sessions":
@@ -1279,28 +1363,63 @@ func (h *harness) moveToCNN(ctx context.Context, cnn lessonWidget) error {
 	return ctx.Err()
 }
 
+// forkStats is what the forks measured.
+type forkStats struct {
+	mode          string
+	teacherStep   int             // the teacher's step its page had seen when the forks were sent
+	firstOwn      []time.Duration // per fork: fork sent → its first own frame
+	firstSteps    []int           // per fork: the step of that frame (-1: none)
+	atTeacherStep int             // forks whose first own frame is at or past teacherStep
+	rssBeforeKB   int             // the server just before the forks
+	rssWithKB     int             // … and with every fork trained for -fork-time
+	perForkKB     int
+}
+
 // forkPhase: cfg.forks students fork the race at once and train their own
 // runs for cfg.forkTime while the rest follow; then they follow again.
 func (h *harness) forkPhase(ctx context.Context, cnn lessonWidget) error {
 	n := min(h.cfg.forks, len(h.students))
+	if n == 0 {
+		return nil
+	}
 	forks, followers := h.students[:n], h.students[n:]
 	h.teacher.mu.Lock()
 	teacherStep := h.teacher.lastStep
 	h.teacher.mu.Unlock()
-	begin := h.mark()
-	var wg sync.WaitGroup
 	for _, c := range forks {
+		c.mu.Lock()
+		c.ownArmed, c.ownAt = true, 0
+		c.mu.Unlock()
+	}
+	httpClient.CloseIdleConnections()
+	before, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	begin := h.mark()
+	var profiled chan error
+	if h.cfg.cpuProfile != "" {
+		// Over the forks' steady part: after their start, before the end.
+		profiled = make(chan error, 1)
+		d := min(30*time.Second, h.cfg.forkTime-10*time.Second)
+		go func() {
+			sleep(ctx, 5*time.Second)
+			profiled <- h.srv.cpuProfile(ctx, d, h.cfg.cpuProfile)
+		}()
+	}
+	sent := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	for i, c := range forks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msgs := []map[string]any{
-				{"type": "start", "widget": widgetID, "experiment": cnn.experiment, "params": cnn.params},
-				{"type": "speed", "widget": widgetID, "speed": h.cfg.speed},
+			msgs := []map[string]any{{"type": "start", "widget": widgetID, "experiment": cnn.experiment, "fork": true}}
+			if h.cfg.forkMode != forkCopy {
+				msgs = []map[string]any{{"type": "start", "widget": widgetID, "experiment": cnn.experiment, "params": cnn.params}}
 			}
-			if h.cfg.forkSeek && teacherStep > 0 {
+			msgs = append(msgs, map[string]any{"type": "speed", "widget": widgetID, "speed": h.cfg.speed})
+			if h.cfg.forkMode == forkSeek && teacherStep > 0 {
 				msgs = append(msgs, map[string]any{"type": "seek", "widget": widgetID, "to": teacherStep})
 			}
 			msgs = append(msgs, map[string]any{"type": "play", "widget": widgetID})
+			sent[i] = h.now()
 			for _, m := range msgs {
 				if err := c.send(m); err != nil {
 					h.refused("writing a fork's " + m["type"].(string) + ": " + shortErr(err))
@@ -1312,43 +1431,71 @@ func (h *harness) forkPhase(ctx context.Context, cnn lessonWidget) error {
 	wg.Wait()
 	sleep(ctx, h.cfg.forkTime)
 	end := h.mark()
-	// A fork's rate: its steps over the window, from its own frames (the
-	// first second may still carry the teacher's run's last frame).
+	httpClient.CloseIdleConnections()
+	with, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	// A fork's frames are those after its first state message without
+	// follow; its rate is its steps from its first own frame to the end.
+	fs := forkStats{mode: h.cfg.forkMode, teacherStep: teacherStep, rssBeforeKB: before.rssKB, rssWithKB: with.rssKB}
+	if n > 0 {
+		fs.perForkKB = (with.rssKB - before.rssKB) / n
+	}
 	var rates []float64
 	starved := 0
-	for _, c := range forks {
+	for i, c := range forks {
 		c.mu.Lock()
-		i, _ := slices.BinarySearchFunc(c.frames, begin+time.Second, func(f frameRec, t time.Duration) int { return cmpDur(f.at, t) })
-		fs := c.frames[i:]
-		rate := 0.0
-		if len(fs) >= 2 {
-			f, l := fs[0], fs[len(fs)-1]
-			rate = float64(l.step-f.step) / (end - f.at).Seconds()
+		own := []frameRec(nil)
+		if !c.ownArmed {
+			j, _ := slices.BinarySearchFunc(c.frames, c.ownAt, func(f frameRec, t time.Duration) int { return cmpDur(f.at, t) })
+			own = c.frames[j:]
+		}
+		rate, step := 0.0, -1
+		if len(own) > 0 {
+			f, l := own[0], own[len(own)-1]
+			step = int(f.step)
+			fs.firstOwn = append(fs.firstOwn, f.at-sent[i])
+			if len(own) >= 2 {
+				rate = float64(l.step-f.step) / (end - f.at).Seconds()
+			}
 		}
 		c.mu.Unlock()
-		if len(fs) < 2 {
+		if len(own) < 2 {
 			starved++
 		}
+		if step > 0 && step >= teacherStep {
+			fs.atTeacherStep++
+		}
+		fs.firstSteps = append(fs.firstSteps, step)
 		rates = append(rates, rate)
 	}
-	h.res.forkRates = rates
+	h.res.forkRates, h.res.fork = rates, fs
 	sorted := slices.Sorted(slices.Values(rates))
 	med := pctF(sorted, 0.5)
 	minR := 0.0
 	if len(sorted) > 0 {
 		minR = sorted[0]
 	}
+	steps := slices.Sorted(slices.Values(fs.firstSteps))
 	w := h.sampler.window(h.t0.Add(begin), h.t0.Add(end))
 	fst := frameStats(followers, begin, end)
 	h.teacher.mu.Lock()
 	teacherNow, teacherState := h.teacher.lastStep, h.teacher.state
 	h.teacher.mu.Unlock()
-	h.table(fmt.Sprintf("Forks: %d students train their own race (speed %g%s) for %s while %d follow the teacher's",
-		n, h.cfg.speed, map[bool]string{true: ", after seeking to the teacher's step", false: ", from step 0"}[h.cfg.forkSeek], fmtDur(end-begin), len(followers)),
-		[]string{"fork steps/s median", "min", "max", "min/median", "forks without frames", "teacher's steps", "followers frames/s median / min", "server CPU", "server RSS max", "client CPU"},
-		[][]string{{fmt.Sprintf("%.2f", med), fmt.Sprintf("%.2f", minR), fmt.Sprintf("%.2f", pctF(sorted, 1)), fmt.Sprintf("%.2f", safeDiv(minR, med)),
-			fmt.Sprint(starved), fmt.Sprintf("%d → %d (%s)", teacherStep, teacherNow, teacherState), fmt.Sprintf("%.2f / %.2f", fst.fpsMedian, fst.fpsMin),
-			fmtCores(w.cores), fmtMB(w.rssMaxKB), fmtCores(w.selfCores)}})
+	how := map[string]string{forkCopy: "start with fork: a copy at the teacher's step", forkStart: "their own run from step 0", forkSeek: "their own run sought to the teacher's step"}[h.cfg.forkMode]
+	h.table(fmt.Sprintf("Forks: %d students fork the teacher's race at step %d (%s), speed %g, for %s while %d follow the teacher's",
+		n, teacherStep, how, h.cfg.speed, fmtDur(end-begin), len(followers)),
+		[]string{"fork → first own frame p50 / max", "its step min / max", "at the teacher's step", "steps/s median", "min", "max", "min/median", "without frames"},
+		[][]string{{fmtDur(pct(fs.firstOwn, 0.5)) + " / " + fmtDur(pct(fs.firstOwn, 1)), fmt.Sprintf("%d / %d", steps[0], steps[len(steps)-1]),
+			fmt.Sprintf("%d/%d", fs.atTeacherStep, n), fmt.Sprintf("%.2f", med), fmt.Sprintf("%.2f", minR), fmt.Sprintf("%.2f", pctF(sorted, 1)), fmt.Sprintf("%.2f", safeDiv(minR, med)), fmt.Sprint(starved)}})
+	h.table("… meanwhile", []string{"teacher's steps", "followers frames/s median / min", "server RSS before → with the forks", "per fork", "server RSS max", "server CPU", "client CPU"},
+		[][]string{{fmt.Sprintf("%d → %d (%s)", teacherStep, teacherNow, teacherState), fmt.Sprintf("%.2f / %.2f", fst.fpsMedian, fst.fpsMin),
+			fmtMB(before.rssKB) + " → " + fmtMB(with.rssKB), fmt.Sprintf("%.1f MB", float64(fs.perForkKB)/1024), fmtMB(w.rssMaxKB), fmtCores(w.cores), fmtCores(w.selfCores)}})
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			fmt.Fprintf(h.out, "  CPU profile: %v\n", err)
+		} else {
+			fmt.Fprintf(h.out, "  CPU profile of the forks: %s (go tool pprof -top %s)\n", h.cfg.cpuProfile, h.cfg.cpuProfile)
+		}
+	}
 	// Back to the teacher's run: following closes the fork.
 	for _, c := range forks {
 		if err := c.follow(cnn.experiment); err != nil {
@@ -1426,6 +1573,7 @@ func (h *harness) cyclePhase(ctx context.Context, cnn lessonWidget) {
 	// This side's idle keep-alive connections would count as the server's fds.
 	httpClient.CloseIdleConnections()
 	before, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	gBefore, gErr := h.srv.goroutines(ctx)
 	var next atomic.Int64
 	var mu sync.Mutex
 	var times []time.Duration
@@ -1460,16 +1608,28 @@ func (h *harness) cyclePhase(ctx context.Context, cnn lessonWidget) {
 	w := h.sampler.window(h.t0.Add(begin), h.t0.Add(end))
 	sleep(ctx, h.cfg.settle)
 	after, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	gAfter, err := h.srv.goroutines(ctx)
+	if gErr == nil && err == nil {
+		h.res.goroutinesBefore, h.res.goroutinesAfter = gBefore, gAfter
+	} else {
+		h.refused("goroutine count: " + shortErr(errors.Join(gErr, err)))
+	}
 	h.res.cyclesOK, h.res.cyclesBad, h.res.before, h.res.after = len(times), bad, before, after
 	h.table(fmt.Sprintf("Join/leave cycles: %d (join, seat, follow, first frame, close), %d at once, in %s: %d failed; server CPU %s, client CPU %s",
 		h.cfg.cycles, h.cfg.cycleWorkers, fmtDur(end-begin), bad, fmtCores(w.cores), fmtCores(w.selfCores)),
 		[]string{"cycle p50", "p99", "max"}, [][]string{{fmtDur(pct(times, 0.5)), fmtDur(pct(times, 0.99)), fmtDur(pct(times, 1))}})
-	row := func(name string, s procSample) []string {
-		return []string{name, fmt.Sprint(s.fds), fmt.Sprint(s.threads), fmtMB(s.rssKB), fmtMB(s.hwmKB)}
+	row := func(name string, s procSample, g string) []string {
+		return []string{name, fmt.Sprint(s.fds), fmt.Sprint(s.threads), g, fmtMB(s.rssKB), fmtMB(s.hwmKB)}
+	}
+	gs := func(n int) string {
+		if h.res.goroutinesAfter == 0 {
+			return "—"
+		}
+		return fmt.Sprint(n)
 	}
 	h.table(fmt.Sprintf("The server around the cycles (%d students and the teacher connected throughout)", len(h.students)),
-		[]string{"when", "open fds", "threads", "RSS", "RSS peak so far"}, [][]string{
-			row("before", before), row("just after", just), row(fmt.Sprintf("%s after", h.cfg.settle), after),
+		[]string{"when", "open fds", "threads", "goroutines", "RSS", "RSS peak so far"}, [][]string{
+			row("before", before, gs(gBefore)), row("just after", just, "—"), row(fmt.Sprintf("%s after", h.cfg.settle), after, gs(gAfter)),
 		})
 }
 
@@ -1510,8 +1670,8 @@ func (h *harness) header(bin string, args []string) {
 	fmt.Fprintf(h.out, "classload %s — %s, %d cores, load average %s\n", time.Now().Format("2006-01-02 15:04"), model, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(h.out, "server %s (pid %d) -addr 127.0.0.1:0 -data DIR %s, at %s\n", bin, h.srv.pid, strings.Join(args, " "), h.srv.origin)
 	c := h.cfg
-	fmt.Fprintf(h.out, "class: %d students, speed %g, conv-slide %s, cnn-train %s (epochs %d), %d forks for %s, storm %v (%s), %d cycles × %d, settle %s\n",
-		c.students, c.speed, c.conv, c.cnn, c.cnnEpochs, c.forks, c.forkTime, c.storm, c.stormJitter, c.cycles, c.cycleWorkers, c.settle)
+	fmt.Fprintf(h.out, "class: %d students, speed %g, conv-slide %s, cnn-train %s (epochs %d), %d forks (%s) for %s, storm %v (%s), %d cycles × %d, settle %s\n",
+		c.students, c.speed, c.conv, c.cnn, c.cnnEpochs, c.forks, c.forkMode, c.forkTime, c.storm, c.stormJitter, c.cycles, c.cycleWorkers, c.settle)
 }
 
 // table prints a titled, aligned plain-text table.
@@ -1570,7 +1730,12 @@ func (h *harness) printTargets() {
 	if len(r.forkRates) > 0 {
 		s := slices.Sorted(slices.Values(r.forkRates))
 		med := pctF(s, 0.5)
+		f := r.fork
+		if f.mode == forkCopy {
+			rows = append(rows, []string{"every fork starts at the teacher's step (a copy)", fmt.Sprintf("%d of %d at step ≥ %d", f.atTeacherStep, len(r.forkRates), f.teacherStep), mark(f.atTeacherStep == len(r.forkRates))})
+		}
 		rows = append(rows,
+			[]string{"≤ 15 MB server memory per forked cnn-train run (RSS with the forks − before, / forks)", fmt.Sprintf("%.1f MB (%s → %s, %d forks)", float64(f.perForkKB)/1024, fmtMB(f.rssBeforeKB), fmtMB(f.rssWithKB), len(r.forkRates)), mark(f.perForkKB <= 15<<10)},
 			[]string{"every fork ≥ 0.5 steps/s", fmt.Sprintf("slowest %.2f", s[0]), mark(s[0] >= 0.5)},
 			[]string{"no fork starved (min ≥ half the median)", fmt.Sprintf("%.2f / %.2f", s[0], med), mark(s[0] >= med/2)})
 	}
@@ -1580,6 +1745,10 @@ func (h *harness) printTargets() {
 			[]string{"no fd growth after the cycles", fmt.Sprintf("%d → %d", b.fds, a.fds), mark(a.fds <= b.fds+2)},
 			[]string{"no thread growth", fmt.Sprintf("%d → %d", b.threads, a.threads), mark(a.threads <= b.threads+2)},
 			[]string{"no memory growth (RSS within 10 % + 16 MB)", fmt.Sprintf("%s → %s", fmtMB(b.rssKB), fmtMB(a.rssKB)), mark(float64(a.rssKB) <= 1.1*float64(b.rssKB)+16<<10)})
+		if r.goroutinesAfter > 0 {
+			// A few may be timers or a connection's last moments.
+			rows = append(rows, []string{"no goroutine growth (profiles' count, ±4)", fmt.Sprintf("%d → %d", r.goroutinesBefore, r.goroutinesAfter), mark(r.goroutinesAfter <= r.goroutinesBefore+4)})
+		}
 	}
 	if g := r.goroutines; g != nil {
 		pages := len(h.students) + 1

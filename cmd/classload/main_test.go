@@ -19,7 +19,7 @@ func TestTinyClass(t *testing.T) {
 	}
 	cfg := config{
 		students: 3, baseline: true, conv: 2 * time.Second, cnn: 3 * time.Second, speed: 8, cnnEpochs: 20,
-		forks: 1, forkTime: 3 * time.Second, storm: true, stormJitter: 300 * time.Millisecond,
+		forks: 1, forkTime: 3 * time.Second, forkMode: forkCopy, storm: true, stormJitter: 300 * time.Millisecond,
 		cycles: 4, cycleWorkers: 2, settle: time.Second, dump: true,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -43,6 +43,14 @@ func TestTinyClass(t *testing.T) {
 	}
 	if len(res.forkRates) != 1 || res.forkRates[0] <= 0 {
 		t.Errorf("fork rates %v: want one above 0", res.forkRates)
+	}
+	// The fork is a copy: its first own frame is at the teacher's step (or
+	// past it, the teacher's race moving on while the copy is made), not 0.
+	if f := res.fork; f.teacherStep <= 0 || len(f.firstSteps) != 1 || f.firstSteps[0] < f.teacherStep || f.atTeacherStep != 1 {
+		t.Errorf("fork: teacher at step %d, the fork's first own frame at step %v; want a copy at the teacher's step", f.teacherStep, f.firstSteps)
+	}
+	if res.goroutinesBefore <= 0 || res.goroutinesAfter <= 0 {
+		t.Errorf("goroutines %d → %d from the server's profiles: want both counted", res.goroutinesBefore, res.goroutinesAfter)
 	}
 	if res.stormFailed != 0 || len(res.stormBack) != 3 {
 		t.Errorf("storm: %d back, %d failed", len(res.stormBack), res.stormFailed)
