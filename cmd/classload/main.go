@@ -456,6 +456,23 @@ func (s *server) goroutines(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// liveHeap is the server's heap after a collection (HeapAlloc of the heap
+// profile with gc=1, in KB): the memory its objects hold, where RSS also
+// holds what the collector has not given back yet.
+func (s *server) liveHeap(ctx context.Context) (int, error) {
+	b, err := s.debugGet(ctx, "/debug/pprof/heap?gc=1&debug=1", 64<<20)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "# HeapAlloc = "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n >> 10, err
+		}
+	}
+	return 0, errors.New("no HeapAlloc in the heap profile")
+}
+
 // cpuProfile writes the server's CPU profile over d to path.
 func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) error {
 	b, err := s.debugGet(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(d.Seconds()))), 64<<20)
@@ -1373,6 +1390,8 @@ type forkStats struct {
 	rssBeforeKB   int             // the server just before the forks
 	rssWithKB     int             // … and with every fork trained for -fork-time
 	perForkKB     int
+	heapBeforeKB  int // the live heap just before and with the forks (after a collection; RSS first)
+	heapWithKB    int
 }
 
 // forkPhase: cfg.forks students fork the race at once and train their own
@@ -1393,6 +1412,7 @@ func (h *harness) forkPhase(ctx context.Context, cnn lessonWidget) error {
 	}
 	httpClient.CloseIdleConnections()
 	before, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	heapBefore, heapErr := h.srv.liveHeap(ctx)
 	begin := h.mark()
 	var profiled chan error
 	if h.cfg.cpuProfile != "" {
@@ -1433,12 +1453,15 @@ func (h *harness) forkPhase(ctx context.Context, cnn lessonWidget) error {
 	end := h.mark()
 	httpClient.CloseIdleConnections()
 	with, _ := sampleProc(strconv.Itoa(h.srv.pid))
+	heapWith, err := h.srv.liveHeap(ctx)
+	if err = errors.Join(heapErr, err); err != nil {
+		h.refused("live heap: " + shortErr(err))
+	}
 	// A fork's frames are those after its first state message without
 	// follow; its rate is its steps from its first own frame to the end.
 	fs := forkStats{mode: h.cfg.forkMode, teacherStep: teacherStep, rssBeforeKB: before.rssKB, rssWithKB: with.rssKB}
-	if n > 0 {
-		fs.perForkKB = (with.rssKB - before.rssKB) / n
-	}
+	fs.perForkKB = (with.rssKB - before.rssKB) / n
+	fs.heapBeforeKB, fs.heapWithKB = heapBefore, heapWith
 	var rates []float64
 	starved := 0
 	for i, c := range forks {
@@ -1486,9 +1509,11 @@ func (h *harness) forkPhase(ctx context.Context, cnn lessonWidget) error {
 		[]string{"fork → first own frame p50 / max", "its step min / max", "at the teacher's step", "steps/s median", "min", "max", "min/median", "without frames"},
 		[][]string{{fmtDur(pct(fs.firstOwn, 0.5)) + " / " + fmtDur(pct(fs.firstOwn, 1)), fmt.Sprintf("%d / %d", steps[0], steps[len(steps)-1]),
 			fmt.Sprintf("%d/%d", fs.atTeacherStep, n), fmt.Sprintf("%.2f", med), fmt.Sprintf("%.2f", minR), fmt.Sprintf("%.2f", pctF(sorted, 1)), fmt.Sprintf("%.2f", safeDiv(minR, med)), fmt.Sprint(starved)}})
-	h.table("… meanwhile", []string{"teacher's steps", "followers frames/s median / min", "server RSS before → with the forks", "per fork", "server RSS max", "server CPU", "client CPU"},
+	h.table("… meanwhile", []string{"teacher's steps", "followers frames/s median / min", "server RSS before → with the forks", "per fork", "live heap before → with", "per fork", "server RSS max", "server CPU", "client CPU"},
 		[][]string{{fmt.Sprintf("%d → %d (%s)", teacherStep, teacherNow, teacherState), fmt.Sprintf("%.2f / %.2f", fst.fpsMedian, fst.fpsMin),
-			fmtMB(before.rssKB) + " → " + fmtMB(with.rssKB), fmt.Sprintf("%.1f MB", float64(fs.perForkKB)/1024), fmtMB(w.rssMaxKB), fmtCores(w.cores), fmtCores(w.selfCores)}})
+			fmtMB(before.rssKB) + " → " + fmtMB(with.rssKB), fmt.Sprintf("%.1f MB", float64(fs.perForkKB)/1024),
+			fmtMB(heapBefore) + " → " + fmtMB(heapWith), fmt.Sprintf("%.1f MB", float64(heapWith-heapBefore)/1024/float64(n)),
+			fmtMB(w.rssMaxKB), fmtCores(w.cores), fmtCores(w.selfCores)}})
 	if profiled != nil {
 		if err := <-profiled; err != nil {
 			fmt.Fprintf(h.out, "  CPU profile: %v\n", err)
