@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -70,31 +69,36 @@ func within(m map[string][]time.Time, key string, now time.Time, window time.Dur
 // codes within joinWindow.
 var errGuessing = errors.New("class: too many unknown codes from this address")
 
+// maxLookupsInFlight bounds the lookups one address may have running at
+// once beyond what its unknown codes left it: a class of 200 joining at
+// the same instant behind one NAT address passes, while parallel guesses
+// overshoot JoinFailures by at most this many a window.
+const maxLookupsInFlight = 256
+
 // lookup finds the room of code for a request from ip. An unknown code
 // counts against ip (whatever asked: a join, a projector view, a QR code,
 // a board, a socket); past JoinFailures within joinWindow every lookup
 // from ip is refused, known codes too, so that no route tells codes apart.
-// The attempt is reserved before the lookup, so parallel guesses cannot
-// overshoot the limit.
+// Only unknown codes count; lookups in flight are bounded apart.
 func (c *Classroom) lookup(ip, code string) (class.Room, error) {
 	now := c.now()
 	c.mu.Lock()
-	if len(within(c.fails, ip, now, joinWindow)) >= c.opts.JoinFailures {
+	failed := len(within(c.fails, ip, now, joinWindow))
+	if failed >= c.opts.JoinFailures || failed+c.inFlight[ip] >= c.opts.JoinFailures+maxLookupsInFlight {
 		c.mu.Unlock()
 		return class.Room{}, errGuessing
 	}
-	c.fails[ip] = append(c.fails[ip], now)
+	c.inFlight[ip]++
 	c.mu.Unlock()
 	rec, err := c.store.RoomByCode(code)
-	if err == nil || !errors.Is(err, class.ErrNoRoom) {
-		c.mu.Lock()
-		if ts := c.fails[ip]; len(ts) > 0 {
-			if i := slices.Index(ts, now); i >= 0 {
-				c.fails[ip] = slices.Delete(ts, i, i+1)
-			}
-		}
-		c.mu.Unlock()
+	c.mu.Lock()
+	if c.inFlight[ip]--; c.inFlight[ip] <= 0 {
+		delete(c.inFlight, ip)
 	}
+	if errors.Is(err, class.ErrNoRoom) {
+		c.fails[ip] = append(c.fails[ip], now)
+	}
+	c.mu.Unlock()
 	return rec, err
 }
 

@@ -99,7 +99,9 @@ type Classroom struct {
 	mu     sync.Mutex
 	rooms  map[int64]*room
 	opened map[string][]time.Time // per address: rooms opened within the hour
-	fails  map[string][]time.Time // per address: failed joins within joinWindow
+	fails  map[string][]time.Time // per address: unknown codes within joinWindow
+	// inFlight counts the lookups of a code running per address.
+	inFlight map[string]int
 }
 
 func newClassroom(l *Live, opts ClassOptions, log *slog.Logger) *Classroom {
@@ -130,6 +132,7 @@ func newClassroom(l *Live, opts ClassOptions, log *slog.Logger) *Classroom {
 	return &Classroom{
 		opts: opts, live: l, store: opts.Store, log: log, now: time.Now,
 		rooms: map[int64]*room{}, opened: map[string][]time.Time{}, fails: map[string][]time.Time{},
+		inFlight: map[string]int{},
 	}
 }
 

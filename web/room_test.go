@@ -700,3 +700,27 @@ func TestClassNewCodeWhileAway(t *testing.T) {
 	sit(t, srv, nc, token)
 	teach(t, srv, nc, secret)
 }
+
+// TestClassJoinBurst: a class joining at the same instant from one address
+// (a school's NAT) is not taken for guessing: only unknown codes count.
+func TestClassJoinBurst(t *testing.T) {
+	_, srv := classServer(t, t.TempDir(), LiveOptions{Class: ClassOptions{JoinFailures: 3}})
+	code, _ := openRoom(t, srv)
+	const n = 60
+	errs := make(chan string, n)
+	for i := range n {
+		go func() {
+			status, m := post(t, srv.URL+"/class/join", fmt.Sprintf(`{"code":%q,"nick":"S%d"}`, code, i))
+			if status != http.StatusOK {
+				errs <- fmt.Sprintf("%d %v", status, m)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if e := <-errs; e != "" {
+			t.Errorf("a join of the burst: %s", e)
+		}
+	}
+}
