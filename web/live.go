@@ -42,6 +42,11 @@ type LiveOptions struct {
 	MaxMemory, MaxMemoryPerIP int64
 	// Class configures the classroom (rooms, seats, the board).
 	Class ClassOptions
+	// Declared, if not nil, is told the memory the open runs declare
+	// whenever it changes (under a lock: it must return at once). cmd/web
+	// sets the Go runtime's memory limit from it, so that the process
+	// holds what its runs need, not twice that in collectable garbage.
+	Declared func(total int64)
 }
 
 // Default session caps. 16 per address leaves room for a student's many
@@ -220,6 +225,9 @@ func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
 		}}
 	}
 	l.mem += mem
+	if l.opts.Declared != nil {
+		l.opts.Declared(l.mem)
+	}
 	l.memPerIP[ip] += mem
 	var once sync.Once
 	return func() {
@@ -227,6 +235,9 @@ func (l *Live) reserve(ip string, mem int64) (release func(), err error) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			l.mem -= mem
+			if l.opts.Declared != nil {
+				l.opts.Declared(l.mem)
+			}
 			if l.memPerIP[ip] -= mem; l.memPerIP[ip] <= 0 {
 				delete(l.memPerIP, ip)
 			}

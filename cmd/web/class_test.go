@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("XDG_STATE_HOME", dir)
+	// The servers these tests start share the test process: leave its
+	// memory limit alone (-memory-base is a production setting).
+	os.Setenv("GOMEMLIMIT", "off")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

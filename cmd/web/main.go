@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -181,6 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	roomsPerHour := flags.Int("rooms-per-hour", web.DefaultRoomsPerHour, "rooms one address may open an hour")
 	roomTraining := flags.Int("room-training", web.DefaultRoomTraining, "most students' training runs of one class that play at once; more wait in line, their place shown")
 	roomMemory := flags.Int("room-memory", web.DefaultRoomMemory>>20, "most memory, in `MB`, the runs of one class may declare (a forked training run declares 15)")
+	memoryBase := flags.Int("memory-base", 64, "the Go runtime's memory limit is this many `MB` plus the memory the open runs declare (a forked training run declares 15), so the server holds what its runs need rather than twice that in garbage; 0 leaves the limit alone (GOMEMLIMIT set does too)")
 	slots := flags.Int("compute-slots", 0, "how many experiment steps run at once: the CPU widgets and downloads may take, shared fairly between addresses (0: one per core but one)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
@@ -250,7 +252,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("lessons loaded", "source", source, "en", len(set.Lessons("en")), "zh", len(set.Lessons("zh")))
 
+	var declared func(int64)
+	if *memoryBase > 0 && os.Getenv("GOMEMLIMIT") == "" { // the runtime's own variable, not a setting of ours
+		base := int64(*memoryBase) << 20
+		declared = func(total int64) { debug.SetMemoryLimit(base + total) }
+		declared(0)
+	}
 	live := web.NewLive(web.LiveOptions{
+		Declared:       declared,
 		AllowedOrigins: origins, MaxSessions: *maxSessions, MaxSessionsPerIP: *maxPerIP, ComputeSlots: *slots,
 		Class: web.ClassOptions{
 			Store: store, MaxRooms: *maxRooms, RoomSeats: *roomSeats, RoomSessions: *roomSessions,

@@ -208,7 +208,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		{[]string{"-allow-origin", "https://user@x.example"}, `must not carry a user name`},
 		{[]string{"-allow-origin", "https://x.example:99999"}, `the port must be 1 to 65535`},
 		{[]string{"-max-sessions", "0"}, "web: -max-sessions must be at least 1, got 0"},
-		{[]string{"-max-sessions-per-ip", "0"}, "web: -max-sessions-per-ip must be between 1 and -max-sessions (256), got 0"},
+		{[]string{"-max-sessions-per-ip", "0"}, "web: -max-sessions-per-ip must be between 1 and -max-sessions (1000), got 0"},
 		{[]string{"-max-sessions", "10", "-max-sessions-per-ip", "11"}, "web: -max-sessions-per-ip must be between 1 and -max-sessions (10), got 11"},
 		{[]string{"-lessons", filepath.Join(badDir, "missing")}, "reading the en directory"},
 		{[]string{"-lessons", badDir}, `en/x.md: line 7: formula "\\nope": unknown command \nope`},
