@@ -18,8 +18,8 @@ func TestTinyClass(t *testing.T) {
 		t.Skip("builds and spawns the server")
 	}
 	cfg := config{
-		students: 3, baseline: true, conv: 2 * time.Second, cnn: 3 * time.Second, speed: 8, cnnEpochs: 20,
-		forks: 1, forkTime: 3 * time.Second, forkMode: forkCopy, storm: true, stormJitter: 300 * time.Millisecond,
+		students: 3, baseline: true, conv: time.Second, cnn: 2 * time.Second, speed: 8, cnnEpochs: 20,
+		forks: 1, forkTime: 2 * time.Second, forkMode: forkCopy, storm: true, stormJitter: 300 * time.Millisecond,
 		cycles: 4, cycleWorkers: 2, settle: time.Second, dump: true,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
