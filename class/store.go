@@ -485,9 +485,9 @@ func (s *Store) Seats(room int64) ([]Seat, error) {
 	return seats, rows.Err()
 }
 
-// thin keeps at most MaxPoints of points, evenly spread, the first and
-// the last among them.
-func thin(points [][2]float64) [][2]float64 {
+// Thin keeps at most MaxPoints of points, evenly spread, the first and
+// the last among them (the board's curves, in the store and on the wire).
+func Thin(points [][2]float64) [][2]float64 {
 	n := len(points)
 	if n <= MaxPoints {
 		return points
@@ -574,7 +574,7 @@ func (s *Store) SaveBoardRun(b BoardRun) error {
 			ON CONFLICT (room, seat, widget, params) DO UPDATE SET
 				experiment = excluded.experiment, points = excluded.points,
 				accuracy = excluded.accuracy, updated = excluded.updated`,
-			b.Room, b.Seat, b.Widget, params, b.Experiment, encodePoints(thin(b.Points)), acc, ms(b.Updated))
+			b.Room, b.Seat, b.Widget, params, b.Experiment, encodePoints(Thin(b.Points)), acc, ms(b.Updated))
 		return err
 	})
 }

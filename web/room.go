@@ -150,15 +150,6 @@ func (c *Classroom) close() {
 	}
 }
 
-// Exists reports whether a room with this join code exists.
-func (c *Classroom) Exists(code string) bool {
-	if c == nil || c.store == nil {
-		return false
-	}
-	_, err := c.store.RoomByCode(code)
-	return err == nil
-}
-
 // room returns the live room of rec, loading it into memory. With admit,
 // it counts a page into the room under c.mu, so that the room cannot be
 // unloaded between the two (unloadIfIdle decides under c.mu).
@@ -787,7 +778,7 @@ func (rm *room) recordBoard() {
 		}
 		e.rec.Points = append(pts, [2]float64{float64(u.Step), u.Score.Loss})
 		if len(e.rec.Points) > 2*class.MaxPoints {
-			e.rec.Points = thin(e.rec.Points, class.MaxPoints)
+			e.rec.Points = class.Thin(e.rec.Points)
 		}
 		if !math.IsNaN(u.Score.Accuracy) {
 			a := u.Score.Accuracy
@@ -796,15 +787,6 @@ func (rm *room) recordBoard() {
 		e.rec.Updated = rm.c.now()
 		e.dirty, rm.boardDirty = true, true
 	}
-}
-
-// thin keeps n points of pts, evenly, the first and last among them.
-func thin(pts [][2]float64, n int) [][2]float64 {
-	out := make([][2]float64, 0, n)
-	for i := range n {
-		out = append(out, pts[i*(len(pts)-1)/(n-1)])
-	}
-	return out
 }
 
 // onBoard: a curve of one point (a fork whose parameters changed before
@@ -838,7 +820,7 @@ func (rm *room) boardLocked() []byte {
 		i := len(msg.Runs)
 		pts := e.rec.Points
 		if len(pts) > class.MaxPoints {
-			pts = thin(pts, class.MaxPoints)
+			pts = class.Thin(pts)
 		}
 		msg.Runs = append(msg.Runs, boardRunMsg{
 			ID: "r" + strconv.Itoa(i+1), Label: i + 1, Experiment: e.rec.Experiment,
