@@ -207,7 +207,10 @@ type Update struct {
 	Target int    // the step a Working run is moving to
 	Err    Text   // the failure when State is Failed or Diverged
 	Params Values // the parameters the frame was drawn with
-	Score  *Score // a Scorer's numbers after a step; nil at step 0 or for others
+	// ParamsJSON is Params encoded once, when they last changed, shared by
+	// every viewer like Static and Data: it must not be modified.
+	ParamsJSON json.RawMessage
+	Score      *Score // a Scorer's numbers after a step; nil at step 0 or for others
 
 	StaticRev int
 	// Static and Data are the frame's parts as JSON, shared by every
@@ -259,11 +262,13 @@ type Run struct {
 	failure Text
 	seq     uint64
 	params  Values // the parameters of the last applied set-params
-	pending Values // parameters the worker has yet to apply, or nil
-	target  int    // the step a Working run moves to
-	restart bool   // the worker must restart before moving to target
-	cancel  context.CancelFunc
-	jobCtx  context.Context
+	// paramsJSON is params encoded, once per change.
+	paramsJSON json.RawMessage
+	pending    Values // parameters the worker has yet to apply, or nil
+	target     int    // the step a Working run moves to
+	restart    bool   // the worker must restart before moving to target
+	cancel     context.CancelFunc
+	jobCtx     context.Context
 	// closeCtx ends when the run is closed: work that must not be lost to
 	// a later command (new parameters, a restart) waits for a CPU slot
 	// under it alone.
@@ -320,7 +325,7 @@ func New(spec *Spec, v Values, exp Experiment, opts Options) *Run {
 	r := &Run{
 		spec: spec, sched: opts.Sched, owner: opts.Owner,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		state: Paused, speed: DefaultSpeed, params: v, subs: map[*Subscription]struct{}{},
+		state: Paused, speed: DefaultSpeed, params: v, paramsJSON: encodeValues(v), subs: map[*Subscription]struct{}{},
 	}
 	r.jobCtx, r.cancel = context.WithCancel(context.Background())
 	r.closeCtx, r.closeDone = context.WithCancel(context.Background())
@@ -385,6 +390,16 @@ func (r *Run) serveForks(exp Experiment, forks []chan forkResult) {
 		r.mu.Unlock()
 		reply <- res
 	}
+}
+
+// encodeValues is v as JSON (keys sorted), or nil if a value cannot be
+// encoded (none of the field kinds' values can fail).
+func encodeValues(v Values) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // Scored reports whether the run's experiment trains (is a Scorer).
@@ -648,7 +663,7 @@ func (r *Run) nextJob() job {
 	j := job{ctx: r.jobCtx, closed: r.closed, params: r.pending, restart: r.restart, state: r.state, target: r.target, bgErr: r.bgErr, dirty: r.dirty, forks: r.forks}
 	r.pending, r.restart, r.bgErr, r.dirty, r.forks = nil, false, nil, false, nil
 	if j.params != nil {
-		r.params = j.params
+		r.params, r.paramsJSON = j.params, encodeValues(j.params)
 	}
 	if r.state == Running {
 		now := time.Now()
@@ -908,7 +923,7 @@ func (r *Run) publish(exp Experiment) {
 	}
 	r.last = Update{
 		State: r.state, Speed: r.speed, Step: step, Total: total, Target: r.target,
-		Err: r.failure, Params: r.params, Score: score, StaticRev: f.StaticRev, Static: static, Data: data,
+		Err: r.failure, Params: r.params, ParamsJSON: r.paramsJSON, Score: score, StaticRev: f.StaticRev, Static: static, Data: data,
 	}
 	r.putLocked()
 }

@@ -606,13 +606,18 @@ func (rm *room) unpark(k parkKey, spec *run.Spec, raw json.RawMessage) *run.Run 
 	if p == nil {
 		return nil
 	}
-	u := p.run.Snapshot()
-	if p.run.Spec() != spec || !u.Params.Equal(v) {
+	if !startsAgain(p.run, spec, v) {
 		return nil
 	}
 	p.timer.Stop()
 	delete(rm.parked, k)
 	return p.run
+}
+
+// startsAgain reports whether a start of spec with v asks for r: the same
+// experiment with the same parameters.
+func startsAgain(r *run.Run, spec *run.Spec, v run.Values) bool {
+	return r.Spec() == spec && r.Snapshot().Params.Equal(v)
 }
 
 // record follows a seat's own run for the board.
@@ -655,7 +660,7 @@ func (rm *room) takeTeacher(s *session, k bindKey, spec *run.Spec, raw json.RawM
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	b := rm.bindings[k]
-	if b == nil || b.teacher != nil || b.run.Spec() != spec || !b.run.Snapshot().Params.Equal(v) {
+	if b == nil || b.teacher != nil || !startsAgain(b.run, spec, v) {
 		return nil
 	}
 	b.teacher = s
@@ -763,7 +768,7 @@ func (rm *room) recordBoard() {
 		if !ok || u.State == run.Working || u.Score == nil || math.IsNaN(u.Score.Loss) || math.IsInf(u.Score.Loss, 0) {
 			continue
 		}
-		params := mustJSON(u.Params)
+		params := u.ParamsJSON
 		key := boardKeyOf(rc.seat, rc.widget, params)
 		e := rm.board[key]
 		if e == nil {

@@ -73,14 +73,14 @@ func (s *session) putWidget(w *widget) *widget {
 	return old
 }
 
-// dropWidget removes a widget without closing anything it showed; its own
-// run, if any, is returned.
+// dropWidget removes a widget: it stops watching what it showed, and its
+// own run, if any, is closed.
 func (s *session) dropWidget(id string) {
 	s.mu.Lock()
 	w := s.widgets[id]
 	if w != nil {
 		delete(s.widgets, id)
-		s.order = remove(s.order, id)
+		s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
 	}
 	s.mu.Unlock()
 	if w != nil {
@@ -89,16 +89,6 @@ func (s *session) dropWidget(id string) {
 			w.own.Close()
 		}
 	}
-}
-
-func remove(ids []string, id string) []string {
-	out := ids[:0]
-	for _, x := range ids {
-		if x != id {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // follow shows r (a run the page does not own) in widget id. The teacher's

@@ -161,8 +161,8 @@ type stateMsg struct {
 	Error  string    `json:"error,omitempty"`
 	// Follow: the widget shows a run it does not drive (a class's); Params
 	// are that run's, for the page to fork it.
-	Follow bool       `json:"follow,omitempty"`
-	Params run.Values `json:"params,omitempty"`
+	Follow bool            `json:"follow,omitempty"`
+	Params json.RawMessage `json:"params,omitempty"`
 }
 
 type errorMsg struct {
@@ -659,7 +659,7 @@ func (s *session) sendUpdate(w *widget, u run.Update) error {
 		st.Target = &u.Target
 	}
 	if w.own == nil || w.run != w.own {
-		st.Follow, st.Params = true, u.Params
+		st.Follow, st.Params = true, u.ParamsJSON
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -668,7 +668,7 @@ func (s *session) sendUpdate(w *widget, u run.Update) error {
 	// Step and total change with every frame, which carries them.
 	key := fmt.Sprintf("%s %g %d %s", u.State, u.Speed, u.Target, st.Error)
 	if st.Follow {
-		key += " " + string(mustJSON(u.Params)) // a fork needs the parameters shown
+		key += " " + string(u.ParamsJSON) // a fork needs the parameters shown
 	}
 	if key != w.sentState {
 		if err := s.write(websocket.TextMessage, b); err != nil {
@@ -798,8 +798,8 @@ func parseClientMsg(b []byte) (*clientMsg, error) {
 	allowed, ok := allowedFields[m.Type]
 	if !ok {
 		return nil, &protoError{widget: m.Widget, code: codeUnknownType, text: run.Text{
-			En: fmt.Sprintf("unknown message type %q (want start, play, pause, step, seek, reset, set-params or speed)", shortText(m.Type)),
-			Zh: fmt.Sprintf("未知的消息类型 %q（应为 start、play、pause、step、seek、reset、set-params 或 speed）", shortText(m.Type)),
+			En: fmt.Sprintf("unknown message type %q (want start, play, pause, step, seek, reset, set-params, speed, seat, teach, watch or room-cmd)", shortText(m.Type)),
+			Zh: fmt.Sprintf("未知的消息类型 %q（应为 start、play、pause、step、seek、reset、set-params、speed、seat、teach、watch 或 room-cmd）", shortText(m.Type)),
 		}}
 	}
 	if !widgetID.MatchString(m.Widget) && !(roomTypes[m.Type] && m.Widget == "") {
