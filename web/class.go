@@ -264,9 +264,24 @@ func (c *Classroom) ServeBoard(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// Drawing the board is a download like any other: through the same
+	// gate (one at a time per address, a few at once in the server) and on
+	// a CPU slot of the scheduler.
+	ip := remoteIP(r)
+	done, busy := c.live.exports.gate(ip, c.live.exports.light)
+	if busy != nil {
+		w.Header().Set("Retry-After", exportRetryAfter)
+		http.Error(w, busy.text.In(lang), busy.status)
+		return
+	}
+	defer done()
 	runs := c.boardOf(rec.ID)
 	var buf bytes.Buffer
-	if err := class.WriteBoard(&buf, format, lang, runs); err != nil {
+	err = nil
+	if serr := c.live.sched.Do(r.Context(), run.Owner{Addr: ip, Session: "export"}, func() { err = class.WriteBoard(&buf, format, lang, runs) }); serr != nil {
+		return // the client left
+	}
+	if err != nil {
 		if errors.Is(err, class.ErrEmptyBoard) {
 			http.Error(w, run.Text{En: "The board is empty: no student has trained a forked run yet.", Zh: "看板还是空的：还没有学生训练过自己复制的运行。"}.In(lang), http.StatusConflict)
 			return

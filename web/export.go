@@ -74,6 +74,27 @@ func (e *exporter) leave(ip string) {
 	delete(e.active, ip)
 }
 
+// gate admits one download of ip into slots: one download at a time per
+// address, so that one client fetching in a loop cannot hold every slot
+// while the class waits, and no more at once than slots holds. done gives
+// both back.
+func (e *exporter) gate(ip string, slots chan struct{}) (done func(), busy *exportError) {
+	busy = &exportError{http.StatusServiceUnavailable, run.Text{
+		En: "Busy: other downloads are being computed right now; try again in a moment.",
+		Zh: "正忙：其他下载正在计算中；请稍后再试。",
+	}}
+	if !e.enter(ip) {
+		return nil, busy
+	}
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots; e.leave(ip) }, nil
+	default:
+		e.leave(ip)
+		return nil, busy
+	}
+}
+
 // exportError is a refusal with its HTTP status, in both languages.
 type exportError struct {
 	status int
@@ -158,22 +179,11 @@ func (e *exporter) serve(ctx context.Context, file string, q url.Values, lang, i
 			return c.body, c.format, nil
 		}
 	}
-	busy := &exportError{http.StatusServiceUnavailable, run.Text{
-		En: "Busy: other downloads are being computed right now; try again in a moment.",
-		Zh: "正忙：其他下载正在计算中；请稍后再试。",
-	}}
-	// One download at a time per address, so that one client fetching in
-	// a loop cannot hold every slot while the class waits.
-	if !e.enter(ip) {
+	done, busy := e.gate(ip, slots)
+	if busy != nil {
 		return nil, "", busy
 	}
-	defer e.leave(ip)
-	select {
-	case slots <- struct{}{}:
-		defer func() { <-slots }()
-	default:
-		return nil, "", busy
-	}
+	defer done()
 	// The export gives up when its client leaves or the server shuts down.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -724,3 +724,22 @@ func TestClassJoinBurst(t *testing.T) {
 		}
 	}
 }
+
+// TestClassBoardExportGated: drawing the board is a download like the
+// others: one at a time per address (503 with Retry-After, in the page's
+// language, while another is being computed).
+func TestClassBoardExportGated(t *testing.T) {
+	live, srv := classServer(t, t.TempDir(), LiveOptions{})
+	code, _ := openRoom(t, srv)
+	if !live.exports.enter("127.0.0.1") {
+		t.Fatal("the address has a download already")
+	}
+	resp, body := fetch(t, srv.URL+"/class/"+code+"/board.png?lang=zh")
+	live.exports.leave("127.0.0.1")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "正忙") {
+		t.Errorf("board while another download computes: %d %q (Retry-After %q), want 503 in Chinese", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	if resp, _ := fetch(t, srv.URL+"/class/"+code+"/board.png"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("the empty board afterwards: %d, want 409", resp.StatusCode)
+	}
+}
