@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,19 @@ func TestDebugAddr(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "goroutine profile: total") {
 		t.Errorf("goroutine profile: %d %.100s", resp.StatusCode, b)
+	}
+}
+
+// TestMemoryLimit: -memory-base's limit follows the declared memory.
+func TestMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1)) // put back what the test found
+	set := memoryLimit(64 << 20)
+	set(30 * 15 << 20)
+	if got, want := debug.SetMemoryLimit(-1), int64(64<<20+30*15<<20); got != want {
+		t.Errorf("limit with 30 forks declared: %d, want %d", got, want)
+	}
+	set(0)
+	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
+		t.Errorf("limit with nothing declared: %d, want %d", got, 64<<20)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 )
 
 // serveDebug serves Go's profiles on addr, which must be a loopback
@@ -33,4 +34,10 @@ func serveDebug(addr string, stdout io.Writer) (stop func(), err error) {
 	go srv.Serve(ln)
 	fmt.Fprintf(stdout, "profiles on http://%s/debug/pprof/\n", ln.Addr())
 	return func() { srv.Close() }, nil
+}
+
+// memoryLimit returns what sets the Go runtime's memory limit to base plus
+// the memory the open runs declare, as it changes (-memory-base).
+func memoryLimit(base int64) func(total int64) {
+	return func(total int64) { debug.SetMemoryLimit(base + total) }
 }

@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -254,8 +253,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	var declared func(int64)
 	if *memoryBase > 0 && os.Getenv("GOMEMLIMIT") == "" { // the runtime's own variable, not a setting of ours
-		base := int64(*memoryBase) << 20
-		declared = func(total int64) { debug.SetMemoryLimit(base + total) }
+		declared = memoryLimit(int64(*memoryBase) << 20)
 		declared(0)
 	}
 	live := web.NewLive(web.LiveOptions{
