@@ -29,12 +29,17 @@ func TestFork(t *testing.T) {
 		t.Errorf("fork: %s at step %d with %v; want paused at the original's step (≥ 7) with its parameters", u.State, u.Step, u.Params)
 	}
 	forkedAt := u.Step
-	time.Sleep(50 * time.Millisecond)
-	if got := f.Snapshot().Step; got != forkedAt {
-		t.Errorf("the paused fork moved from %d to %d", forkedAt, got)
+	// The original plays on (at its speed: a step every 125 ms; give a
+	// loaded machine and the race detector time), the fork stays put.
+	deadline := time.Now().Add(10 * time.Second)
+	for got := r.Snapshot(); got.State != Running || got.Step <= forkedAt; got = r.Snapshot() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the original is %s at %d after the fork, want still running past %d", got.State, got.Step, forkedAt)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if got := r.Snapshot(); got.State != Running || got.Step <= forkedAt {
-		t.Errorf("the original is %s at %d after the fork, want still running past %d", got.State, got.Step, forkedAt)
+	if got := f.Snapshot().Step; got != forkedAt {
+		t.Errorf("the paused fork moved from %d to %d while the original played", forkedAt, got)
 	}
 	if err := f.Step(3); err != nil {
 		t.Fatal(err)
